@@ -1,0 +1,176 @@
+"""Composition root: builds the real adapters from `Settings` unless fakes are passed in (STYLE.md)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import SystemClock
+from bot.settings import Settings, TenantBackend
+from domain.catalog import ProductCatalog
+from domain.model import Cloud
+from domain.ports import Clock, TenantDirectory
+from domain.services import Licensing
+from domain.subscriptions import Subscriptions, WorkflowSettings
+from domain.workflows import WaitingOn
+from handlers.blocks.workflows import workflow_sections
+from handlers.context import Services, WorkflowSections
+from handlers.notifier import SlackNotifier
+from storage.calendar import HolidayCalendar
+from storage.catalog_file import load_product_table
+from storage.commerce import AdminTaskCommerce
+from storage.database import create_engine, session_factory
+from storage.migrate import ensure_schema
+from storage.simulated import directory_factory as simulated_directory_factory
+from storage.simulated import reset_demo_tenant, tenant_is_empty
+from storage.simulated.commerce import SimulatedCommerce
+from storage.uow import SqlUnitOfWorkFactory
+
+__all__ = ["Container", "bootstrap", "process_owner"]
+
+log = logging.getLogger(__name__)
+
+DirectoryFactory = Callable[[Session], TenantDirectory]
+
+
+@dataclass(frozen=True)
+class Container:
+    """Everything a process needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    uow: SqlUnitOfWorkFactory
+    services: Services
+    subscriptions: Subscriptions
+    notifier: SlackNotifier
+
+
+def _directory_factory(settings: Settings, clock: Clock, catalog: ProductCatalog) -> DirectoryFactory:
+    if settings.tenant_backend is TenantBackend.SIMULATED:
+        return simulated_directory_factory(clock)
+    from bot.graph import build_graph_directory
+
+    graph = build_graph_directory(settings, catalog)
+    return lambda _session: graph
+
+
+def process_owner() -> str:
+    """This process, as it appears in the leases it holds: host, pid and a nonce (a pid is reused)."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _seed_empty_tenant(sessions: sessionmaker[Session], clock: Clock) -> None:
+    """The embedded tenant works out of the box: an empty one becomes the Contoso demo."""
+    with sessions() as session:
+        if tenant_is_empty(session):
+            reset_demo_tenant(session, clock)
+            session.commit()
+            log.info("seeded the simulated Contoso tenant", extra={"action": "seed"})
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    directory_factory: DirectoryFactory | None = None,
+    migrate: bool = True,
+) -> Container:
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url)
+    if migrate:
+        ensure_schema(engine)
+    sessions = session_factory(engine)
+    if migrate and settings.tenant_backend is TenantBackend.SIMULATED:
+        _seed_empty_tenant(sessions, clock)
+    known = load_product_table(settings.product_table_path) if settings.product_table_path else None
+    catalog = ProductCatalog(known)
+    uow = SqlUnitOfWorkFactory(sessions, directory_factory or _directory_factory(settings, clock, catalog))
+    licensing = Licensing(
+        uow,
+        clock,
+        catalog,
+        preview_ttl=timedelta(minutes=settings.preview_ttl_minutes),
+        undo_ttl=timedelta(minutes=settings.undo_ttl_minutes),
+        lease_ttl=timedelta(seconds=settings.lease_seconds),
+        owner=process_owner(),
+    )
+    notifier = build_notifier(settings)
+    subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
+    services = Services(
+        licensing=licensing, subscriptions=subscriptions, workflows=workflow_provider(subscriptions)
+    )
+    log.info(
+        "licensebot ready",
+        extra={"action": "bootstrap", "command": settings.tenant_backend.value},
+    )
+    return Container(settings, engine, sessions, clock, uow, services, subscriptions, notifier)
+
+
+def build_notifier(settings: Settings) -> SlackNotifier:
+    """The Slack side of the workflows; without a bot token it is connected later (the shell)."""
+    token = settings.slack_bot_token.get_secret_value()
+    client = WebClient(token=token, base_url=settings.slack_api_url) if token else None
+    return SlackNotifier(
+        client, approvals_channel=settings.approvals_channel, reminder_channel=settings.reminder_channel
+    )
+
+
+def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it built
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    catalog: ProductCatalog,
+    uow: SqlUnitOfWorkFactory,
+    licensing: Licensing,
+    notifier: SlackNotifier,
+) -> Subscriptions:
+    """The workflows on the simulated tenant's commerce, or as admin-center tasks on a real one (R19)."""
+    commerce: SimulatedCommerce | AdminTaskCommerce
+    if settings.tenant_backend is TenantBackend.SIMULATED:
+        commerce = SimulatedCommerce(
+            sessions,
+            clock,
+            activation_delay=timedelta(seconds=settings.sim_activation_seconds),
+            credit_check_delay=timedelta(hours=settings.sim_credit_check_hours),
+        )
+    else:
+        commerce = AdminTaskCommerce(Cloud(settings.m365_cloud), clock, catalog)
+    subscriptions = Subscriptions(
+        uow,
+        clock,
+        catalog,
+        licensing=licensing,
+        commerce=commerce,
+        calendar=HolidayCalendar(),
+        notifier=notifier,
+        settings=WorkflowSettings(
+            approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+            credit_check_business_days=settings.credit_check_business_days,
+            lease_ttl=timedelta(seconds=settings.lease_seconds),
+            poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+        ),
+        owner=licensing.process,
+    )
+    notifier.bind(subscriptions)
+    return subscriptions
+
+
+def workflow_provider(subscriptions: Subscriptions) -> Callable[[str], WorkflowSections]:
+    """App Home's workflow sections for one admin: what is in flight, what waits on them."""
+
+    def sections(requester: str) -> WorkflowSections:
+        waiting: WaitingOn = subscriptions.waiting_on(requester)
+        return workflow_sections(subscriptions.in_flight(requester), waiting)
+
+    return sections

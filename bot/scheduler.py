@@ -1,0 +1,232 @@
+"""The workflow scheduler (APScheduler 3): every `POLL_INTERVAL_SECONDS`, one `Subscriptions.tick()`
+(one directory read per tenant, whatever the number of pending items) and the reminders due, sent
+through the notifier.
+
+`licensebot serve` runs one in each worker process (unless `--no-scheduler`); `licensebot scheduler`
+runs it alone. The scheduler only triggers work: what it does is claimed in the database (leases,
+`SELECT … FOR UPDATE SKIP LOCKED`), so any number of them on one PostgreSQL database run each step
+once, and one that dies leaves its work to the others once its leases run out. Stopping it
+finishes the current batch and gives its leases back at once.
+
+SQLite serves one process: a second scheduler on the same SQLite database is refused with a
+message (a lease names the one that runs; one left by a process that died is taken over), and the
+one scheduler takes over steps a crash left running at once (`resume(force=True)`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.bootstrap import Container
+from domain.ports import Clock, Notifier, UnitOfWorkFactory
+from domain.subscriptions import Subscriptions, TickReport
+
+__all__ = ["OneSchedulerLock", "SchedulerRefused", "WorkflowScheduler", "start_scheduler"]
+
+log = logging.getLogger(__name__)
+
+_JOB_ID = "licensebot-workflow-tick"
+
+SQLITE_SCHEDULER_LEASE = "scheduler:sqlite"
+
+
+class SchedulerRefused(RuntimeError):
+    """Another scheduler runs on this SQLite database."""
+
+
+class OneSchedulerLock:
+    """SQLite's one scheduler: a lease renewed at every tick, given back on shutdown.
+
+    The lease names a process (`host:pid:nonce`); one held by a process of this host that no
+    longer exists (killed) is taken over at once, so a restart after a crash is never refused.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, owner: str, ttl: timedelta) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._owner = owner
+        self._ttl = ttl
+
+    def acquire(self) -> None:
+        with self._uow() as uow:
+            holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
+            now = self._clock.now()
+            if holder is not None and holder.owner != self._owner:
+                if holder.expires_at > now and _alive(holder.owner):
+                    raise SchedulerRefused(refusal(holder.owner))
+                uow.leases.release(SQLITE_SCHEDULER_LEASE, holder.owner)
+            if not uow.leases.claim(SQLITE_SCHEDULER_LEASE, self._owner, now, self._ttl):
+                raise SchedulerRefused(refusal("another process"))
+            uow.commit()
+
+    def check(self) -> None:
+        """Refuse now (before forking workers) if another scheduler runs, without claiming."""
+        with self._uow() as uow:
+            holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
+        if holder is not None and holder.expires_at > self._clock.now() and _alive(holder.owner):
+            raise SchedulerRefused(refusal(holder.owner))
+
+    def renew(self) -> None:
+        with self._uow() as uow:
+            if uow.leases.claim(SQLITE_SCHEDULER_LEASE, self._owner, self._clock.now(), self._ttl):
+                uow.commit()
+            else:
+                log.error("another scheduler took this SQLite database over; this one keeps ticking")
+
+    def release(self) -> None:
+        with self._uow() as uow:
+            uow.leases.release(SQLITE_SCHEDULER_LEASE, self._owner)
+            uow.commit()
+
+
+def refusal(holder: str) -> str:
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    who = f"process {pid} on {host}" if pid else holder
+    return (
+        f"Another licensebot scheduler ({who}) already runs on this SQLite database, and SQLite "
+        "serves one process. Stop it first (or run `licensebot serve --no-scheduler` beside it); "
+        "to run several processes, use PostgreSQL (DATABASE_URL=postgresql+psycopg://…)."
+    )
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process named in a lease owner may still run (only this host's can be checked)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:24] or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkflowScheduler:
+    def __init__(
+        self,
+        subscriptions: Subscriptions,
+        notifier: Notifier,
+        *,
+        interval_seconds: float,
+        alone: bool = False,
+        lock: OneSchedulerLock | None = None,
+    ) -> None:
+        self._subscriptions = subscriptions
+        self._notifier = notifier
+        self._interval = interval_seconds
+        self._alone = alone
+        self._one = lock
+        self._scheduler: BackgroundScheduler | None = None
+        self._lock = threading.Lock()
+
+    def run_once(self) -> TickReport:
+        """One tick and the reminders it makes due; also what the scheduled job runs."""
+        with self._lock:
+            if self._one is not None:
+                self._one.renew()
+            report = self._subscriptions.tick()
+            reminders = self._subscriptions.due_reminders()
+        for reminder in reminders:
+            try:
+                self._notifier.reminder(reminder)
+            except Exception:
+                log.exception("a %s reminder could not be sent", reminder.kind.value)
+        if report.advanced or report.expired_approvals or report.resumed or report.changes or reminders:
+            log.info(
+                "workflow tick",
+                extra={
+                    "action": "tick",
+                    "polled": report.polled,
+                    "advanced": len(report.advanced),
+                    "expired": len(report.expired_approvals),
+                    "resumed": len(report.resumed),
+                    "changes": len(report.changes),
+                    "reminders": len(reminders),
+                },
+            )
+        return report
+
+    def start(self) -> None:
+        """Resume what a crash left running, then tick every interval (the first one at once).
+
+        Raises `SchedulerRefused` when another scheduler runs on the same SQLite database."""
+        if self._one is not None:
+            self._one.acquire()
+        if self._alone:
+            resumed = self._subscriptions.resume(force=True)
+            finished = self._subscriptions.finish_changes(force=True)
+            if resumed or finished:
+                log.info(
+                    "resumed work after a restart",
+                    extra={"action": "resume", "count": len(resumed) + len(finished)},
+                )
+        scheduler = BackgroundScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._tick_safely,
+            "interval",
+            seconds=self._interval,
+            id=_JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler started", extra={"action": "scheduler", "interval": self._interval})
+
+    def shutdown(self) -> None:
+        """Finish the current tick (a change being applied stops after its batch), then give back
+        every lease this process holds, so the other replicas go on at once."""
+        self._subscriptions.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        try:
+            released = self._subscriptions.release_leases()
+            if self._one is not None:
+                self._one.release()
+        except Exception:
+            log.exception("could not give the leases back; they run out by themselves")
+            return
+        log.info("scheduler stopped", extra={"action": "scheduler", "count": released})
+
+    def _tick_safely(self) -> None:
+        try:
+            self.run_once()
+        except Exception:
+            log.exception("the workflow tick failed; it runs again at the next interval")
+
+
+def start_scheduler(container: Container) -> WorkflowScheduler:
+    """A started scheduler on the container's services (one per process that schedules).
+
+    Raises `SchedulerRefused` when another one runs on the same SQLite database."""
+    settings = container.settings
+    scheduler = WorkflowScheduler(
+        container.subscriptions,
+        container.notifier,
+        interval_seconds=settings.poll_interval_seconds,
+        alone=settings.is_sqlite,
+        lock=one_scheduler_lock(container),
+    )
+    scheduler.start()
+    return scheduler
+
+
+def one_scheduler_lock(container: Container) -> OneSchedulerLock | None:
+    """SQLite's guard against a second scheduler; None on PostgreSQL (any number may run)."""
+    settings = container.settings
+    if not settings.is_sqlite:
+        return None
+    ttl = timedelta(seconds=max(3 * settings.poll_interval_seconds, 60.0))
+    return OneSchedulerLock(container.uow, container.clock, container.services.licensing.process, ttl)

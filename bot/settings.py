@@ -1,0 +1,98 @@
+"""Configuration: one `Settings` object built once from the environment and passed down (STYLE.md 7).
+
+Nothing else in licensebot reads the environment. Every variable is listed in the README.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.model import Cloud
+
+__all__ = ["ConfigurationError", "Settings", "TenantBackend"]
+
+
+class ConfigurationError(Exception):
+    """The settings cannot work together; the message says which variable to change."""
+
+
+class TenantBackend(StrEnum):
+    SIMULATED = "simulated"
+    GRAPH = "graph"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = Field(
+        default="sqlite:///licensebot.db",
+        description="SQLAlchemy URL; SQLite for one process, postgresql+psycopg:// for replicas.",
+    )
+    slack_bot_token: SecretStr = Field(default=SecretStr(""), description="xoxb-… bot token.")
+    slack_signing_secret: SecretStr = Field(default=SecretStr(""), description="Request signing secret.")
+    slack_app_token: SecretStr = Field(default=SecretStr(""), description="xapp-… for Socket Mode.")
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL (a local fake in tests)."
+    )
+    port: int = Field(default=3000, ge=1, le=65535, description="HTTP port of `licensebot serve`.")
+    host: str = Field(default="0.0.0.0", description="HTTP bind address of `licensebot serve`.")  # noqa: S104
+    tenant_backend: TenantBackend = TenantBackend.SIMULATED
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
+    graph_client_secret: SecretStr = SecretStr("")
+    graph_certificate_path: Path | None = None
+    graph_certificate_thumbprint: str = ""
+    graph_access_token: SecretStr = SecretStr("")
+    graph_api_url: str = Field(default="", description="Defaults to the cloud's Graph endpoint.")
+    graph_login_url: str = Field(default="", description="Defaults to the cloud's login endpoint.")
+    graph_write_quota: int = Field(default=3000, ge=1, description="Directory writes per window (R17).")
+    graph_write_window_seconds: float = Field(default=150.0, gt=0)
+    m365_cloud: Cloud = Cloud.WORLDWIDE
+    approvals_channel: str = ""
+    reminder_channel: str = ""
+    poll_interval_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a process holds running work (renewed as it goes) before another "
+        "replica may take it over, after a crash.",
+    )
+    product_table_path: Path | None = Field(
+        default=None, description="Microsoft's licensing CSV, for display names of every product."
+    )
+    preview_ttl_minutes: int = Field(default=15, ge=1)
+    undo_ttl_minutes: int = Field(default=60, ge=1, description="How long a done change can be undone.")
+    approval_ttl_hours: float = Field(
+        default=24.0, gt=0, description="How long an approval stays open (R13)."
+    )
+    credit_check_business_days: int = Field(default=2, ge=0, description="R10: an invoice purchase's wait.")
+    sim_activation_seconds: float = Field(
+        default=60.0, ge=0, description="Simulated tenant: how long a card purchase stays Pending."
+    )
+    sim_credit_check_hours: float = Field(
+        default=24.0, ge=0, description="Simulated tenant: how long an invoice purchase waits for credit."
+    )
+    log_level: str = "INFO"
+    log_format: str = Field(default="auto", description="auto (JSON when not a terminal), json or text.")
+
+    @field_validator("m365_cloud", mode="before")
+    @classmethod
+    def _cloud_aliases(cls, value: object) -> object:
+        aliases = {
+            "global": "worldwide",
+            "commercial": "worldwide",
+            "usgov": "us-government",
+            "gcc-high": "us-government",
+            "21vianet": "china",
+        }
+        if isinstance(value, str):
+            return aliases.get(value.strip().lower(), value.strip().lower())
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,505 @@
+"""`licensebot shell`: a local chat console that drives the real bot, like Errbot's text backend.
+
+What you type becomes the request Slack would send (a signed slash command, a signed button press,
+a form submission, App Home being opened) and goes through the same Bolt app and listeners as in
+production; the bot's replies land in a local fake of the Slack Web API (`bot.local_slack`) and are
+printed as readable text. Buttons are pressed by typing their number; a form is filled in with
+`:set FIELD VALUE` and sent with `:submit` (`bot.shell_forms`). Lines are read from standard input
+when it is not a terminal, so sessions can be scripted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+
+from bot.app import LISTENER_THREADS, create_app
+from bot.bootstrap import Container, bootstrap
+from bot.local_slack import (
+    EventKind,
+    LocalSlack,
+    Message,
+    SlackEvent,
+    UploadedFile,
+    View,
+    render_blocks,
+    signed_headers,
+)
+from bot.settings import Settings, TenantBackend
+from bot.shell_forms import Form
+
+__all__ = ["Console", "TrackingExecutor", "run_shell"]
+
+WAIT_SECONDS = 120.0
+_MENTION = re.compile(r"(?<![<\w])@([A-Za-z0-9._-]+)")
+_EMAIL = re.compile(r"(?<![<|:\w])([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+HELP = """\
+Type what you would type in Slack, for example:
+  /license help
+  /license show @alice
+  /license replace @alice E5        (then type the number of the Confirm button)
+  /license                          (a form: fill it in with :set, send it with :submit)
+  /license services @carol E3       (a form with a checkbox per service)
+  /subscription list
+Mentions: @alice stands for the tenant user alice@<tenant domain>. Emails work as typed.
+Forms: :set FIELD VALUE fills a field, by number or label: :set users @alice @bob,
+  :set product E5, :set what replace, :set services -Sway, +Teams (or all / none);
+  :form shows what the form holds, :submit sends it, :close closes it.
+Console commands: :tick (poll now, as the scheduler does), :home (open App Home),
+  :as EMAIL (act as another admin), :help, :quit"""
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """A thread pool that can tell when every listener it ran has finished."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers, thread_name_prefix="shell-listener")
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._idle:
+            self._busy += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+
+@dataclass
+class _Pressable:
+    action_id: str
+    block_id: str | None
+    channel: str | None
+    message_ts: str | None
+    view_id: str | None
+    label: str
+
+
+class Console:
+    """One person at a local Slack workspace, talking to the bot."""
+
+    def __init__(self, container: Container, as_user: str, out: TextIO) -> None:
+        self._container = container
+        self._out = out
+        self._secret = secrets.token_hex(16)
+        self._slack = LocalSlack().start()
+        self._executor = TrackingExecutor(LISTENER_THREADS)
+        self._app: App = create_app(
+            bot_token=self._slack.bot_token,
+            signing_secret=self._secret,
+            services=container.services,
+            base_url=self._slack.api_url,
+            listener_executor=self._executor,
+        )
+        self._domains = self._tenant_domains()
+        self._slack_ids: dict[str, str] = {}
+        self._user_id = self._slack_user(as_user)
+        self._channel = self._slack.add_channel("licensing", members=[self._user_id])
+        self._buttons: list[_Pressable] = []
+        self._form: Form | None = None
+        # Applies a submission's `response_action: update` to the form, as Slack itself would.
+        self._slack_itself = WebClient(token=self._slack.bot_token, base_url=self._slack.api_url)
+        # Workflow checklists, approval requests and reminders go to this local workspace.
+        container.notifier.connect(self._slack_itself)
+        self._print_lock = threading.Lock()
+        self._held: dict[tuple[str, str], tuple[str, Message]] | None = None
+        """While a request is worked on, the latest state of each message it posted or updated."""
+        self._slack.subscribe(self._show)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._slack.stop()
+
+    @property
+    def slack(self) -> LocalSlack:
+        return self._slack
+
+    def handle(self, line: str) -> bool:
+        """One line of input; False when the console should stop."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in {":quit", ":q", ":exit", "exit", "quit"}:
+            return False
+        if line in {":help", "help", "?"}:
+            self._say(HELP)
+        elif line.startswith(":as "):
+            self._user_id = self._slack_user(line[4:].strip())
+            # Everyone the console has been stays in the one channel, so an approver sees the request.
+            self._slack.add_channel(
+                "licensing", members=list(self._slack_ids.values()), channel_id=self._channel
+            )
+            self._form = None
+            self._say(f"You are now {line[4:].strip()}.")
+        elif line == ":tick":
+            self._tick()
+        elif line == ":home":
+            self._dispatch(self._slack.app_home_opened_body(self._user_id))
+        elif line.startswith(":set"):
+            self._set(line[4:].strip())
+        elif line == ":form":
+            self._say(self._form_summary() if self._form else "No form is open; /license opens one.")
+        elif line == ":submit":
+            self._submit()
+        elif line in {":close", ":cancel"}:
+            self._close_form()
+        elif line.isdigit():
+            self._press(int(line))
+        elif line.startswith("/"):
+            command, _, text = line.partition(" ")
+            self._command(command, text)
+        else:
+            self._say("Commands start with / (try /license help); :help shows what the console takes.")
+        return True
+
+    def _command(self, command: str, text: str) -> None:
+        body = self._slack.slash_command_body(
+            command, self._slackify(text), user_id=self._user_id, channel_id=self._channel
+        )
+        self._dispatch(body)
+
+    def _press(self, number: int) -> None:
+        if not 1 <= number <= len(self._buttons):
+            self._say(f"There is no button {number} on the last message.")
+            return
+        button = self._buttons[number - 1]
+        self._say(f"(you pressed {button.label})")
+        try:
+            body = self._slack.action_body(
+                self._user_id,
+                action_id=button.action_id,
+                block_id=button.block_id,
+                channel=button.channel,
+                message_ts=button.message_ts,
+                view_id=button.view_id,
+            )
+        except LookupError:
+            self._say("That button is no longer there: the message has changed since.")
+            return
+        self._dispatch(body)
+
+    def _dispatch(self, body: str, *, answer: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Send a signed request to the app; `answer` gets the JSON the app answered Slack with."""
+        headers: dict[str, str | Sequence[str]] = dict(signed_headers(body, self._secret))
+        self._hold()
+        try:
+            self._dispatch_held(body, headers, answer)
+        finally:
+            self._release()
+
+    def _dispatch_held(
+        self,
+        body: str,
+        headers: dict[str, str | Sequence[str]],
+        answer: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        response = self._app.dispatch(BoltRequest(body=body, headers=headers))
+        reply = response.body.strip() if response.body else ""
+        if response.status != 200:
+            self._say(f"(Slack would show an error: HTTP {response.status})")
+        elif answer is not None:
+            answer(json.loads(reply) if reply.startswith("{") else {})
+        elif reply not in {"", "{}"}:
+            self._say(reply)
+        if not self._executor.wait_idle(WAIT_SECONDS):
+            self._say(f"(still working after {WAIT_SECONDS:.0f} s; replies will appear when ready)")
+
+    # -- forms ------------------------------------------------------------------------------
+
+    def _set(self, text: str) -> None:
+        form = self._form
+        if form is None:
+            self._say("No form is open; /license opens one.")
+            return
+        name, _, value = text.partition(" ")
+        fields = form.named(name)
+        if not name or not value.strip() or not fields:
+            names = ", ".join(dict.fromkeys(f.label.split(" (")[0].lower() for f in form.fields))
+            self._say(f"Use :set FIELD VALUE, with a field number or one of: {names}.")
+            return
+        try:
+            form.choose(fields, value, self._person)
+        except ValueError as problem:
+            self._say(str(problem))
+            return
+        field = fields[0]
+        if field.dispatches:  # Slack sends the choice at once; the app answers with a new form
+            body = self._slack.action_body(
+                self._user_id,
+                action_id=field.action_id,
+                block_id=field.block_id,
+                view_id=form.view.id,
+                selected=form.values[field.action_id],
+            )
+            self._dispatch(body)
+        else:
+            self._say(self._form_summary())
+
+    def _submit(self) -> None:
+        form = self._form
+        if form is None:
+            self._say("No form is open; /license opens one.")
+            return
+        body = self._slack.view_submission_body(self._user_id, form.view.id, form.values)
+        self._dispatch(body, answer=lambda reply: self._answered(form, reply))
+
+    def _answered(self, form: Form, reply: dict[str, Any]) -> None:
+        """What Slack does with the app's answer to a submission."""
+        action = reply.get("response_action")
+        if action == "errors":
+            labels = {f.block_id: f.label for f in form.fields}
+            errors = reply.get("errors") or {}
+            self._say(
+                "The form says:\n" + "\n".join(f"  ✗ {labels.get(k, k)}: {v}" for k, v in errors.items())
+            )
+        elif action == "update" and isinstance(reply.get("view"), dict):
+            self._slack_itself.views_update(view_id=form.view.id, view=reply["view"])
+        else:  # no answer, or "clear": the form closes
+            self._close_form(quiet=True)
+            self._say("(form sent)")
+
+    def _close_form(self, *, quiet: bool = False) -> None:
+        if self._form is None:
+            if not quiet:
+                self._say("No form is open.")
+            return
+        view_id, self._form = self._form.view.id, None
+        view = self._slack.view(view_id)
+        if view is not None and not view.closed:
+            self._slack.close_view(view_id, whole_stack=True)
+
+    def _form_summary(self) -> str:
+        form = self._form
+        if form is None:
+            return ""
+        return "The form holds:\n" + form.summary(self._slack.display_name) + "\n(:submit sends it)"
+
+    def _person(self, word: str) -> str | None:
+        """A Slack user id for `@alice` or an email of the tenant."""
+        if "@" in word.lstrip("@"):
+            return self._slack_user(word)
+        email = self._tenant_email(word.lstrip("@"))
+        return self._slack_user(email) if email else None
+
+    def _tick(self) -> None:
+        """Poll now, as the scheduler does every POLL_INTERVAL_SECONDS."""
+        subscriptions = self._container.services.subscriptions
+        if subscriptions is None:
+            self._say("There are no subscription workflows to poll.")
+            return
+        self._hold()
+        try:
+            report = subscriptions.tick()
+        finally:
+            self._release()
+        moved = len(report.advanced) + len(report.resumed)
+        self._say(f"(polled the tenant: {report.polled} waiting, {moved} moved on)")
+
+    def _hold(self) -> None:
+        with self._print_lock:
+            self._held = {}
+
+    def _release(self) -> None:
+        """Print each message a request touched once, in its final state: Slack shows no history."""
+        with self._print_lock:
+            held, self._held = self._held or {}, None
+        for header, message in held.values():
+            self._show_message(header, message)
+
+    def _show(self, event: SlackEvent) -> None:
+        subject = event.subject
+        if isinstance(subject, Message):
+            if not self._for_me(subject):
+                return
+            header = {
+                "ephemeral": "licensebot (only visible to you)",
+                "posted": "licensebot",
+                "updated": "licensebot (updated)",
+            }.get(event.kind)
+            if header is None:
+                return
+            if subject.thread_ts and subject.thread_ts != subject.ts:
+                header += " (in the thread)"
+            with self._print_lock:
+                if self._held is not None:
+                    key = (subject.channel, subject.ts)
+                    first = self._held.get(key, (header, subject))[0]
+                    self._held[key] = (first, subject)
+                    return
+            self._show_message(header, subject)
+        elif isinstance(subject, UploadedFile):
+            self._show_file(subject)
+        elif isinstance(subject, View) and subject.user_id == self._user_id:
+            self._show_view(event.kind, subject)
+
+    def _show_message(self, header: str, message: Message) -> None:
+        self._render(header, list(message.blocks), message.text, channel=message.channel, ts=message.ts)
+
+    def _show_view(self, kind: str, view: View) -> None:
+        if kind == EventKind.VIEW_CLOSED:
+            if self._form is not None and self._form.view.id == view.id:
+                self._form = None
+            return
+        if kind == EventKind.HOME_PUBLISHED:
+            self._render("licensebot [App Home]", view.blocks, "", view_id=view.id)
+            return
+        if kind not in {EventKind.VIEW_OPENED, EventKind.VIEW_PUSHED, EventKind.VIEW_UPDATED}:
+            return
+        previous = self._form if self._form is not None and self._form.view.id == view.id else None
+        self._form = Form.of(view, previous)
+        self._render(f"licensebot [form: {view.title}]", view.blocks, "", view_id=view.id)
+        if self._form.fields:
+            self._say("(fill it in with :set FIELD VALUE, see it with :form, send it with :submit)")
+
+    def _show_file(self, upload: UploadedFile) -> None:
+        if upload.channel != self._channel and not (upload.channel or "").startswith("D"):
+            return
+        lines = upload.content.decode(errors="replace").splitlines()
+        shown = "\n".join(f"  {line}" for line in lines[:4])
+        more = f"\n  … {len(lines) - 4:,} more lines" if len(lines) > 4 else ""
+        self._say(
+            f"── licensebot attached {upload.name} in the thread ({len(lines) - 1:,} rows) ──\n{shown}{more}"
+        )
+
+    def _for_me(self, message: Message) -> bool:
+        if message.ephemeral:
+            return message.recipient == self._user_id
+        return message.channel.startswith("D") or message.channel == self._channel
+
+    def _render(
+        self,
+        header: str,
+        blocks: list[dict[str, Any]],
+        text: str,
+        *,
+        channel: str | None = None,
+        ts: str | None = None,
+        view_id: str | None = None,
+    ) -> None:
+        rendered = render_blocks(
+            blocks, text, resolve_user=self._slack.display_name, resolve_channel=self._slack.channel_name
+        )
+        buttons = [e for e in rendered.elements if e.type == "button"]
+        if buttons:
+            self._buttons = [
+                _Pressable(e.action_id or "", e.block_id, channel, ts, view_id, e.label) for e in buttons
+            ]
+        elif self._buttons and (self._buttons[0].message_ts, self._buttons[0].view_id) == (ts, view_id):
+            self._buttons = []  # the message that carried them was replaced by one without buttons
+        self._say(f"── {header} ──\n{rendered.text.rstrip()}")
+
+    def _say(self, text: str) -> None:
+        with self._print_lock:
+            print(text, file=self._out, flush=True)
+
+    def _tenant_domains(self) -> list[str]:
+        with self._container.uow() as uow:
+            organization = uow.directory.organization()
+        preferred = organization.default_domain
+        return [preferred, *sorted(d for d in organization.verified_domains if d != preferred)]
+
+    def _slack_user(self, email: str) -> str:
+        email = email.strip().lower()
+        if email not in self._slack_ids:
+            name = email.partition("@")[0]
+            self._slack_ids[email] = self._slack.add_user(name, real_name=name.title(), email=email)
+        return self._slack_ids[email]
+
+    def _slackify(self, text: str) -> str:
+        """What the Slack client does to a typed message: mentions and emails become links."""
+
+        def mention(match: re.Match[str]) -> str:
+            name = match.group(1)
+            email = self._tenant_email(name)
+            if email is None:
+                return match.group(0)
+            return f"<@{self._slack_user(email)}|{name}>"
+
+        text = _EMAIL.sub(lambda m: f"<mailto:{m.group(1)}|{m.group(1)}>", text)
+        return _MENTION.sub(mention, text)
+
+    def _tenant_email(self, name: str) -> str | None:
+        with self._container.uow() as uow:
+            for domain in self._domains:
+                user = uow.directory.user(f"{name}@{domain}")
+                if user is not None:
+                    return user.mail or user.user_principal_name
+        return None
+
+
+def _demo_settings(settings: Settings) -> Settings:
+    folder = Path(tempfile.mkdtemp(prefix="licensebot-demo-"))
+    return settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{folder / 'demo.db'}",
+            "tenant_backend": TenantBackend.SIMULATED,
+            # The demo's card purchases activate at the next poll (`:tick`), not a minute later.
+            "sim_activation_seconds": 0.0,
+        }
+    )
+
+
+def run_shell(
+    settings: Settings,
+    *,
+    demo: bool,
+    as_user: str,
+    lines: Iterable[str] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+    if demo:
+        settings = _demo_settings(settings)
+    container = bootstrap(settings)
+    interactive = lines is None and sys.stdin.isatty()
+    console = Console(container, as_user, out)
+    try:
+        if interactive:
+            print(f"licensebot shell: you are {as_user}. {HELP}", file=out)
+        source = lines if lines is not None else _read(interactive)
+        for line in source:
+            if not interactive and line.strip():
+                print(f"> {line.strip()}", file=out, flush=True)
+            if not console.handle(line):
+                break
+    finally:
+        console.close()
+        container.engine.dispose()
+    return 0
+
+
+def _read(interactive: bool) -> Iterable[str]:
+    if not interactive:
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input("you> ")
+        except EOFError:
+            print()
+            return

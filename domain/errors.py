@@ -1,0 +1,398 @@
+"""Domain errors: each carries what is wrong, why (the rule), and how to fix it (STYLE.md habit 6).
+
+The Slack edge renders `problem`, `fix` and `rule`; it never invents an explanation of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AmbiguousProduct",
+    "AmbiguousSubscription",
+    "AmbiguousUser",
+    "ApprovalNotPending",
+    "ApproverNotAllowed",
+    "ChangeConflict",
+    "ChangeNotPending",
+    "DirectoryUnavailable",
+    "DomainError",
+    "IllegalTransition",
+    "InvalidCommand",
+    "NoUsageLocation",
+    "NotAssignable",
+    "NotAuthorized",
+    "NotEnoughSeats",
+    "NothingToChange",
+    "OutsideOrganization",
+    "SeatsInUse",
+    "ServicePlanConflict",
+    "StepNotOpen",
+    "SubscriptionNotActive",
+    "UnknownApproval",
+    "UnknownProduct",
+    "UnknownRequester",
+    "UnknownServicePlan",
+    "UnknownTask",
+    "UnknownUser",
+    "UnknownWorkflow",
+    "UpgradeNotDirect",
+    "UsersStillLicensed",
+]
+
+
+class DomainError(Exception):
+    """A refusal that an admin can act on."""
+
+    rule: str = ""
+
+    def __init__(self, problem: str, fix: str = "", *, rule: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+        if rule is not None:
+            self.rule = rule
+
+    @property
+    def message(self) -> str:
+        parts = [self.problem]
+        if self.fix:
+            parts.append(self.fix)
+        if self.rule:
+            parts.append(f"({self.rule})")
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidCommand(DomainError):
+    """The text of a command could not be understood; `usage` shows the right form."""
+
+    def __init__(self, problem: str, usage: str = "", fix: str = "") -> None:
+        super().__init__(problem, fix or "Check the usage below and try again.")
+        self.usage = usage
+
+
+class NotAuthorized(DomainError):
+    rule = "R16"
+
+    def __init__(self, who: str, action: str, roles: Sequence[str], fix: str = "") -> None:
+        wanted = " or ".join(roles)
+        super().__init__(
+            f"{who} may not {action}.",
+            fix or f"This needs the {wanted} role in Microsoft 365; ask an admin who holds it.",
+        )
+        self.who = who
+        self.action = action
+
+
+class UnknownRequester(DomainError):
+    rule = "R16"
+
+    def __init__(self, slack_user: str) -> None:
+        super().__init__(
+            f"Your Slack account ({slack_user}) does not match any user of the Microsoft 365 tenant.",
+            "Use the same email address in Slack as in Microsoft 365, or ask an admin to run the command.",
+        )
+
+
+class UnknownUser(DomainError):
+    def __init__(self, key: str, suggestions: Sequence[str] = ()) -> None:
+        fix = "Use an @mention, an email address or a user principal name of the tenant."
+        if suggestions:
+            fix = f"Did you mean {', '.join(suggestions)}? " + fix
+        super().__init__(f"No user {key!r} in the tenant.", fix)
+        self.key = key
+
+
+class AmbiguousUser(DomainError):
+    def __init__(self, key: str, choices: Sequence[str]) -> None:
+        super().__init__(
+            f"{key!r} matches several users: {', '.join(choices)}.",
+            "Use the full email address or user principal name.",
+        )
+
+
+class OutsideOrganization(DomainError):
+    rule = "R8"
+
+    def __init__(self, address: str, domains: Sequence[str]) -> None:
+        super().__init__(
+            f"{address} is not in this organization: its domain is not one of the tenant's "
+            f"verified domains ({', '.join(sorted(domains))}).",
+            "Licenses and subscriptions cannot cross organizations; manage that user in its own tenant.",
+        )
+
+
+class UnknownProduct(DomainError):
+    rule = "R1"
+
+    def __init__(self, key: str, suggestions: Sequence[str] = (), known: Sequence[str] = ()) -> None:
+        if suggestions:
+            fix = f"Did you mean {' or '.join(suggestions)}?"
+        elif known:
+            fix = f"The tenant has: {', '.join(known)}."
+        else:
+            fix = "Use `/subscription list` to see the products the tenant has."
+        super().__init__(f"The tenant has no product {key!r}.", fix)
+        self.key = key
+        self.suggestions = tuple(suggestions)
+
+
+class AmbiguousProduct(DomainError):
+    rule = "R1"
+
+    def __init__(self, key: str, choices: Sequence[tuple[str, str]]) -> None:
+        names = ", ".join(f"{label} (`{part}`)" for part, label in choices)
+        super().__init__(
+            f"{key!r} could mean several products: {names}.",
+            "Say which one by its part number.",
+        )
+        self.key = key
+        self.choices = tuple(choices)
+
+
+class UnknownServicePlan(DomainError):
+    rule = "R5"
+
+    def __init__(self, key: str, product: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"{product} has no service {key!r}.",
+            f"Its services are: {', '.join(known)}.",
+        )
+
+
+class NotAssignable(DomainError):
+    rule = "R3"
+
+    def __init__(self, product: str, applies_to: str) -> None:
+        super().__init__(
+            f"{product} applies to the {applies_to.lower()}, not to users, so it cannot be "
+            "assigned to a person.",
+            "Choose a product that applies to users.",
+        )
+
+
+class NoUsageLocation(DomainError):
+    rule = "R4"
+
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"{user} has no usage location, and Microsoft 365 assigns no license without one.",
+            "Set it in the admin center (Users > Active users > the user > Usage location) to a "
+            "two-letter country code such as US or NL, then try again.",
+        )
+        self.user = user
+
+
+class NotEnoughSeats(DomainError):
+    rule = "R2"
+
+    def __init__(self, product: str, needed: int, available: int) -> None:
+        missing = needed - available
+        super().__init__(
+            f"Not enough {product} licenses: need {needed}, {available} free.",
+            f"Buy {missing} more (`/subscription seats {product} +{missing}`), or free some up.",
+        )
+        self.product = product
+        self.needed = needed
+        self.available = available
+
+    @property
+    def missing(self) -> int:
+        return self.needed - self.available
+
+
+class ServicePlanConflict(DomainError):
+    rule = "R6"
+
+    def __init__(self, user: str, plan_a: str, product_a: str, plan_b: str, product_b: str) -> None:
+        same = product_a == product_b
+        fix = (
+            f"Turn off {plan_a} or {plan_b} (`without ...`)."
+            if same
+            else f"Turn off {plan_b} in {product_b} (`without {plan_b}`), or replace "
+            f"{product_a} instead of adding to it (`/license replace`)."
+        )
+        super().__init__(
+            f"{user} cannot have {plan_a} (from {product_a}) and {plan_b} (from {product_b}) "
+            "at once: the two services are mutually exclusive.",
+            fix,
+        )
+        self.plans = (plan_a, plan_b)
+        self.products = (product_a, product_b)
+
+
+class NothingToChange(DomainError):
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(problem, fix)
+
+
+class ChangeConflict(DomainError):
+    """The user changed between the preview and the write; nothing was applied for that user."""
+
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"{user}'s licenses changed since the preview, so the change was not applied.",
+            "Run the command again to see a fresh preview.",
+        )
+
+
+class ChangeNotPending(DomainError):
+    def __init__(self, state: str) -> None:
+        super().__init__(
+            f"This change is already {state}.",
+            "Nothing more to do here; run the command again for a new change.",
+        )
+        self.state = state
+
+
+class IllegalTransition(DomainError):
+    def __init__(self, what: str, current: str, wanted: str) -> None:
+        super().__init__(f"{what} cannot go from {current} to {wanted}.")
+
+
+class DirectoryUnavailable(DomainError):
+    """The tenant directory (Graph or the database) could not be reached; nothing was changed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Microsoft 365 could not be reached ({detail}); nothing was changed.",
+            "Try again in a minute.",
+        )
+
+
+# --- subscription workflows (R2, R10–R14) ---------------------------------------------------------
+
+
+class UnknownWorkflow(DomainError):
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(
+            f"There is no workflow {workflow_id!r}.",
+            "Use `/subscription status` to see the workflows in flight.",
+        )
+        self.workflow_id = workflow_id
+
+
+class UnknownApproval(DomainError):
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(f"There is no approval request {approval_id!r}.", "It may have been withdrawn.")
+
+
+class UnknownTask(DomainError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            f"There is no admin task {task_id!r}.", "Use `/subscription status` to see open tasks."
+        )
+
+
+class StepNotOpen(DomainError):
+    """A button for a step that no longer waits for it: a double click, a retry, or a stale message."""
+
+    def __init__(self, step: str, status: str) -> None:
+        super().__init__(
+            f"The step “{step}” is already {status}.",
+            "Nothing more to do here; `/subscription status` shows where the workflow stands.",
+        )
+        self.step = step
+        self.status = status
+
+
+class ApprovalNotPending(DomainError):
+    rule = "R13"
+
+    def __init__(self, state: str, by: str = "") -> None:
+        who = f" by {by}" if by else ""
+        super().__init__(
+            f"This approval request is already {state}{who}.",
+            "Nothing more to do here; ask for the cancellation again if it is still wanted.",
+        )
+        self.state = state
+
+
+class ApproverNotAllowed(NotAuthorized):
+    """R13: the approver must be another admin than the requester, with Global or Billing admin."""
+
+    rule = "R13"
+
+
+class SubscriptionNotActive(DomainError):
+    rule = "R11"
+
+    def __init__(self, product: str, status: str, fix: str = "") -> None:
+        super().__init__(
+            f"{product} has no active subscription (it is {status}); users can only be moved between "
+            "subscriptions that are both listed and active.",
+            fix or "Renew or reactivate it in the admin center first, or contact support.",
+        )
+        self.product = product
+
+
+class AmbiguousSubscription(DomainError):
+    def __init__(self, product: str, choices: Sequence[str]) -> None:
+        super().__init__(
+            f"{product} has several subscriptions: {', '.join(choices)}.",
+            "Say which one by its subscription id.",
+        )
+        self.choices = tuple(choices)
+
+
+class SeatsInUse(DomainError):
+    """R2: seats that users hold cannot be removed."""
+
+    rule = "R2"
+
+    def __init__(self, product: str, total: int, consumed: int, removing: int) -> None:
+        removable = max(total - consumed, 0)
+        super().__init__(
+            f"{product} cannot lose {removing} licenses: {consumed} of its {total} are assigned to users.",
+            f"Remove at most {removable} (`/subscription seats {product} -{removable}`), or remove "
+            "licenses from users first (`/license remove`).",
+        )
+        self.removable = removable
+
+
+class UpgradeNotDirect(DomainError):
+    """R14: only E4 subscriptions bought directly (card or invoice) can be upgraded here."""
+
+    rule = "R14"
+
+    def __init__(self, product: str, channel: str) -> None:
+        contact = "your partner" if channel == "partner" else "your Microsoft account representative"
+        super().__init__(
+            f"{product} was bought through {'a partner' if channel == 'partner' else 'volume licensing'}, "
+            "and only subscriptions bought directly from Microsoft (card or invoice) can be upgraded "
+            "this way.",
+            f"Contact {contact} to upgrade it.",
+        )
+        self.channel = channel
+
+
+class UsersStillLicensed(DomainError):
+    """R13: cancelling would take licenses away from users who still hold them."""
+
+    rule = "R13"
+
+    def __init__(self, product: str, losing: int, holders: Sequence[str]) -> None:
+        shown = ", ".join(holders[:10]) + (f" and {len(holders) - 10} more" if len(holders) > 10 else "")
+        super().__init__(
+            f"{losing} users would lose {product} if this subscription is cancelled"
+            + (f" (holders: {shown})." if shown else "."),
+            "Move them to another subscription first, or approve again confirming that they lose access.",
+        )
+        self.losing = losing
+
+
+class UndoNotAvailable(DomainError):
+    """A change that cannot be undone (any more): still running, expired, or nothing it wrote."""
+
+    rule = "R20"
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(
+            problem,
+            fix
+            or "Change the users back by hand (`/license replace` or `/license assign`); "
+            "`/license show @user` shows what they hold.",
+        )

@@ -1,0 +1,1004 @@
+"""Subscription services: buy, seats, switch plans, upgrade from E4, cancel — as durable workflows.
+
+Called by the Slack listeners and the scheduler. Each public method has the shape of `Licensing`'s:
+`with uow:` load, authorize (R16; refusals audited, R20), decide with the domain
+(`domain.workflows`), commit, then tell the Slack side through the `Notifier` and return a
+`WorkflowStatus` to render. The steps themselves run in `domain.workflow_engine`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from domain.audit import AuditEntry, AuditResult
+from domain.catalog import KnownProduct, ProductCatalog
+from domain.changes import ChangeState
+from domain.commands import (
+    ApproveCancellation,
+    BuySubscription,
+    CancelSubscription,
+    ChangeSeats,
+    DecideStep,
+    MarkTaskDone,
+    RejectCancellation,
+    SwitchPlans,
+    UpgradeFromE4,
+)
+from domain.errors import (
+    ApprovalNotPending,
+    ChangeNotPending,
+    DomainError,
+    NotAuthorized,
+    NothingToChange,
+    SubscriptionNotActive,
+    UnknownApproval,
+    UnknownProduct,
+    UnknownTask,
+    UnknownUser,
+)
+from domain.model import Permission, Product, Seats, ServicePlan, Subscription
+from domain.ports import BusinessCalendar, Clock, Commerce, Notifier, UnitOfWork, UnitOfWorkFactory
+from domain.rules import check_in_organization
+from domain.services import HOLDERS_PREFIX, Licensing, Requester
+from domain.workflow_engine import WorkflowEngine
+from domain.workflows import (
+    E4_PART_NUMBER,
+    EVERYONE,
+    POLLED_WAITS,
+    Approval,
+    ApprovalState,
+    Choice,
+    DirectorySnapshot,
+    ProductRef,
+    Reminder,
+    StepName,
+    TaskKind,
+    WaitFor,
+    WaitingOn,
+    Workflow,
+    WorkflowKind,
+    WorkflowState,
+    WorkflowStatus,
+    admin_center,
+    fresh_steps,
+    notes,
+)
+from domain.workflows.checks import (
+    active_subscriptions,
+    check_direct_purchase,
+    check_source_active,
+    only_active,
+    redundant_addons,
+    seat_subscription,
+    seats_wanted,
+    users_losing_access,
+)
+from domain.workflows.polling import wants_products
+from domain.workflows.reminders import digest, reminders_for
+from domain.workflows.settings import WorkflowSettings
+
+__all__ = ["Subscriptions", "TickReport", "WorkflowSettings"]
+
+log = logging.getLogger(__name__)
+
+POLL_LEASE = "poll"
+"""The lease of the periodic read of the tenant: one replica polls per interval."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    polled: int
+    """Waiting workflows looked at."""
+    advanced: tuple[str, ...]
+    """Workflows the poll moved on."""
+    expired_approvals: tuple[str, ...]
+    resumed: tuple[str, ...]
+    """Workflows whose ready or crashed step was run."""
+    changes: tuple[str, ...] = ()
+    """License changes a crash had left half-applied, finished by this tick."""
+
+
+class Subscriptions:
+    """Subscription workflows (R2, R8–R15, R19, R20) on top of `Licensing` (R7, R16, R17)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        catalog: ProductCatalog,
+        *,
+        licensing: Licensing,
+        commerce: Commerce,
+        calendar: BusinessCalendar,
+        notifier: Notifier,
+        settings: WorkflowSettings | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._catalog = catalog
+        self._licensing = licensing
+        self._notifier = notifier
+        self._settings = settings or WorkflowSettings()
+        self._stopping = threading.Event()
+        self._engine = WorkflowEngine(
+            uow,
+            clock,
+            catalog,
+            licensing=licensing,
+            commerce=commerce,
+            calendar=calendar,
+            notifier=notifier,
+            settings=self._settings,
+            owner=owner or f"licensebot-{uuid.uuid4().hex[:8]}",
+        )
+
+    @property
+    def settings(self) -> WorkflowSettings:
+        return self._settings
+
+    # ==============================================================================================
+    # Starting workflows
+
+    def buy(self, cmd: BuySubscription) -> WorkflowStatus:
+        """Buy → Pending → poll until Enabled; an invoice purchase may wait for a credit check (R10)."""
+        action = f"buy {cmd.seats} {cmd.product}"
+        with self._uow() as uow:
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+                if cmd.seats < 1:
+                    raise DomainError(
+                        f"Buy at least one license, not {cmd.seats}.", "For example `buy E5 10`."
+                    )
+                known = self._catalog.resolve_any(cmd.product, uow.directory.products())
+                subscriptions = uow.directory.subscriptions()
+            product = ProductRef(known.sku_id, known.part_number, known.display_name)
+            workflow = self._new(uow, WorkflowKind.PURCHASE, requester.name, product, channel=cmd.channel)
+            workflow.seats = cmd.seats
+            workflow.payment_method = cmd.payment_method
+            workflow.known_subscriptions = tuple(s.id for s in subscriptions if s.sku_id == known.sku_id)
+            started = self._add(uow, workflow, cmd.correlation_id)
+        self._engine.tell(self._notifier.workflow_changed, started)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def change_seats(self, cmd: ChangeSeats) -> WorkflowStatus:
+        """Add or remove licenses on the product's largest active subscription; never below what
+        users hold (R2)."""
+        action = f"change {cmd.product} seats by {cmd.delta:+d}"
+        with self._uow() as uow:
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+                product = self._catalog.resolve(cmd.product, uow.directory.products())
+                subscription = seat_subscription(product, uow.directory.subscriptions(), cmd.delta)
+            workflow = self._new_seats(
+                uow, requester.name, product, subscription, cmd.delta, channel=cmd.channel
+            )
+            started = self._add(uow, workflow, cmd.correlation_id)
+        self._engine.tell(self._notifier.workflow_changed, started)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def start_switch(self, cmd: SwitchPlans) -> WorkflowStatus:
+        """Switch plans (R11, R12, R15): everyone (`all`, `has:SOURCE`, no users) or the users named,
+        from a product the tenant has to one it has or will buy."""
+        action = f"switch {cmd.source} to {cmd.target}"
+        with self._uow() as uow:
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+                products = uow.directory.products()
+                source, target = self._source_and_target(cmd.source, cmd.target, products)
+                check_source_active(ProductRef.of(source), uow.directory.subscriptions())  # R11
+                targets, moving = self._switch_targets(uow, source, cmd.users, products)
+            workflow = self._new(uow, WorkflowKind.SWITCH, requester.name, target, channel=cmd.channel)
+            workflow.source = ProductRef.of(source)
+            workflow.targets = targets
+            workflow.users_to_move = workflow.seats = moving
+            workflow.payment_method = cmd.payment_method
+            started = self._add(uow, workflow, cmd.correlation_id)
+        self._engine.tell(self._notifier.workflow_changed, started)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def start_upgrade(self, cmd: UpgradeFromE4) -> WorkflowStatus:
+        """Upgrade from Office 365 E4 (R14): direct purchases only; at least E4's licenses; users keep
+        E4 until moved; add-ons the target includes are offered for removal afterwards."""
+        action = f"upgrade {cmd.source} to {cmd.target}"
+        with self._uow() as uow:
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+                products = uow.directory.products()
+                source, target = self._source_and_target(cmd.source, cmd.target, products)
+                if source.part_number != E4_PART_NUMBER:
+                    raise DomainError(
+                        f"The upgrade is for Office 365 E4, not {source.display_name}.",
+                        f"Use `/subscription switch {source.part_number} {target.part_number}` instead.",
+                        rule="R14",
+                    )
+                subscriptions = uow.directory.subscriptions()
+                check_direct_purchase(ProductRef.of(source), subscriptions)  # R14
+                check_source_active(ProductRef.of(source), subscriptions)  # R11
+                holders = uow.directory.users_with_product(source.sku_id)
+            e4_seats = sum(s.total_licenses for s in active_subscriptions(subscriptions, source.sku_id))
+            workflow = self._new(uow, WorkflowKind.UPGRADE, requester.name, target, channel=cmd.channel)
+            workflow.source = ProductRef.of(source)
+            workflow.targets = (EVERYONE,)
+            workflow.users_to_move = len(holders)
+            workflow.seats = max(e4_seats, len(holders))
+            workflow.payment_method = cmd.payment_method
+            addons = redundant_addons(holders, products, self._with_plans(target))
+            workflow.addons = tuple(ProductRef.of(p) for p in addons)
+            started = self._add(uow, workflow, cmd.correlation_id)
+        self._engine.tell(self._notifier.workflow_changed, started)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def request_cancel(self, cmd: CancelSubscription) -> WorkflowStatus:
+        """R13: the requester confirms (seeing who holds its licenses), then another Global or
+        Billing admin approves, then it is cancelled (or an admin task) and verified by polling."""
+        action = f"cancel {cmd.subscription}"
+        with self._uow() as uow:
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+                products = uow.directory.products()
+                subscription = self._subscription_to_cancel(
+                    cmd.subscription, uow.directory.subscriptions(), products
+                )
+                busy = self._cancel_in_flight(uow, subscription.id)
+                if busy is not None:
+                    raise DomainError(
+                        f"Subscription {subscription.id} is already being cancelled (workflow {busy}).",
+                        f"See `/subscription status {busy}`.",
+                    )
+            workflow = self._new_cancel(uow, requester.name, subscription, products, channel=cmd.channel)
+            started = self._add(uow, workflow, cmd.correlation_id)
+        self._engine.tell(self._notifier.workflow_changed, started)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    # ==============================================================================================
+    # Decisions: buttons, approvals, admin tasks
+
+    def decide(self, cmd: DecideStep) -> WorkflowStatus:
+        """A choice at a waiting step (`WorkflowStatus.choices`), by the admin who started the
+        workflow. A double click or a stale button finds the step no longer open (`StepNotOpen`).
+
+        Confirming a preview starts the reassignment and returns when it is done: call it after
+        Slack's acknowledgement; progress arrives through `Notifier.workflow_changed`.
+        """
+        try:
+            step, choice = StepName(cmd.step), Choice(cmd.choice)
+        except ValueError as unknown:
+            raise DomainError(f"Unknown step or choice: {unknown}.", "Use the workflow's buttons.") from None
+        action = f"{choice.label} at “{step.label}”"
+        with self._uow() as uow:
+            workflow = self._engine.load(uow, cmd.workflow_id, for_update=True)
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            if requester.name.casefold() != workflow.requested_by.casefold():
+                refusal = NotAuthorized(
+                    requester.user.display_name,
+                    "decide for a workflow that another admin started",
+                    [],
+                    f"Only {workflow.requested_by}, who started it, can.",
+                )
+                self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                raise refusal
+            workflow.choose(step, choice)
+            follow_ups = self._apply_choice(uow, workflow, step, choice, requester.name)
+            self._engine.audit(
+                uow, workflow, requester.name, action, AuditResult.APPLIED, correlation_id=cmd.correlation_id
+            )
+            status = self._engine.commit(uow, workflow)
+        self._engine.tell(self._notifier.workflow_changed, status)
+        for follow_up in follow_ups:
+            self._engine.tell(
+                self._notifier.workflow_changed, self._engine.run(follow_up, cmd.correlation_id)
+            )
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def approve(self, cmd: ApproveCancellation) -> WorkflowStatus:
+        """R13: a different admin with Global or Billing admin approves; refused while users would
+        lose access unless `accept_loss_of_access`. Two approvers at once, or a double click,
+        cancel once: the workflow and the approval are locked and their state checked."""
+        with self._uow() as uow:
+            approval, workflow = self._load_approval(uow, cmd.approval_id)
+            action = f"approve: {approval.action}"
+            now = self._clock.now()
+            expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
+            if expired is None:
+                approver = self._licensing.authorize(
+                    uow, cmd.requester, Permission.APPROVE, action, cmd.correlation_id
+                )
+                losing = self._users_losing_access(uow, approval.subscription_id)
+                try:
+                    approval.approve(
+                        approver.name,
+                        approver.roles,
+                        now,
+                        users_losing_access=losing,
+                        accept_loss_of_access=cmd.accept_loss_of_access,
+                    )
+                except DomainError as refusal:
+                    self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                    raise
+                loss = (
+                    f", confirming that {losing} users lose access"
+                    if approval.accepted_loss_of_access
+                    else ""
+                )
+                workflow.complete(StepName.APPROVAL, now, f"Approved by {approver.name}{loss} (R13).")
+                workflow.start(StepName.CANCEL, now)
+                self._engine.claim(workflow, now)
+                uow.approvals.save(approval)
+                self._engine.audit(
+                    uow,
+                    workflow,
+                    approver.name,
+                    action,
+                    AuditResult.APPLIED,
+                    correlation_id=cmd.correlation_id,
+                    approver=approver.name,
+                    reason=f"users losing access: {losing}" if losing else "",
+                )
+                status = self._engine.commit(uow, workflow)
+        if expired is not None:
+            self._engine.tell(self._notifier.approval_closed, expired)
+            self._engine.tell(self._notifier.workflow_changed, expired)
+            raise ApprovalNotPending(ApprovalState.EXPIRED.value)
+        self._engine.tell(self._notifier.approval_closed, status)
+        self._engine.tell(self._notifier.workflow_changed, status)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def reject(self, cmd: RejectCancellation) -> WorkflowStatus:
+        """An approver says no, or the requester withdraws: the cancellation stops."""
+        with self._uow() as uow:
+            approval, workflow = self._load_approval(uow, cmd.approval_id)
+            action = f"reject: {approval.action}"
+            who = self._licensing.authorize(uow, cmd.requester, Permission.READ, action, cmd.correlation_id)
+            now = self._clock.now()
+            expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
+            if expired is None:
+                try:
+                    approval.reject(who.name, who.roles, now, cmd.reason)
+                except DomainError as refusal:
+                    self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                    raise
+                reason = f": {approval.reason}" if approval.reason else ""
+                workflow.cancel(now, f"Rejected by {who.name}{reason} (R13).")
+                uow.approvals.save(approval)
+                self._engine.audit(
+                    uow,
+                    workflow,
+                    who.name,
+                    action,
+                    AuditResult.CANCELLED,
+                    correlation_id=cmd.correlation_id,
+                    reason=cmd.reason,
+                )
+                status = self._engine.commit(uow, workflow)
+        if expired is not None:
+            self._engine.tell(self._notifier.approval_closed, expired)
+            self._engine.tell(self._notifier.workflow_changed, expired)
+            raise ApprovalNotPending(ApprovalState.EXPIRED.value)
+        self._engine.tell(self._notifier.approval_closed, status)
+        self._engine.tell(self._notifier.workflow_changed, status)
+        return status
+
+    def mark_task_done(self, cmd: MarkTaskDone) -> WorkflowStatus:
+        """An admin says the admin-center task is done: the directory is checked at once, and the
+        step completes only if it shows the result (R19)."""
+        with self._uow() as uow:
+            found = uow.tasks.get(cmd.task_id)
+            if found is None:
+                raise UnknownTask(cmd.task_id)
+            workflow = self._engine.load(uow, found.workflow_id, for_update=True)
+            action = f"mark done: {found.title}"
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            task = uow.tasks.get(cmd.task_id, for_update=True)
+            if task is None:
+                raise UnknownTask(cmd.task_id)
+            now = self._clock.now()
+            task.mark_done(requester.name, now)
+            uow.tasks.save(task)
+            if task.kind is TaskKind.BUY and workflow.deadline is None:
+                # Bought now, as far as the bot can know: the credit check counts from here (R10).
+                workflow.ordered_at = now
+                workflow.deadline = self._engine.deadline(workflow, now)
+            step = workflow.current
+            seen = self._engine.observe(uow, workflow, self._engine.read(uow, workflow), now)
+            if step is not None and step.name not in seen.completed and step.waiting_for is WaitFor.TASK:
+                note = notes.task_not_seen(requester.name, task, now)
+                workflow.wait(step.name, WaitFor.TASK, now, note, step.choices)
+            verdict = "seen in the directory" if seen.completed else "not seen in the directory yet"
+            self._engine.audit(
+                uow,
+                workflow,
+                requester.name,
+                action,
+                AuditResult.REQUESTED,
+                correlation_id=cmd.correlation_id,
+                reason=verdict,
+            )
+            status = self._engine.commit(uow, workflow)
+        self._engine.tell(self._notifier.workflow_changed, status)
+        return self._engine.run(workflow.id, cmd.correlation_id)
+
+    def attach_message(self, workflow_id: str, channel: str, message_ts: str) -> None:
+        """The Slack side posted the workflow's message: remember it, to update it in place."""
+        with self._uow() as uow:
+            workflow = self._engine.load(uow, workflow_id, for_update=True)
+            workflow.channel, workflow.message_ts = channel, message_ts
+            uow.workflows.save(workflow)
+            uow.commit()
+
+    def attach_approval_message(self, approval_id: str, channel: str, message_ts: str) -> None:
+        """The Slack side posted the approval request: remember it, to update it when decided."""
+        with self._uow() as uow:
+            approval = uow.approvals.get(approval_id, for_update=True)
+            if approval is None:
+                raise UnknownApproval(approval_id)
+            approval.channel, approval.message_ts = channel, message_ts
+            uow.approvals.save(approval)
+            uow.commit()
+
+    # ==============================================================================================
+    # Reading
+
+    def status(self, requester: str, workflow_id: str | None = None) -> list[WorkflowStatus]:
+        """One workflow, or those in flight followed by the latest finished ones."""
+        with self._uow() as uow:
+            self._licensing.authorize(uow, requester, Permission.READ, "show workflows")
+            if workflow_id:
+                return [self._engine.status(uow, self._engine.load(uow, workflow_id))]
+            flying = _in_flight(uow)
+            seen = {w.id for w in flying}
+            recent = [w for w in uow.workflows.recent(10) if w.id not in seen]
+            return [self._engine.status(uow, w) for w in [*flying, *recent]]
+
+    def in_flight(self, requester: str) -> list[WorkflowStatus]:
+        """Workflows not finished, oldest first (App Home, `/subscription status`)."""
+        with self._uow() as uow:
+            self._licensing.authorize(uow, requester, Permission.READ, "show workflows")
+            return [self._engine.status(uow, w) for w in _in_flight(uow)]
+
+    def waiting_on(self, user: str) -> WaitingOn:
+        """What waits on this admin (App Home): approvals they may decide, their tasks, their choices."""
+        with self._uow() as uow:
+            me = self._licensing.authorize(uow, user, Permission.READ, "show what waits on me")
+            now, mine = self._clock.now(), me.name.casefold()
+            approver = bool(me.roles & Permission.APPROVE.roles)
+            approvals = [
+                a
+                for a in uow.approvals.pending()
+                if approver and now < a.expires_at and a.requested_by.casefold() != mine
+            ]
+            tasks = [t for t in uow.tasks.open() if t.owner.casefold() == mine]
+            flying = [w for w in _in_flight(uow) if w.requested_by.casefold() == mine]
+
+            def status(workflow_id: str) -> WorkflowStatus:
+                return self._engine.status(uow, self._engine.load(uow, workflow_id))
+
+            choosing = [self._engine.status(uow, w) for w in flying]
+            return WaitingOn(
+                me.name,
+                tuple(status(a.workflow_id) for a in approvals),
+                tuple(status(t.workflow_id) for t in tasks),
+                tuple(s for s in choosing if set(s.choices) - {Choice.ABORT}),
+            )
+
+    # ==============================================================================================
+    # The scheduler
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """One poll: expire overdue approvals, advance every workflow waiting on the tenant from ONE
+        read of its subscriptions (and at most one of its products, when a waiting switch needs
+        seat counts), then run what became ready, resume steps a crash left running and finish
+        change sets a crash left half-applied.
+
+        Every process on the database may tick; they share the work through leases, never through
+        memory: the poll is leased for most of an interval (one replica reads the tenant, the
+        others skip it), workflows are claimed with SKIP LOCKED, change sets by their lease.
+        """
+        now = now or self._clock.now()
+        expired = self._expire_approvals(now)
+        waiting: list[Workflow] = []
+        snapshot = DirectorySnapshot(())
+        with self._uow() as uow:
+            poller = f"{self._engine.process}:poll"
+            if uow.leases.claim(POLL_LEASE, poller, now, self._settings.poll_interval * 0.9):
+                uow.commit()
+                waiting = uow.workflows.waiting_for(POLLED_WAITS)
+                if waiting:
+                    need_products = any(wants_products(w) for w in waiting)
+                    snapshot = DirectorySnapshot(
+                        tuple(uow.directory.subscriptions()),
+                        tuple(uow.directory.products()) if need_products else None,
+                    )
+        advanced = tuple(w.id for w in waiting if self._engine.advance(w.id, snapshot, now))
+        resumed = tuple(self.resume())
+        return TickReport(len(waiting), advanced, tuple(expired), resumed, tuple(self.finish_changes()))
+
+    def resume(self, *, force: bool = False) -> list[str]:
+        """Run every workflow whose current step is ready (pending) or was left running by a crash.
+
+        Workflows are claimed in the database (SKIP LOCKED), so replicas resuming together split
+        them. A running step is taken over once its lease has expired; `force` takes it over at
+        once — only for a process that knows it is alone (a single replica starting up).
+        """
+        with self._uow() as uow:
+            claimed = uow.workflows.claim_ready(
+                self._engine.owner, self._clock.now(), self._settings.lease_ttl, force=force
+            )
+            uow.commit()
+        resumed: list[str] = []
+        for workflow_id in claimed:
+            if self._stopping.is_set():
+                break
+            try:
+                if force:
+                    self._engine.take_over(workflow_id)
+                self._engine.run(workflow_id)
+                self._engine.release_if_idle(workflow_id)
+            except Exception:
+                log.exception("workflow %s could not be resumed; it is retried at the next tick", workflow_id)
+            resumed.append(workflow_id)
+        return resumed
+
+    def finish_changes(self, *, force: bool = False) -> list[str]:
+        """Finish the license changes (outside workflows too) that a crash, a restart or a stopped
+        process left half-applied, and show each result where its progress was shown."""
+        try:
+            finished = self._licensing.resume_unfinished(force=force)
+        except Exception:
+            log.exception("unfinished license changes could not be resumed; retried at the next tick")
+            return []
+        for change_set_id in finished:
+            with self._uow() as uow:
+                change_set = uow.change_sets.get(change_set_id)
+            if change_set is not None:
+                try:
+                    self._notifier.change_resumed(change_set)
+                except Exception:
+                    log.exception("the notifier failed for change set %s", change_set_id)
+        return finished
+
+    def stop(self) -> None:
+        """The process is shutting down: no new work is taken, the change being applied stops
+        after its batch; then `release_leases` gives back what this process held."""
+        self._stopping.set()
+        self._licensing.stop()
+
+    def release_leases(self) -> int:
+        """Give back every lease this process holds (workflows, change sets, the poll), so the
+        other replicas take the work over at once instead of after the leases run out."""
+        prefixes = {f"{self._engine.process}:", f"{self._licensing.process}:"}
+        released = 0
+        with self._uow() as uow:
+            for prefix in prefixes:
+                released += uow.workflows.release_owned(prefix)
+                released += uow.leases.release_owned(prefix)
+            uow.commit()
+        return released
+
+    def due_reminders(self, now: datetime | None = None) -> list[Reminder]:
+        """What to remind whom now — the daily digest, approvals, tasks and choices waiting, overdue
+        purchases — each once per interval: claimed, so replicas asking together do not repeat it.
+        The scheduler sends them through `Notifier.reminder`."""
+        now = now or self._clock.now()
+        due: list[Reminder] = []
+        with self._uow() as uow:
+            statuses = [self._engine.status(uow, w) for w in _in_flight(uow)]
+            candidates = [digest(statuses, now, self._settings)] if statuses else []
+            for status in statuses:
+                candidates.extend(reminders_for(status, now, self._settings))
+            for key, reminder in filter(None, candidates):
+                if uow.keys.claim(f"reminder:{key}", now):
+                    due.append(reminder)
+            uow.commit()
+        return due
+
+    # ==============================================================================================
+    # Choices
+
+    def _apply_choice(
+        self, uow: UnitOfWork, workflow: Workflow, step: StepName, choice: Choice, who: str
+    ) -> list[str]:
+        """Move the workflow for the choice; returns the follow-up workflows it started."""
+        now = self._clock.now()
+        if choice is Choice.ABORT:
+            self._abort(uow, workflow, step, who, now)
+        elif choice is Choice.SKIP:
+            workflow.skip(step, now, f"{workflow.step(step).note} Declined by {who}.".strip())
+        elif choice is Choice.ADMIN_CENTER:
+            link = admin_center(workflow.cloud).subscriptions
+            workflow.hand_over(
+                now, f"{who} chose the admin center's automatic path ({link}); nothing more here."
+            )
+        elif choice is Choice.MANUAL:
+            workflow.complete(step, now, f"{who} chose to switch here, step by step (R15).")
+        elif choice in {Choice.BUY, Choice.RETRY}:
+            workflow.start(step, now)
+            self._engine.claim(workflow, now)
+        elif choice is Choice.BUY_SEATS:
+            self._plan_seat_purchase(uow, workflow, now)
+        elif step is StepName.PREVIEW:
+            self._confirm_preview(uow, workflow, who, now)
+        elif step is StepName.CONFIRM:
+            workflow.complete(step, now, f"Confirmed by {who}.")
+        else:
+            started = self._start_follow_ups(uow, workflow, choice, who)
+            workflow.follow_ups = (*workflow.follow_ups, *(f.id for f in started))
+            listed = ", ".join(f"{f.summary} (workflow {f.id})" for f in started) or "nothing left to do"
+            workflow.complete(step, now, f"{who} chose: {choice.label}. Started: {listed}.")
+            return [f.id for f in started]
+        return []
+
+    def _abort(self, uow: UnitOfWork, workflow: Workflow, step: StepName, who: str, now: datetime) -> None:
+        if workflow.change_set_id and step is StepName.PREVIEW:
+            change_set = uow.change_sets.get(workflow.change_set_id, for_update=True)
+            if change_set is not None and change_set.state is ChangeState.PREVIEWED:
+                change_set.cancel()
+                uow.change_sets.save(change_set)
+        if workflow.task_id:
+            task = uow.tasks.get(workflow.task_id, for_update=True)
+            if task is not None:
+                task.cancel(now, f"The workflow was stopped by {who}.")
+                uow.tasks.save(task)
+        workflow.cancel(now, f"Stopped by {who} at “{step.label}”.")
+
+    def _plan_seat_purchase(self, uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
+        """Fix which subscription gets how many licenses before the step runs (retries are idempotent)."""
+        products = {p.sku_id: p for p in uow.directory.products()}
+        target = products.get(workflow.product.sku_id)
+        source = products.get(workflow.source.sku_id) if workflow.source else None
+        missing = seats_wanted(workflow, source) - (target.seats.available if target else 0)
+        subscriptions = uow.directory.subscriptions()
+        chosen = next(
+            (s for s in subscriptions if s.id == workflow.subscription_id and s.status.is_active), None
+        )
+        if chosen is None:
+            active = active_subscriptions(subscriptions, workflow.product.sku_id)
+            if not active:
+                raise SubscriptionNotActive(workflow.product.display_name, "not listed")
+            chosen = active[0]
+        if missing <= 0:
+            workflow.complete(StepName.CHECK_SEATS, now, "Enough licenses are free now (R2).")
+            return
+        workflow.subscription_id = chosen.id
+        workflow.expected_total = chosen.total_licenses + missing
+        workflow.start(StepName.CHECK_SEATS, now)
+        self._engine.claim(workflow, now)
+
+    def _confirm_preview(self, uow: UnitOfWork, workflow: Workflow, who: str, now: datetime) -> None:
+        """Confirm the change set and start the reassignment in one commit; an expired preview is
+        planned again instead."""
+        change_set = uow.change_sets.get(workflow.change_set_id, for_update=True)
+        if change_set is None:
+            raise ChangeNotPending("gone (unknown change)")
+        try:
+            change_set.confirm(workflow.requested_by, now)
+        except ChangeNotPending:
+            if change_set.state is not ChangeState.EXPIRED:
+                raise
+            uow.change_sets.save(change_set)
+            workflow.start(
+                StepName.PREVIEW, now, "The preview expired before it was confirmed: planning a fresh one."
+            )
+            self._engine.claim(workflow, now)
+            return
+        uow.change_sets.save(change_set)
+        workflow.complete(
+            StepName.PREVIEW, now, f"Confirmed by {who}: {len(change_set.items)} users to move."
+        )
+        workflow.start(StepName.REASSIGN, now, f"Moving {len(change_set.items)} users…")
+        self._engine.claim(workflow, now)
+
+    def _start_follow_ups(
+        self, uow: UnitOfWork, workflow: Workflow, choice: Choice, who: str
+    ) -> list[Workflow]:
+        """R12, R14: the cleanup offered, each as a workflow of its own — a cancellation (which asks for
+        confirmation and approval, R13) when nobody holds the product, else removing unused seats."""
+        products = {p.sku_id: p for p in uow.directory.products()}
+        subscriptions = uow.directory.subscriptions()
+        if choice is Choice.REMOVE_ADDONS:
+            plans = [
+                (products[a.sku_id], products[a.sku_id].seats.consumed == 0)
+                for a in workflow.addons
+                if a.sku_id in products
+            ]
+        elif workflow.source is not None and workflow.source.sku_id in products:
+            plans = [(products[workflow.source.sku_id], choice is Choice.CANCEL_OLD)]
+        else:
+            plans = []
+        started: list[Workflow] = []
+        for product, cancel in plans:
+            active = active_subscriptions(subscriptions, product.sku_id)
+            if cancel:
+                started.extend(
+                    self._new_cancel(
+                        uow, who, s, list(products.values()), channel=workflow.channel, parent=workflow.id
+                    )
+                    for s in active
+                    if self._cancel_in_flight(uow, s.id) is None
+                )
+            elif active and (removable := min(product.seats.available, active[0].total_licenses - 1)) > 0:
+                started.append(
+                    self._new_seats(
+                        uow, who, product, active[0], -removable, channel=workflow.channel, parent=workflow.id
+                    )
+                )
+        for follow_up in started:
+            uow.workflows.add(follow_up)
+            self._engine.audit(
+                uow,
+                follow_up,
+                who,
+                f"start: {follow_up.summary}",
+                AuditResult.REQUESTED,
+                reason=f"offered by workflow {workflow.id}",
+            )
+        return started
+
+    # ==============================================================================================
+    # Approvals expiring
+
+    def _expire_approvals(self, now: datetime) -> list[str]:
+        with self._uow() as uow:
+            due = [a.id for a in uow.approvals.pending() if now >= a.expires_at]
+        expired: list[str] = []
+        for approval_id in due:
+            with self._uow() as uow:
+                approval, workflow = self._load_approval(uow, approval_id)
+                if not approval.expire_if_due(now):
+                    continue
+                status = self._expire(uow, workflow, approval, now)
+            expired.append(approval_id)
+            self._engine.tell(self._notifier.approval_closed, status)
+            self._engine.tell(self._notifier.workflow_changed, status)
+        return expired
+
+    def _expire(
+        self, uow: UnitOfWork, workflow: Workflow, approval: Approval, now: datetime
+    ) -> WorkflowStatus:
+        """Commit an approval that just expired, and the cancellation it stops."""
+        uow.approvals.save(approval)
+        expiry = f"{approval.expires_at:%a %d %b %H:%M} UTC"
+        note = f"The approval request expired at {expiry} without a decision (R13)."
+        if not workflow.state.final:
+            workflow.cancel(now, note)
+        self._engine.audit(
+            uow,
+            workflow,
+            workflow.requested_by,
+            f"approval expired: {approval.action}",
+            AuditResult.CANCELLED,
+            reason=note,
+        )
+        return self._engine.commit(uow, workflow)
+
+    # ==============================================================================================
+    # Building workflows
+
+    def _new(
+        self,
+        uow: UnitOfWork,
+        kind: WorkflowKind,
+        requested_by: str,
+        product: Product | ProductRef,
+        *,
+        channel: str,
+    ) -> Workflow:
+        organization = uow.directory.organization()
+        now = self._clock.now()
+        return Workflow(
+            id=uuid.uuid4().hex[:12],
+            kind=kind,
+            requested_by=requested_by,
+            created_at=now,
+            product=ProductRef.of(product) if isinstance(product, Product) else product,
+            steps=fresh_steps(kind),
+            updated_at=now,
+            cloud=organization.cloud,
+            country=organization.country_code,
+            channel=channel,
+        )
+
+    def _new_seats(
+        self,
+        uow: UnitOfWork,
+        requested_by: str,
+        product: Product,
+        subscription: Subscription,
+        delta: int,
+        *,
+        channel: str,
+        parent: str = "",
+    ) -> Workflow:
+        workflow = self._new(uow, WorkflowKind.SEATS, requested_by, product, channel=channel)
+        workflow.seats = delta
+        workflow.subscription_id = subscription.id
+        workflow.expected_total = subscription.total_licenses + delta
+        workflow.parent_id = parent
+        return workflow
+
+    def _new_cancel(
+        self,
+        uow: UnitOfWork,
+        requested_by: str,
+        subscription: Subscription,
+        products: Sequence[Product],
+        *,
+        channel: str,
+        parent: str = "",
+    ) -> Workflow:
+        """A cancellation starts waiting for its requester, who sees who still holds the licenses (R13)."""
+        product = next((p for p in products if p.sku_id == subscription.sku_id), None)
+        ref = (
+            ProductRef.of(product)
+            if product
+            else ProductRef(subscription.sku_id, subscription.part_number, subscription.part_number)
+        )
+        workflow = self._new(uow, WorkflowKind.CANCEL, requested_by, ref, channel=channel)
+        workflow.subscription_id = subscription.id
+        workflow.parent_id = parent
+        holders = [u.display_name for u in uow.directory.users_with_product(subscription.sku_id)]
+        note = notes.cancel_confirmation(
+            ref, subscription, holders, users_losing_access(product, subscription)
+        )
+        workflow.wait(
+            StepName.CONFIRM, WaitFor.CONFIRMATION, self._clock.now(), note, (Choice.CONFIRM, Choice.ABORT)
+        )
+        return workflow
+
+    def _add(self, uow: UnitOfWork, workflow: Workflow, correlation_id: str) -> WorkflowStatus:
+        """Keep a new workflow, audited (R20); the caller tells the Slack side after the commit."""
+        uow.workflows.add(workflow)
+        self._engine.audit(
+            uow,
+            workflow,
+            workflow.requested_by,
+            f"start: {workflow.summary}",
+            AuditResult.REQUESTED,
+            correlation_id=correlation_id,
+        )
+        return self._engine.commit(uow, workflow)
+
+    # ==============================================================================================
+    # Validation
+
+    def _source_and_target(
+        self, source_key: str, target_key: str, products: Sequence[Product]
+    ) -> tuple[Product, Product]:
+        source = self._catalog.resolve(source_key, products)
+        known = self._catalog.resolve_any(target_key, products)
+        target = next((p for p in products if p.sku_id == known.sku_id), None) or _unowned(known)
+        if target.sku_id == source.sku_id:
+            raise DomainError(
+                f"{source.display_name} is both the source and the target.", "Name two products."
+            )
+        return source, target
+
+    def _switch_targets(
+        self, uow: UnitOfWork, source: Product, users: Sequence[str], products: Sequence[Product]
+    ) -> tuple[tuple[str, ...], int]:
+        """Who moves: `(all,)` for everyone who holds the source, `has:PRODUCT`, or named users, each
+        of whom must be in the organization (R8) and hold the source."""
+        keys = [u.strip() for u in users if u.strip()]
+        if not keys or any(k.casefold() == EVERYONE for k in keys):
+            return (EVERYONE,), source.seats.consumed
+        if len(keys) == 1 and keys[0].casefold().startswith(HOLDERS_PREFIX):
+            holders_of = self._catalog.resolve(keys[0][len(HOLDERS_PREFIX) :], products)
+            if holders_of.sku_id == source.sku_id:
+                return (EVERYONE,), source.seats.consumed
+            return (f"{HOLDERS_PREFIX}{holders_of.sku_id}",), holders_of.seats.consumed
+        organization = uow.directory.organization()
+        chosen: dict[str, str] = {}
+        for key in keys:
+            user = uow.directory.user(key)
+            if user is None:
+                raise UnknownUser(key)
+            check_in_organization(user, organization)
+            if not user.holds(source.sku_id):
+                raise NothingToChange(
+                    f"{user.display_name} does not hold {source.display_name}: nothing to switch.",
+                    "Name only users who hold it, or use `all`.",
+                )
+            chosen.setdefault(user.id, user.user_principal_name)
+        return tuple(chosen.values()), len(chosen)
+
+    def _subscription_to_cancel(
+        self, key: str, subscriptions: Sequence[Subscription], products: Sequence[Product]
+    ) -> Subscription:
+        by_id = next((s for s in subscriptions if s.id.casefold() == key.strip().casefold()), None)
+        if by_id is not None:
+            if not by_id.status.is_active:
+                raise SubscriptionNotActive(
+                    by_id.part_number, by_id.status.label, "There is nothing to cancel."
+                )
+            return by_id
+        try:
+            product = self._catalog.resolve(key, products)
+        except UnknownProduct:
+            raise UnknownProduct(key, known=sorted({s.part_number for s in subscriptions})) from None
+        return only_active(product, subscriptions)
+
+    def _cancel_in_flight(self, uow: UnitOfWork, subscription_id: str) -> str | None:
+        for workflow in _in_flight(uow):
+            if workflow.kind is WorkflowKind.CANCEL and workflow.subscription_id == subscription_id:
+                return workflow.id
+        return None
+
+    def _users_losing_access(self, uow: UnitOfWork, subscription_id: str) -> int:
+        subscription = next((s for s in uow.directory.subscriptions() if s.id == subscription_id), None)
+        if subscription is None:
+            return 0
+        product = next((p for p in uow.directory.products() if p.sku_id == subscription.sku_id), None)
+        return users_losing_access(product, subscription)
+
+    def _with_plans(self, product: Product) -> Product | None:
+        """The target with its service plans, from the tenant or Microsoft's table (R14's add-ons)."""
+        if product.service_plans:
+            return product
+        known = self._catalog.known(product.part_number)
+        if known is None or not known.service_plans:
+            return None
+        return replace(
+            product,
+            service_plans=tuple(ServicePlan(p.id, p.name, p.display_name) for p in known.service_plans),
+        )
+
+    # ==============================================================================================
+    # Small helpers
+
+    def _authorize(self, uow: UnitOfWork, email: str, action: str, correlation_id: str) -> Requester:
+        return self._licensing.authorize(uow, email, Permission.MANAGE_SUBSCRIPTIONS, action, correlation_id)
+
+    @contextmanager
+    def _refusals_audited(
+        self, uow: UnitOfWork, email: str, action: str, correlation_id: str
+    ) -> Iterator[None]:
+        """A rule's refusal inside the block is audited (R20), then raised."""
+        try:
+            yield
+        except DomainError as refusal:
+            self._refuse(uow, email, action, refusal, correlation_id)
+            raise
+
+    def _refuse(
+        self, uow: UnitOfWork, email: str, action: str, refusal: DomainError, correlation_id: str
+    ) -> None:
+        """Record a refusal in its own commit, so raising it afterwards does not roll it back (R20)."""
+        uow.rollback()
+        uow.audit.record(
+            AuditEntry(
+                at=self._clock.now(),
+                actor=email,
+                action=action[:200],
+                result=AuditResult.REFUSED,
+                reason=refusal.message,
+                correlation_id=correlation_id,
+            )
+        )
+        uow.commit()
+
+    def _load_approval(self, uow: UnitOfWork, approval_id: str) -> tuple[Approval, Workflow]:
+        """Lock the workflow, then the approval: the same order everywhere, so no deadlock."""
+        found = uow.approvals.get(approval_id)
+        if found is None:
+            raise UnknownApproval(approval_id)
+        workflow = self._engine.load(uow, found.workflow_id, for_update=True)
+        approval = uow.approvals.get(approval_id, for_update=True)
+        if approval is None:
+            raise UnknownApproval(approval_id)
+        return approval, workflow
+
+
+def _in_flight(uow: UnitOfWork) -> list[Workflow]:
+    return uow.workflows.in_state(WorkflowState.RUNNING, WorkflowState.WAITING)
+
+
+def _unowned(known: KnownProduct) -> Product:
+    """A product the tenant does not have yet (it will be bought): no seats."""
+    plans = tuple(ServicePlan(p.id, p.name, p.display_name) for p in known.service_plans)
+    return Product(known.sku_id, known.part_number, known.display_name, plans, Seats(0, 0))

@@ -1,0 +1,263 @@
+"""The decisions of the subscription procedures as plain functions (R2, R10–R15).
+
+They read domain values only (products, subscriptions, users), so the services, the scheduler's
+poll and the tests all ask the same questions the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from domain.errors import (
+    AmbiguousSubscription,
+    DomainError,
+    SeatsInUse,
+    SubscriptionNotActive,
+    UpgradeNotDirect,
+)
+from domain.model import (
+    PaymentMethod,
+    Product,
+    PurchaseChannel,
+    Subscription,
+    SubscriptionStatus,
+    User,
+)
+from domain.workflows.links import admin_center
+from domain.workflows.workflow import ProductRef, Workflow, WorkflowKind
+
+__all__ = [
+    "E4_PART_NUMBER",
+    "SWITCH_PATHS",
+    "PathAdvice",
+    "active_subscriptions",
+    "best_target",
+    "check_direct_purchase",
+    "check_source_active",
+    "not_listed_reasons",
+    "only_active",
+    "recommend_path",
+    "redundant_addons",
+    "seat_subscription",
+    "seats_wanted",
+    "target_subscription",
+    "users_losing_access",
+]
+
+E4_PART_NUMBER = "ENTERPRISEWITHSCAL"
+"""Office 365 E4, retired: upgraded with its own rules (R14)."""
+
+SWITCH_PATHS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("STANDARDPACK", "ENTERPRISEPACK"),
+        ("STANDARDPACK", "ENTERPRISEPREMIUM"),
+        ("STANDARDPACK", "SPE_E3"),
+        ("STANDARDPACK", "SPE_E5"),
+        ("ENTERPRISEPACK", "ENTERPRISEPREMIUM"),
+        ("ENTERPRISEPACK", "SPE_E3"),
+        ("ENTERPRISEPACK", "SPE_E5"),
+        ("ENTERPRISEPREMIUM", "SPE_E5"),
+        ("SPE_E3", "SPE_E5"),
+        (E4_PART_NUMBER, "ENTERPRISEPACK"),
+        (E4_PART_NUMBER, "ENTERPRISEPREMIUM"),
+        (E4_PART_NUMBER, "SPE_E3"),
+        (E4_PART_NUMBER, "SPE_E5"),
+        ("O365_BUSINESS_ESSENTIALS", "O365_BUSINESS_PREMIUM"),
+        ("O365_BUSINESS_ESSENTIALS", "SPB"),
+        ("O365_BUSINESS_PREMIUM", "SPB"),
+    }
+)
+"""Switches the admin center offers itself (Switch plans button, Upgrade tab): a higher plan of the same
+family. Anything else is switched by hand (R15); when the admin center offers more, an admin can still
+choose it — the bot only recommends."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathAdvice:
+    automatic: bool
+    note: str
+
+
+def recommend_path(workflow: Workflow) -> PathAdvice:
+    """R15: the admin center's automatic path when everyone moves the same way and it offers the
+    target; the manual procedure otherwise."""
+    source = workflow.source
+    if source is None:
+        raise ValueError("only a switch or an upgrade has a path to decide")
+    target = workflow.product
+    pages = admin_center(workflow.cloud)
+    upgrade = workflow.kind is WorkflowKind.UPGRADE
+    if not workflow.moves_everyone:
+        return PathAdvice(
+            False,
+            f"Only some users move, so this is a manual switch: the admin center's "
+            f"{'Upgrade tab' if upgrade else 'Switch plans'} moves everyone the same way (R15).",
+        )
+    if (source.part_number, target.part_number) not in SWITCH_PATHS:
+        return PathAdvice(
+            False,
+            f"The admin center does not offer {target.display_name} as a direct switch from "
+            f"{source.display_name}, so this is a manual switch (R15).",
+        )
+    button = "Upgrade tab" if upgrade else "Switch plans button"
+    credit = (
+        " Paying by invoice may add a credit check of up to two business days, during which admins "
+        "have no admin center either."
+        if upgrade
+        else ""
+    )
+    return PathAdvice(
+        True,
+        f"Recommended (R15): the admin center's {button} ({pages.subscriptions}, select "
+        f"{source.display_name}). It buys {target.display_name}, moves every user and cancels "
+        f"{source.display_name} in one go. While it runs — minutes to hours — admins cannot use the "
+        f"admin center; users keep working with {source.display_name} throughout.{credit} "
+        "Or let the bot do it here, step by step, with a preview before anyone is moved.",
+    )
+
+
+def active_subscriptions(subscriptions: Iterable[Subscription], sku_id: str) -> list[Subscription]:
+    """The product's Enabled subscriptions, the largest first (R9)."""
+    found = [s for s in subscriptions if s.sku_id == sku_id and s.status is SubscriptionStatus.ENABLED]
+    return sorted(found, key=lambda s: (-s.total_licenses, s.id))
+
+
+def check_source_active(product: ProductRef, subscriptions: Sequence[Subscription]) -> None:
+    """R11: users move off a subscription that is listed and active, or not at all."""
+    if active_subscriptions(subscriptions, product.sku_id):
+        return
+    statuses = sorted({s.status.label for s in subscriptions if s.sku_id == product.sku_id})
+    raise SubscriptionNotActive(product.display_name, " / ".join(statuses) or "not listed")
+
+
+def target_subscription(workflow: Workflow, subscriptions: Sequence[Subscription]) -> Subscription | None:
+    """The subscription the workflow bought or waits for, if the directory lists it.
+
+    Known by id when the bot bought it itself; bought in the admin center (R19), it is the product's
+    newest subscription that was not there before, with at least the licenses asked for.
+    """
+    mine = [s for s in subscriptions if s.sku_id == workflow.product.sku_id]
+    if workflow.subscription_id:
+        return next((s for s in mine if s.id == workflow.subscription_id), None)
+    new = [s for s in mine if s.id not in workflow.known_subscriptions and s.total_licenses >= workflow.seats]
+    new.sort(key=lambda s: (s.status is not SubscriptionStatus.ENABLED, -s.total_licenses, s.id))
+    return new[0] if new else None
+
+
+def not_listed_reasons(workflow: Workflow, found: Subscription | None) -> str:
+    """R11: why a new subscription may not show up, or not as active, with what to do."""
+    pages = admin_center(workflow.cloud)
+    shown = (
+        f"{workflow.product.display_name} is listed as {found.status.label}"
+        if found is not None
+        else f"No new {workflow.product.display_name} subscription is listed yet"
+    )
+    reasons = []
+    if found is not None and found.status is SubscriptionStatus.PENDING:
+        reasons.append("it was bought and is being set up, which usually takes minutes")
+    if workflow.payment_method is PaymentMethod.INVOICE:
+        until = f", until {workflow.deadline:%a %d %b %Y}" if workflow.deadline else ""
+        reasons.append(
+            f"an invoice purchase may wait for a credit check for up to two business days{until} (R10)"
+        )
+    reasons.append(
+        "a subscription bought for another organization (another domain) never shows up here: "
+        "it must be bought for the users' organization (R8)"
+    )
+    reasons.append(f"if it was bought and still does not show, only support can help ({pages.support})")
+    return f"{shown}. Likely reasons: " + "; ".join(reasons) + "."
+
+
+def seats_wanted(workflow: Workflow, source: Product | None) -> int:
+    """How many free target licenses a switch needs (R2); an upgrade needs at least E4's (R14)."""
+    moving = workflow.users_to_move
+    if workflow.moves_everyone and source is not None:
+        moving = source.seats.consumed
+    return max(moving, workflow.seats) if workflow.kind is WorkflowKind.UPGRADE else moving
+
+
+def check_direct_purchase(product: ProductRef, subscriptions: Sequence[Subscription]) -> None:
+    """R14: E4 bought through a partner or volume licensing is upgraded by them, not here."""
+    for subscription in subscriptions:
+        if (
+            subscription.sku_id == product.sku_id
+            and subscription.purchase_channel is not PurchaseChannel.DIRECT
+        ):
+            raise UpgradeNotDirect(product.display_name, subscription.purchase_channel.value)
+
+
+def redundant_addons(
+    holders: Sequence[User], products: Sequence[Product], target: Product | None
+) -> list[Product]:
+    """R14: products the upgrading users hold besides E4 whose every per-user service plan the target
+    includes (Audio Conferencing, MCOMEETADV, in Office 365 E5)."""
+    if target is None:
+        return []
+    included = {plan.name for plan in target.service_plans}
+    held = {lic.sku_id for user in holders for lic in user.licenses}
+    redundant = []
+    for product in products:
+        if (
+            product.sku_id == target.sku_id
+            or product.part_number == E4_PART_NUMBER
+            or product.sku_id not in held
+        ):
+            continue
+        plans = [plan.name for plan in product.service_plans if not plan.automatic]
+        if plans and set(plans) <= included:
+            redundant.append(product)
+    return redundant
+
+
+def users_losing_access(product: Product | None, subscription: Subscription) -> int:
+    """R13: how many holders would be left without a seat once this subscription's seats are gone."""
+    if product is None:
+        return 0
+    usable = product.seats.enabled + product.seats.warning
+    if subscription.status in {SubscriptionStatus.ENABLED, SubscriptionStatus.WARNING}:
+        usable -= subscription.total_licenses
+    return max(product.seats.consumed - max(usable, 0), 0)
+
+
+def best_target(subscriptions: Sequence[Subscription], sku_id: str) -> Subscription | None:
+    """An existing subscription to move users to: Enabled first, then one bought and still Pending."""
+    usable = [
+        s
+        for s in subscriptions
+        if s.sku_id == sku_id and s.status in {SubscriptionStatus.ENABLED, SubscriptionStatus.PENDING}
+    ]
+    usable.sort(key=lambda s: (s.status is not SubscriptionStatus.ENABLED, -s.total_licenses, s.id))
+    return usable[0] if usable else None
+
+
+def seat_subscription(product: Product, subscriptions: Sequence[Subscription], delta: int) -> Subscription:
+    """The subscription whose licenses change: the product's largest active one; never below what
+    users hold (R2), never to zero (that is cancelling)."""
+    if delta == 0:
+        raise DomainError("Add or remove at least one license: `+5` or `-3`.")
+    active = active_subscriptions(subscriptions, product.sku_id)
+    if not active:
+        raise SubscriptionNotActive(product.display_name, "not active", "Buy it first (`/subscription buy`).")
+    if delta < 0 and product.seats.consumed > product.seats.enabled + delta:
+        raise SeatsInUse(product.part_number, product.seats.enabled, product.seats.consumed, -delta)
+    chosen = active[0]
+    if chosen.total_licenses + delta < 1:
+        raise DomainError(
+            f"The largest {product.part_number} subscription ({chosen.id}) has {chosen.total_licenses} "
+            f"licenses, so at most {chosen.total_licenses - 1} can be removed from it.",
+            f"To stop it altogether, cancel it (`/subscription cancel {chosen.id}`).",
+        )
+    return chosen
+
+
+def only_active(product: Product, subscriptions: Sequence[Subscription]) -> Subscription:
+    """The product's one active subscription, or the question which one (R13: cancel exactly one)."""
+    active = active_subscriptions(subscriptions, product.sku_id)
+    if not active:
+        raise SubscriptionNotActive(product.display_name, "not active", "There is nothing to cancel.")
+    if len(active) > 1:
+        raise AmbiguousSubscription(
+            product.display_name, [f"{s.id} ({s.total_licenses} licenses)" for s in active]
+        )
+    return active[0]

@@ -1,0 +1,27 @@
+"""The knobs of the subscription workflows, set once from the bot's `Settings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+__all__ = ["WorkflowSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSettings:
+    approval_ttl: timedelta = timedelta(hours=24)
+    """How long an approval request stays open (R13)."""
+    credit_check_business_days: int = 2
+    """R10: an invoice purchase may wait this many business days for a credit check."""
+    activation_grace: timedelta = timedelta(hours=24)
+    """A card purchase not active after this long is overdue: the bot says to contact support."""
+    reminder_every: timedelta = timedelta(hours=24)
+    """Nudges to task owners, to requesters who must choose, and about overdue purchases."""
+    approval_reminder_every: timedelta = timedelta(hours=4)
+    digest_hour_utc: int = 9
+    """The daily digest is due from this hour (UTC) on, once a day."""
+    lease_ttl: timedelta = timedelta(minutes=5)
+    """How long a running step is held before another process may take it over (after a crash)."""
+    poll_interval: timedelta = timedelta(minutes=5)
+    """How often the scheduler ticks: one replica reads the tenant per interval (a lease)."""

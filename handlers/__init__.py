@@ -1,0 +1,22 @@
+"""Slack listeners, grouped by surface: payload → parsed command → service → Block Kit."""
+
+from slack_bolt import App
+
+from handlers import actions, commands, errors, events, views
+from handlers.context import HomeItem, Services, Timing, WorkflowProvider, WorkflowSections
+from handlers.metadata import FormSeal
+
+__all__ = ["HomeItem", "Services", "Timing", "WorkflowProvider", "WorkflowSections", "register"]
+
+
+def register(app: App, services: Services, *, signing_secret: str) -> None:
+    """Every listener of licensebot, the correlation and delivery middleware, the one error handler.
+
+    Forms carry metadata sealed with a key derived from `signing_secret`.
+    """
+    seal = FormSeal(signing_secret)
+    errors.register(app, services.licensing)
+    commands.register(app, services, seal)
+    actions.register(app, services, seal)
+    views.register(app, services, seal)
+    events.register(app, services)

@@ -1,0 +1,133 @@
+"""The buttons of the subscription workflows: a step's choices, Approve / Reject on an approval
+request, and "Mark done" on an admin-center task.
+
+The domain decides: who may press (R13, R16) and whether the step still waits for this click. A
+double click or a stale message finds it no longer open (`StepNotOpen`, `ApprovalNotPending`), which
+is shown as a notice to the person, not as an error. The checklist itself is updated in place by the
+`SlackNotifier` as the workflow moves.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
+from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
+from domain.subscriptions import Subscriptions
+from handlers.blocks.workflows import parse_choice_value, workflow_notice
+from handlers.context import Services, correlation_id
+from handlers.errors import acknowledge_first
+from handlers.ids import (
+    APPROVE_CANCELLATION,
+    APPROVE_LOSING_ACCESS,
+    REJECT_CANCELLATION,
+    TASK_DONE,
+    WORKFLOW_CHOICE_PATTERN,
+)
+from handlers.people import SlackPeople
+from handlers.replies import reply
+
+__all__ = ["register"]
+
+
+def register(app: App, services: Services) -> None:
+    if services.subscriptions is None:
+        return
+    buttons = _Buttons(services.subscriptions)
+    app.action(re.compile(WORKFLOW_CHOICE_PATTERN))(acknowledge_first(buttons.choose))
+    app.action(APPROVE_CANCELLATION)(acknowledge_first(buttons.approve))
+    app.action(APPROVE_LOSING_ACCESS)(acknowledge_first(buttons.approve_losing_access))
+    app.action(REJECT_CANCELLATION)(acknowledge_first(buttons.reject))
+    app.action(TASK_DONE)(acknowledge_first(buttons.mark_done))
+
+
+class _Buttons:
+    def __init__(self, subscriptions: Subscriptions) -> None:
+        self._subscriptions = subscriptions
+
+    def choose(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        workflow_id, step, choice = parse_choice_value(str(action.get("value") or ""))
+        if not workflow_id:
+            raise DomainError("That button does not belong to a workflow.", "Use `/subscription status`.")
+        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        decide = DecideStep(requester, workflow_id, step, choice, correlation_id(context))
+        _noticed(respond, lambda: self._subscriptions.decide(decide))
+
+    def approve(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        self._approve(body, action, client, respond, context, accept_loss_of_access=False)
+
+    def approve_losing_access(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        self._approve(body, action, client, respond, context, accept_loss_of_access=True)
+
+    def reject(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        cmd = RejectCancellation(
+            requester, str(action.get("value") or ""), correlation_id=correlation_id(context)
+        )
+        _noticed(respond, lambda: self._subscriptions.reject(cmd))
+
+    def mark_done(
+        self, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        cmd = MarkTaskDone(requester, str(action.get("value") or ""), correlation_id(context))
+        self._subscriptions.mark_task_done(cmd)
+
+    def _approve(
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+        *,
+        accept_loss_of_access: bool,
+    ) -> None:
+        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        cmd = ApproveCancellation(
+            requester,
+            str(action.get("value") or ""),
+            accept_loss_of_access=accept_loss_of_access,
+            correlation_id=correlation_id(context),
+        )
+        _noticed(respond, lambda: self._subscriptions.approve(cmd))
+
+
+def _noticed(respond: Respond, press: Any) -> None:
+    """Run the press; a step or an approval no longer open is a notice to the presser."""
+    try:
+        press()
+    except (StepNotOpen, ApprovalNotPending) as already:
+        reply(respond, workflow_notice(already))

@@ -1,0 +1,68 @@
+"""`/license show @user`: licenses with their display names, services turned off, assignment
+errors and the seats left per product."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slack_sdk.models.blocks import Block
+
+from domain.model import LicenseAssignment, Product
+from domain.services import UserOverview
+from handlers.blocks.message import Message, context, header, message, section, sections
+from handlers.blocks.text import clip, code, escape, plural, shorten_list
+
+__all__ = ["user_overview"]
+
+_LINE_LIMIT = 900
+_SHOWN_LICENSES = 40
+
+
+def user_overview(overview: UserOverview) -> Message:
+    user = overview.user
+    name = escape(user.display_name)
+    facts = [f"*{name}* · {escape(user.user_principal_name)}"]
+    if user.usage_location:
+        facts.append(f"Usage location: {escape(user.usage_location)}")
+    else:
+        facts.append(":warning: No usage location: no license can be assigned until one is set (R4).")
+    if not user.account_enabled:
+        facts.append("Sign-in is blocked for this account.")
+    blocks: list[Block] = [header("Licenses"), section("\n".join(facts))]
+    licenses = sorted(user.licenses, key=lambda lic: _name(lic.sku_id, overview.products).casefold())
+    if licenses:
+        lines = [_license(lic, overview.products) for lic in licenses]
+        blocks += sections(shorten_list(lines, _SHOWN_LICENSES, "… and {n} more licenses"))
+    else:
+        blocks.append(section("No licenses."))
+    if user.assignment_errors:
+        errors = [
+            f"• {escape(_name(e.sku_id, overview.products))}: {code(e.error)}" for e in user.assignment_errors
+        ]
+        blocks += sections([":warning: *Assignment errors reported by Microsoft 365*", *errors])
+    blocks.append(context("Seats left count every subscription of the product (R1, R2)."))
+    held = ", ".join(_name(lic.sku_id, overview.products) for lic in licenses) or "no licenses"
+    return message(escape(f"{user.display_name}: {held}"), blocks)
+
+
+def _name(sku_id: str, products: Mapping[str, Product]) -> str:
+    product = products.get(sku_id)
+    return product.display_name if product else sku_id
+
+
+def _license(lic: LicenseAssignment, products: Mapping[str, Product]) -> str:
+    product = products.get(lic.sku_id)
+    if product is None:
+        return clip(f"• *{escape(lic.sku_id)}* (a product the tenant no longer lists)", _LINE_LIMIT)
+    off = [plan.display_name or plan.name for plan in product.service_plans if plan.id in lic.disabled_plans]
+    unknown = len(lic.disabled_plans - product.plan_ids)
+    services = f"Services off: {escape(', '.join(off))}" if off else "All services on"
+    if unknown:
+        services += f" (+{plural(unknown, 'unknown service')} off)"
+    seats = product.seats
+    line = (
+        f"• *{escape(product.display_name)}* {code(product.part_number)}\n"
+        f"    {services}\n"
+        f"    Seats left: {seats.available:,} of {seats.enabled:,}"
+    )
+    return clip(line, _LINE_LIMIT)

@@ -1,0 +1,12 @@
+"""Events API listeners: App Home."""
+
+from slack_bolt import App
+
+from handlers.context import Services
+from handlers.events import home
+
+__all__ = ["register"]
+
+
+def register(app: App, services: Services) -> None:
+    home.register(app, services)

@@ -1,0 +1,13 @@
+"""View submission listeners: the forms."""
+
+from slack_bolt import App
+
+from handlers.context import Services
+from handlers.metadata import FormSeal
+from handlers.views import forms
+
+__all__ = ["register"]
+
+
+def register(app: App, services: Services, seal: FormSeal) -> None:
+    forms.register(app, services, seal)

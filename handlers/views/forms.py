@@ -1,0 +1,230 @@
+"""Submitting the `/license` form and the services form.
+
+Slack shows field errors (`response_action: errors`) only when they come in the answer to the
+submission itself, so these are the one kind of listener that reads the tenant before it acks: the
+check (who the people are, and planning the change against the rules) runs with a deadline well
+inside Slack's 3 s. Within it, a refusal goes back on the field to change (R2, R3, R4, R6, R8), and
+a valid change closes the form and continues as the slash command does: a preview to confirm
+(replace, remove), or the change applied (add, services). Past the deadline, the form answers
+"checking…" at once and, when the check ends, shows the refusal or where the answer went.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as CheckStillRunning
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from domain.changes import ChangeKind, ChangeSet, ChangeState
+from domain.commands import ChangeLicenses
+from domain.errors import DomainError
+from handlers.blocks import Message, domain_error, notice_view
+from handlers.blocks.message import message, section
+from handlers.context import OPEN_VIEW, Services, correlation_id
+from handlers.errors import explain, first_delivery, handle_error
+from handlers.forms import FormErrors, field_of, read_license_form, read_services_form
+from handlers.ids import LICENSE_FORM, SERVICES_FORM
+from handlers.metadata import FormSeal, TamperedForm
+from handlers.parsing import Target, TargetKind
+from handlers.people import SlackPeople
+from handlers.presenting import ChangeReplies, Surface, is_bulk
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+CHECK_THREADS = 8
+_ERROR_LIMIT = 300
+
+Build = Callable[[dict[str, str], SlackPeople, str], tuple[ChangeLicenses, str]]
+"""(metadata, people, requester's email) → the change the form asks for, and its product's sku id."""
+
+
+def register(app: App, services: Services, seal: FormSeal) -> None:
+    forms = _Forms(services, seal)
+    app.view(LICENSE_FORM)(forms.license_form)
+    app.view(SERVICES_FORM)(forms.services_form)
+
+
+class _Forms:
+    def __init__(self, services: Services, seal: FormSeal) -> None:
+        self._services = services
+        self._licensing = services.licensing
+        self._seal = seal
+        self._checks = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="form-check")
+
+    def license_form(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        try:
+            form = read_license_form(view)
+        except FormErrors as wrong:
+            ack(response_action="errors", errors=wrong.errors)
+            return
+
+        def build(
+            metadata: dict[str, str], people: SlackPeople, requester: str
+        ) -> tuple[ChangeLicenses, str]:
+            users = people.tenant_keys([Target(TargetKind.MENTION, user) for user in form.user_ids])
+            command = ChangeLicenses(
+                kind=form.kind,
+                requester=requester,
+                users=users,
+                product=form.product,
+                turn_off=form.turn_off,
+                turn_on=form.turn_on,
+                correlation_id=correlation_id(context),
+                channel=metadata.get("channel", ""),
+                all_or_nothing=True,
+            )
+            return command, form.product
+
+        self._submit(ack, body, view, client, context, build=build)
+
+    def services_form(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        def build(
+            metadata: dict[str, str], _people: SlackPeople, requester: str
+        ) -> tuple[ChangeLicenses, str]:
+            product = metadata.get("product", "")
+            form = read_services_form(view, product)
+            command = ChangeLicenses(
+                kind=ChangeKind.SERVICES,
+                requester=requester,
+                users=(metadata.get("target", ""),),
+                product=product,
+                turn_off=form.turn_off,
+                turn_on=form.turn_on,
+                correlation_id=correlation_id(context),
+                channel=metadata.get("channel", ""),
+                all_or_nothing=True,
+            )
+            return command, product
+
+        self._submit(ack, body, view, client, context, build=build)
+
+    def _submit(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+        *,
+        build: Build,
+    ) -> None:
+        started = time.monotonic()
+        user_id = str(body["user"]["id"])
+        try:
+            if not first_delivery(context):
+                ack()
+                return
+            metadata = self._seal.open(str(view.get("private_metadata") or ""), user_id=user_id)
+        except TamperedForm as refusal:
+            log.warning("a form came back with changed metadata", extra={"action": view.get("callback_id")})
+            ack(response_action="update", view=notice_view("licensebot", domain_error(refusal)))
+            return
+        except Exception as error:
+            ack(response_action="update", view=notice_view("licensebot", explain(error, context)))
+            return
+        product: list[str] = []
+
+        def check() -> ChangeSet:
+            people = SlackPeople(client)
+            command, sku = build(metadata, people, people.requester(user_id))
+            product.append(sku)
+            return self._licensing.plan_change(command)
+
+        surface = Surface(client, metadata.get("channel", ""), user_id)
+        pending = self._checks.submit(check)
+        budget = self._services.timing.form_check_seconds - (time.monotonic() - started)
+        try:
+            if budget <= 0:
+                raise CheckStillRunning
+            change_set = pending.result(timeout=budget)
+        except CheckStillRunning:
+            ack(response_action="update", view=notice_view("licensebot", _checking()))
+            context[OPEN_VIEW] = str(view["id"])
+            self._finish_late(pending, surface, context, client, body)
+            return
+        except FormErrors as wrong:
+            ack(response_action="errors", errors=wrong.errors)
+            return
+        except DomainError as refusal:
+            explained = explain(refusal, context)
+            field = field_of(refusal, view, product[0] if product else "")
+            if field is None:
+                ack(response_action="update", view=notice_view("licensebot", explained))
+            else:
+                ack(response_action="errors", errors={field: refusal.message[:_ERROR_LIMIT]})
+            return
+        except Exception as error:
+            ack(response_action="update", view=notice_view("licensebot", explain(error, context)))
+            return
+        ack()  # the form closes; the answer comes in the channel it was opened from
+        self._answer(change_set, surface, context, client, body)
+
+    def _answer(
+        self,
+        change_set: ChangeSet,
+        surface: Surface,
+        context: BoltContext,
+        client: WebClient,
+        body: dict[str, Any],
+    ) -> None:
+        replies = ChangeReplies(
+            self._licensing,
+            surface,
+            interval=self._services.timing.progress_interval,
+            correlation_id=correlation_id(context),
+        )
+        try:
+            replies.show(change_set)
+        except Exception as error:
+            context[OPEN_VIEW] = None  # the form is closed: the error comes as a message
+            handle_error(error, body, context, client)
+
+    def _finish_late(
+        self,
+        pending: Future[ChangeSet],
+        surface: Surface,
+        context: BoltContext,
+        client: WebClient,
+        body: dict[str, Any],
+    ) -> None:
+        """The check outlived the answer to Slack: the form says how it went once it is done."""
+        try:
+            change_set = pending.result()
+        except Exception as error:
+            handle_error(error, body, context, client)  # into the form, which is still open
+            return
+        client.views_update(
+            view_id=context[OPEN_VIEW], view=notice_view("licensebot", _sent(change_set, surface.channel))
+        )
+        context[OPEN_VIEW] = None
+        self._answer(change_set, surface, context, client, body)
+
+
+def _checking() -> Message:
+    return message(
+        "Checking the change…",
+        [
+            section(
+                ":hourglass_flowing_sand: Checking the change against the tenant; this form says how it went."
+            )
+        ],
+    )
+
+
+def _sent(change_set: ChangeSet, channel: str) -> Message:
+    where = f"<#{channel}>" if channel else "your direct messages with licensebot"
+    what = "The preview to confirm" if change_set.state is ChangeState.PREVIEWED else "The result"
+    shared = " (for the whole channel: a bulk change)" if is_bulk(change_set) else " (only you see it)"
+    return message(f"{what} is in {where}.", [section(f":white_check_mark: {what} is in {where}{shared}.")])

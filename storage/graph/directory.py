@@ -1,0 +1,382 @@
+"""The tenant directory port over Microsoft Graph v1.0 (DESIGN.md §6).
+
+Writes go as `POST /users/{id}/assignLicense` inside `$batch` (20 per batch, paced under the write
+quota, R17). Before writing, each user's licenses are read (in `$batch` too), so the port's contract
+holds against a live tenant: a user already in the `after` state is not written again, a user in
+neither state is left alone. A write whose answer is lost, throttled or a server error is never
+sent again blindly: the user is read back and the change classified by what the read shows.
+Graph's refusals come back as the same domain errors, with the same words, as the simulated tenant's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Final
+
+from domain.catalog import ProductCatalog
+from domain.changes import ChangeOutcome, OutcomeKind, UserChange
+from domain.errors import (
+    AmbiguousUser,
+    ChangeConflict,
+    DirectoryUnavailable,
+    DomainError,
+    NotAssignable,
+    NotEnoughSeats,
+    NoUsageLocation,
+    ServicePlanConflict,
+    UnknownUser,
+)
+from domain.model import AdminRole, Cloud, Organization, Product, Subscription, User
+from domain.rules import find_conflict
+from storage.graph.client import MAX_BATCH, GraphClient, GraphRequest, GraphResponse
+from storage.graph.errors import (
+    GraphAccessDenied,
+    GraphRefused,
+    GraphRequestError,
+    MissingServiceDependency,
+    ProhibitedInUsageLocation,
+)
+from storage.graph.mapping import (
+    ORGANIZATION_SELECT,
+    USER_SELECT,
+    assign_license_body,
+    parse_organization,
+    parse_product,
+    parse_role,
+    parse_subscription,
+    parse_user,
+)
+from storage.graph.odata import is_guid, relative_url, string_literal, user_path
+
+__all__ = ["GraphDirectory"]
+
+log = logging.getLogger(__name__)
+
+_GUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_EVENTUAL: Final = {"ConsistencyLevel": "eventual"}
+_PAGE: Final = "999"
+"""The largest page Graph serves for users."""
+
+
+class GraphDirectory:
+    """`domain.ports.TenantDirectory` for a real tenant through Microsoft Graph."""
+
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        catalog: ProductCatalog | None = None,
+        cloud: Cloud | None = None,
+        batch_size: int = MAX_BATCH,
+        read_first: bool = True,
+    ) -> None:
+        """`read_first=False` trusts each change's `before` unless `apply(verify=True)`: one `$batch`
+        of reads fewer per 20 users, but a user changed since the plan is then overwritten."""
+        self._client = client
+        self._read_first = read_first
+        self._catalog = catalog or ProductCatalog()
+        self._cloud = cloud or client.config.cloud
+        self._batch_size = max(1, min(batch_size, MAX_BATCH, client.pacer.max_batch))
+        self._organization_id: str | None = None
+
+    # Reads
+
+    def organization(self) -> Organization:
+        page = self._client.get(relative_url("/organization", {"$select": ORGANIZATION_SELECT}))
+        items = page.get("value") if isinstance(page, Mapping) else None
+        if not items:
+            raise GraphRequestError(
+                "GET", "/organization", status=200, code="NoOrganization", message="no organization listed"
+            )
+        organization = parse_organization(items[0], self._cloud)
+        self._organization_id = organization.id
+        return organization
+
+    def products(self) -> list[Product]:
+        return [parse_product(item, self._catalog) for item in self._client.get_all("/subscribedSkus")]
+
+    def subscriptions(self) -> list[Subscription]:
+        """The tenant's own subscriptions: Graph lists no other organization's (R8)."""
+        if self._organization_id is None:
+            self.organization()
+        owner = self._organization_id or ""
+        return [
+            replace(parse_subscription(item), organization_id=owner)
+            for item in self._client.get_all("/directory/subscriptions")
+        ]
+
+    def user(self, key: str) -> User | None:
+        """By object id or user principal name; an address that is no UPN is looked up as `mail`."""
+        key = key.strip()
+        if not key or not (is_guid(key) or "@" in key):
+            return None
+        try:
+            found = self._client.get(relative_url(user_path(key), {"$select": USER_SELECT}))
+        except GraphRequestError as error:
+            if error.status not in {400, 404}:
+                raise
+        else:
+            return parse_user(found)
+        if "@" not in key:
+            return None
+        url = relative_url(
+            "/users", {"$filter": f"mail eq {string_literal(key)}", "$select": USER_SELECT, "$top": _PAGE}
+        )
+        matches = [parse_user(item) for item in self._client.get_all(url)]
+        if len(matches) > 1:
+            raise AmbiguousUser(key, sorted(user.user_principal_name for user in matches))
+        return matches[0] if matches else None
+
+    def users_with_product(self, sku_id: str) -> list[User]:
+        if not is_guid(sku_id):
+            # Only a GUID goes into a $filter: anything else could change the query.
+            return []
+        url = relative_url(
+            "/users",
+            {
+                "$filter": f"assignedLicenses/any(x:x/skuId eq {sku_id.lower()})",
+                "$select": USER_SELECT,
+                "$top": _PAGE,
+            },
+        )
+        return [parse_user(item) for item in self._client.get_all(url)]
+
+    def admin_roles(self, user_id: str) -> frozenset[AdminRole]:
+        """Roles held directly or through groups. The cast to directoryRole is an advanced query
+        (`ConsistencyLevel: eventual` and `$count`); reading roleTemplateId needs the app to be
+        allowed to read directory roles (RoleManagement.Read.Directory)."""
+        url = relative_url(
+            f"{user_path(user_id)}/transitiveMemberOf/microsoft.graph.directoryRole",
+            {"$select": "id,displayName,roleTemplateId", "$count": "true"},
+        )
+        try:
+            roles = {parse_role(item) for item in self._client.get_all(url, _EVENTUAL)}
+        except GraphRequestError as error:
+            if error.status == 404:
+                return frozenset()
+            raise
+        return frozenset(role for role in roles if role is not None)
+
+    # Writes
+
+    def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
+        """Write each change once; see `TenantDirectory.apply`.
+
+        By default each user is read right before the write, whatever `verify` says: a live tenant
+        changes under the bot (other admins, group licensing), and 20 reads in one `$batch` cost
+        no write quota.
+        """
+        outcomes: dict[int, ChangeOutcome] = {}
+        products = _Lazy(self.products)
+        read_first = verify or self._read_first
+        for start in range(0, len(changes), self._batch_size):
+            chunk = list(range(start, min(start + self._batch_size, len(changes))))
+            self._apply_chunk(changes, chunk, outcomes, products, read_first=read_first)
+        return [outcomes[i] for i in range(len(changes))]
+
+    def _apply_chunk(
+        self,
+        changes: Sequence[UserChange],
+        chunk: list[int],
+        outcomes: dict[int, ChangeOutcome],
+        products: _Lazy,
+        *,
+        read_first: bool,
+    ) -> None:
+        seen: dict[str, User] = {}
+        if read_first:
+            todo = self._still_to_write(changes, chunk, outcomes, seen, written=False)
+        else:
+            todo = []
+            for i in chunk:
+                if changes[i].is_noop:
+                    outcomes[i] = ChangeOutcome(changes[i].user_id, OutcomeKind.ALREADY_APPLIED)
+                else:
+                    todo.append(i)
+        attempt = 0
+        while todo:
+            requests = [
+                GraphRequest(
+                    "POST",
+                    f"{user_path(changes[i].user_id)}/assignLicense",
+                    assign_license_body(changes[i]),
+                )
+                for i in todo
+            ]
+            unknown: list[int] = []
+            delay = 0.0
+            for i, response in zip(todo, self._client.batch(requests), strict=True):
+                change = changes[i]
+                if response.ok:
+                    outcomes[i] = ChangeOutcome(change.user_id, OutcomeKind.APPLIED, licenses=change.after)
+                elif response.outcome_unknown:
+                    unknown.append(i)
+                    delay = max(delay, self._client.retry_delay(response, attempt))
+                else:
+                    refusal = self._refusal(change, response, products, seen.get(change.user_id))
+                    outcomes[i] = ChangeOutcome.failed(change.user_id, refusal)
+            if not unknown:
+                return
+            if attempt >= self._client.config.max_retries:
+                for i in unknown:
+                    reason = DirectoryUnavailable("Graph kept throttling or failing the license write")
+                    outcomes[i] = ChangeOutcome.failed(changes[i].user_id, reason)
+                return
+            attempt += 1
+            log.info(
+                "%d license writes without a sure outcome: reading them back in %.1fs", len(unknown), delay
+            )
+            self._client.pause(delay)
+            todo = self._still_to_write(changes, unknown, outcomes, seen, written=True)
+
+    def _still_to_write(
+        self,
+        changes: Sequence[UserChange],
+        indices: list[int],
+        outcomes: dict[int, ChangeOutcome],
+        seen: dict[str, User],
+        *,
+        written: bool,
+    ) -> list[int]:
+        """Read the users; record an outcome for those a write would not help; return the rest.
+
+        `written`: a write may just have happened, so a user in the `after` state is APPLIED (by
+        that write) rather than ALREADY_APPLIED.
+        """
+        current = self._read_users([changes[i].user_id for i in indices])
+        todo: list[int] = []
+        for i in indices:
+            change = changes[i]
+            user = current.get(change.user_id)
+            if user is None:
+                outcomes[i] = ChangeOutcome.failed(change.user_id, UnknownUser(change.user_principal_name))
+                continue
+            seen[change.user_id] = user
+            state = change.state_of(user.licenses)
+            if state == "after":
+                kind = OutcomeKind.APPLIED if written else OutcomeKind.ALREADY_APPLIED
+                outcomes[i] = ChangeOutcome(change.user_id, kind, licenses=user.licenses)
+            elif state == "before":
+                todo.append(i)
+            else:
+                conflict = ChangeConflict(change.display_name)
+                outcomes[i] = ChangeOutcome(
+                    change.user_id, OutcomeKind.CONFLICT, conflict.message, conflict.rule, user.licenses
+                )
+        return todo
+
+    def _read_users(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        unique = list(dict.fromkeys(user_ids))
+        found: dict[str, User | None] = {}
+        for start in range(0, len(unique), MAX_BATCH):
+            ids = unique[start : start + MAX_BATCH]
+            requests = [
+                GraphRequest("GET", relative_url(user_path(user_id), {"$select": USER_SELECT}))
+                for user_id in ids
+            ]
+            for user_id, response in zip(ids, self._client.batch(requests), strict=True):
+                if response.ok and isinstance(response.body, Mapping):
+                    found[user_id] = parse_user(response.body)
+                elif response.status == 404:
+                    found[user_id] = None
+                elif response.outcome_unknown:
+                    raise DirectoryUnavailable(
+                        response.error_message or f"reading users got {response.status}"
+                    )
+                else:
+                    raise GraphRequestError(
+                        "GET",
+                        user_path(user_id),
+                        status=response.status,
+                        code=response.error_code,
+                        message=response.error_message,
+                        request_id=response.request_id,
+                    )
+        return found
+
+    # Graph's refusals → the domain's errors
+
+    def _refusal(
+        self, change: UserChange, response: GraphResponse, products: _Lazy, user: User | None
+    ) -> DomainError:
+        text = f"{response.error_code} {response.error_message}".casefold()
+        who = change.display_name
+        if response.status == 404:
+            return UnknownUser(change.user_principal_name)
+        if response.status in {401, 403}:
+            return GraphAccessDenied(response.error_message)
+        if "invalid usage location" in text:
+            return NoUsageLocation(who)
+        if "prohibitedinusagelocation" in text or "usage location" in text:
+            return ProhibitedInUsageLocation(who, user.usage_location if user else None)
+        if "countviolation" in text or "available licenses" in text or "not enough licenses" in text:
+            return self._no_seats(change, response.error_message, products())
+        if "mutuallyexclusive" in text or "mutually exclusive" in text or "conflicting service plans" in text:
+            return self._conflict(change, response, products())
+        if "dependencyviolation" in text or "depends on" in text or "dependent" in text:
+            return MissingServiceDependency(who, response.error_message)
+        if "cannot be assigned to a user" in text:
+            product = _product_named(change, response.error_message, products())
+            if product is not None:
+                return NotAssignable(product.display_name, product.applies_to)
+        return GraphRefused(who, response.error_code or str(response.status), response.error_message)
+
+    def _no_seats(self, change: UserChange, message: str, products: Mapping[str, Product]) -> DomainError:
+        product = _product_named(change, message, products)
+        if product is None:
+            return GraphRefused(change.display_name, "CountViolation", message)
+        return NotEnoughSeats(product.part_number, 1, product.seats.available)
+
+    def _conflict(
+        self, change: UserChange, response: GraphResponse, products: Mapping[str, Product]
+    ) -> DomainError:
+        user = User(change.user_id, change.user_principal_name, change.display_name)
+        # What the user keeps first, what is new last: the message then names the new product's
+        # plan as the one to turn off, as the rule does when it refuses a plan (R6).
+        gained = set(change.gained)
+        ordered = [lic for lic in change.after if lic.sku_id not in gained]
+        ordered += [lic for lic in change.after if lic.sku_id in gained]
+        try:
+            # The domain knows the exclusive pairs (R6): the same check names the same plans.
+            find_conflict(user, ordered, products)
+        except ServicePlanConflict as conflict:
+            return conflict
+        # A pair the domain does not list: name the plans Graph named, with their products.
+        named = [
+            (plan.name, product.display_name)
+            for lic in change.after
+            if (product := products.get(lic.sku_id)) is not None
+            for plan in product.service_plans
+            if plan.id in response.error_message.lower() or plan.name in response.error_message
+        ]
+        if len(named) >= 2:
+            (plan_a, product_a), (plan_b, product_b) = named[0], named[1]
+            return ServicePlanConflict(change.display_name, plan_a, product_a, plan_b, product_b)
+        return GraphRefused(change.display_name, response.error_code, response.error_message)
+
+
+class _Lazy:
+    """The tenant's products, read once per `apply` and only when an error needs them."""
+
+    def __init__(self, load: Callable[[], list[Product]]) -> None:
+        self._load = load
+        self._products: dict[str, Product] | None = None
+
+    def __call__(self) -> dict[str, Product]:
+        if self._products is None:
+            self._products = {product.sku_id: product for product in self._load()}
+        return self._products
+
+
+def _product_named(change: UserChange, message: str, products: Mapping[str, Product]) -> Product | None:
+    """The product a refusal is about: the skuId in Graph's message, else the change's first new one."""
+    for sku in _GUID.findall(message):
+        if sku.lower() in products:
+            return products[sku.lower()]
+    for sku in change.gained or tuple(lic.sku_id for lic in change.add):
+        if sku in products:
+            return products[sku]
+    return None

@@ -1,0 +1,185 @@
+"""Graph v1.0 JSON ↔ the domain model, one function per resource type.
+
+Property names are Graph's (`subscribedSku`, `companySubscription`, `user`, `directoryRole`,
+`organization`); ids are lower-cased so that a skuId compares equal whichever way it was written.
+Graph has no display names for products and service plans: they come from the product catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from domain.catalog import ProductCatalog
+from domain.changes import UserChange
+from domain.model import (
+    ROLE_TEMPLATE_IDS,
+    AdminRole,
+    AssignmentError,
+    CapabilityStatus,
+    Cloud,
+    LicenseAssignment,
+    Organization,
+    Product,
+    Seats,
+    ServicePlan,
+    Subscription,
+    SubscriptionStatus,
+    User,
+    licenses_to_json,
+)
+
+__all__ = [
+    "ORGANIZATION_SELECT",
+    "USER_SELECT",
+    "assign_license_body",
+    "parse_organization",
+    "parse_product",
+    "parse_role",
+    "parse_subscription",
+    "parse_user",
+]
+
+log = logging.getLogger(__name__)
+
+USER_SELECT: Final = (
+    "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled,assignedLicenses,"
+    "licenseAssignmentStates"
+)
+ORGANIZATION_SELECT: Final = "id,displayName,verifiedDomains,countryLetterCode"
+_NO_ERROR: Final = frozenset({"", "none"})
+
+
+def _text(item: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = item.get(name)
+    return str(value) if value is not None else default
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _id(value: Any) -> str:
+    return str(value).strip().lower() if value is not None else ""
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _licenses(items: Any) -> tuple[LicenseAssignment, ...]:
+    licenses = [
+        LicenseAssignment(_id(item.get("skuId")), frozenset(_id(p) for p in item.get("disabledPlans") or ()))
+        for item in items or ()
+        if isinstance(item, Mapping) and item.get("skuId")
+    ]
+    return tuple(sorted(licenses, key=lambda lic: lic.sku_id))
+
+
+def parse_user(item: Mapping[str, Any]) -> User:
+    errors = tuple(
+        AssignmentError(_id(state.get("skuId")), str(state["error"]))
+        for state in item.get("licenseAssignmentStates") or ()
+        if isinstance(state, Mapping) and str(state.get("error") or "").casefold() not in _NO_ERROR
+    )
+    return User(
+        id=_id(item.get("id")),
+        user_principal_name=_text(item, "userPrincipalName"),
+        display_name=_text(item, "displayName") or _text(item, "userPrincipalName"),
+        mail=item.get("mail") or None,
+        usage_location=item.get("usageLocation") or None,
+        account_enabled=item.get("accountEnabled") is not False,
+        licenses=_licenses(item.get("assignedLicenses")),
+        assignment_errors=errors,
+    )
+
+
+def _capability(value: str) -> CapabilityStatus:
+    try:
+        return CapabilityStatus(value)
+    except ValueError:
+        log.warning("Unknown capabilityStatus %r from Graph: treated as Suspended", value)
+        return CapabilityStatus.SUSPENDED
+
+
+def parse_product(item: Mapping[str, Any], catalog: ProductCatalog) -> Product:
+    part = _text(item, "skuPartNumber")
+    known = catalog.known(part)
+    friendly = {plan.id: plan.display_name for plan in known.service_plans} if known else {}
+    plans = tuple(
+        ServicePlan(
+            id=_id(plan.get("servicePlanId")),
+            name=_text(plan, "servicePlanName"),
+            display_name=friendly.get(_id(plan.get("servicePlanId"))) or _text(plan, "servicePlanName"),
+            applies_to=_text(plan, "appliesTo", "User"),
+        )
+        for plan in item.get("servicePlans") or ()
+        if isinstance(plan, Mapping)
+    )
+    prepaid = item.get("prepaidUnits")
+    units = prepaid if isinstance(prepaid, Mapping) else {}
+    return Product(
+        sku_id=_id(item.get("skuId")),
+        part_number=part,
+        display_name=catalog.display_name(part, part),
+        service_plans=plans,
+        seats=Seats(
+            enabled=_int(units.get("enabled")),
+            consumed=_int(item.get("consumedUnits")),
+            warning=_int(units.get("warning")),
+            suspended=_int(units.get("suspended")),
+        ),
+        applies_to=_text(item, "appliesTo", "User"),
+        capability_status=_capability(_text(item, "capabilityStatus", "Enabled")),
+    )
+
+
+def parse_subscription(item: Mapping[str, Any]) -> Subscription:
+    status_text = _text(item, "status", "Enabled")
+    try:
+        status = SubscriptionStatus(status_text)
+    except ValueError:
+        log.warning("Unknown subscription status %r from Graph: treated as Suspended", status_text)
+        status = SubscriptionStatus.SUSPENDED
+    return Subscription(
+        id=_id(item.get("id")),
+        sku_id=_id(item.get("skuId")),
+        part_number=_text(item, "skuPartNumber"),
+        status=status,
+        total_licenses=_int(item.get("totalLicenses")),
+        created=_when(item.get("createdDateTime")),
+        next_lifecycle=_when(item.get("nextLifecycleDateTime")),
+        is_trial=item.get("isTrial") is True,
+    )
+
+
+def parse_organization(item: Mapping[str, Any], cloud: Cloud) -> Organization:
+    domains = [d for d in item.get("verifiedDomains") or () if isinstance(d, Mapping) and d.get("name")]
+    default = next((str(d["name"]) for d in domains if d.get("isDefault")), "")
+    return Organization(
+        id=_id(item.get("id")),
+        display_name=_text(item, "displayName"),
+        verified_domains=frozenset(str(d["name"]).lower() for d in domains),
+        country_code=_text(item, "countryLetterCode", "US") or "US",
+        cloud=cloud,
+        default_domain=default.lower(),
+    )
+
+
+def parse_role(item: Mapping[str, Any]) -> AdminRole | None:
+    return ROLE_TEMPLATE_IDS.get(_id(item.get("roleTemplateId")))
+
+
+def assign_license_body(change: UserChange) -> dict[str, Any]:
+    """`assignLicense`: both lists always present (either may be empty), add and remove together (R7)."""
+    return {
+        "addLicenses": licenses_to_json(change.add),
+        "removeLicenses": list(change.remove),
+    }

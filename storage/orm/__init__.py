@@ -1,0 +1,43 @@
+"""SQLAlchemy 2 declarative models: the bot's own state and the simulated tenant (`sim_` tables).
+
+The schema is created and changed by the Alembic migrations in `storage/migrations/` only.
+"""
+
+from __future__ import annotations
+
+from storage.orm.base import Base
+from storage.orm.state import AuditRow, ChangeItemRow, ChangeSetRow, IdempotencyKeyRow, WorkLeaseRow
+from storage.orm.tenant import (
+    SimLicenseEventRow,
+    SimOrganizationRow,
+    SimProductRow,
+    SimRoleAssignmentRow,
+    SimServicePlanRow,
+    SimSubscriptionRow,
+    SimUserLicenseRow,
+    SimUserRow,
+    SimVerifiedDomainRow,
+)
+from storage.orm.workflows import AdminTaskRow, ApprovalRow, WorkflowRow, WorkflowStepRow
+
+__all__ = [
+    "AdminTaskRow",
+    "ApprovalRow",
+    "AuditRow",
+    "Base",
+    "ChangeItemRow",
+    "ChangeSetRow",
+    "IdempotencyKeyRow",
+    "SimLicenseEventRow",
+    "SimOrganizationRow",
+    "SimProductRow",
+    "SimRoleAssignmentRow",
+    "SimServicePlanRow",
+    "SimSubscriptionRow",
+    "SimUserLicenseRow",
+    "SimUserRow",
+    "SimVerifiedDomainRow",
+    "WorkLeaseRow",
+    "WorkflowRow",
+    "WorkflowStepRow",
+]

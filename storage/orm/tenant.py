@@ -1,0 +1,152 @@
+"""The simulated tenant (`sim_` tables): Graph's `organization`, `subscribedSku`, `companySubscription`,
+`user`, `assignedLicense` and directory role assignments, plus an append-only history of license writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.orm.base import Base
+from storage.orm.types import Json, UtcDateTime, big_id
+
+__all__ = [
+    "SimLicenseEventRow",
+    "SimOrganizationRow",
+    "SimProductRow",
+    "SimRoleAssignmentRow",
+    "SimServicePlanRow",
+    "SimSubscriptionRow",
+    "SimUserLicenseRow",
+    "SimUserRow",
+    "SimVerifiedDomainRow",
+]
+
+
+class SimOrganizationRow(Base):
+    __tablename__ = "sim_organization"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(256))
+    country_code: Mapped[str] = mapped_column(sa.String(2))
+    cloud: Mapped[str] = mapped_column(sa.String(20))
+
+    verified_domains: Mapped[list[SimVerifiedDomainRow]] = relationship(
+        order_by="SimVerifiedDomainRow.name", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class SimVerifiedDomainRow(Base):
+    __tablename__ = "sim_verified_domains"
+
+    organization_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    is_default: Mapped[bool] = mapped_column(sa.Boolean)
+    is_initial: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class SimProductRow(Base):
+    """`subscribedSku` without its counts: seats and capabilityStatus follow from the subscriptions
+    and the users' licenses, so they are computed, never stored twice."""
+
+    __tablename__ = "sim_products"
+
+    sku_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    part_number: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(256))
+    applies_to: Mapped[str] = mapped_column(sa.String(16))
+
+    service_plans: Mapped[list[SimServicePlanRow]] = relationship(
+        order_by="SimServicePlanRow.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class SimServicePlanRow(Base):
+    __tablename__ = "sim_service_plans"
+
+    sku_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_products.sku_id", ondelete="CASCADE"), primary_key=True
+    )
+    plan_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    display_name: Mapped[str] = mapped_column(sa.String(256))
+    applies_to: Mapped[str] = mapped_column(sa.String(16))
+    """"User", or "Company" for services that come with the license automatically (R5)."""
+
+
+class SimSubscriptionRow(Base):
+    """`companySubscription`, plus what the bot needs to know about a purchase (R9, R10, R14)."""
+
+    __tablename__ = "sim_subscriptions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("sim_products.sku_id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    total_licenses: Mapped[int] = mapped_column(sa.Integer)
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_lifecycle: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    is_trial: Mapped[bool] = mapped_column(sa.Boolean)
+    purchase_channel: Mapped[str] = mapped_column(sa.String(20))
+    payment_method: Mapped[str] = mapped_column(sa.String(20))
+    activates_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When a Pending purchase becomes Enabled on its own (the credit check of R10); None: it waits."""
+
+
+class SimUserRow(Base):
+    __tablename__ = "sim_users"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_principal_name: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(256))
+    mail: Mapped[str | None] = mapped_column(sa.String(320))
+    usage_location: Mapped[str | None] = mapped_column(sa.String(2))
+    account_enabled: Mapped[bool] = mapped_column(sa.Boolean)
+
+    licenses: Mapped[list[SimUserLicenseRow]] = relationship(
+        order_by="SimUserLicenseRow.sku_id", cascade="all, delete-orphan", lazy="selectin"
+    )
+    roles: Mapped[list[SimRoleAssignmentRow]] = relationship(cascade="all, delete-orphan")
+
+
+class SimUserLicenseRow(Base):
+    """`assignedLicense`: one product assigned to one user, with the service plans turned off (R5)."""
+
+    __tablename__ = "sim_user_licenses"
+
+    user_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sku_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_products.sku_id"), primary_key=True, index=True
+    )
+    disabled_plans: Mapped[list[str]] = mapped_column(Json)
+
+
+class SimRoleAssignmentRow(Base):
+    """A directory role held by a user, by role template id (`ROLE_TEMPLATE_IDS`, R16)."""
+
+    __tablename__ = "sim_role_assignments"
+
+    user_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_template_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class SimLicenseEventRow(Base):
+    """Every license write, in order (append-only): the proof that nobody was left without a
+    license mid-move (R7) and that no write was applied twice."""
+
+    __tablename__ = "sim_license_events"
+
+    seq: Mapped[int] = mapped_column(big_id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    user_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    before: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    after: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    request_id: Mapped[str] = mapped_column(sa.String(64))

@@ -1,0 +1,103 @@
+"""The unit of work (`domain.ports.UnitOfWork`) over one SQLAlchemy session.
+
+The tenant directory is built per unit of work from the same session: the simulated tenant's license
+writes and their audit records commit or roll back together, while the Graph directory simply
+ignores the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.ports import (
+    AdminTaskRepository,
+    ApprovalRepository,
+    AuditLog,
+    ChangeSetRepository,
+    IdempotencyKeys,
+    Leases,
+    TenantDirectory,
+    WorkflowRepository,
+)
+from storage.repositories import SqlAuditLog, SqlChangeSetRepository, SqlIdempotencyKeys, SqlLeases
+from storage.workflow_repositories import (
+    SqlAdminTaskRepository,
+    SqlApprovalRepository,
+    SqlWorkflowRepository,
+)
+
+__all__ = ["DirectoryFactory", "SqlUnitOfWork", "SqlUnitOfWorkFactory"]
+
+DirectoryFactory = Callable[[Session], TenantDirectory]
+
+
+class SqlUnitOfWork:
+    """`with uow:` opens a session and a transaction; leaving it rolls back whatever was not committed."""
+
+    directory: TenantDirectory
+    change_sets: ChangeSetRepository
+    audit: AuditLog
+    keys: IdempotencyKeys
+    leases: Leases
+    workflows: WorkflowRepository
+    approvals: ApprovalRepository
+    tasks: AdminTaskRepository
+
+    def __init__(self, session_factory: sessionmaker[Session], directory_factory: DirectoryFactory) -> None:
+        self._session_factory = session_factory
+        self._directory_factory = directory_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this unit of work is already in use; create a new one per `with` block")
+        session = self._session_factory()
+        self._session = session
+        self.change_sets = SqlChangeSetRepository(session)
+        self.audit = SqlAuditLog(session)
+        self.keys = SqlIdempotencyKeys(session)
+        self.leases = SqlLeases(session)
+        self.workflows = SqlWorkflowRepository(session)
+        self.approvals = SqlApprovalRepository(session)
+        self.tasks = SqlAdminTaskRepository(session)
+        self.directory = self._directory_factory(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._active, None
+        try:
+            session.rollback()
+        finally:
+            session.close()
+
+    def commit(self) -> None:
+        self._active.commit()
+
+    def rollback(self) -> None:
+        self._active.rollback()
+
+    @property
+    def _active(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside `with uow:`")
+        return self._session
+
+
+class SqlUnitOfWorkFactory:
+    """`domain.ports.UnitOfWorkFactory`: a new unit of work per call."""
+
+    def __init__(self, session_factory: sessionmaker[Session], directory_factory: DirectoryFactory) -> None:
+        self._session_factory = session_factory
+        self._directory_factory = directory_factory
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._session_factory, self._directory_factory)

@@ -1,0 +1,81 @@
+"""The README's walkthroughs, as scripted shell sessions on the demo tenant: switch plans for
+everyone, upgrade from Office 365 E4, cancel a subscription with a second admin's approval."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import update
+
+from bot.bootstrap import bootstrap
+from bot.settings import Settings
+from bot.shell import run_shell
+from domain.model import PurchaseChannel
+from storage.database import create_engine, session_factory
+from storage.orm import SimSubscriptionRow
+from tests.e2e.test_shell import _skus
+
+
+def _run(tmp_path: Path, script: list[str]) -> tuple[str, str]:
+    url = f"sqlite:///{tmp_path / 'walk.db'}"
+    settings = Settings(database_url=url, sim_activation_seconds=0.0)
+    out = io.StringIO()
+    run_shell(settings, demo=False, as_user="bill@contoso.com", lines=script, out=out)
+    return out.getvalue(), url
+
+
+def test_switch_everyone_from_e3_to_e5_buying_the_missing_seats(tmp_path: Path) -> None:
+    text, url = _run(tmp_path, ["/subscription switch E3 E5 all", "1", "1", ":tick", "1"])
+
+    assert "need 14, 7 free: buy 7 more (R2)" in text
+    assert "Moved 14 of 14 users to Office 365 E5." in text
+    assert "[1] Cancel the old subscription (danger)  [2] Not now" in text
+    for user in ("alice", "bob", "carol", "victor"):
+        assert _skus(url, f"{user}@contoso.com") == {"ENTERPRISEPREMIUM"}
+    assert "Traceback" not in text
+
+
+def test_upgrade_from_e4_offers_the_redundant_add_on(tmp_path: Path) -> None:
+    text, url = _run(tmp_path, ["/subscription upgrade E4 E5", "1", "1", "1"])
+
+    assert "Moved 5 of 5 users to Office 365 E5." in text
+    assert "redundant now (R14): Microsoft 365 Audio Conferencing" in text
+    assert _skus(url, "ken@contoso.com") == {"ENTERPRISEPREMIUM"}
+
+
+def test_cancel_needs_another_billing_admins_approval(tmp_path: Path) -> None:
+    script = [
+        "/subscription cancel E4",
+        "1",
+        ":as lena@contoso.com",
+        "1",
+        ":as beatrice@contoso.com",
+        "2",
+    ]
+    text, _ = _run(tmp_path, script)
+
+    assert "Lena Fischer may not approve a destructive subscription change." in text
+    assert "Approved by beatrice@contoso.com, confirming that 5 users lose access (R13)." in text
+    assert "is no longer active: Suspended." in text
+
+
+def test_an_e4_bought_through_a_partner_is_refused_with_whom_to_contact(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'walk.db'}"
+    bootstrap(Settings(database_url=url)).engine.dispose()  # migrate and seed the demo tenant
+    engine = create_engine(url)
+    with session_factory(engine)() as session:
+        session.execute(
+            update(SimSubscriptionRow)
+            .where(SimSubscriptionRow.sku_id == "1392051d-0cb9-4b7a-88d5-621fee5e8711")
+            .values(purchase_channel=PurchaseChannel.PARTNER.value)
+        )
+        session.commit()
+    engine.dispose()
+
+    text, _ = _run(tmp_path, ["/subscription upgrade E4 E5"])
+
+    assert "partner" in text.lower()
+    assert "R14" in text
+    assert "Moved" not in text
+    assert _skus(url, "ken@contoso.com") == {"ENTERPRISEWITHSCAL", "MCOMEETADV"}

@@ -1,0 +1,136 @@
+"""The license services over the real unit of work and the simulated tenant (SQLite and PostgreSQL):
+the tenant's writes and their audit records share one transaction (R20)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.audit import AuditEntry, AuditResult
+from domain.catalog import ProductCatalog
+from domain.changes import ChangeKind, ChangeState, ItemStatus, UserChange
+from domain.commands import ChangeLicenses, ConfirmChange
+from domain.model import LicenseAssignment, licenses_to_json
+from domain.services import Licensing
+from storage.orm import SimLicenseEventRow
+from storage.simulated import SimulatedDirectory, demo_user_id
+from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
+from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import FixedClock
+
+E3 = DEMO_PRODUCTS[O365_E3].sku_id
+E5 = DEMO_PRODUCTS[O365_E5].sku_id
+
+
+def alice_to_e5() -> UserChange:
+    return UserChange(
+        demo_user_id("alice@contoso.com"),
+        "alice@contoso.com",
+        "Alice Wu",
+        (LicenseAssignment(E3),),
+        (LicenseAssignment(E5),),
+    )
+
+
+def licenses_of(
+    sessions: sessionmaker[Session], clock: FixedClock, key: str
+) -> tuple[LicenseAssignment, ...]:
+    with sessions() as session:
+        user = SimulatedDirectory(session, clock).user(key)
+        assert user is not None
+        return user.licenses
+
+
+def license_events(sessions: sessionmaker[Session]) -> list[SimLicenseEventRow]:
+    with sessions() as session:
+        return list(session.scalars(select(SimLicenseEventRow).order_by(SimLicenseEventRow.seq)))
+
+
+def audited_write(uow_factory: SqlUnitOfWorkFactory, clock: FixedClock, *, commit: bool) -> None:
+    change = alice_to_e5()
+    with uow_factory() as uow:
+        [outcome] = uow.directory.apply([change])
+        assert outcome.succeeded
+        uow.audit.record(
+            AuditEntry(
+                at=clock.now(),
+                actor="lena@contoso.com",
+                action="replace Office 365 E5",
+                result=AuditResult.APPLIED,
+                target=change.user_principal_name,
+                before=licenses_to_json(change.before),
+                after=licenses_to_json(change.after),
+            )
+        )
+        if commit:
+            uow.commit()
+
+
+def test_a_rolled_back_license_change_leaves_neither_the_write_nor_its_audit(
+    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+) -> None:
+    audited_write(uow_factory, clock, commit=False)
+
+    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E3),)
+    assert license_events(seeded) == []
+    with uow_factory() as uow:
+        assert uow.audit.recent() == []
+
+
+def test_a_committed_license_change_keeps_both(
+    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+) -> None:
+    audited_write(uow_factory, clock, commit=True)
+
+    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E5),)
+    assert len(license_events(seeded)) == 1
+    with uow_factory() as uow:
+        [entry] = uow.audit.recent()
+    assert entry.target == "alice@contoso.com"
+    assert entry.after == [{"skuId": E5, "disabledPlans": []}]
+
+
+def test_replace_alice_with_e5_through_the_services(
+    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+) -> None:
+    """`/license replace @alice E5` as Lena: preview, confirm, applied and audited."""
+    licensing = Licensing(uow_factory, clock, ProductCatalog())
+    preview = licensing.request_change(
+        ChangeLicenses(ChangeKind.REPLACE, "lena@contoso.com", ("alice@contoso.com",), "E5")
+    )
+    assert preview.state is ChangeState.PREVIEWED
+
+    done = licensing.confirm(ConfirmChange(preview.id, "lena@contoso.com"))
+
+    assert done.state is ChangeState.DONE
+    assert [item.status for item in done.items] == [ItemStatus.APPLIED]
+    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E5),)
+    with uow_factory() as uow:
+        results = [(e.result, e.target) for e in uow.audit.recent()]
+    assert (AuditResult.APPLIED, "alice@contoso.com") in results
+    assert (AuditResult.REQUESTED, "alice@contoso.com") in results
+
+
+def test_a_bulk_move_never_leaves_anyone_without_a_license_and_writes_each_user_once(
+    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+) -> None:
+    """Every E3 holder to E5 in batches of 3, with enough seats bought first (R2, R7, R17)."""
+    with seeded.begin() as session:
+        SimulatedDirectory(session, clock).add_subscription(O365_E5, 10)
+    licensing = Licensing(uow_factory, clock, ProductCatalog(), batch_size=3)
+    preview = licensing.request_change(
+        ChangeLicenses(ChangeKind.REPLACE, "lena@contoso.com", ("has:E3",), "E5")
+    )
+
+    done = licensing.confirm(ConfirmChange(preview.id, "lena@contoso.com"))
+
+    assert done.counts()[ItemStatus.APPLIED] == 14
+    writes: defaultdict[str, int] = defaultdict(int)
+    for event in license_events(seeded):
+        assert event.before, "nobody is ever without a license"
+        assert event.after, "nobody is ever without a license"
+        writes[event.user_id] += 1
+    assert set(writes.values()) == {1}
+    assert len(writes) == 14

@@ -1,0 +1,287 @@
+"""The subscription workflows through the real Bolt app, on the simulated tenant, with an injected
+clock (no sleeping: the test moves a `FixedClock` and calls `Subscriptions.tick()` itself).
+
+The checklist is one message in the channel, updated in place by the `SlackNotifier`; the approval
+request goes to the approvals channel; buttons go through the app like Slack sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.local_slack import LocalSlack, Message, signed_headers
+from bot.scheduler import WorkflowScheduler
+from domain.catalog import ProductCatalog
+from domain.model import SubscriptionStatus
+from domain.services import Licensing
+from domain.subscriptions import Subscriptions
+from domain.workflows import ReminderKind
+from handlers.blocks.workflows import workflow_sections
+from handlers.context import Services
+from handlers.notifier import SlackNotifier
+from storage.calendar import HolidayCalendar
+from storage.database import create_engine, session_factory
+from storage.migrate import ensure_schema
+from storage.simulated import SimulatedDirectory, demo_subscription_id, directory_factory, reset_demo_tenant
+from storage.simulated.commerce import SimulatedCommerce
+from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import FixedClock
+from tests.slack.conftest import FAST, SIGNING_SECRET, SlackBot, Tenant, serve, text_of
+
+BILL = "bill@contoso.com"
+E3_HOLDERS = 14
+
+
+@dataclass
+class Running:
+    bot: SlackBot
+    tenant: Tenant
+    clock: FixedClock
+    subscriptions: Subscriptions
+    scheduler: WorkflowScheduler
+    approvals: str
+    reminders: str
+
+    def checklist(self, containing: str) -> Message:
+        return self.bot.wait_posted(containing)
+
+    def refreshed(self, message: Message, containing: str) -> Message:
+        def found() -> Message | None:
+            now = self.bot.slack.message(message.channel, message.ts)
+            return now if now is not None and containing in text_of(now) else None
+
+        return self.bot.slack.wait_for(found, description=f"the checklist showing {containing!r}")
+
+    def reply_in(self, channel: str, who: str, containing: str) -> str:
+        user = self.bot.people[who]
+
+        def found() -> str | None:
+            texts = [text_of(m) for m in self.bot.slack.ephemerals(user, channel=channel)]
+            return next((t for t in texts if containing in t), None)
+
+        return self.bot.slack.wait_for(found, description=f"a reply to {who} with {containing!r}")
+
+    def press(self, who: str, message: Message, action_id: str) -> None:
+        assert self.bot.press_on(who, message, action_id) == 200
+
+    def holders(self, part: str) -> set[str]:
+        with self.tenant.sessions() as session:
+            directory = SimulatedDirectory(session, self.clock)
+            sku = next(p.sku_id for p in directory.products() if p.part_number == part)
+            return {u.user_principal_name for u in directory.users_with_product(sku)}
+
+    def subscription_status(self, key: str) -> SubscriptionStatus:
+        with self.tenant.sessions() as session:
+            subs = SimulatedDirectory(session, self.clock).subscriptions()
+            return next(s for s in subs if s.id == demo_subscription_id(key)).status
+
+
+@pytest.fixture
+def running(slack: LocalSlack, tmp_path: Path) -> Iterator[Running]:
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
+    engine = create_engine(f"sqlite:///{tmp_path / 'licensebot.db'}")
+    ensure_schema(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        reset_demo_tenant(session, clock)
+    uow = SqlUnitOfWorkFactory(sessions, directory_factory(clock))
+    tenant = Tenant(engine, sessions, uow)
+    licensing = Licensing(uow, clock, ProductCatalog())
+    approvals = slack.add_channel("license-approvals")
+    reminders = slack.add_channel("license-reminders")
+    notifier = SlackNotifier(
+        WebClient(token=slack.bot_token, base_url=slack.api_url),
+        approvals_channel=approvals,
+        reminder_channel=reminders,
+    )
+    commerce = SimulatedCommerce(
+        sessions, clock, activation_delay=timedelta(minutes=2), credit_check_delay=timedelta(days=10)
+    )
+    subscriptions = Subscriptions(
+        uow,
+        clock,
+        ProductCatalog(),
+        licensing=licensing,
+        commerce=commerce,
+        calendar=HolidayCalendar(),
+        notifier=notifier,
+    )
+    notifier.bind(subscriptions)
+
+    def provider(requester: str):  # type: ignore[no-untyped-def]
+        return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
+
+    services = Services(licensing=licensing, subscriptions=subscriptions, workflows=provider, timing=FAST)
+    with serve(slack, services) as bot:
+        for name in ("bill", "beatrice"):
+            bot.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
+        members = list(bot.people.values())
+        bot.channel = slack.add_channel("subscriptions", members=members)
+        for channel in (approvals, reminders):
+            slack.add_channel("x", members=members, channel_id=channel)
+        scheduler = WorkflowScheduler(subscriptions, notifier, interval_seconds=60)
+        yield Running(bot, tenant, clock, subscriptions, scheduler, approvals, reminders)
+    engine.dispose()
+
+
+def test_switch_some_users_moves_them_to_e5_and_offers_to_remove_unused_seats(running: Running) -> None:
+    bot = running.bot
+    movers = ("alice", "bob", "carol")
+    assert (
+        bot.command("bill", "switch E3 E5 " + " ".join(bot.mention(m) for m in movers), "/subscription")
+        == 200
+    )
+    checklist = running.checklist("Switch 3 users from Office 365 E3 to Office 365 E5")
+    checklist = running.refreshed(checklist, "Preview and confirm · waiting for confirmation")
+    assert "Only some users move" in text_of(checklist)
+    assert {f"{m}@contoso.com" for m in movers} <= running.holders("ENTERPRISEPACK")
+
+    # A double click: both presses are on the preview as Slack showed it.
+    clicks = [
+        bot.slack.action_body(
+            bot.people["bill"],
+            action_id="workflow.choice.confirm",
+            channel=checklist.channel,
+            message_ts=checklist.ts,
+        )
+        for _ in range(2)
+    ]
+    writes = running.tenant.all_license_writes()
+    for click in clicks:
+        assert bot.post(click, signed_headers(click, SIGNING_SECRET)) == 200
+    checklist = running.refreshed(checklist, "Remove the unused licenses")
+    assert "Moved 3 of 3 users to Office 365 E5" in text_of(checklist)
+    assert {f"{m}@contoso.com" for m in movers} <= running.holders("ENTERPRISEPREMIUM")
+    assert not {f"{m}@contoso.com" for m in movers} & running.holders("ENTERPRISEPACK")
+    assert len(bot.posted()) == 1, "one message, updated in place"
+    assert "already" in text_of(bot.wait_reply("bill", containing="already"))
+    bot.finish()
+    assert running.tenant.all_license_writes() == writes + 3, "the double click moved each user once"
+
+
+def test_switch_everyone_buys_the_missing_seats_and_ends_with_everyone_on_e5(running: Running) -> None:
+    bot = running.bot
+    e3_users = running.holders("ENTERPRISEPACK")
+    assert len(e3_users) == E3_HOLDERS
+    assert bot.command("bill", "switch E3 E5 all", "/subscription") == 200
+    checklist = running.checklist("Switch everyone from Office 365 E3 to Office 365 E5")
+    checklist = running.refreshed(checklist, "Switch here, step by step")
+    running.press("bill", checklist, "workflow.choice.manual")
+    checklist = running.refreshed(checklist, "buy 7 more (R2)")
+    running.press("bill", checklist, "workflow.choice.buy-seats")
+    checklist = running.refreshed(checklist, "Preview and confirm · waiting for confirmation")
+    running.press("bill", checklist, "workflow.choice.confirm")
+    checklist = running.refreshed(checklist, "licenses (R12) · waiting for confirmation")
+    assert "Cancel the old subscription" in text_of(checklist)
+    assert running.holders("ENTERPRISEPACK") == set()
+    assert e3_users <= running.holders("ENTERPRISEPREMIUM")
+
+
+def test_upgrade_from_e4_moves_its_users_and_offers_to_remove_audio_conferencing(running: Running) -> None:
+    bot = running.bot
+    e4_users = running.holders("ENTERPRISEWITHSCAL")
+    assert bot.command("bill", "upgrade E4 E5", "/subscription") == 200
+    checklist = running.checklist("Upgrade everyone from Office 365 E4 to Office 365 E5")
+    checklist = running.refreshed(checklist, "Upgrade tab")
+    running.press("bill", checklist, "workflow.choice.manual")
+    checklist = running.refreshed(checklist, "buy 1 more (R2)")
+    running.press("bill", checklist, "workflow.choice.buy-seats")
+    checklist = running.refreshed(checklist, "Preview and confirm · waiting for confirmation")
+    assert running.holders("ENTERPRISEWITHSCAL") == e4_users, "users keep E4 until they are moved"
+    running.press("bill", checklist, "workflow.choice.confirm")
+    checklist = running.refreshed(checklist, "(R14) · waiting for confirmation")
+    assert "Remove the redundant add-ons" in text_of(checklist)
+    assert running.holders("ENTERPRISEWITHSCAL") == set()
+    assert e4_users <= running.holders("ENTERPRISEPREMIUM")
+
+
+def test_a_cancel_is_approved_by_another_admin_refused_for_the_requester_and_a_license_admin_and_a_double_click_cancels_once(  # noqa: E501
+    running: Running,
+) -> None:
+    bot = running.bot
+    assert bot.command("bill", "cancel E4", "/subscription") == 200
+    checklist = running.checklist("Cancel the Office 365 E4 subscription")
+    checklist = running.refreshed(checklist, "Requester confirms (R13) · waiting for confirmation")
+    running.press("bill", checklist, "workflow.choice.confirm")
+    request = bot.slack.wait_for(
+        lambda: next(iter(bot.slack.messages(running.approvals)), None), description="the approval request"
+    )
+    shown = text_of(request)
+    assert "bill@contoso.com asks to cancel the Office 365 E4 subscription" in shown
+    assert "5 users still hold its licenses" in shown
+
+    running.press("bill", request, "approval.approve-loss")
+    running.reply_in(running.approvals, "bill", "their own request")
+    running.press("lena", request, "approval.approve-loss")
+    running.reply_in(running.approvals, "lena", "may not")
+    running.press("beatrice", request, "approval.approve")
+    running.reply_in(running.approvals, "beatrice", "would lose")
+    assert running.subscription_status("e4") is SubscriptionStatus.ENABLED
+
+    clicks = [
+        bot.slack.action_body(
+            bot.people["beatrice"],
+            action_id="approval.approve-loss",
+            channel=request.channel,
+            message_ts=request.ts,
+        )
+        for _ in range(2)
+    ]
+    for click in clicks:
+        assert bot.post(click, signed_headers(click, SIGNING_SECRET)) == 200
+    bot.finish()
+    assert "Approved by beatrice@contoso.com" in text_of(running.refreshed(request, "Approved"))
+    assert running.subscription_status("e4") is SubscriptionStatus.SUSPENDED
+    cancels = [e for e in running.tenant.audit(BILL) if e.action.startswith("cancel: cancel subscription")]
+    assert len(cancels) == 1
+    assert cancels[0].approver == "beatrice@contoso.com"
+    running.reply_in(running.approvals, "beatrice", "already approved")
+    assert "done" in text_of(bot.slack.message(checklist.channel, checklist.ts))  # type: ignore[arg-type]
+
+
+def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_after_two_business_days(
+    running: Running,
+) -> None:
+    bot = running.bot
+    running.clock.set(datetime(2026, 3, 13, 15, 0, tzinfo=UTC))  # a Friday
+    assert bot.command("bill", "buy E5 10 invoice", "/subscription") == 200
+    checklist = running.checklist("Buy 10 × Office 365 E5 by invoice")
+    checklist = running.refreshed(checklist, "credit check")
+    assert "until Tue 17 Mar 2026 end of day (R10)" in text_of(checklist)
+
+    running.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))  # Monday: still within the deadline
+    running.scheduler.run_once()
+    assert not [m for m in bot.slack.messages(running.reminders) if "support" in text_of(m)]
+
+    running.clock.set(datetime(2026, 3, 18, 0, 5, tzinfo=UTC))  # Wednesday, past two business days
+    report = running.scheduler.run_once()
+    assert report.advanced != ()
+    running.refreshed(checklist, "Contact support")
+    escalations = [m for m in bot.slack.messages(running.reminders) if "contact support" in text_of(m)]
+    assert len(escalations) == 1
+    running.scheduler.run_once()
+    again = [m for m in bot.slack.messages(running.reminders) if "contact support" in text_of(m)]
+    assert len(again) == 1, "escalated once"
+    [sent] = [r for r in running.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION] or [None]
+    assert sent is None, "already sent by the scheduler"
+
+
+def test_status_and_app_home_show_the_workflows_in_flight(running: Running) -> None:
+    bot = running.bot
+    assert bot.command("bill", "cancel E4", "/subscription") == 200
+    running.checklist("Cancel the Office 365 E4 subscription")
+    assert bot.command("bill", "status", "/subscription") == 200
+    assert "Cancel the Office 365 E4 subscription" in text_of(bot.wait_reply("bill", containing="workflows"))
+    body = bot.slack.app_home_opened_body(bot.people["bill"])
+    assert bot.post(body, signed_headers(body, SIGNING_SECRET)) == 200
+    home = bot.slack.wait_for(lambda: bot.slack.home(bot.people["bill"]), description="App Home")
+    shown = str(home.blocks)
+    assert "Workflows in flight" in shown
+    assert "Cancel the Office 365 E4 subscription" in shown
+    assert "Your choice" in shown, "the confirmation waits on bill"

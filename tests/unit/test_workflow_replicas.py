@@ -1,0 +1,106 @@
+"""Several processes ticking on one database (issue #6), with the in-memory fakes: the poll is
+leased (one replica reads the tenant per interval), change sets a crash left half-applied are
+finished by a tick and shown in Slack, and a stopping process gives its leases back at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.changes import ChangeKind, ChangeSet, ChangeState
+from domain.commands import BuySubscription, ChangeLicenses, ConfirmChange
+from domain.services import Licensing, change_set_lease
+from domain.subscriptions import POLL_LEASE, Subscriptions
+from domain.workflows import WorkflowState
+from tests.fakes import SimulatedCrash
+from tests.unit.test_workflow_services import BILL, WeekdaysOnly, World, world
+
+
+def _replica(w: World, name: str) -> Subscriptions:
+    licensing = Licensing(w.uow, w.clock, w.subscriptions._licensing.catalog, owner=name)
+    return Subscriptions(
+        w.uow,
+        w.clock,
+        licensing.catalog,
+        licensing=licensing,
+        commerce=w.commerce,
+        calendar=WeekdaysOnly(),
+        notifier=w.notifier,
+        owner=name,
+    )
+
+
+class CountingReads:
+    def __init__(self, w: World) -> None:
+        self.count = 0
+        original = w.directory.subscriptions
+
+        def counted() -> list:  # type: ignore[type-arg]
+            self.count += 1
+            return original()
+
+        w.directory.subscriptions = counted  # type: ignore[method-assign]
+
+
+def test_one_replica_polls_the_tenant_per_interval_and_another_takes_over_when_it_stops() -> None:
+    w = world()
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+    a, b = _replica(w, "replica-a"), _replica(w, "replica-b")
+    reads = CountingReads(w)
+
+    assert a.tick().polled == 1
+    assert b.tick().polled == 0, "A polled moments ago: B skips the read"
+    assert reads.count == 1
+    w.clock.advance(a.settings.poll_interval)
+    w.commerce.activate(status.workflow.subscription_id)
+    assert b.tick().advanced == (status.workflow.id,), "A's poll lease ran out: B polls"
+
+    before = reads.count
+    assert a.tick().polled == 0, "within B's interval"
+    assert reads.count == before
+    b.release_leases()
+    with w.uow() as uow:
+        assert uow.leases.holder(POLL_LEASE) is None
+    [final] = a.status(BILL, status.workflow.id)
+    assert final.workflow.state is WorkflowState.DONE
+
+
+def test_a_tick_finishes_a_change_a_crash_left_and_shows_its_result() -> None:
+    w = world()
+    preview = w.subscriptions._licensing.request_change(
+        ChangeLicenses(ChangeKind.REPLACE, "lena@contoso.com", ("alice@contoso.com",), "E5", channel="C9")
+    )
+    w.directory.crash_once_after(0)
+    with pytest.raises(SimulatedCrash):
+        w.subscriptions._licensing.confirm(
+            ConfirmChange(preview.id, "lena@contoso.com", channel="C9", message_ts="171.1")
+        )
+
+    report = _replica(w, "replica-b").tick()
+
+    assert report.changes == (preview.id,)
+    [told] = w.notifier.named("change_resumed")
+    assert isinstance(told, ChangeSet)
+    assert (told.id, told.state, told.channel, told.message_ts) == (
+        preview.id,
+        ChangeState.DONE,
+        "C9",
+        "171.1",
+    )
+    assert w.directory.writes_for("alice@contoso.com") == 1
+
+
+def test_a_stopping_replica_takes_no_new_work_and_gives_every_lease_back() -> None:
+    w = world()
+    a = _replica(w, "replica-a")
+    a.tick()
+    with w.uow() as uow:
+        assert uow.leases.claim(
+            change_set_lease("cs-1"), f"replica-a:{1}", w.clock.now(), a.settings.lease_ttl
+        )
+        uow.commit()
+    a.stop()
+    assert a.resume() == []
+    assert a.release_leases() == 2
+    with w.uow() as uow:
+        assert uow.leases.holder(POLL_LEASE) is None
+        assert uow.leases.holder(change_set_lease("cs-1")) is None

@@ -1,0 +1,266 @@
+"""The subscription services on the in-memory fakes (the same the Slack tests can use): what the
+notifier hears and when, refusals audited, admin tasks, reminders."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from domain.audit import AuditResult
+from domain.catalog import ProductCatalog
+from domain.changes import ChangeState
+from domain.commands import (
+    BuySubscription,
+    CancelSubscription,
+    ChangeSeats,
+    DecideStep,
+    MarkTaskDone,
+    SwitchPlans,
+)
+from domain.errors import AmbiguousSubscription, DomainError, NotAuthorized, StepNotOpen, UnknownWorkflow
+from domain.model import AdminRole, PaymentMethod, SubscriptionStatus
+from domain.services import Licensing
+from domain.subscriptions import Subscriptions
+from domain.workflows import (
+    Choice,
+    ReminderKind,
+    StepName,
+    StepStatus,
+    TaskState,
+    WaitFor,
+    WorkflowState,
+    WorkflowStatus,
+)
+from tests.fakes import (
+    SKU_E3,
+    SKU_E5,
+    FixedClock,
+    InMemoryCommerce,
+    InMemoryDirectory,
+    InMemoryUnitOfWorkFactory,
+    RecordingNotifier,
+    SimulatedCrash,
+    make_product,
+    make_subscription,
+    make_user,
+)
+
+BILL = "bill@contoso.com"
+
+
+class WeekdaysOnly:
+    """A `BusinessCalendar` without holidays (the holidays adapter is tested in storage)."""
+
+    def is_business_day(self, day: date, country: str) -> bool:
+        return day.weekday() < 5
+
+    def add_business_days(self, start: date, days: int, country: str) -> date:
+        day, counted = start, 0
+        while counted < days:
+            day += timedelta(days=1)
+            counted += self.is_business_day(day, country)
+        return day
+
+
+@dataclass
+class World:
+    subscriptions: Subscriptions
+    directory: InMemoryDirectory
+    commerce: InMemoryCommerce
+    notifier: RecordingNotifier
+    uow: InMemoryUnitOfWorkFactory
+    clock: FixedClock
+
+
+class SlackIsDown(RecordingNotifier):
+    def workflow_changed(self, status: WorkflowStatus) -> None:
+        raise RuntimeError(f"cannot post {status.workflow.id}: slack is down")
+
+
+def world(*, tasks: bool = False, notifier: RecordingNotifier | None = None) -> World:
+    e3, e5 = make_product("ENTERPRISEPACK", seats=10), make_product("ENTERPRISEPREMIUM", seats=5)
+    directory = InMemoryDirectory(
+        products=[e3, e5],
+        users=[
+            make_user("bill", SKU_E5),
+            make_user("grace", SKU_E5),
+            make_user("lena", SKU_E3),
+            make_user("alice", SKU_E3),
+        ],
+        subscriptions=[make_subscription(e3), make_subscription(e5)],
+        roles={
+            "bill@contoso.com": [AdminRole.BILLING],
+            "grace@contoso.com": [AdminRole.GLOBAL],
+            "lena@contoso.com": [AdminRole.LICENSE],
+        },
+    )
+    clock = FixedClock()
+    uow = InMemoryUnitOfWorkFactory(directory)
+    commerce = InMemoryCommerce(directory, clock, tasks=tasks)
+    notifier = notifier or RecordingNotifier()
+    catalog = ProductCatalog()
+    subscriptions = Subscriptions(
+        uow,
+        clock,
+        catalog,
+        licensing=Licensing(uow, clock, catalog),
+        commerce=commerce,
+        calendar=WeekdaysOnly(),
+        notifier=notifier,
+    )
+    return World(subscriptions, directory, commerce, notifier, uow, clock)
+
+
+def test_the_notifier_hears_each_change_after_it_is_committed() -> None:
+    w = world()
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+    told = [s for s in w.notifier.named("workflow_changed") if isinstance(s, WorkflowStatus)]
+    assert {s.workflow.id for s in told} == {status.workflow.id}
+    assert told[0].workflow.state is WorkflowState.RUNNING, "told when it starts: post the message"
+    assert told[-1].workflow.waiting_for is WaitFor.ACTIVATION
+    stored = w.uow.workflow(status.workflow.id)
+    assert stored is not None
+    assert stored.state is WorkflowState.WAITING
+
+    w.subscriptions.attach_message(status.workflow.id, "C1", "111.222")
+    w.commerce.activate(status.workflow.subscription_id)
+    w.subscriptions.tick()
+    last = w.notifier.named("workflow_changed")[-1]
+    assert isinstance(last, WorkflowStatus)
+    assert (last.workflow.state, last.workflow.channel, last.workflow.message_ts) == (
+        WorkflowState.DONE,
+        "C1",
+        "111.222",
+    )
+
+
+def test_a_failing_notifier_never_stops_a_workflow() -> None:
+    w = world(notifier=SlackIsDown())
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+    w.commerce.activate(status.workflow.subscription_id)
+    w.subscriptions.tick()
+    [final] = w.subscriptions.status(BILL, status.workflow.id)
+    assert final.workflow.state is WorkflowState.DONE
+
+
+def test_refusals_are_audited_and_unknown_workflows_say_so() -> None:
+    w = world()
+    with pytest.raises(NotAuthorized):
+        w.subscriptions.buy(BuySubscription("lena@contoso.com", "E5", 2))
+    with pytest.raises(DomainError, match="at least one license"):
+        w.subscriptions.buy(BuySubscription(BILL, "E5", 0))
+    assert [(e.actor, e.result) for e in w.uow.audit_entries] == [
+        ("lena@contoso.com", AuditResult.REFUSED),
+        (BILL, AuditResult.REFUSED),
+    ]
+    with pytest.raises(UnknownWorkflow):
+        w.subscriptions.decide(DecideStep(BILL, "nope", "preview", "confirm"))
+    with pytest.raises(DomainError, match="Unknown step or choice"):
+        w.subscriptions.decide(DecideStep(BILL, "nope", "preview", "frobnicate"))
+
+
+def test_an_admin_task_is_verified_only_by_the_directory_and_reminded_to_its_owner() -> None:
+    w = world(tasks=True)
+    status = w.subscriptions.change_seats(ChangeSeats(BILL, "E5", 3))
+    task = status.task
+    assert status.workflow.waiting_for is WaitFor.TASK
+    assert task is not None
+    assert task.title == "Buy 3 Office 365 E5 licenses"
+    assert [s.workflow.id for s in w.subscriptions.waiting_on(BILL).tasks] == [status.workflow.id]
+
+    marked = w.subscriptions.mark_task_done(MarkTaskDone(BILL, task.id))
+    assert marked.workflow.waiting_for is WaitFor.TASK, "an admin's word is not enough"
+    w.clock.advance(timedelta(days=1))
+    reminders = [r for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.TASK_WAITING]
+    assert [(r.to, r.text) for r in reminders] == [
+        (BILL, f"Admin-center task still open: Buy 3 Office 365 E5 licenses ({task.link}).")
+    ]
+
+    e5 = next(s for s in w.directory.subscriptions() if s.sku_id == SKU_E5)
+    w.directory.put_subscription(replace(e5, total_licenses=8))  # an admin added them in the admin center
+    assert w.subscriptions.tick().advanced == (status.workflow.id,)
+    [final] = w.subscriptions.status(BILL, status.workflow.id)
+    assert final.workflow.state is WorkflowState.DONE
+    assert final.task is not None
+    assert final.task.state is TaskState.DONE
+
+
+def test_a_choice_waiting_is_reminded_to_the_requester_once_a_day() -> None:
+    w = world()
+    status = w.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
+    assert status.choices == (Choice.CONFIRM, Choice.ABORT)
+    assert [s.workflow.id for s in w.subscriptions.waiting_on(BILL).confirmations] == [status.workflow.id]
+    w.clock.advance(timedelta(days=1, minutes=1))
+    [reminder] = [r for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.CONFIRMATION_WAITING]
+    assert reminder.to == BILL
+    assert "waits for your decision: Preview and confirm" in reminder.text
+    assert not [r for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.CONFIRMATION_WAITING]
+
+
+def test_aborting_stops_the_workflow_and_its_preview() -> None:
+    w = world()
+    status = w.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
+    workflow_id = status.workflow.id
+    stopped = w.subscriptions.decide(
+        DecideStep(BILL, workflow_id, StepName.PREVIEW.value, Choice.ABORT.value)
+    )
+    assert stopped.workflow.state is WorkflowState.CANCELLED
+    assert stopped.change_set is not None
+    assert stopped.change_set.state is ChangeState.CANCELLED
+    assert w.directory.writes == []
+    with pytest.raises(StepNotOpen):
+        w.subscriptions.decide(DecideStep(BILL, workflow_id, StepName.PREVIEW.value, Choice.CONFIRM.value))
+
+
+def test_a_product_with_several_active_subscriptions_asks_which_to_cancel() -> None:
+    w = world()
+    w.directory.put_subscription(
+        make_subscription(make_product("ENTERPRISEPACK", seats=3), sub_id="second-e3")
+    )
+    with pytest.raises(AmbiguousSubscription, match="second-e3"):
+        w.subscriptions.request_cancel(CancelSubscription(BILL, "E3"))
+    status = w.subscriptions.request_cancel(CancelSubscription(BILL, "second-e3"))
+    assert status.workflow.subscription_id == "second-e3"
+    with pytest.raises(DomainError, match="already being cancelled"):
+        w.subscriptions.request_cancel(CancelSubscription(BILL, "second-e3"))
+    gone = make_subscription(
+        make_product("ENTERPRISEPACK"), sub_id="gone-e3", status=SubscriptionStatus.SUSPENDED
+    )
+    w.directory.put_subscription(gone)
+    with pytest.raises(DomainError, match="nothing to cancel"):
+        w.subscriptions.request_cancel(CancelSubscription(BILL, "gone-e3"))
+
+
+def test_an_invoice_deadline_counts_business_days_from_the_purchase() -> None:
+    w = world()
+    assert w.clock.now().weekday() == 0, "FixedClock starts on a Monday"
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
+    assert status.workflow.deadline == datetime.combine(
+        w.clock.now().date() + timedelta(days=3), time(0), UTC
+    )
+
+
+def test_a_step_running_in_one_thread_is_not_run_by_another_until_its_lease_expires() -> None:
+    w = world()
+    status = w.subscriptions.start_switch(
+        SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com", "lena@contoso.com"))
+    )
+    w.directory.crash_once_after(1)
+    with pytest.raises(SimulatedCrash):
+        w.subscriptions.decide(
+            DecideStep(BILL, status.workflow.id, StepName.PREVIEW.value, Choice.CONFIRM.value)
+        )
+
+    from_the_scheduler: list[list[str]] = []
+    scheduler = threading.Thread(target=lambda: from_the_scheduler.append(w.subscriptions.resume()))
+    scheduler.start()
+    scheduler.join()
+    assert from_the_scheduler == [[]], "the request's thread still holds the step"
+
+    assert w.subscriptions.resume() == [status.workflow.id], "the thread that holds it goes on"
+    [final] = w.subscriptions.status(BILL, status.workflow.id)
+    assert final.workflow.step(StepName.REASSIGN).status is StepStatus.DONE
+    assert [w.directory.writes_for(u) for u in ("alice@contoso.com", "lena@contoso.com")] == [1, 1]
