@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_sdk import WebClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SystemClock
@@ -40,6 +40,8 @@ __all__ = ["Container", "bootstrap", "process_owner"]
 log = logging.getLogger(__name__)
 
 DirectoryFactory = Callable[[Session], TenantDirectory]
+
+_SEED_LOCK_KEY = 0x6C6963_5345  # "licSE": the advisory lock around seeding an empty simulated tenant
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ def process_owner() -> str:
 def _seed_empty_tenant(sessions: sessionmaker[Session], clock: Clock) -> None:
     """The embedded tenant works out of the box: an empty one becomes the Contoso demo."""
     with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Replicas starting together on an empty database: one seeds, the others then see it.
+            session.execute(select(func.pg_advisory_xact_lock(_SEED_LOCK_KEY)))
         if tenant_is_empty(session):
             reset_demo_tenant(session, clock)
             session.commit()

@@ -54,6 +54,14 @@ class OneSchedulerLock:
         self._ttl = ttl
 
     def acquire(self) -> None:
+        _LIVE.add(self._owner)
+        try:
+            self._acquire()
+        except BaseException:
+            _LIVE.discard(self._owner)
+            raise
+
+    def _acquire(self) -> None:
         with self._uow() as uow:
             holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
             now = self._clock.now()
@@ -80,6 +88,7 @@ class OneSchedulerLock:
                 log.error("another scheduler took this SQLite database over; this one keeps ticking")
 
     def release(self) -> None:
+        _LIVE.discard(self._owner)
         with self._uow() as uow:
             uow.leases.release(SQLITE_SCHEDULER_LEASE, self._owner)
             uow.commit()
@@ -96,12 +105,21 @@ def refusal(holder: str) -> str:
     )
 
 
+_LIVE: set[str] = set()
+"""The scheduler lease owners alive in this process."""
+
+
 def _alive(owner: str) -> bool:
-    """Whether the process named in a lease owner may still run (only this host's can be checked)."""
+    """Whether the process named in a lease owner may still run (only this host's can be checked).
+
+    Our own pid under another owner is a previous life of this process's pid (a container restart
+    reuses both the host name and the pid), unless a scheduler of this very process holds it."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname()[:24] or not pid_text.isdigit():
         return True
+    if int(pid_text) == os.getpid():
+        return owner in _LIVE
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:

@@ -7,6 +7,7 @@ fork, so no database connection or thread pool crosses a process boundary.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,10 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
     _Gunicorn(load, options).run()
 
 
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -130,6 +135,8 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     except SchedulerRefused as refused:
         raise SystemExit(str(refused)) from None
     handler = SocketModeHandler(build_bolt_app(container), settings.slack_app_token.get_secret_value())
+    # `docker stop` sends SIGTERM (ignored by a PID 1 without a handler): stop like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         handler.start()  # type: ignore[no-untyped-call]
     finally:

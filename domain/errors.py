@@ -263,6 +263,17 @@ class DirectoryUnavailable(DomainError):
         )
 
 
+class StateUnavailable(DomainError):
+    """licensebot's own database could not be used; the transaction was rolled back."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "licensebot's database cannot be reached right now, so nothing was changed.",
+            "Try again in a minute; if it keeps failing, ask your bot admins to check the database "
+            "(DATABASE_URL; the bot's /readyz says whether it is reachable).",
+        )
+
+
 # --- subscription workflows (R2, R10–R14) ---------------------------------------------------------
 
 

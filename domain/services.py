@@ -178,6 +178,10 @@ class Licensing:
         return self._process
 
     @property
+    def lease_ttl(self) -> timedelta:
+        return self._lease_ttl
+
+    @property
     def owner(self) -> str:
         """Who holds the lease of a change set this thread applies (a process and its thread)."""
         return f"{self._process}:{threading.get_ident()}"
@@ -536,6 +540,8 @@ class Licensing:
             # The key commits with the state: a second click, on any replica, finds it claimed.
             if not uow.keys.claim(f"confirm:{change_set.id}", now):
                 raise ChangeNotPending(ChangeState.APPLYING.value)
+            # So does the lease: no other replica's scheduler starts it before this thread does.
+            uow.leases.claim(change_set_lease(change_set.id), self.owner, now, self._lease_ttl)
             uow.change_sets.save(change_set)
             uow.commit()
         if confirmed is not None:
@@ -581,73 +587,91 @@ class Licensing:
         died is finished by the next one to try once the lease has run out. When this process is
         stopping (`stop`), the lease is given back after the current batch.
         """
+        return self._apply(change_set_id, correlation_id, progress)[0]
+
+    def _apply(
+        self, change_set_id: str, correlation_id: str = "", progress: Progress | None = None
+    ) -> tuple[ChangeSet, bool]:
+        """`apply`, and whether this call held the change at all (False: it was finished already,
+        or another process holds it)."""
         lease, owner = change_set_lease(change_set_id), self.owner
+        held = False
         try:
-            return self._apply(change_set_id, lease, owner, correlation_id, progress)
+            while True:
+                change_set, held, wrote = self._apply_batch(change_set_id, lease, owner, correlation_id, held)
+                if wrote and progress is not None:
+                    progress(change_set)
+                if not _applying(change_set) or not held or self._stopping.is_set():
+                    if held and _applying(change_set):
+                        self._give_back(lease, owner)  # stopping: another process goes on at once
+                    return change_set, held
         except BaseException:
             self._give_back(lease, owner)  # a failure, not a death: let the next tick retry now
             raise
 
-    def _apply(
-        self, change_set_id: str, lease: str, owner: str, correlation_id: str, progress: Progress | None
-    ) -> ChangeSet:
-        while True:
-            with self._uow() as uow:
-                change_set = self._load(uow, change_set_id, for_update=True)
-                if change_set.state is not ChangeState.APPLYING:
-                    uow.leases.release(lease, owner)
-                    uow.commit()
-                    return change_set
-                if self._stopping.is_set():
-                    uow.leases.release(lease, owner)
-                    uow.commit()
-                    log.info("stopping: change set %s is left to another process", change_set_id)
-                    return change_set
-                if not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
-                    return change_set  # another process is applying it
-                batch = change_set.next_batch(self._batch_size)
-                if not batch:  # every item already final: the set is done
-                    self._finish(change_set)
-                    uow.change_sets.save(change_set)
-                    uow.leases.release(lease, owner)
-                    uow.commit()
-                    return change_set
-                verify = any(item.status is ItemStatus.SENDING for item in batch)
-                change_set.mark_sending(batch)
-                uow.change_sets.save(change_set)
+    def _apply_batch(
+        self, change_set_id: str, lease: str, owner: str, correlation_id: str, held: bool
+    ) -> tuple[ChangeSet, bool, bool]:
+        """One batch: (the change set after it, whether we hold it, whether a batch was written).
+        Stops before writing when the change is finished, held by another process, or this process
+        is stopping."""
+        with self._uow() as uow:
+            change_set = self._load(uow, change_set_id, for_update=True)
+            if change_set.state is not ChangeState.APPLYING:
+                uow.leases.release(lease, owner)
                 uow.commit()
-            with self._uow() as uow:
-                change_set = self._load(uow, change_set_id, for_update=True)
-                if change_set.state is not ChangeState.APPLYING:
-                    return change_set
-                if not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
-                    return change_set  # taken over meanwhile: the batch is the new holder's
-                pending = {i.change.user_id for i in batch}
-                batch = [i for i in change_set.items if i.change.user_id in pending]
-                outcomes = uow.directory.apply([i.change for i in batch], verify=verify)
-                now = self._clock.now()
-                for outcome in outcomes:
-                    item = change_set.record(outcome)
-                    applied = outcome.kind in {OutcomeKind.APPLIED, OutcomeKind.ALREADY_APPLIED}
-                    uow.audit.record(
-                        AuditEntry(
-                            at=now,
-                            actor=change_set.requested_by,
-                            action=f"{change_set.kind} {change_set.product_label}",
-                            result=AuditResult.APPLIED if applied else AuditResult.FAILED,
-                            target=item.change.user_principal_name,
-                            before=licenses_to_json(item.change.before),
-                            after=licenses_to_json(item.change.after),
-                            reason=outcome.reason or outcome.kind.value,
-                            correlation_id=correlation_id,
-                            change_set_id=change_set.id,
-                        )
-                    )
+                return change_set, held, False
+            if self._stopping.is_set():
+                uow.leases.release(lease, owner)
+                uow.commit()
+                log.info("stopping: change set %s is left to another process", change_set_id)
+                return change_set, held, False
+            if not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
+                return change_set, False, False  # another process is applying it
+            batch = change_set.next_batch(self._batch_size)
+            if not batch:  # every item already final: the set is done
                 self._finish(change_set)
                 uow.change_sets.save(change_set)
+                uow.leases.release(lease, owner)
                 uow.commit()
-            if progress is not None:
-                progress(change_set)
+                return change_set, True, False
+            verify = any(item.status is ItemStatus.SENDING for item in batch)
+            change_set.mark_sending(batch)
+            uow.change_sets.save(change_set)
+            uow.commit()
+        with self._uow() as uow:
+            change_set = self._load(uow, change_set_id, for_update=True)
+            if change_set.state is not ChangeState.APPLYING:
+                return change_set, held, False
+            if not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
+                return change_set, False, False  # taken over meanwhile: the batch is the new holder's
+            pending = {i.change.user_id for i in batch}
+            batch = [i for i in change_set.items if i.change.user_id in pending]
+            outcomes = uow.directory.apply([i.change for i in batch], verify=verify)
+            now = self._clock.now()
+            for outcome in outcomes:
+                item = change_set.record(outcome)
+                applied = outcome.kind in {OutcomeKind.APPLIED, OutcomeKind.ALREADY_APPLIED}
+                uow.audit.record(
+                    AuditEntry(
+                        at=now,
+                        actor=change_set.requested_by,
+                        action=f"{change_set.kind} {change_set.product_label}",
+                        result=AuditResult.APPLIED if applied else AuditResult.FAILED,
+                        target=item.change.user_principal_name,
+                        before=licenses_to_json(item.change.before),
+                        after=licenses_to_json(item.change.after),
+                        reason=outcome.reason or outcome.kind.value,
+                        correlation_id=correlation_id,
+                        change_set_id=change_set.id,
+                    )
+                )
+            self._finish(change_set)
+            if not _applying(change_set):  # the last outcome finished the set
+                uow.leases.release(lease, owner)
+            uow.change_sets.save(change_set)
+            uow.commit()
+        return change_set, True, True
 
     def _give_back(self, lease: str, owner: str) -> None:
         try:
@@ -675,7 +699,8 @@ class Licensing:
                 break
             if force:
                 self.take_over(change_set_id)
-            if self.apply(change_set_id).state is not ChangeState.APPLYING:
+            change_set, held = self._apply(change_set_id)
+            if held and change_set.state is not ChangeState.APPLYING:
                 finished.append(change_set_id)
         return finished
 
@@ -719,6 +744,10 @@ class Licensing:
         if not seen:
             raise UnknownUser("(nobody)")
         return list(seen.values())
+
+
+def _applying(change_set: ChangeSet) -> bool:
+    return change_set.state is ChangeState.APPLYING
 
 
 def _touched_skus(items: Iterable[ChangeItem], product_sku: str) -> set[str]:

@@ -113,6 +113,8 @@ class WorkflowEngine:
                 break
             last = marker
             self._RUNNERS[step.name](self, workflow_id, correlation_id)
+            if self._handed_back(workflow_id):
+                break
         with self._uow() as uow:
             return self.status(uow, self.load(uow, workflow_id))
 
@@ -134,6 +136,15 @@ class WorkflowEngine:
                 "workflow %s could not run its next step; it is retried at the next tick", workflow_id
             )
         return True
+
+    def _handed_back(self, workflow_id: str) -> bool:
+        """The step is still running but no longer ours (we gave it back, or another process took
+        it): whoever holds it, or the next tick, goes on with it."""
+        with self._uow() as uow:
+            workflow = self.load(uow, workflow_id)
+        step = workflow.current
+        running = step is not None and step.status is StepStatus.RUNNING and not workflow.state.final
+        return running and workflow.lease_owner != self.owner
 
     def may_take(self, workflow: Workflow, now: datetime) -> bool:
         """A running step may be run by its lease holder, or by anyone once the lease expired."""

@@ -96,6 +96,11 @@ class SlackNotifier:
             if approval.id in self._posted or approval.message_ts:
                 return
             posted = self._post(channel, approval_request(status))
+            fallback = status.workflow.channel
+            if posted is None and fallback and fallback != channel:
+                # APPROVALS_CHANNEL is wrong or the bot is not in it: the request must still be seen.
+                log.warning("approval %s goes to the workflow's channel instead of %s", approval.id, channel)
+                posted = self._post(fallback, approval_request(status))
             if posted is None:
                 return
             self._posted[approval.id] = posted

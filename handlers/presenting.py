@@ -21,6 +21,7 @@ from domain.changes import ChangeSet, ChangeState
 from domain.services import Licensing
 from handlers.blocks import (
     Message,
+    cannot_post_here,
     change_preview,
     change_progress,
     change_result,
@@ -68,13 +69,15 @@ class Surface:
 
     def post(self, message: Message) -> str:
         """A message everyone in the channel sees; its ts. In the bot's direct messages with the
-        person when licensebot may not post in the channel."""
+        person when licensebot may not post in the channel, and they are told why and how to fix it."""
         try:
             response = self.client.chat_postMessage(channel=self.channel, **message.to_dict())
         except SlackApiError as error:
-            if error.response.get("error") not in _NOT_POSTABLE:
+            reason = str(error.response.get("error"))
+            if reason not in _NOT_POSTABLE:
                 raise
             response = self.client.chat_postMessage(channel=self.user, **message.to_dict())
+            self.only_to_them(cannot_post_here("this change", "is in your direct messages with it", reason))
         self.channel = str(response["channel"])
         return str(response["ts"])
 

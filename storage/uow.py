@@ -11,8 +11,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.errors import StateUnavailable
 from domain.ports import (
     AdminTaskRepository,
     ApprovalRepository,
@@ -76,11 +78,21 @@ class SqlUnitOfWork:
         session, self._session = self._active, None
         try:
             session.rollback()
+        except DBAPIError:
+            if exc is None:
+                raise StateUnavailable() from None
         finally:
             session.close()
+        if isinstance(exc, DBAPIError) and _unreachable(exc):
+            raise StateUnavailable() from exc
 
     def commit(self) -> None:
-        self._active.commit()
+        try:
+            self._active.commit()
+        except DBAPIError as error:
+            if _unreachable(error):
+                raise StateUnavailable() from error
+            raise
 
     def rollback(self) -> None:
         self._active.rollback()
@@ -90,6 +102,12 @@ class SqlUnitOfWork:
         if self._session is None:
             raise RuntimeError("use the unit of work inside `with uow:`")
         return self._session
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """The database is down or the connection dropped (not a constraint or a programming error):
+    the person is told so, in words, instead of "something went wrong"."""
+    return error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
 
 
 class SqlUnitOfWorkFactory:

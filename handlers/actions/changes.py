@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from domain.changes import ChangeSet, ChangeState
 from domain.commands import CancelChange, ConfirmChange, RetryFailed, UndoChange
 from domain.errors import ChangeNotPending
-from handlers.blocks import change_applying, change_cancelled, change_progress, change_result, not_pending
+from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
@@ -71,12 +71,11 @@ class _Buttons:
             return
         ts = _message_ts(body)
         replies = self._replies(surface, context)
-
-        def applying(change_set: ChangeSet) -> None:
-            surface.update(ts, change_progress(change_set))
-
+        # "Applying" once the confirmation holds, then the progress: a Slack failure (a rate limit
+        # outlasting the retries) skips an update and never stops the change being written.
+        progress = replies.progress(ts)
         try:
-            done = self._licensing.confirm(confirm, replies.progress(ts), confirmed=applying)
+            done = self._licensing.confirm(confirm, progress, confirmed=progress)
         except ChangeNotPending as already:
             reply(respond, not_pending(already))
             return

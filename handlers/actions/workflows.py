@@ -10,6 +10,7 @@ is shown as a notice to the person, not as an error. The checklist itself is upd
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
@@ -18,7 +19,8 @@ from slack_sdk import WebClient
 from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
 from domain.subscriptions import Subscriptions
-from handlers.blocks.workflows import parse_choice_value, workflow_notice
+from domain.workflows import WorkflowStatus
+from handlers.blocks.workflows import parse_choice_value, workflow_checklist, workflow_notice
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import (
@@ -62,7 +64,11 @@ class _Buttons:
             raise DomainError("That button does not belong to a workflow.", "Use `/subscription status`.")
         requester = SlackPeople(client).requester(str(body["user"]["id"]))
         decide = DecideStep(requester, workflow_id, step, choice, correlation_id(context))
-        _noticed(respond, lambda: self._subscriptions.decide(decide))
+        status = _noticed(respond, lambda: self._subscriptions.decide(decide))
+        if status is not None and (body.get("container") or {}).get("is_ephemeral"):
+            # A checklist only they see (it could not be posted in the channel): the notifier
+            # cannot update it, so the answer takes its place.
+            reply(respond, workflow_checklist(status), replace_original=True)
 
     def approve(
         self,
@@ -125,9 +131,10 @@ class _Buttons:
         _noticed(respond, lambda: self._subscriptions.approve(cmd))
 
 
-def _noticed(respond: Respond, press: Any) -> None:
-    """Run the press; a step or an approval no longer open is a notice to the presser."""
+def _noticed(respond: Respond, press: Callable[[], WorkflowStatus]) -> WorkflowStatus | None:
+    """Run the press; a step or an approval no longer open is a notice to the presser (None)."""
     try:
-        press()
+        return press()
     except (StepNotOpen, ApprovalNotPending) as already:
         reply(respond, workflow_notice(already))
+        return None

@@ -9,7 +9,7 @@ from handlers.blocks.changes import (
     preview_fits,
     result_fits,
 )
-from handlers.blocks.errors import domain_error, internal_error, not_pending, usage_error
+from handlers.blocks.errors import cannot_post_here, domain_error, internal_error, not_pending, usage_error
 from handlers.blocks.forms import license_form, loading_form, notice_view, services_form
 from handlers.blocks.help import help_message
 from handlers.blocks.home import app_home, home_notice
@@ -20,6 +20,7 @@ from handlers.blocks.users import user_overview
 __all__ = [
     "Message",
     "app_home",
+    "cannot_post_here",
     "change_applying",
     "change_cancelled",
     "change_preview",

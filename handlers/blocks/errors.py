@@ -12,7 +12,7 @@ from domain.errors import ChangeNotPending, DomainError, InvalidCommand
 from handlers.blocks.message import Message, context, message, section
 from handlers.blocks.text import escape
 
-__all__ = ["domain_error", "internal_error", "not_pending", "usage_error"]
+__all__ = ["cannot_post_here", "domain_error", "internal_error", "not_pending", "usage_error"]
 
 
 def usage_error(error: InvalidCommand) -> Message:
@@ -45,6 +45,25 @@ def not_pending(error: ChangeNotPending) -> Message:
     if error.fix:
         lines.append(escape(error.fix))
     return message(escape(error.message), [section("\n".join(lines))])
+
+
+def cannot_post_here(what: str, instead: str, reason: str = "") -> Message:
+    """Slack refused licensebot a post in the channel (it is not a member, or cannot see the
+    channel): what went elsewhere, and how to have it here. `reason` is Slack's error code."""
+    why = f" (Slack: `{escape(reason)}`)" if reason else ""
+    return message(
+        f"licensebot cannot post in this channel, so {escape(what)} {escape(instead)}.",
+        [
+            section(
+                f":information_source: licensebot cannot post in this channel{why}, "
+                f"so {escape(what)} {escape(instead)}."
+            ),
+            context(
+                "To have it here, invite licensebot to the channel (`/invite @licensebot`) or use a "
+                "channel it is in."
+            ),
+        ],
+    )
 
 
 def internal_error(reference: str) -> Message:

@@ -1,7 +1,8 @@
 """`/license`: assign, replace, remove, services, show, help, and the form (DESIGN.md §3).
 
 A form is opened right after the ack with the trigger id (it expires 3 s after the command), as
-"reading the tenant…"; it is filled in with `views.update` once the tenant has answered.
+"reading the tenant…"; it is filled in with `views.update` once the tenant has answered. A trigger
+Slack no longer takes (the 3 s ran out) is a refusal saying to run the command again.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
+from domain.errors import DomainError
 from domain.services import Licensing
 from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
 from handlers.context import OPEN_VIEW, Services, correlation_id
@@ -24,6 +27,9 @@ from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
 
 __all__ = ["register"]
+
+_TRIGGER_GONE = {"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"}
+"""`views.open` refusals that mean the command's trigger can no longer open a form."""
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
@@ -97,7 +103,19 @@ def _open_form(
         else (LICENSE_FORM, "License change")
     )
     sealed = seal.seal({"form": callback, "user": user_id, "channel": channel})
-    opened = client.views_open(trigger_id=command["trigger_id"], view=loading_form(title, callback, sealed))
+    try:
+        opened = client.views_open(
+            trigger_id=command["trigger_id"], view=loading_form(title, callback, sealed)
+        )
+    except SlackApiError as error:
+        if error.response.get("error") not in _TRIGGER_GONE:
+            raise
+        raise DomainError(
+            "The form could not open: Slack allows 3 seconds between the command and its form, and "
+            f"that time ran out ({error.response.get('error')}). Nothing was changed.",
+            "Run the command again; or type the change without the form, e.g. "
+            "`/license assign @alice E5` (`/license help` lists them).",
+        ) from error
     view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
     context[OPEN_VIEW] = view_id  # from here on, a refusal is shown in the form
     people = SlackPeople(client)

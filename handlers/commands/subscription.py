@@ -3,7 +3,8 @@
 
 A workflow's checklist is posted in the channel by the `SlackNotifier` and updated in place as it
 moves; when it could not be posted there (a direct message, a channel without the bot), the
-requester gets it as a reply only they see.
+requester gets it as a reply only they see, with how to have it in the channel; its buttons then
+answer with the checklist as it moved.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from domain.errors import DomainError
 from domain.model import PaymentMethod
 from domain.subscriptions import Subscriptions
 from domain.workflows import EVERYONE, WorkflowStatus
-from handlers.blocks import help_message, subscription_list
+from handlers.blocks import cannot_post_here, help_message, subscription_list
 from handlers.blocks.workflows import workflow_checklist, workflow_list
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
@@ -109,6 +110,14 @@ def register(app: App, services: Services) -> None:
             )
         if not status.workflow.message_ts:
             reply(respond, workflow_checklist(status))
+            reply(
+                respond,
+                cannot_post_here(
+                    "this checklist",
+                    f"is shown only to you and not kept up to date here "
+                    f"(`{SUBSCRIPTION_COMMAND} status {status.workflow.id}` shows where it stands)",
+                ),
+            )
 
     app.command(SUBSCRIPTION_COMMAND)(acknowledge_first(subscription_command))
 

@@ -241,3 +241,22 @@ def test_a_scheduler_left_by_a_killed_process_does_not_block_the_restart(
         holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
     assert holder is not None
     assert holder.owner == _owner(os.getpid())
+
+
+@SQLITE_ONLY
+def test_a_scheduler_lease_of_this_pids_previous_life_does_not_block_a_container_restart(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """`docker restart` keeps the host name and reuses the pid: the lease names "us", but no
+    scheduler of this process holds it."""
+    with uow_factory() as uow:
+        uow.leases.claim(SQLITE_SCHEDULER_LEASE, _owner(os.getpid()).replace("n0nce1", "before"), NOW, TTL)
+        uow.commit()
+    restarted = OneSchedulerLock(uow_factory, FixedClock(NOW), _owner(os.getpid()), TTL)
+    restarted.check()
+    restarted.acquire()
+    with uow_factory() as uow:
+        holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
+    assert holder is not None
+    assert holder.owner == _owner(os.getpid())
+    restarted.release()

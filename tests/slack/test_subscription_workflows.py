@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 
 from bot.local_slack import LocalSlack, Message, signed_headers
 from bot.scheduler import WorkflowScheduler
+from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.model import SubscriptionStatus
 from domain.services import Licensing
@@ -223,6 +224,10 @@ def test_a_cancel_is_approved_by_another_admin_refused_for_the_requester_and_a_l
     running.press("beatrice", request, "approval.approve")
     running.reply_in(running.approvals, "beatrice", "would lose")
     assert running.subscription_status("e4") is SubscriptionStatus.ENABLED
+    # Each refusal is in the audit, with who was refused and why (R13, R20).
+    for who, why in (("bill@contoso.com", "their own request"), ("lena@contoso.com", "may not")):
+        refusals = [e for e in running.tenant.audit(who) if e.result is AuditResult.REFUSED]
+        assert any("approv" in e.action and why in e.reason for e in refusals), (who, refusals)
 
     clicks = [
         bot.slack.action_body(
