@@ -11,12 +11,15 @@ shows each user's licenses before and after every write.
   leases run out; nothing is lost, nothing is written twice, nobody is ever without a license.
 - The same request delivered to two replicas at once, and Confirm clicked on two replicas: one
   effect.
+- A replica stopped gracefully (SIGTERM, as in a deploy) mid-job gives its leases back on the way
+  out; another one finishes the job.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bench.common import BENCH_SECRET, Cohort, Serve, bench_upn, postgres_database, serve, sim_tenant_file
 from bot.local_slack import LocalSlack, Message, render_blocks, signed_headers
@@ -46,6 +49,7 @@ PER_WORKFLOW = 15
 KILL_WORKFLOWS = 4
 KILL_PER_WORKFLOW = 40
 LEASE_SECONDS = 4
+GRACEFUL_USERS = 140  # the most one command holds (3,000 characters)
 TIMEOUT = 150.0
 CONFIRM = "workflow.choice.confirm"
 SKIP = "workflow.choice.skip"
@@ -68,6 +72,7 @@ class Cluster:
     channel: str
     bill: str
     http: httpx.Client
+    database: str
 
     def post(self, replica: int, body: str, **headers: Any) -> int:
         response = self.http.post(
@@ -91,6 +96,27 @@ class Cluster:
 
     def wait(self, predicate: Any, description: str) -> Any:
         return self.slack.wait_for(predicate, timeout=TIMEOUT, description=description)
+
+    def leases_of(self, pids: list[int]) -> list[str]:
+        """The leases (named, and on workflows) whose owner is one of these processes."""
+        from storage.database import create_engine
+
+        prefixes = [f"{socket.gethostname()[:24]}:{pid}:" for pid in pids]
+        engine = create_engine(self.database)
+        try:
+            with engine.connect() as connection:
+                names = [
+                    f"{n} {o}" for n, o in connection.execute(text("select name, owner from work_leases"))
+                ]
+                names += [
+                    f"workflow {i} {o}"
+                    for i, o in connection.execute(
+                        text("select id, lease_owner from workflows where lease_owner is not null")
+                    )
+                ]
+        finally:
+            engine.dispose()
+        return [n for n in names if any(p in n for p in prefixes)]
 
     def writes(self) -> int:
         return self.graph.stats().total_writes_applied
@@ -137,6 +163,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         Cohort("mv", WORKFLOWS * PER_WORKFLOW, "ENTERPRISEPACK"),
         Cohort("kl", KILL_WORKFLOWS * KILL_PER_WORKFLOW, "ENTERPRISEPACK"),
         Cohort("dd", 4, "ENTERPRISEPACK"),
+        Cohort("gs", GRACEFUL_USERS, "ENTERPRISEPACK"),
     ]
     seats = {"ENTERPRISEPREMIUM": sum(c.count for c in cohorts)}
     sim_url = sim_tenant_file(folder / "graph-sim.db", cohorts, seats)
@@ -145,7 +172,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         sim = DatabaseTenant(sim_url, seed_demo=False)
         stack.callback(sim.close)
         # Each write takes a little while, as on Graph: a kill lands in the middle of a batch.
-        graph = stack.enter_context(GraphSimulator(sim, tokens={TOKEN: "licensebot"}, write_latency_ms=15))
+        graph = stack.enter_context(GraphSimulator(sim, tokens={TOKEN: "licensebot"}, write_latency_ms=30))
         slack = stack.enter_context(LocalSlack())
         env = {
             "TENANT_BACKEND": "graph",
@@ -178,16 +205,24 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         bill = slack.add_user("bill", real_name="Bill Billing", email="bill@contoso.com")
         channel = slack.add_channel("licensing", members=[bill])
         http = stack.enter_context(httpx.Client(timeout=30))
-        yield Cluster(slack, graph, sim, replicas, channel, bill, http)
+        yield Cluster(slack, graph, sim, replicas, channel, bill, http, database)
 
 
-def _start_switches(cluster: Cluster, prefix: str, count: int, size: int, header: str) -> list[str]:
-    """`/subscription switch E3 E5 <users>` per workflow, round robin over the replicas; the ts of
+def _start_switches(
+    cluster: Cluster,
+    prefix: str,
+    count: int,
+    size: int,
+    header: str,
+    *,
+    replicas: tuple[int, ...] = (0, 1, 2),
+) -> list[str]:
+    """`/subscription switch E3 E5 <users>` per workflow, round robin over `replicas`; the ts of
     each workflow's checklist, in order."""
     seen = {m.ts for m in cluster.slack.messages(cluster.channel)}
     for n in range(count):
         users = " ".join(bench_upn(n * size + i, prefix) for i in range(1, size + 1))
-        assert cluster.command(n % 3, f"switch E3 E5 {users}") == 200
+        assert cluster.command(replicas[n % len(replicas)], f"switch E3 E5 {users}") == 200
 
     def checklists() -> list[str] | None:
         found = [
@@ -296,6 +331,32 @@ def test_the_same_request_and_a_double_click_on_two_replicas_have_one_effect(clu
     assert len(checklists()) == 1, "the request delivered twice started one workflow"
     assert cluster.writes() - writes_before == 4
     _assert_moved_once(cluster, "dd", 4)
+
+
+def test_a_replica_stopped_gracefully_gives_its_work_back_at_once(cluster: Cluster) -> None:
+    live = [n for n, replica in enumerate(cluster.replicas) if replica.process.poll() is None]
+    stopping, other = cluster.replicas[live[-1]], live[0]
+    header = f"Switch {GRACEFUL_USERS} users from Office 365 E3 to Office 365 E5"
+    [checklist] = _start_switches(cluster, "gs", 1, GRACEFUL_USERS, header, replicas=(other,))
+    preview = _wait_text(cluster, checklist, "waiting for confirmation")
+    workers = _children(stopping.process.pid)
+    writes_before = cluster.writes()
+
+    assert cluster.post(live[-1], cluster.click_body(preview, CONFIRM)) == 200
+    held = cluster.wait(lambda: cluster.leases_of(workers), "the stopping replica holding the change")
+    cluster.wait(lambda: cluster.writes() > writes_before, "the first writes")
+    stopping.process.send_signal(signal.SIGTERM)  # a deploy: gunicorn stops gracefully
+    assert stopping.process.wait(timeout=60) == 0
+    left = cluster.writes() - writes_before
+    assert cluster.leases_of(workers) == [], f"given back on the way out (held {held})"
+    assert left < GRACEFUL_USERS, "stopped in the middle of the job"
+    print(f"\nreplicas: graceful stop after {left} of {GRACEFUL_USERS} writes")  # noqa: T201
+
+    offer = _wait_text(cluster, checklist, "Remove the unused licenses")
+    assert cluster.post(other, cluster.click_body(offer, SKIP)) == 200
+    _wait_text(cluster, checklist, "— done")
+    assert cluster.writes() - writes_before == GRACEFUL_USERS
+    _assert_moved_once(cluster, "gs", GRACEFUL_USERS)
 
 
 def _at_once(send: Any) -> None:
