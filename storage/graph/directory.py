@@ -207,6 +207,7 @@ class GraphDirectory:
                 for i in todo
             ]
             unknown: list[int] = []
+            refused: list[int] = []
             delay = 0.0
             for i, response in zip(todo, self._client.batch(requests), strict=True):
                 change = changes[i]
@@ -218,6 +219,9 @@ class GraphDirectory:
                 else:
                     refusal = self._refusal(change, response, products, seen.get(change.user_id))
                     outcomes[i] = ChangeOutcome.failed(change.user_id, refusal)
+                    refused.append(i)
+            if refused and read_first:
+                self._refused_but_done(changes, refused, outcomes)
             if not unknown:
                 return
             if attempt >= self._client.config.max_retries:
@@ -231,6 +235,23 @@ class GraphDirectory:
             )
             self._client.pause(delay)
             todo = self._still_to_write(changes, unknown, outcomes, seen, written=True)
+
+    def _refused_but_done(
+        self, changes: Sequence[UserChange], refused: list[int], outcomes: dict[int, ChangeOutcome]
+    ) -> None:
+        """A write refused although the user was read in the `before` state moments ago: another
+        writer got there in between — a process killed with its request still in flight, whose
+        work this one resumed. A user now in the `after` state is done, not failed."""
+        try:
+            current = self._read_users([changes[i].user_id for i in refused])
+        except DomainError:
+            return  # the refusal stands; a resume reads again anyway
+        for i in refused:
+            change, user = changes[i], current.get(changes[i].user_id)
+            if user is not None and change.state_of(user.licenses) == "after":
+                outcomes[i] = ChangeOutcome(
+                    change.user_id, OutcomeKind.ALREADY_APPLIED, licenses=user.licenses
+                )
 
     def _still_to_write(
         self,

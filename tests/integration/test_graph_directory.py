@@ -722,3 +722,23 @@ def test_a_given_access_token_is_used_as_is() -> None:
 def test_exactly_one_credential_is_configured(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"credential|tenant id"):
         GraphConfig(**settings)
+
+
+def test_a_write_refused_because_another_writer_got_there_first_is_done_not_failed(
+    sim: GraphSimulator, graph: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed with its write still in flight; the one resuming its work read the user a
+    moment before that write landed. Its own write is then refused: the user is done, not failed."""
+    change = replace_with(graph, "alice@contoso.com", E5)
+    before_the_landing = graph.directory._read_users([change.user_id])
+    assert graph.directory.apply([change])[0].kind is OutcomeKind.APPLIED  # the dead process's write
+    reads = iter([before_the_landing])
+    real_read = graph.directory._read_users
+    monkeypatch.setattr(graph.directory, "_read_users", lambda ids: next(reads, None) or real_read(ids))
+    sim.reset_stats()
+
+    [outcome] = graph.directory.apply([change], verify=True)
+
+    assert sim.stats().total_writes_applied == 0, "the late write was refused, not applied twice"
+    assert outcome.kind is OutcomeKind.ALREADY_APPLIED, outcome.reason
+    assert {lic.sku_id for lic in outcome.licenses} == {E5}
