@@ -7,6 +7,9 @@ skips into failures, so CI cannot go green by skipping what it must run.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,27 @@ def postgres_url() -> str:
             f"PostgreSQL is not reachable at {POSTGRES_URL}: {problem}", "LICENSEBOT_REQUIRE_POSTGRES"
         )
     return POSTGRES_URL
+
+
+@contextmanager
+def postgres_schema(url: str, prefix: str = "test") -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server of `url`, dropped afterwards: its URL (through
+    `search_path`), so tests never see each other's rows."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from storage.database import create_engine
+
+    base = make_url(url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(schema))
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+        with admin.begin() as connection:
+            connection.execute(sa.schema.DropSchema(schema, cascade=True))
+    finally:
+        admin.dispose()

@@ -9,6 +9,7 @@ committed state, `commit()` publishes it, and anything not committed is discarde
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,25 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------------
 # Clock
+
+
+class FakeTime:
+    """Monotonic time that moves only when something sleeps (a Graph client, its write pacer, the
+    simulator's quota); every wait is recorded, none is slept."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += max(seconds, 0.0)
 
 
 class FixedClock:

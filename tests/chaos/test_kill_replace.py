@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 
@@ -41,6 +39,7 @@ from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.orm import AuditRow, SimLicenseEventRow, SimUserLicenseRow
 from storage.repositories import SqlChangeSetRepository
 from tests.chaos.conftest import wait_for
+from tests.conftest import postgres_schema
 
 pytestmark = [pytest.mark.chaos]
 
@@ -113,19 +112,8 @@ def bot_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'bot.db'}"
         return
-    base = make_url(request.getfixturevalue("postgres_url"))
-    schema = f"chaos_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(sa.schema.CreateSchema(schema))
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-        with admin.begin() as connection:
-            connection.execute(sa.schema.DropSchema(schema, cascade=True))
-    finally:
-        admin.dispose()
+    with postgres_schema(request.getfixturevalue("postgres_url"), "chaos") as url:
+        yield url
 
 
 def cohort_ids() -> list[str]:

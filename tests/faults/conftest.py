@@ -12,48 +12,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from slack_sdk import WebClient
 from slack_sdk.http_retry import builtin_handlers
 
-from bot.clock import SystemClock
 from bot.local_slack import LocalSlack
 from bot.scheduler import WorkflowScheduler
-from domain.catalog import ProductCatalog
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
-from handlers.blocks.workflows import workflow_sections
-from handlers.context import Services, WorkflowSections
-from handlers.notifier import SlackNotifier
-from storage.calendar import HolidayCalendar
-from storage.database import create_engine, session_factory
-from storage.migrate import ensure_schema
-from storage.simulated import directory_factory, reset_demo_tenant
-from storage.simulated.commerce import SimulatedCommerce
-from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
-from tests.slack.conftest import FAST, SlackBot, Tenant, serve
-
-
-@pytest.fixture
-def slack() -> Iterator[LocalSlack]:
-    with LocalSlack() as local:
-        yield local
-
-
-@pytest.fixture
-def tenant(tmp_path: Path) -> Iterator[Tenant]:
-    """The Contoso demo tenant in a SQLite file of its own (as the Slack suite has it)."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'licensebot.db'}")
-    ensure_schema(engine)
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        reset_demo_tenant(session, SystemClock())
-    yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions, directory_factory(SystemClock())))
-    engine.dispose()
+from tests.slack.conftest import SlackBot, Tenant, serve, slack, tenant, wire_workflows  # noqa: F401 - shared fixtures
 
 
 class RecordedWaits:
@@ -101,51 +69,21 @@ WorkflowsFactory = Callable[..., AbstractContextManager[Workflows]]
 
 
 @pytest.fixture
-def workflows_with(slack: LocalSlack, tmp_path: Path) -> WorkflowsFactory:
+def workflows_with(slack: LocalSlack, tmp_path: Path) -> WorkflowsFactory:  # noqa: F811 - the fixture
     """`with workflows_with(approvals=…, reminders=…) as running:` the app and its scheduler, with
     approval requests and reminders sent to those channels (ids that may not exist)."""
 
     @contextmanager
     def start(*, approvals: str = "", reminders: str = "") -> Iterator[Workflows]:
-        clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
-        engine = create_engine(f"sqlite:///{tmp_path / 'workflows.db'}")
-        ensure_schema(engine)
-        sessions = session_factory(engine)
-        with sessions.begin() as session:
-            reset_demo_tenant(session, clock)
-        uow = SqlUnitOfWorkFactory(sessions, directory_factory(clock))
-        licensing = Licensing(uow, clock, ProductCatalog())
-        notifier = SlackNotifier(
-            WebClient(token=slack.bot_token, base_url=slack.api_url),
-            approvals_channel=approvals,
-            reminder_channel=reminders,
-        )
-        commerce = SimulatedCommerce(
-            sessions, clock, activation_delay=timedelta(minutes=2), credit_check_delay=timedelta(days=10)
-        )
-        subscriptions = Subscriptions(
-            uow,
-            clock,
-            ProductCatalog(),
-            licensing=licensing,
-            commerce=commerce,
-            calendar=HolidayCalendar(),
-            notifier=notifier,
-        )
-        notifier.bind(subscriptions)
-
-        def sections(requester: str) -> WorkflowSections:
-            return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
-
-        services = Services(licensing=licensing, subscriptions=subscriptions, workflows=sections, timing=FAST)
+        wired = wire_workflows(slack, tmp_path / "workflows.db", approvals=approvals, reminders=reminders)
         try:
-            with serve(slack, services) as bot:
+            with serve(slack, wired.services) as bot:
                 for name in ("bill", "beatrice"):
                     bot.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
                 bot.channel = slack.add_channel("subscriptions", members=list(bot.people.values()))
-                scheduler = WorkflowScheduler(subscriptions, notifier, interval_seconds=60)
-                yield Workflows(bot, Tenant(engine, sessions, uow), clock, subscriptions, scheduler)
+                scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+                yield Workflows(bot, wired.tenant, wired.clock, wired.subscriptions, scheduler)
         finally:
-            engine.dispose()
+            wired.tenant.engine.dispose()
 
     return start

@@ -42,7 +42,7 @@ from storage.orm import SimLicenseEventRow
 from storage.simulated import SimulatedDirectory
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
 from storage.uow import SqlUnitOfWorkFactory
-from tests.fakes import FixedClock
+from tests.fakes import FakeTime, FixedClock
 
 TOKEN = "faults-test-token"
 ADMIN = "lena@contoso.com"
@@ -62,24 +62,6 @@ HANG = 5.0
 once when the simulator stops)."""
 
 Licenses = frozenset[tuple[str, frozenset[str]]]
-
-
-class FakeTime:
-    """Monotonic time that moves only when the client or its pacer waits; every wait is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += max(seconds, 0.0)
 
 
 class StripRetryAfterOn503(httpx.BaseTransport):

@@ -7,20 +7,18 @@ in production; nothing here calls `create_all`.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.database import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.simulated import SimulatedDirectory, directory_factory, reset_demo_tenant
 from storage.uow import SqlUnitOfWorkFactory
+from tests.conftest import postgres_schema
 from tests.fakes import FixedClock
 
 
@@ -34,19 +32,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield _sqlite_url(tmp_path)
         return
-    base = make_url(request.getfixturevalue("postgres_url"))
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(sa.schema.CreateSchema(schema))
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-        with admin.begin() as connection:
-            connection.execute(sa.schema.DropSchema(schema, cascade=True))
-    finally:
-        admin.dispose()
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import json
 import logging
 import random
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -47,7 +46,7 @@ from storage.graph_sim import DatabaseTenant, FaultKind, FaultPlan, GraphSimulat
 from storage.orm import SimLicenseEventRow, SimUserRow
 from storage.simulated import SimulatedDirectory, demo_subscription_id, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, EXTRA_FILE_STORAGE, O365_E3, O365_E5, O365_F3
-from tests.fakes import FixedClock
+from tests.fakes import FakeTime, FixedClock
 
 TOKEN = "test-token-3f9a0c"
 E3 = DEMO_PRODUCTS[O365_E3].sku_id
@@ -69,24 +68,6 @@ DEMO_CATALOG = ProductCatalog(
 )
 """Display names come from Microsoft's product table (PRODUCT_TABLE_PATH in production): here the
 demo's rows of it, so that both backends name products alike."""
-
-
-class FakeTime:
-    """A monotonic clock that moves only when something sleeps; shared by pacer, client and simulator."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += max(seconds, 0.0)
 
 
 Prepare = Callable[[SimulatedDirectory], None]

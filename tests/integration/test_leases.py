@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -224,33 +225,28 @@ def test_a_second_scheduler_on_one_sqlite_database_is_refused_with_what_to_do(
     assert holder.owner.endswith("other2")
 
 
-@SQLITE_ONLY
-def test_a_scheduler_left_by_a_killed_process_does_not_block_the_restart(
-    uow_factory: SqlUnitOfWorkFactory,
-) -> None:
+def _dead_pid() -> int:
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True
     )
-    dead_pid = int(gone.stdout)
-    clock = FixedClock(NOW)
-    OneSchedulerLock(uow_factory, clock, _owner(dead_pid), TTL).acquire()  # then "killed"
-    restarted = OneSchedulerLock(uow_factory, clock, _owner(os.getpid()), TTL)
-    restarted.check()
-    restarted.acquire()
-    with uow_factory() as uow:
-        holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
-    assert holder is not None
-    assert holder.owner == _owner(os.getpid())
+    return int(gone.stdout)
 
 
 @SQLITE_ONLY
-def test_a_scheduler_lease_of_this_pids_previous_life_does_not_block_a_container_restart(
-    uow_factory: SqlUnitOfWorkFactory,
+@pytest.mark.parametrize(
+    "left_by",
+    [
+        pytest.param(lambda: _owner(_dead_pid()), id="a-killed-process"),
+        # `docker restart` keeps the host name and reuses the pid: the lease names "us", but no
+        # scheduler of this process holds it.
+        pytest.param(lambda: _owner(os.getpid()).replace("n0nce1", "before"), id="this-pids-previous-life"),
+    ],
+)
+def test_a_scheduler_lease_left_by_a_dead_process_does_not_block_the_restart(
+    uow_factory: SqlUnitOfWorkFactory, left_by: Callable[[], str]
 ) -> None:
-    """`docker restart` keeps the host name and reuses the pid: the lease names "us", but no
-    scheduler of this process holds it."""
     with uow_factory() as uow:
-        uow.leases.claim(SQLITE_SCHEDULER_LEASE, _owner(os.getpid()).replace("n0nce1", "before"), NOW, TTL)
+        uow.leases.claim(SQLITE_SCHEDULER_LEASE, left_by(), NOW, TTL)
         uow.commit()
     restarted = OneSchedulerLock(uow_factory, FixedClock(NOW), _owner(os.getpid()), TTL)
     restarted.check()

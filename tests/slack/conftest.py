@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -23,6 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,13 +36,19 @@ from domain.audit import AuditEntry
 from domain.catalog import ProductCatalog
 from domain.ports import UnitOfWorkFactory
 from domain.services import Licensing
-from handlers.context import Services, Timing
+from domain.subscriptions import Subscriptions
+from handlers.blocks.workflows import workflow_sections
+from handlers.context import Services, Timing, WorkflowSections
+from handlers.notifier import SlackNotifier
+from storage.calendar import HolidayCalendar
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
 from storage.orm import SimLicenseEventRow, SimUserLicenseRow, SimUserRow
 from storage.simulated import SimulatedDirectory, demo_user_id, directory_factory, reset_demo_tenant
+from storage.simulated.commerce import SimulatedCommerce
 from storage.simulated.products import DEMO_PRODUCTS
 from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import FixedClock
 
 SIGNING_SECRET = "8f2b1c0e5d4a49f6b7c3e2d1a0f9e8d7"
 PEOPLE = ("lena", "alice", "bob", "carol", "nora", "dave", "grace")
@@ -322,3 +330,52 @@ def serve(slack: LocalSlack, services: Services) -> Iterator[SlackBot]:
 def bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
     with serve(slack, Services(licensing=licensing_on(tenant.uow))) as running:
         yield running
+
+
+@dataclass
+class WorkflowWiring:
+    """The subscription workflows wired as `bot.bootstrap` does, on a demo tenant of their own, with
+    a clock the test moves: what a Slack test needs to serve them and to look behind them."""
+
+    tenant: Tenant
+    clock: FixedClock
+    subscriptions: Subscriptions
+    notifier: SlackNotifier
+    services: Services
+
+
+def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminders: str) -> WorkflowWiring:
+    """The workflows on the simulated tenant in `database` (a Monday morning; purchases active after
+    two minutes), telling Slack through `slack` with these approval and reminder channels."""
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
+    engine = create_engine(f"sqlite:///{database}")
+    ensure_schema(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        reset_demo_tenant(session, clock)
+    uow = SqlUnitOfWorkFactory(sessions, directory_factory(clock))
+    licensing = Licensing(uow, clock, ProductCatalog())
+    notifier = SlackNotifier(
+        WebClient(token=slack.bot_token, base_url=slack.api_url),
+        approvals_channel=approvals,
+        reminder_channel=reminders,
+    )
+    commerce = SimulatedCommerce(
+        sessions, clock, activation_delay=timedelta(minutes=2), credit_check_delay=timedelta(days=10)
+    )
+    subscriptions = Subscriptions(
+        uow,
+        clock,
+        ProductCatalog(),
+        licensing=licensing,
+        commerce=commerce,
+        calendar=HolidayCalendar(),
+        notifier=notifier,
+    )
+    notifier.bind(subscriptions)
+
+    def sections(requester: str) -> WorkflowSections:
+        return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
+
+    services = Services(licensing=licensing, subscriptions=subscriptions, workflows=sections, timing=FAST)
+    return WorkflowWiring(Tenant(engine, sessions, uow), clock, subscriptions, notifier, services)

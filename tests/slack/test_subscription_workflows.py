@@ -9,31 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from slack_sdk import WebClient
 
 from bot.local_slack import LocalSlack, Message, signed_headers
 from bot.scheduler import WorkflowScheduler
 from domain.audit import AuditResult
-from domain.catalog import ProductCatalog
 from domain.model import SubscriptionStatus
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from domain.workflows import ReminderKind
-from handlers.blocks.workflows import workflow_sections
-from handlers.context import Services
-from handlers.notifier import SlackNotifier
-from storage.calendar import HolidayCalendar
-from storage.database import create_engine, session_factory
-from storage.migrate import ensure_schema
-from storage.simulated import SimulatedDirectory, demo_subscription_id, directory_factory, reset_demo_tenant
-from storage.simulated.commerce import SimulatedCommerce
-from storage.uow import SqlUnitOfWorkFactory
+from storage.simulated import SimulatedDirectory, demo_subscription_id
 from tests.fakes import FixedClock
-from tests.slack.conftest import FAST, SIGNING_SECRET, SlackBot, Tenant, serve, text_of
+from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, serve, text_of, wire_workflows
 
 BILL = "bill@contoso.com"
 E3_HOLDERS = 14
@@ -85,50 +74,19 @@ class Running:
 
 @pytest.fixture
 def running(slack: LocalSlack, tmp_path: Path) -> Iterator[Running]:
-    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
-    engine = create_engine(f"sqlite:///{tmp_path / 'licensebot.db'}")
-    ensure_schema(engine)
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        reset_demo_tenant(session, clock)
-    uow = SqlUnitOfWorkFactory(sessions, directory_factory(clock))
-    tenant = Tenant(engine, sessions, uow)
-    licensing = Licensing(uow, clock, ProductCatalog())
     approvals = slack.add_channel("license-approvals")
     reminders = slack.add_channel("license-reminders")
-    notifier = SlackNotifier(
-        WebClient(token=slack.bot_token, base_url=slack.api_url),
-        approvals_channel=approvals,
-        reminder_channel=reminders,
-    )
-    commerce = SimulatedCommerce(
-        sessions, clock, activation_delay=timedelta(minutes=2), credit_check_delay=timedelta(days=10)
-    )
-    subscriptions = Subscriptions(
-        uow,
-        clock,
-        ProductCatalog(),
-        licensing=licensing,
-        commerce=commerce,
-        calendar=HolidayCalendar(),
-        notifier=notifier,
-    )
-    notifier.bind(subscriptions)
-
-    def provider(requester: str):  # type: ignore[no-untyped-def]
-        return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
-
-    services = Services(licensing=licensing, subscriptions=subscriptions, workflows=provider, timing=FAST)
-    with serve(slack, services) as bot:
+    wired = wire_workflows(slack, tmp_path / "licensebot.db", approvals=approvals, reminders=reminders)
+    with serve(slack, wired.services) as bot:
         for name in ("bill", "beatrice"):
             bot.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
         members = list(bot.people.values())
         bot.channel = slack.add_channel("subscriptions", members=members)
         for channel in (approvals, reminders):
             slack.add_channel("x", members=members, channel_id=channel)
-        scheduler = WorkflowScheduler(subscriptions, notifier, interval_seconds=60)
-        yield Running(bot, tenant, clock, subscriptions, scheduler, approvals, reminders)
-    engine.dispose()
+        scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+        yield Running(bot, wired.tenant, wired.clock, wired.subscriptions, scheduler, approvals, reminders)
+    wired.tenant.engine.dispose()
 
 
 def test_switch_some_users_moves_them_to_e5_and_offers_to_remove_unused_seats(running: Running) -> None:
