@@ -1,4 +1,4 @@
-"""A local Slack: a fake Web API server, Slack-signed inbound requests, Block Kit as text.
+"""A local Slack: a fake Web API server, Slack-signed inbound requests, Socket Mode, Block Kit as text.
 
 Used by the local chat shell (``licensebot shell``) and by tests that drive the real Bolt app.
 """
@@ -20,6 +20,7 @@ from bot.local_slack.signing import (
     state_values,
     view_submission_body,
 )
+from bot.local_slack.socket_mode import Ack, command_payload, interaction_payload
 from bot.local_slack.workspace import (
     Call,
     Channel,
@@ -34,6 +35,7 @@ from bot.local_slack.workspace import (
 )
 
 __all__ = [
+    "Ack",
     "Call",
     "Channel",
     "EventKind",
@@ -49,7 +51,9 @@ __all__ = [
     "View",
     "action_from_element",
     "block_actions_body",
+    "command_payload",
     "event_body",
+    "interaction_payload",
     "mrkdwn_to_text",
     "render_blocks",
     "signature",

@@ -5,7 +5,8 @@ bot talks to it as it would to Slack: same methods, same response shapes, same e
 200 with ``ok: false``), HTTP 429 with ``Retry-After`` when rate limited, trigger ids that expire
 after 3 seconds, response URLs that take 5 posts in 30 minutes, the upload flow of
 ``files_upload_v2``. Everything the bot does is recorded for assertions and announced to
-subscribers (the local chat shell prints from there).
+subscribers (the local chat shell prints from there). ``apps.connections.open`` (with the app-level
+token) opens Socket Mode: tests then deliver envelopes over a WebSocket and read the acks.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.local_slack import signing
+from bot.local_slack import signing, socket_mode
 
 __all__ = [
     "Call",
@@ -61,6 +62,8 @@ RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 VIEW_STACK_MAX = 3
 
+# Methods that take the app-level token (xapp-…), in the Authorization header only; no other does.
+_APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 # Methods Slack documents as form-only: a JSON body's arguments are not read (so they count as
 # missing), which catches code that sends them with ``api_call(..., json=...)``.
 _FORM_ONLY_METHODS = frozenset(
@@ -636,6 +639,7 @@ class LocalSlack:
         self,
         *,
         bot_token: str = "xoxb-local-bot-token",  # noqa: S107 - a fake token for a fake server
+        app_token: str = "xapp-1-local-app-token",  # noqa: S107 - a fake token for a fake server
         team_id: str = signing.DEFAULT_TEAM_ID,
         team_domain: str = signing.DEFAULT_TEAM_DOMAIN,
         team_name: str = "Local workspace",
@@ -654,6 +658,7 @@ class LocalSlack:
         self.bot_id = bot_id
         self.bot_user_id = bot_user_id
         self._bot_token = bot_token
+        self._app_token = app_token
         self._clock = clock
         self._address = (host, port)
         self._lock = threading.RLock()
@@ -661,6 +666,7 @@ class LocalSlack:
         self._dispatching = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._socket_mode: socket_mode.SocketModeServer | None = None
         self._sequence = itertools.count(1)
         self._last_micros = 0
 
@@ -691,6 +697,7 @@ class LocalSlack:
         )
         self._methods: dict[str, Callable[[_Params], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "usergroups.users.list": self._usergroups_users_list,
@@ -732,6 +739,11 @@ class LocalSlack:
         stopper.join()
         server.server_close()
         thread.join()
+        # Last, once nothing can call apps.connections.open: connected apps get a close frame.
+        with self._lock:
+            socket_server, self._socket_mode = self._socket_mode, None
+        if socket_server is not None:
+            socket_server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -758,6 +770,11 @@ class LocalSlack:
     @property
     def bot_token(self) -> str:
         return self._bot_token
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token, for ``apps.connections.open`` (Socket Mode)."""
+        return self._app_token
 
     # -- workspace setup --------------------------------------------------------------------
 
@@ -980,6 +997,95 @@ class LocalSlack:
 
         return unsubscribe
 
+    # -- Socket Mode: envelopes to the app connected through apps.connections.open ----------
+
+    def socket_send(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Deliver an envelope (``slash_commands``, ``interactive``, ``events_api``) to the app's
+        newest connection and return its ``envelope_id``; ``retry_attempt`` marks a redelivery."""
+        with self._lock:
+            server = self._socket_mode
+        if server is None:
+            raise ConnectionError("no app is connected over Socket Mode")
+        return server.send(
+            kind,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+
+    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> socket_mode.Ack:
+        """The app's ack of an envelope, once it came (its payload, and how long it took)."""
+        ack = self.wait_for(
+            lambda: self._socket_mode.ack(envelope_id) if self._socket_mode else None,
+            timeout,
+            description=f"the ack of envelope {envelope_id}",
+        )
+        return cast(socket_mode.Ack, ack)
+
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections are open now."""
+        with self._lock:
+            return self._socket_mode.connections() if self._socket_mode else 0
+
+    def socket_connects(self) -> int:
+        """How many Socket Mode connections were ever opened (a reconnection counts one more)."""
+        with self._lock:
+            return self._socket_mode.connects() if self._socket_mode else 0
+
+    def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send ``disconnect`` on every connection: the app must reconnect through
+        ``apps.connections.open`` (``link_disabled`` tells it Socket Mode was turned off)."""
+        with self._lock:
+            server = self._socket_mode
+        if server is not None:
+            server.disconnect(reason)
+
+    def socket_close(self, code: int = 1000, reason: str = "") -> None:
+        """Close every Socket Mode connection with a close frame, as Slack does when it drops a link."""
+        with self._lock:
+            server = self._socket_mode
+        if server is not None:
+            server.close(code, reason)
+
+    def slash_command_payload(
+        self, command: str, text: str, *, user_id: str, channel_id: str
+    ) -> dict[str, str]:
+        """A ``slash_commands`` envelope's payload: the fields of ``slash_command_body``."""
+        body = self.slash_command_body(command, text, user_id=user_id, channel_id=channel_id)
+        return socket_mode.command_payload(body)
+
+    def action_payload(
+        self,
+        user_id: str,
+        *,
+        action_id: str,
+        block_id: str | None = None,
+        channel: str | None = None,
+        message_ts: str | None = None,
+        view_id: str | None = None,
+        selected: signing.Selection = None,
+    ) -> dict[str, Any]:
+        """An ``interactive`` envelope's payload: the ``block_actions`` JSON of ``action_body``."""
+        body = self.action_body(
+            user_id,
+            action_id=action_id,
+            block_id=block_id,
+            channel=channel,
+            message_ts=message_ts,
+            view_id=view_id,
+            selected=selected,
+        )
+        return socket_mode.interaction_payload(body)
+
     # -- inbound requests built from the workspace state (sign them with signing.signed_headers)
 
     def slash_command_body(self, command: str, text: str, *, user_id: str, channel_id: str) -> str:
@@ -1143,7 +1249,7 @@ class LocalSlack:
                 handler = self._methods.get(method)
                 if handler is None:
                     raise _ApiError("unknown_method")
-                self._authenticate(headers.get("Authorization"), body_token)
+                self._authenticate(method, headers.get("Authorization"), body_token)
                 failure = self._next_failure(method)
                 if failure is not None:
                     self._record(Call(method, params, failure.error))
@@ -1163,14 +1269,22 @@ class LocalSlack:
                 self._record(Call(method, params))
                 return _Reply.json({"ok": True, **result})
 
-    def _authenticate(self, authorization: str | None, body_token: str | None) -> None:
+    def _authenticate(self, method: str, authorization: str | None, body_token: str | None) -> None:
         token = body_token
         if authorization:
             scheme, _, value = authorization.partition(" ")
             token = value.strip() if scheme.lower() == "bearer" else None
         if not token:
             raise _ApiError("not_authed")
-        if token != self._bot_token:
+        expected, other = (
+            (self._app_token, self._bot_token)
+            if method in _APP_LEVEL_METHODS
+            else (self._bot_token, self._app_token)
+        )
+        if token == other:
+            raise _ApiError("not_allowed_token_type")
+        if token != expected or (method in _APP_LEVEL_METHODS and not authorization):
+            # Slack refuses an app-level token sent as a POST parameter.
             raise _ApiError("invalid_auth")
 
     def _next_failure(self, method: str) -> _Failure | None:
@@ -1189,6 +1303,13 @@ class LocalSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, _: _Params) -> dict[str, Any]:
+        if self._socket_mode is None:
+            self._socket_mode = socket_mode.SocketModeServer(
+                app_id=self.app_id, host=self._address[0], changed=self._changed
+            ).start()
+        return {"url": self._socket_mode.issue_url()}
 
     def _users_info(self, p: _Params) -> dict[str, Any]:
         user = self._users.get(p.require("user"))
