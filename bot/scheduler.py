@@ -54,14 +54,6 @@ class OneSchedulerLock:
         self._ttl = ttl
 
     def acquire(self) -> None:
-        _LIVE.add(self._owner)
-        try:
-            self._acquire()
-        except BaseException:
-            _LIVE.discard(self._owner)
-            raise
-
-    def _acquire(self) -> None:
         with self._uow() as uow:
             holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
             now = self._clock.now()
@@ -72,6 +64,7 @@ class OneSchedulerLock:
             if not uow.leases.claim(SQLITE_SCHEDULER_LEASE, self._owner, now, self._ttl):
                 raise SchedulerRefused(refusal("another process"))
             uow.commit()
+        _LIVE.add(self._owner)
 
     def check(self) -> None:
         """Refuse now (before forking workers) if another scheduler runs, without claiming."""

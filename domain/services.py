@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
@@ -178,13 +178,14 @@ class Licensing:
         return self._process
 
     @property
-    def lease_ttl(self) -> timedelta:
-        return self._lease_ttl
-
-    @property
     def owner(self) -> str:
         """Who holds the lease of a change set this thread applies (a process and its thread)."""
         return f"{self._process}:{threading.get_ident()}"
+
+    def hold(self, uow: UnitOfWork, change_set_id: str, now: datetime) -> None:
+        """Take the change set's lease for this thread in `uow`, with the confirmation that makes
+        it applying: from that commit on, no other replica's scheduler starts it first."""
+        uow.leases.claim(change_set_lease(change_set_id), self.owner, now, self._lease_ttl)
 
     def stop(self) -> None:
         """The process is shutting down: every change being applied stops after its current
@@ -540,8 +541,7 @@ class Licensing:
             # The key commits with the state: a second click, on any replica, finds it claimed.
             if not uow.keys.claim(f"confirm:{change_set.id}", now):
                 raise ChangeNotPending(ChangeState.APPLYING.value)
-            # So does the lease: no other replica's scheduler starts it before this thread does.
-            uow.leases.claim(change_set_lease(change_set.id), self.owner, now, self._lease_ttl)
+            self.hold(uow, change_set.id, now)
             uow.change_sets.save(change_set)
             uow.commit()
         if confirmed is not None:
@@ -599,12 +599,10 @@ class Licensing:
         try:
             while True:
                 change_set, held, wrote = self._apply_batch(change_set_id, lease, owner, correlation_id, held)
-                if wrote and progress is not None:
-                    progress(change_set)
-                if not _applying(change_set) or not held or self._stopping.is_set():
-                    if held and _applying(change_set):
-                        self._give_back(lease, owner)  # stopping: another process goes on at once
+                if not wrote:  # finished, someone else's, or this process is stopping
                     return change_set, held
+                if progress is not None:
+                    progress(change_set)
         except BaseException:
             self._give_back(lease, owner)  # a failure, not a death: let the next tick retry now
             raise
@@ -667,8 +665,6 @@ class Licensing:
                     )
                 )
             self._finish(change_set)
-            if not _applying(change_set):  # the last outcome finished the set
-                uow.leases.release(lease, owner)
             uow.change_sets.save(change_set)
             uow.commit()
         return change_set, True, True
@@ -744,10 +740,6 @@ class Licensing:
         if not seen:
             raise UnknownUser("(nobody)")
         return list(seen.values())
-
-
-def _applying(change_set: ChangeSet) -> bool:
-    return change_set.state is ChangeState.APPLYING
 
 
 def _touched_skus(items: Iterable[ChangeItem], product_sku: str) -> set[str]:

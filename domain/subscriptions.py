@@ -45,7 +45,7 @@ from domain.errors import (
 from domain.model import Permission, Product, Seats, ServicePlan, Subscription
 from domain.ports import BusinessCalendar, Clock, Commerce, Notifier, UnitOfWork, UnitOfWorkFactory
 from domain.rules import check_in_organization
-from domain.services import HOLDERS_PREFIX, Licensing, Requester, change_set_lease
+from domain.services import HOLDERS_PREFIX, Licensing, Requester
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -693,9 +693,7 @@ class Subscriptions:
         )
         workflow.start(StepName.REASSIGN, now, f"Moving {len(change_set.items)} users…")
         self._engine.claim(workflow, now)
-        # The change set is this thread's from the commit on, or another replica's tick could start it.
-        lease = change_set_lease(change_set.id)
-        uow.leases.claim(lease, self._licensing.owner, now, self._licensing.lease_ttl)
+        self._licensing.hold(uow, change_set.id, now)
 
     def _start_follow_ups(
         self, uow: UnitOfWork, workflow: Workflow, choice: Choice, who: str

@@ -98,14 +98,18 @@ class WorkflowEngine:
     def run(self, workflow_id: str, correlation_id: str = "") -> WorkflowStatus:
         """Run the workflow's steps while one is ready; stop when it waits or ends."""
         last: tuple[object, ...] = ()
-        for _ in range(_MAX_STEPS_PER_RUN):
+        for turn in range(_MAX_STEPS_PER_RUN):
             with self._uow() as uow:
                 workflow = self.load(uow, workflow_id)
                 step = workflow.current
                 ready = step is not None and step.status in {StepStatus.PENDING, StepStatus.RUNNING}
                 if workflow.state.final or step is None or not ready:
                     return self.status(uow, workflow)
-                if step.status is StepStatus.RUNNING and not self.may_take(workflow, self._clock.now()):
+                # After a step of ours, a step still running but not under our lease was handed
+                # back (or taken over): whoever holds it, or the next tick, goes on with it.
+                handed_back = turn > 0 and workflow.lease_owner != self.owner
+                running = step.status is StepStatus.RUNNING
+                if running and (handed_back or not self.may_take(workflow, self._clock.now())):
                     return self.status(uow, workflow)
             marker = (step.name, step.status, step.attempts, workflow.updated_at)
             if marker == last:
@@ -113,8 +117,6 @@ class WorkflowEngine:
                 break
             last = marker
             self._RUNNERS[step.name](self, workflow_id, correlation_id)
-            if self._handed_back(workflow_id):
-                break
         with self._uow() as uow:
             return self.status(uow, self.load(uow, workflow_id))
 
@@ -136,15 +138,6 @@ class WorkflowEngine:
                 "workflow %s could not run its next step; it is retried at the next tick", workflow_id
             )
         return True
-
-    def _handed_back(self, workflow_id: str) -> bool:
-        """The step is still running but no longer ours (we gave it back, or another process took
-        it): whoever holds it, or the next tick, goes on with it."""
-        with self._uow() as uow:
-            workflow = self.load(uow, workflow_id)
-        step = workflow.current
-        running = step is not None and step.status is StepStatus.RUNNING and not workflow.state.final
-        return running and workflow.lease_owner != self.owner
 
     def may_take(self, workflow: Workflow, now: datetime) -> bool:
         """A running step may be run by its lease holder, or by anyone once the lease expired."""
