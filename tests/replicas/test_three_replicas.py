@@ -172,7 +172,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         sim = DatabaseTenant(sim_url, seed_demo=False)
         stack.callback(sim.close)
         # Each write takes a little while, as on Graph: a kill lands in the middle of a batch.
-        graph = stack.enter_context(GraphSimulator(sim, tokens={TOKEN: "licensebot"}, write_latency_ms=30))
+        graph = stack.enter_context(GraphSimulator(sim, tokens={TOKEN: "licensebot"}, write_latency_ms=60))
         slack = stack.enter_context(LocalSlack())
         env = {
             "TENANT_BACKEND": "graph",
@@ -204,7 +204,9 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ]
         bill = slack.add_user("bill", real_name="Bill Billing", email="bill@contoso.com")
         channel = slack.add_channel("licensing", members=[bill])
-        http = stack.enter_context(httpx.Client(timeout=30))
+        # A new connection per request, as Slack delivers them: a pooled keep-alive connection that
+        # gunicorn closes after its 2 s keep-alive would fail a POST that happens to reuse it.
+        http = stack.enter_context(httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0)))
         yield Cluster(slack, graph, sim, replicas, channel, bill, http, database)
 
 
