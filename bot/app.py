@@ -34,10 +34,12 @@ def create_app(
     """A Bolt app with every listener registered.
 
     Requests are always verified against `signing_secret`, and the token is checked with `auth.test`
-    at start (against `base_url`, e.g. a local fake Slack). Listeners ack first and work after the
-    ack (`process_before_response=False`). Pass `client` to share a WebClient; it must carry
-    `bot_token`. The local shell passes its own `listener_executor` to know when work is done.
-    Forms' metadata is sealed with a key derived from `signing_secret`.
+    at start (against `base_url`, e.g. a local fake Slack). Every request is acknowledged from its
+    own thread (`process_before_response=True`) and its work runs after the ack on the listener
+    thread pool (lazy listeners), so an ack never waits for a free thread or for earlier work.
+    Pass `client` to share a WebClient; it must carry `bot_token`. The local shell passes its own
+    `listener_executor` to know when work is done. Forms' metadata is sealed with a key derived
+    from `signing_secret`.
     """
     if not signing_secret:
         raise ValueError("A signing secret is required: licensebot never accepts unverified requests.")
@@ -51,6 +53,7 @@ def create_app(
         raise ValueError("The client must carry the bot token given.")
     if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
         client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    executor = listener_executor or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener")
     app = App(
         name="licensebot",
         logger=logging.getLogger("licensebot.slack"),
@@ -58,9 +61,8 @@ def create_app(
         signing_secret=signing_secret,
         request_verification_enabled=True,
         token_verification_enabled=True,
-        process_before_response=False,
-        listener_executor=listener_executor
-        or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener"),
+        process_before_response=True,
+        listener_executor=executor,
     )
-    handlers.register(app, services, signing_secret=signing_secret)
+    handlers.register(app, services, signing_secret=signing_secret, background=executor)
     return app

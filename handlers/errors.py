@@ -4,10 +4,9 @@ Listeners do not catch errors. A `DomainError` becomes its explanation and fix a
 reply (an `InvalidCommand` with the usage); anything else becomes a generic message with a
 reference, and the traceback goes to the log under that reference. No exception text reaches Slack.
 
-Listeners are registered through `acknowledge_first`, which acks before anything else and hands a
-failure to the same handler itself: Bolt 1.30 (with `process_before_response=False`) clears the
-acknowledgement when a listener raises after `ack()`, so a failure within ~10 ms of the ack (a
-usage error) would reach Slack as a 404 after 3 s instead of the 200 already given.
+Listeners are registered through `acknowledge_first`: the request's own thread sends the ack
+before anything else, and the work runs afterwards on a listener thread, which hands a failure to
+the same handler itself.
 
 Right after the ack, `acknowledge_first` claims the request's delivery key (its event id or trigger
 id) in the database: a redelivery of the same request (`X-Slack-Retry-Num`) finds it claimed and
@@ -28,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_bolt import App, Args, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, Args, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from domain.errors import DomainError
@@ -48,14 +47,18 @@ def register(app: App, licensing: Licensing) -> None:
     app.error(_on_error)
 
 
-def acknowledge_first(work: Callable[..., None]) -> Callable[[Args], None]:
-    """The listener Bolt runs: `ack()` at once (Slack's 3 s), then, unless the request is a
-    redelivery, `work` with the Bolt arguments it names (`command`, `action`, `body`, `client`,
-    `respond`, `context`…)."""
+def acknowledge_first(listen: Callable[..., object], work: Callable[..., None]) -> None:
+    """Register `work` behind an acknowledgement: `listen` is what `app.command(…)`,
+    `app.action(…)` or `app.event(…)` returned.
+
+    The ack is sent from the request's own thread, before anything else (Bolt's
+    `process_before_response=True` with a lazy listener): it waits for no listener thread and
+    for none of the work of the requests before it. Then, on a listener thread and unless the
+    request is a redelivery, `work` runs with the Bolt arguments it names (`command`, `action`,
+    `body`, `client`, `respond`, `context`…); a failure goes to the one error handler."""
     names = list(inspect.signature(work).parameters)
 
     def listener(args: Args) -> None:
-        args.ack()
         try:
             if first_delivery(args.context):
                 work(**{name: getattr(args, name) for name in names})
@@ -64,7 +67,11 @@ def acknowledge_first(work: Callable[..., None]) -> Callable[[Args], None]:
 
     # Named after `work` for Bolt's logs; no __wrapped__, or Bolt would inject `work`'s arguments.
     listener.__name__ = listener.__qualname__ = work.__name__
-    return listener
+    listen(ack=_acknowledge, lazy=[listener])
+
+
+def _acknowledge(ack: Ack) -> None:
+    ack()
 
 
 def delivery_key(body: Mapping[str, Any]) -> str:

@@ -31,10 +31,10 @@ __all__ = ["register"]
 
 def register(app: App, services: Services) -> None:
     buttons = _Buttons(services)
-    app.action(CONFIRM_CHANGE)(acknowledge_first(buttons.confirm_change))
-    app.action(CANCEL_CHANGE)(acknowledge_first(buttons.cancel_change))
-    app.action(RETRY_FAILED)(acknowledge_first(buttons.retry_failed))
-    app.action(UNDO_CHANGE)(acknowledge_first(buttons.undo_change))
+    acknowledge_first(app.action(CONFIRM_CHANGE), buttons.confirm_change)
+    acknowledge_first(app.action(CANCEL_CHANGE), buttons.cancel_change)
+    acknowledge_first(app.action(RETRY_FAILED), buttons.retry_failed)
+    acknowledge_first(app.action(UNDO_CHANGE), buttons.undo_change)
 
 
 class _Buttons:

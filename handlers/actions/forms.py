@@ -59,4 +59,4 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
                 "the form changed before its update; the newer choice answers", extra={"action": FORM_PRODUCT}
             )
 
-    app.action(FORM_PRODUCT)(acknowledge_first(product_chosen))
+    acknowledge_first(app.action(FORM_PRODUCT), product_chosen)

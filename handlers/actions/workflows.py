@@ -40,11 +40,11 @@ def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
     buttons = _Buttons(services.subscriptions)
-    app.action(re.compile(WORKFLOW_CHOICE_PATTERN))(acknowledge_first(buttons.choose))
-    app.action(APPROVE_CANCELLATION)(acknowledge_first(buttons.approve))
-    app.action(APPROVE_LOSING_ACCESS)(acknowledge_first(buttons.approve_losing_access))
-    app.action(REJECT_CANCELLATION)(acknowledge_first(buttons.reject))
-    app.action(TASK_DONE)(acknowledge_first(buttons.mark_done))
+    acknowledge_first(app.action(re.compile(WORKFLOW_CHOICE_PATTERN)), buttons.choose)
+    acknowledge_first(app.action(APPROVE_CANCELLATION), buttons.approve)
+    acknowledge_first(app.action(APPROVE_LOSING_ACCESS), buttons.approve_losing_access)
+    acknowledge_first(app.action(REJECT_CANCELLATION), buttons.reject)
+    acknowledge_first(app.action(TASK_DONE), buttons.mark_done)
 
 
 class _Buttons:

@@ -54,7 +54,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         surface = Surface(client, str(command.get("channel_id") or ""), command["user_id"], respond)
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
-    app.command(LICENSE_COMMAND)(acknowledge_first(license_command))
+    acknowledge_first(app.command(LICENSE_COMMAND), license_command)
 
 
 def _change(

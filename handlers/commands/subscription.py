@@ -119,7 +119,7 @@ def register(app: App, services: Services) -> None:
                 ),
             )
 
-    app.command(SUBSCRIPTION_COMMAND)(acknowledge_first(subscription_command))
+    acknowledge_first(app.command(SUBSCRIPTION_COMMAND), subscription_command)
 
 
 def _workflows(subscriptions: Subscriptions | None) -> Subscriptions:

@@ -29,4 +29,4 @@ def register(app: App, services: Services) -> None:
         sections = services.workflows(requester) if services.workflows is not None else None
         client.views_publish(user_id=user_id, view=app_home(overview, sections, datetime.now(UTC)))
 
-    app.event("app_home_opened")(acknowledge_first(app_home_opened))
+    acknowledge_first(app.event("app_home_opened"), app_home_opened)

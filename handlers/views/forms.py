@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as CheckStillRunning
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -46,15 +47,16 @@ Build = Callable[[dict[str, str], SlackPeople, str], tuple[ChangeLicenses, str]]
 """(metadata, people, requester's email) → the change the form asks for, and its product's sku id."""
 
 
-def register(app: App, services: Services, seal: FormSeal) -> None:
-    forms = _Forms(services, seal)
+def register(app: App, services: Services, seal: FormSeal, background: Executor) -> None:
+    forms = _Forms(services, seal, background)
     app.view(LICENSE_FORM)(forms.license_form)
     app.view(SERVICES_FORM)(forms.services_form)
 
 
 class _Forms:
-    def __init__(self, services: Services, seal: FormSeal) -> None:
+    def __init__(self, services: Services, seal: FormSeal, background: Executor) -> None:
         self._services = services
+        self._background = background
         self._licensing = services.licensing
         self._seal = seal
         self._checks = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="form-check")
@@ -152,7 +154,9 @@ class _Forms:
         except CheckStillRunning:
             ack(response_action="update", view=notice_view("licensebot", _checking()))
             context[OPEN_VIEW] = str(view["id"])
-            self._finish_late(pending, surface, context, client, body)
+            self._later(
+                partial(self._finish_late, pending, surface, context, client, body), body, context, client
+            )
             return
         except FormErrors as wrong:
             ack(response_action="errors", errors=wrong.errors)
@@ -169,7 +173,21 @@ class _Forms:
             ack(response_action="update", view=notice_view("licensebot", explain(error, context)))
             return
         ack()  # the form closes; the answer comes in the channel it was opened from
-        self._answer(change_set, surface, context, client, body)
+        self._later(partial(self._answer, change_set, surface, context, client, body), body, context, client)
+
+    def _later(
+        self, step: Callable[[], None], body: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        """Run what follows the answer on the listener threads, so the answer goes back to Slack at
+        once; a failure there is handled as any listener's would be, not lost in the thread pool."""
+
+        def run() -> None:
+            try:
+                step()
+            except Exception as error:
+                handle_error(error, body, context, client)
+
+        self._background.submit(run)
 
     def _answer(
         self,
