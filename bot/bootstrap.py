@@ -150,7 +150,12 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
             credit_check_delay=timedelta(hours=settings.sim_credit_check_hours),
         )
     else:
-        commerce = AdminTaskCommerce(Cloud(settings.m365_cloud), clock, catalog)
+        commerce = AdminTaskCommerce(
+            Cloud(settings.m365_cloud),
+            clock,
+            catalog,
+            credit_check_days=settings.credit_check_business_days,
+        )
     subscriptions = Subscriptions(
         uow,
         clock,

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session
 
 from bot.bootstrap import bootstrap
 from bot.clock import SystemClock
@@ -18,7 +24,9 @@ from bot.scheduler import SchedulerRefused, start_scheduler
 from bot.settings import ConfigurationError, Settings, TenantBackend
 from domain.workflows import WorkflowStatus
 from storage.catalog_file import ProductTableError
-from storage.migrate import SchemaNotReady
+from storage.database import normalize_url
+from storage.migrate import MIGRATIONS_DIR, SchemaNotReady
+from storage.orm import SimOrganizationRow, SimUserRow
 
 __all__ = ["main"]
 
@@ -90,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"Configuration error:\n{exc}", file=sys.stderr)
+        print(_invalid_settings(exc), file=sys.stderr)
         return 2
     secrets = [
         s.get_secret_value()
@@ -111,11 +119,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         "db": _db,
         "tenant": _tenant,
     }[args.command]
+    problem = _database_url_problem(settings.database_url)
+    if problem:
+        print(f"licensebot: {problem}\n{_DATABASE_URL_FORMS}", file=sys.stderr)
+        return 2
     try:
         return handler(args, settings)
     except (ConfigurationError, SchemaNotReady, ProductTableError) as exc:
         print(f"licensebot: {exc}", file=sys.stderr)
-        return 2
+    except OperationalError as exc:
+        print(f"licensebot: {_unreachable(settings.database_url, exc)}", file=sys.stderr)
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # not a path of the configuration: a bug, with its traceback
+        print(
+            f"licensebot: cannot use {exc.filename}: {exc.strerror}.\nCheck the paths in the "
+            "configuration (the SQLite file of DATABASE_URL, PRODUCT_TABLE_PATH, GRAPH_CERTIFICATE_PATH).",
+            file=sys.stderr,
+        )
+    return 2
+
+
+_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+"""The databases licensebot runs on, with the drivers it installs."""
+
+_DATABASE_URL_FORMS = (
+    "Set DATABASE_URL to sqlite:///licensebot.db (a file, for one process) or to "
+    "postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE."
+)
+
+
+def _invalid_settings(error: ValidationError) -> str:
+    """Which variable is wrong and why, by the name it has in the environment (not pydantic's report)."""
+    lines = ["licensebot: the configuration is not valid:"]
+    for problem in error.errors(include_url=False):
+        name = "_".join(str(part) for part in problem["loc"]).upper() or "the settings"
+        lines.append(f"  {name}: {problem['msg']}")
+    lines.append("Fix these environment variables (the README's 'Configuration' lists every one).")
+    return "\n".join(lines)
+
+
+def _database_url_problem(url: str) -> str:
+    """What is wrong with DATABASE_URL before anything connects, or "" when it names a usable database."""
+    try:
+        parsed = normalize_url(url)
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    except ArgumentError as exc:  # unparseable, or a database SQLAlchemy does not know
+        return f"DATABASE_URL is not a database URL licensebot can use ({exc})."
+    if (backend, driver) not in _DRIVERS:
+        return f"DATABASE_URL names {parsed.drivername}: licensebot runs on SQLite or PostgreSQL (psycopg 3)."
+    return ""
+
+
+def _unreachable(url: str, error: OperationalError) -> str:
+    where = normalize_url(url).render_as_string(hide_password=True)
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    return (
+        f"the database at {where} cannot be used: {reason}\n"
+        "Check that the database server is running and reachable from here, and that DATABASE_URL "
+        "names the right host, port, database, user and password."
+    )
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -203,15 +266,32 @@ def _shell(args: argparse.Namespace, settings: Settings) -> int:
 def _db(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
-    if args.db_command == "upgrade":
-        migrate.upgrade(settings.database_url, args.revision)
-        print(f"Database at revision {migrate.current_revision(settings.database_url)}.")
-    elif args.db_command == "downgrade":
-        migrate.downgrade(settings.database_url, args.revision)
-        print(f"Database at revision {migrate.current_revision(settings.database_url) or 'base'}.")
-    else:
-        print(migrate.current_revision(settings.database_url) or "base (empty)")
+    try:
+        if args.db_command == "upgrade":
+            migrate.upgrade(settings.database_url, args.revision)
+            print(f"Database at revision {migrate.current_revision(settings.database_url)}.")
+        elif args.db_command == "downgrade":
+            migrate.downgrade(settings.database_url, args.revision)
+            print(f"Database at revision {migrate.current_revision(settings.database_url) or 'base'}.")
+        else:
+            print(migrate.current_revision(settings.database_url) or "base (empty)")
+    except CommandError as refused:  # Alembic's word for a revision it cannot go to
+        current = migrate.current_revision(settings.database_url) or "base"
+        print(
+            f"licensebot: cannot {args.db_command} to {args.revision!r}: {refused}.\n"
+            f"The database is at {current}. {_revisions_hint()}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _revisions_hint() -> str:
+    revisions = [script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()]
+    return (
+        f"Revisions, oldest first: {', '.join(reversed(revisions))}; `head` is the newest and `base` "
+        "the empty database. `licensebot db upgrade` goes to the newest."
+    )
 
 
 def _tenant(args: argparse.Namespace, settings: Settings) -> int:
@@ -229,9 +309,39 @@ def _tenant(args: argparse.Namespace, settings: Settings) -> int:
             session.commit()
             print("The Contoso demo tenant was recreated.")
             return 0
-        found = show_user_json(session, args.user)
+        keys = _user_keys(session, args.user)
+        found = next((shown for key in keys if (shown := show_user_json(session, key)) is not None), None)
         if found is None:
-            print(f"No user {args.user!r} in the simulated tenant.", file=sys.stderr)
+            print(_no_such_user(session, args.user, keys), file=sys.stderr)
             return 1
         print(json.dumps(found, indent=2, sort_keys=True))
     return 0
+
+
+def _user_keys(session: Session, typed: str) -> list[str]:
+    """What `typed` may stand for: itself, and a bare name (alice) at each verified domain of the
+    tenant, the default one first, as `@alice` stands for alice@<tenant domain> in the shell."""
+    name = typed.strip().lstrip("@")
+    if not name or "@" in name:
+        return [typed]
+    organization = session.scalars(select(SimOrganizationRow)).first()
+    domains = sorted(
+        organization.verified_domains if organization else [], key=lambda d: (not d.is_default, d.name)
+    )
+    return [typed, *(f"{name}@{domain.name}" for domain in domains)]
+
+
+def _no_such_user(session: Session, typed: str, keys: Sequence[str]) -> str:
+    looked = f" (looked for {', '.join(keys[1:])})" if len(keys) > 1 else ""
+    upn = SimUserRow.user_principal_name
+    names = list(session.scalars(select(upn).order_by(upn)))
+    wanted = typed.strip().lstrip("@").partition("@")[0].casefold()
+    by_name = {n.partition("@")[0].casefold(): n for n in names}
+    close = [by_name[c] for c in difflib.get_close_matches(wanted, list(by_name), n=3, cutoff=0.75)]
+    if close:
+        fix = f"Did you mean {' or '.join(close)}?"
+    elif names:
+        fix = f"Type a user principal name or email of the tenant, e.g. `licensebot tenant show {names[0]}`."
+    else:
+        fix = "The simulated tenant has no users: `licensebot tenant reset` recreates the demo tenant."
+    return f"licensebot: no user {typed!r} in the simulated tenant{looked}. {fix}"

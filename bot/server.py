@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from gunicorn.app.base import BaseApplication
 from sqlalchemy import text
 
-from bot.app import create_app
+from bot.app import LISTENER_THREADS, create_app
 from bot.bootstrap import Container, bootstrap
 from bot.scheduler import SchedulerRefused, WorkflowScheduler, one_scheduler_lock, start_scheduler
 from bot.settings import Settings
-from bot.web import create_wsgi_app
+from bot.web import AcksFirst, AcksFirstExecutor, create_wsgi_app
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -28,13 +28,16 @@ __all__ = ["build_bolt_app", "database_ready", "run_http", "run_socket_mode"]
 log = logging.getLogger(__name__)
 
 
-def build_bolt_app(container: Container) -> Any:
+def build_bolt_app(container: Container, acks: AcksFirst | None = None) -> Any:
+    """The Bolt app of a serving process; with `acks`, its listeners' work lets the
+    acknowledgements in flight go first (HTTP)."""
     settings = container.settings
     return create_app(
         bot_token=settings.slack_bot_token.get_secret_value(),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         services=container.services,
         base_url=settings.slack_api_url,
+        listener_executor=None if acks is None else AcksFirstExecutor(acks, LISTENER_THREADS),
     )
 
 
@@ -98,7 +101,8 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
                 running.append(start_scheduler(container))
             except SchedulerRefused as refused:
                 log.error("%s This worker runs without a scheduler.", refused)
-        return create_wsgi_app(build_bolt_app(container), database_ready(container))
+        acks = AcksFirst()
+        return create_wsgi_app(build_bolt_app(container, acks), database_ready(container), acks)
 
     def worker_exit(_server: object, _worker: object) -> None:
         # Graceful: the change being applied stops after its batch; leases go back at once.

@@ -46,11 +46,21 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr = SecretStr("")
     graph_certificate_path: Path | None = None
     graph_certificate_thumbprint: str = ""
+    graph_certificate_passphrase: SecretStr = Field(
+        default=SecretStr(""), description="Passphrase of an encrypted certificate private key."
+    )
     graph_access_token: SecretStr = SecretStr("")
     graph_api_url: str = Field(default="", description="Defaults to the cloud's Graph endpoint.")
     graph_login_url: str = Field(default="", description="Defaults to the cloud's login endpoint.")
     graph_write_quota: int = Field(default=3000, ge=1, description="Directory writes per window (R17).")
     graph_write_window_seconds: float = Field(default=150.0, gt=0)
+    graph_write_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="Processes writing through the same app registration; each paces itself to "
+        "its share of the quota (R17).",
+    )
+    graph_timeout_seconds: float = Field(default=30.0, gt=0, description="Read timeout of a Graph request.")
     m365_cloud: Cloud = Cloud.WORLDWIDE
     approvals_channel: str = ""
     reminder_channel: str = ""

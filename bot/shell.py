@@ -6,6 +6,11 @@ production; the bot's replies land in a local fake of the Slack Web API (`bot.lo
 printed as readable text. Buttons are pressed by typing their number; a form is filled in with
 `:set FIELD VALUE` and sent with `:submit` (`bot.shell_forms`). Lines are read from standard input
 when it is not a terminal, so sessions can be scripted.
+
+Slack shows a message in its latest state only, so each message a request touches is printed in
+full once, in its final state. The states it went through on the way (a change's progress, updated
+in place per batch) are shown as one line each: on a terminal a single line rewritten in place as
+they happen, otherwise a line per state, printed as the next one replaces it.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import json
 import logging
 import re
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,13 +39,16 @@ from bot.local_slack import (
     EventKind,
     LocalSlack,
     Message,
+    RenderedMessage,
     SlackEvent,
     UploadedFile,
     View,
+    mrkdwn_to_text,
     render_blocks,
     signed_headers,
 )
 from bot.settings import Settings, TenantBackend
+from bot.shell_demo import DEMO_USERGROUPS, STAFF_GROUP, add_staff
 from bot.shell_forms import Form
 
 __all__ = ["Console", "TrackingExecutor", "run_shell"]
@@ -55,13 +64,17 @@ Type what you would type in Slack, for example:
   /license replace @alice E5        (then type the number of the Confirm button)
   /license                          (a form: fill it in with :set, send it with :submit)
   /license services @carol E3       (a form with a checkbox per service)
+  /license replace @sales-team E5   (a Slack user group: alice, bob, dave, erin, frank, heidi)
   /subscription list
-Mentions: @alice stands for the tenant user alice@<tenant domain>. Emails work as typed.
+Mentions: @alice stands for the tenant user alice@<tenant domain>, @sales-team for the Slack
+  user group of that name. Emails work as typed.
 Forms: :set FIELD VALUE fills a field, by number or label: :set users @alice @bob,
-  :set product E5, :set what replace, :set services -Sway, +Teams (or all / none);
+  :set product E5, :set what replace, :set services -Sway, +Microsoft Teams (or all / none);
   :form shows what the form holds, :submit sends it, :close closes it.
+Bulk changes: :add-users 60 adds 60 people holding Office 365 E3 to the simulated tenant, in the
+  user group @staff; then /license replace @staff E5 (or has:E3) shows the CSV and the progress.
 Console commands: :tick (poll now, as the scheduler does), :home (open App Home),
-  :as EMAIL (act as another admin), :help, :quit"""
+  :as EMAIL (act as another admin), :add-users N, :help, :quit"""
 
 
 class TrackingExecutor(ThreadPoolExecutor):
@@ -102,16 +115,22 @@ class _Pressable:
 class Console:
     """One person at a local Slack workspace, talking to the bot."""
 
-    def __init__(self, container: Container, as_user: str, out: TextIO) -> None:
+    def __init__(self, container: Container, as_user: str, out: TextIO, *, live: bool = False) -> None:
+        """`live`: show a message's passing states on one line rewritten in place (a terminal)."""
         self._container = container
         self._out = out
+        self._live = live
         self._secret = secrets.token_hex(16)
         self._slack = LocalSlack().start()
         self._executor = TrackingExecutor(LISTENER_THREADS)
+        # Every batch of a change gets its progress update: the local Slack has no rate limit to
+        # respect, and the console shows each one (Slack's pace is the listeners' own, tested there).
+        services = container.services
+        services = replace(services, timing=replace(services.timing, progress_interval=0.0))
         self._app: App = create_app(
             bot_token=self._slack.bot_token,
             signing_secret=self._secret,
-            services=container.services,
+            services=services,
             base_url=self._slack.api_url,
             listener_executor=self._executor,
         )
@@ -128,7 +147,14 @@ class Console:
         self._print_lock = threading.Lock()
         self._held: dict[tuple[str, str], tuple[str, Message]] | None = None
         """While a request is worked on, the latest state of each message it posted or updated."""
+        self._held_files: list[UploadedFile] = []
+        """Files attached while a request is worked on: shown after the message they belong to."""
+        self._live_line = False
+        """Whether the last thing printed is a progress line that the next print overwrites."""
+        self._last_printed = ""
         self._slack.subscribe(self._show)
+        if container.settings.tenant_backend is TenantBackend.SIMULATED:
+            self._add_demo_usergroups()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -159,6 +185,8 @@ class Console:
             self._tick()
         elif line == ":home":
             self._dispatch(self._slack.app_home_opened_body(self._user_id))
+        elif line.partition(" ")[0] == ":add-users":
+            self._add_users(line.partition(" ")[2].strip())
         elif line.startswith(":set"):
             self._set(line[4:].strip())
         elif line == ":form":
@@ -319,16 +347,53 @@ class Console:
         moved = len(report.advanced) + len(report.resumed)
         self._say(f"(polled the tenant: {report.polled} waiting, {moved} moved on)")
 
+    def _add_demo_usergroups(self) -> None:
+        for handle, names in DEMO_USERGROUPS.items():
+            emails = [email for email in map(self._tenant_email, names) if email is not None]
+            if emails:
+                self._slack.add_usergroup(handle, [self._slack_user(email) for email in emails])
+
+    def _add_users(self, count: str) -> None:
+        if not count.isdigit():
+            self._say("Use :add-users N, for example :add-users 60.")
+            return
+        try:
+            added = add_staff(self._container, int(count))
+        except ValueError as problem:
+            self._say(str(problem))
+            return
+        members = [self._slack_user(email, real_name=name) for email, name in added]
+        group = self._slack.usergroup(STAFF_GROUP)
+        everyone = [*(group.users if group else ()), *members]
+        self._slack.add_usergroup(STAFF_GROUP, everyone, usergroup_id=group.id if group else None)
+        first, last = added[0][0], added[-1][0]
+        span = first if len(added) == 1 else f"{first} … {last}"
+        self._say(
+            f"Added {len(added):,} people holding Office 365 E3 ({span}) and a subscription of "
+            f"{len(added):,} Office 365 E3 seats for them to the simulated tenant. The Slack user group "
+            f"@{STAFF_GROUP} has all {len(everyone):,}: /license replace @{STAFF_GROUP} E5 moves them once "
+            f"Office 365 E5 has the seats (/subscription seats E5 +{len(everyone)}, as a Billing "
+            "Administrator)."
+        )
+
     def _hold(self) -> None:
         with self._print_lock:
             self._held = {}
+            self._held_files = []
 
     def _release(self) -> None:
-        """Print each message a request touched once, in its final state: Slack shows no history."""
+        """Print each message a request touched once, in its final state (Slack shows no history),
+        each followed by the files attached in its thread."""
         with self._print_lock:
             held, self._held = self._held or {}, None
+            files, self._held_files = self._held_files, []
         for header, message in held.values():
             self._show_message(header, message)
+            for upload in [f for f in files if f.thread_ts == message.ts]:
+                files.remove(upload)
+                self._show_file(upload)
+        for upload in files:
+            self._show_file(upload)
 
     def _show(self, event: SlackEvent) -> None:
         subject = event.subject
@@ -347,11 +412,19 @@ class Console:
             with self._print_lock:
                 if self._held is not None:
                     key = (subject.channel, subject.ts)
-                    first = self._held.get(key, (header, subject))[0]
-                    self._held[key] = (first, subject)
+                    earlier = self._held.get(key)
+                    self._held[key] = (earlier[0] if earlier else header, subject)
+                    if self._live:
+                        self._print_live(self._passing_state(subject))
+                    elif earlier is not None:  # replaced before anyone saw it: one line for it
+                        self._print_passing(self._passing_state(earlier[1]))
                     return
             self._show_message(header, subject)
         elif isinstance(subject, UploadedFile):
+            with self._print_lock:
+                if self._held is not None:
+                    self._held_files.append(subject)
+                    return
             self._show_file(subject)
         elif isinstance(subject, View) and subject.user_id == self._user_id:
             self._show_view(event.kind, subject)
@@ -400,9 +473,7 @@ class Console:
         ts: str | None = None,
         view_id: str | None = None,
     ) -> None:
-        rendered = render_blocks(
-            blocks, text, resolve_user=self._slack.display_name, resolve_channel=self._slack.channel_name
-        )
+        rendered = self._rendered(blocks, text)
         buttons = [e for e in rendered.elements if e.type == "button"]
         if buttons:
             self._buttons = [
@@ -412,9 +483,44 @@ class Console:
             self._buttons = []  # the message that carried them was replaced by one without buttons
         self._say(f"── {header} ──\n{rendered.text.rstrip()}")
 
+    def _passing_state(self, message: Message) -> str:
+        """A state of a message that the next one replaces, on one line: its notification text."""
+        text = mrkdwn_to_text(
+            message.text, resolve_user=self._slack.display_name, resolve_channel=self._slack.channel_name
+        )
+        if not text.strip():
+            text = self._rendered(list(message.blocks), "").text.strip().partition("\n")[0]
+        return f"── licensebot (updating) ── {' '.join(text.split())}"
+
     def _say(self, text: str) -> None:
         with self._print_lock:
-            print(text, file=self._out, flush=True)
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        """Print a line (the print lock held), over the progress line a terminal shows."""
+        if self._live_line:
+            self._out.write("\r\033[K")
+            self._live_line = False
+        print(text, file=self._out, flush=True)
+        self._last_printed = text
+
+    def _print_passing(self, line: str) -> None:
+        """A passing state (the print lock held); an update that changed nothing shown says nothing."""
+        if line != self._last_printed:
+            self._print(line)
+
+    def _print_live(self, line: str) -> None:
+        """Show a progress line in place of the previous one (the print lock held)."""
+        width = shutil.get_terminal_size().columns - 1
+        shown = line if len(line) <= width else line[: width - 1] + "…"
+        self._out.write(f"\r\033[K{shown}")
+        self._out.flush()
+        self._live_line = True
+
+    def _rendered(self, blocks: list[dict[str, Any]], text: str) -> RenderedMessage:
+        return render_blocks(
+            blocks, text, resolve_user=self._slack.display_name, resolve_channel=self._slack.channel_name
+        )
 
     def _tenant_domains(self) -> list[str]:
         with self._container.uow() as uow:
@@ -422,11 +528,13 @@ class Console:
         preferred = organization.default_domain
         return [preferred, *sorted(d for d in organization.verified_domains if d != preferred)]
 
-    def _slack_user(self, email: str) -> str:
+    def _slack_user(self, email: str, *, real_name: str | None = None) -> str:
         email = email.strip().lower()
         if email not in self._slack_ids:
             name = email.partition("@")[0]
-            self._slack_ids[email] = self._slack.add_user(name, real_name=name.title(), email=email)
+            self._slack_ids[email] = self._slack.add_user(
+                name, real_name=real_name or name.title(), email=email
+            )
         return self._slack_ids[email]
 
     def _slackify(self, text: str) -> str:
@@ -435,9 +543,12 @@ class Console:
         def mention(match: re.Match[str]) -> str:
             name = match.group(1)
             email = self._tenant_email(name)
-            if email is None:
-                return match.group(0)
-            return f"<@{self._slack_user(email)}|{name}>"
+            if email is not None:
+                return f"<@{self._slack_user(email)}|{name}>"
+            group = self._slack.usergroup(name)
+            if group is not None:
+                return f"<!subteam^{group.id}|@{group.handle}>"
+            return match.group(0)
 
         text = _EMAIL.sub(lambda m: f"<mailto:{m.group(1)}|{m.group(1)}>", text)
         return _MENTION.sub(mention, text)
@@ -457,7 +568,7 @@ def _demo_settings(settings: Settings) -> Settings:
         update={
             "database_url": f"sqlite:///{folder / 'demo.db'}",
             "tenant_backend": TenantBackend.SIMULATED,
-            # The demo's card purchases activate at the next poll (`:tick`), not a minute later.
+            # The demo's card purchases are active at once, not a minute later.
             "sim_activation_seconds": 0.0,
         }
     )
@@ -477,7 +588,7 @@ def run_shell(
         settings = _demo_settings(settings)
     container = bootstrap(settings)
     interactive = lines is None and sys.stdin.isatty()
-    console = Console(container, as_user, out)
+    console = Console(container, as_user, out, live=interactive and out.isatty())
     try:
         if interactive:
             print(f"licensebot shell: you are {as_user}. {HELP}", file=out)

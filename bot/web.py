@@ -1,9 +1,13 @@
-"""The HTTP surface: Slack's request URL plus health and readiness endpoints, as one WSGI app."""
+"""The HTTP surface: Slack's request URL plus health and readiness endpoints, as one WSGI app;
+and the gate that lets acknowledgements go before the work they started."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -11,13 +15,82 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["SLACK_PATH", "create_wsgi_app"]
+__all__ = ["ACK_FIRST_MAX_WAIT_SECONDS", "SLACK_PATH", "AcksFirst", "AcksFirstExecutor", "create_wsgi_app"]
 
 SLACK_PATH = "/slack/events"
+ACK_FIRST_MAX_WAIT_SECONDS = 0.25
+"""The longest work waits for the acknowledgements in flight: under a steady stream of requests
+there is always one, and the work must still go on."""
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
-def create_wsgi_app(bolt_app: App, ready: Callable[[], bool]) -> WSGIApplication:
-    """`/slack/events` goes to Bolt; `/healthz` says the process lives; `/readyz` checks the database."""
+class AcksFirst:
+    """Slack requests being acknowledged in this process, so that work can let them go first.
+
+    A worker process answers Slack and does the work those answers started with one interpreter
+    lock. Fifty requests at once would each wait for the lock behind the work of the requests
+    before them; with this gate the work of a listener starts only once no acknowledgement is in
+    flight (or after `max_wait`), so a burst is answered first and worked on right after.
+    """
+
+    def __init__(self, max_wait: float = ACK_FIRST_MAX_WAIT_SECONDS) -> None:
+        self._quiet = threading.Condition()
+        self._in_flight = 0
+        self._waiting = 0
+        self._max_wait = max_wait
+
+    @property
+    def waiting(self) -> int:
+        """Work waiting for its turn now."""
+        with self._quiet:
+            return self._waiting
+
+    @contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        with self._quiet:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._quiet.notify_all()
+
+    def wait_turn(self) -> bool:
+        """Wait until no acknowledgement is in flight, at most `max_wait`; True if none was left."""
+        with self._quiet:
+            self._waiting += 1
+            try:
+                return self._quiet.wait_for(lambda: self._in_flight == 0, timeout=self._max_wait)
+            finally:
+                self._waiting -= 1
+
+
+class AcksFirstExecutor(ThreadPoolExecutor):
+    """The listeners' thread pool, whose tasks let the acknowledgements in flight go first."""
+
+    def __init__(self, gate: AcksFirst, max_workers: int, thread_name_prefix: str = "slack-listener") -> None:
+        super().__init__(max_workers, thread_name_prefix=thread_name_prefix)
+        self._gate = gate
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        def after_acks() -> _T:
+            self._gate.wait_turn()
+            return fn(*args, **kwargs)
+
+        return super().submit(after_acks)
+
+
+def create_wsgi_app(
+    bolt_app: App, ready: Callable[[], bool], acks: AcksFirst | None = None
+) -> WSGIApplication:
+    """`/slack/events` goes to Bolt; `/healthz` says the process lives; `/readyz` checks the database.
+
+    With `acks`, every Slack request counts as being acknowledged until Bolt has answered it (see
+    `AcksFirst`)."""
     slack = SlackRequestHandler(bolt_app, path=SLACK_PATH)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -28,7 +101,11 @@ def create_wsgi_app(bolt_app: App, ready: Callable[[], bool]) -> WSGIApplication
             if ready():
                 return _plain(start_response, "200 OK", b"ready\n")
             return _plain(start_response, "503 Service Unavailable", b"database not reachable\n")
-        return slack(environ, start_response)
+        if acks is None:
+            return slack(environ, start_response)
+        with acks.acknowledging():
+            answer: Iterable[bytes] = slack(environ, start_response)
+            return answer
 
     return app
 

@@ -124,6 +124,92 @@ def _norm(text: str) -> str:
     return re.sub(r"[^0-9a-z+]", "", text.casefold())
 
 
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """Every name of one product: what a suggestion is ranked on and shown with."""
+
+    part_number: str
+    display_name: str
+    aliases: tuple[str, ...]
+
+
+_SUGGESTIONS = 3
+_CLOSE_ENOUGH = 0.5
+_RUNNERS_UP = 0.1
+"""Suggest a second product only as close as this to the best one: not every "Microsoft 365 …" for
+a "Microsoft 365 E5" the tenant does not have, when it has Office 365 E5."""
+_BRAND_WORDS = frozenset({"microsoft", "office", "365", "m365", "o365"})
+"""Words most product names share: a match on them says little about which product was meant."""
+_TIER = re.compile(r"([a-z]+)(\d+)")
+"""A plan tier such as E3, E5 or F3: E7 is nearer to E5 than to E3, and not near F3 at all."""
+
+
+def _suggest(wanted: str, names: Sequence[_Names]) -> list[str]:
+    """The products closest to what was typed, best first, each as an admin would type it."""
+    scored = [(max(_closeness(wanted, name) for name in _all_names(n)), n) for n in names]
+    ranked = sorted(scored, key=lambda pair: -pair[0])[:_SUGGESTIONS]
+    if not ranked:
+        return []
+    enough = max(_CLOSE_ENOUGH, ranked[0][0] - _RUNNERS_UP)
+    return [_typed_as(n, names) for score, n in ranked if score >= enough]
+
+
+def _all_names(names: _Names) -> tuple[str, ...]:
+    return (names.display_name, *names.aliases, names.part_number)
+
+
+def _typed_as(names: _Names, among: Sequence[_Names]) -> str:
+    """How to show a product so that it can be typed back: its display name with its shortest alias
+    that names it alone ("Office 365 E5 (E5)"), or with its part number when no name is its own."""
+
+    def unique(name: str) -> bool:
+        return sum(1 for other in among if any(_norm(o) == _norm(name) for o in _all_names(other))) == 1
+
+    def adds_something(alias: str) -> bool:  # not "Audio Conferencing (Audio Conferencing)"
+        return len(_words(alias)) == 1 or _norm(alias) not in _norm(names.display_name)
+
+    aliases = sorted((a for a in names.aliases if unique(a) and adds_something(a)), key=len)
+    if aliases:
+        return f"{names.display_name} ({aliases[0]})"
+    if unique(names.display_name):
+        return names.display_name
+    return f"{names.display_name} ({names.part_number})"
+
+
+def _closeness(wanted: str, name: str) -> float:
+    """About 0 to 1: the closer of the spelling (a typo) and the words in common (a half-remembered
+    name). Brand words both have ("Microsoft 365") are left out of the spelling: they tell nothing."""
+    shared = _BRAND_WORDS.intersection(_words(wanted), _words(name))
+    mine = "".join(w for w in _words(wanted) if w not in shared)
+    theirs = "".join(w for w in _words(name) if w not in shared)
+    spelling = difflib.SequenceMatcher(None, mine, theirs).ratio()
+    return max(spelling, _words_in_common(wanted, name)) + _tier_nearness(wanted, name)
+
+
+def _words_in_common(wanted: str, name: str) -> float:
+    mine, theirs = set(_words(wanted)), set(_words(name))
+
+    def weight(words: set[str]) -> float:
+        return sum(0.25 if word in _BRAND_WORDS else 1.0 for word in words)
+
+    union = weight(mine | theirs)
+    return weight(mine & theirs) / union if union else 0.0
+
+
+def _tier_nearness(wanted: str, name: str) -> float:
+    """A small tie-breaker among tiers of one letter: for E7, E5 before E4 before E3."""
+    best = 0.0
+    for mine in map(_TIER.fullmatch, _words(wanted)):
+        for theirs in map(_TIER.fullmatch, _words(name)):
+            if mine and theirs and mine[1] == theirs[1] and mine[2] != theirs[2]:
+                best = max(best, 0.1 / (1 + abs(int(mine[2]) - int(theirs[2]))))
+    return best
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[0-9a-z+]+", text.casefold())
+
+
 class ProductCatalog:
     """Resolves product names against what the tenant has, or against everything Microsoft sells."""
 
@@ -147,7 +233,8 @@ class ProductCatalog:
         """A product the tenant has, by skuId, part number, display name or alias."""
         wanted = key.strip()
         if not wanted:
-            raise UnknownProduct(key, known=[p.part_number for p in products])
+            names = [_Names(p.part_number, p.display_name, self._aliases_of(p)) for p in products]
+            raise UnknownProduct(key, known=[_typed_as(n, names) for n in names])
         hits = self._match(
             wanted, [(p.sku_id, p.part_number, p.display_name, self._aliases_of(p), p) for p in products]
         )
@@ -155,7 +242,8 @@ class ProductCatalog:
             return hits[0]
         if len(hits) > 1:
             raise AmbiguousProduct(key, [(p.part_number, p.display_name) for p in hits])
-        raise UnknownProduct(key, self._suggest(wanted, products), [p.part_number for p in products])
+        names = [_Names(p.part_number, p.display_name, self._aliases_of(p)) for p in products]
+        raise UnknownProduct(key, _suggest(wanted, names), [_typed_as(n, names) for n in names])
 
     def resolve_any(self, key: str, products: Sequence[Product]) -> KnownProduct:
         """A product Microsoft sells (for buying): the tenant's own first, then the catalog."""
@@ -172,9 +260,8 @@ class ProductCatalog:
             return hits[0]
         if len(hits) > 1:
             raise AmbiguousProduct(key, [(k.part_number, k.display_name) for k in hits])
-        names = [k.part_number for k in self._known.values()] + [k.display_name for k in self._known.values()]
-        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
-        raise UnknownProduct(key, close)
+        names = [_Names(k.part_number, k.display_name, k.aliases) for k in self._known.values()]
+        raise UnknownProduct(key, _suggest(key.strip(), names))
 
     @staticmethod
     def _match(wanted: str, entries: Sequence[tuple[str, str, str, Sequence[str], _T]]) -> list[_T]:
@@ -187,15 +274,6 @@ class ProductCatalog:
             if exact:
                 return exact
         return [e for _, _, _, aliases, e in entries if any(_norm(a) == _norm(wanted) for a in aliases)]
-
-    def _suggest(self, wanted: str, products: Sequence[Product]) -> list[str]:
-        # One name can belong to several products (the alias E5): suggest every one of them.
-        names: dict[str, list[str]] = {}
-        for product in products:
-            for name in (product.part_number, product.display_name, *self._aliases_of(product)):
-                names.setdefault(name.casefold(), []).append(product.part_number)
-        close = difflib.get_close_matches(wanted.casefold(), list(names), n=3, cutoff=0.5)
-        return list(dict.fromkeys(part for c in close for part in names[c]))
 
     def _aliases_of(self, product: Product) -> tuple[str, ...]:
         """The catalog's aliases for the product, and any the tenant adapter gave it."""

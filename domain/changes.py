@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from domain.errors import ChangeNotPending, DomainError, IllegalTransition, NothingToChange
+from domain.errors import ChangeNotPending, DomainError, IllegalTransition, LicenseNotHeld, NothingToChange
 from domain.model import LicenseAssignment, Organization, Product, User, licenses_by_sku
 from domain.rules import (
     check_assignable,
@@ -146,7 +146,8 @@ def plan_user_change(
     held = current.get(product.sku_id)
     if kind is ChangeKind.REMOVE:
         if held is None:
-            raise NothingToChange(f"{user.display_name} has no {product.display_name} license.")
+            holds = [products[lic.sku_id].display_name for lic in user.licenses if lic.sku_id in products]
+            raise LicenseNotHeld(user.display_name, product.display_name, holds)
         after = [lic for lic in user.licenses if lic.sku_id != product.sku_id]
     else:
         base = held.disabled_plans if held else frozenset()

@@ -19,12 +19,14 @@ __all__ = [
     "DomainError",
     "IllegalTransition",
     "InvalidCommand",
+    "MissingServiceDependency",
     "NoUsageLocation",
     "NotAssignable",
     "NotAuthorized",
     "NotEnoughSeats",
     "NothingToChange",
     "OutsideOrganization",
+    "ProhibitedInUsageLocation",
     "SeatsInUse",
     "ServicePlanConflict",
     "StepNotOpen",
@@ -39,6 +41,13 @@ __all__ = [
     "UpgradeNotDirect",
     "UsersStillLicensed",
 ]
+
+
+def _either(names: Sequence[str], last: str = "or") -> str:
+    """`A`, `A or B`, `A, B or C`: a short list in a sentence."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 class DomainError(Exception):
@@ -130,7 +139,7 @@ class UnknownProduct(DomainError):
 
     def __init__(self, key: str, suggestions: Sequence[str] = (), known: Sequence[str] = ()) -> None:
         if suggestions:
-            fix = f"Did you mean {' or '.join(suggestions)}?"
+            fix = f"Did you mean {_either(suggestions)}?"
         elif known:
             fix = f"The tenant has: {', '.join(known)}."
         else:
@@ -187,15 +196,19 @@ class NoUsageLocation(DomainError):
 
 
 class NotEnoughSeats(DomainError):
+    """R2. `product` is the part number (it goes in the command to buy more: it is never ambiguous);
+    `name`, the display name admins know, is what the message says."""
+
     rule = "R2"
 
-    def __init__(self, product: str, needed: int, available: int) -> None:
+    def __init__(self, product: str, needed: int, available: int, *, name: str = "") -> None:
         missing = needed - available
         super().__init__(
-            f"Not enough {product} licenses: need {needed}, {available} free.",
+            f"Not enough {name or product} licenses: need {needed}, {available} free.",
             f"Buy {missing} more (`/subscription seats {product} +{missing}`), or free some up.",
         )
         self.product = product
+        self.name = name or product
         self.needed = needed
         self.available = available
 
@@ -229,6 +242,20 @@ class NothingToChange(DomainError):
         super().__init__(problem, fix)
 
 
+class LicenseNotHeld(NothingToChange):
+    """A license to remove that the user does not hold: say what they do hold."""
+
+    def __init__(self, user: str, product: str, held: Sequence[str] = ()) -> None:
+        fix = (
+            f"{user} holds {_either(sorted(held), 'and')}: name one of those to remove it."
+            if held
+            else f"{user} holds no license, so there is nothing to remove."
+        )
+        super().__init__(f"{user} has no {product} license.", fix)
+        self.user = user
+        self.product = product
+
+
 class ChangeConflict(DomainError):
     """The user changed between the preview and the write; nothing was applied for that user."""
 
@@ -250,7 +277,11 @@ class ChangeNotPending(DomainError):
 
 class IllegalTransition(DomainError):
     def __init__(self, what: str, current: str, wanted: str) -> None:
-        super().__init__(f"{what} cannot go from {current} to {wanted}.")
+        super().__init__(
+            f"{what} cannot go from {current} to {wanted}.",
+            "Nothing was changed. The message may be out of date: run the command again to see where "
+            "it stands (`/subscription status` for a workflow).",
+        )
 
 
 class DirectoryUnavailable(DomainError):
@@ -406,4 +437,33 @@ class UndoNotAvailable(DomainError):
             fix
             or "Change the users back by hand (`/license replace` or `/license assign`); "
             "`/license show @user` shows what they hold.",
+        )
+
+
+class MissingServiceDependency(DomainError):
+    """A service in the product needs another one that is turned off or missing (Graph's
+    DependencyViolation)."""
+
+    rule = "R5"
+
+    def __init__(self, user: str, detail: str) -> None:
+        super().__init__(
+            f"{user} cannot get this license as asked: a service in it depends on another service "
+            f"that would be turned off or missing ({detail}).",
+            "Keep the service it depends on turned on, or assign the product that provides it first.",
+        )
+
+
+class ProhibitedInUsageLocation(DomainError):
+    """The product is not sold for the user's usage location (Graph's
+    ProhibitedInUsageLocationViolation)."""
+
+    rule = "R4"
+
+    def __init__(self, user: str, usage_location: str | None) -> None:
+        where = usage_location or "their usage location"
+        super().__init__(
+            f"{user} cannot get this license: it is not sold for use in {where}.",
+            "Choose a product offered in that country, or correct the user's usage location in the "
+            "admin center (Users > Active users > the user > Usage location).",
         )

@@ -14,7 +14,7 @@ from typing import Protocol, Self
 
 from domain.audit import AuditEntry
 from domain.catalog import KnownProduct
-from domain.changes import ChangeOutcome, ChangeSet, ChangeState, UserChange
+from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, UserChange
 from domain.model import AdminRole, Organization, PaymentMethod, Product, Subscription, User
 from domain.workflows import (
     AdminTask,
@@ -97,6 +97,17 @@ class ChangeSetRepository(Protocol):
 
     def save(self, change_set: ChangeSet) -> None: ...
 
+    def lock_state(self, change_set_id: str) -> ChangeState | None:
+        """Lock the change set's row until the unit of work ends and return its state, without
+        reading its items (None: no such change set)."""
+        ...
+
+    def save_progress(self, change_set: ChangeSet, items: Sequence[ChangeItem]) -> None:
+        """Save the change set's state and the outcome of `items` only (a batch being applied):
+        its users and licenses never change once planned, and the other items were saved as they
+        are already."""
+        ...
+
     def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ChangeSet]: ...
 
     def ids_in_state(self, state: ChangeState) -> list[str]: ...
@@ -132,6 +143,12 @@ class Leases(Protocol):
     def claim(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Hold `name` until `now + ttl` when it is free, expired or already `owner`'s; False when
         another owner holds it (or is claiming it right now)."""
+        ...
+
+    def renew(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Hold `name` until `now + ttl` only if `owner` has held it without a break since its
+        last claim or renewal (even past its expiry, as long as nobody took it): True means no
+        other process can have done the leased work meanwhile."""
         ...
 
     def release(self, name: str, owner: str) -> None:
@@ -179,6 +196,16 @@ class WorkflowRepository(Protocol):
 
     def recent(self, limit: int = 10, requested_by: str | None = None) -> list[Workflow]:
         """Newest first."""
+        ...
+
+    def purchases_taken(self, sku_id: str, *, excluding: str) -> set[str]:
+        """The subscriptions of this product that workflows other than `excluding` took as their
+        purchase (`Workflow.purchase_id`)."""
+        ...
+
+    def take_purchase(self, workflow_id: str, subscription_id: str) -> bool:
+        """Record the subscription as this workflow's purchase, unless another workflow took it:
+        atomic across processes (a unique column), so one purchase completes one workflow (R19)."""
         ...
 
 

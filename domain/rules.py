@@ -84,7 +84,7 @@ def check_assignable(product: Product) -> None:
 def check_seats(product: Product, needed: int) -> None:
     """R2: every new assignment needs a free seat in the product's pool."""
     if needed > product.seats.available:
-        raise NotEnoughSeats(product.part_number, needed, product.seats.available)
+        raise NotEnoughSeats(product.part_number, needed, product.seats.available, name=product.display_name)
 
 
 def resolve_plans(product: Product, names: Iterable[str]) -> frozenset[str]:

@@ -44,6 +44,7 @@ from domain.errors import (
     DomainError,
     NotAuthorized,
     NothingToChange,
+    OutsideOrganization,
     UndoNotAvailable,
     UnknownRequester,
     UnknownUser,
@@ -209,18 +210,32 @@ class Licensing:
         permission: Permission,
         action: str,
         correlation_id: str = "",
+        *,
+        target: str = "",
+        change_set_id: str = "",
     ) -> Requester:
-        """R16, with the refusal audited in its own commit before it is raised."""
+        """R16, with the refusal audited in its own commit before it is raised: who asked, what,
+        and for whom (`target`: the users as asked for; `change_set_id`: the change acted on)."""
         try:
             requester = self.requester(uow, email)
             require(requester.roles, permission, requester.user.display_name)
         except (NotAuthorized, UnknownRequester) as refusal:
-            self._audit_refusal(uow, email, action, refusal, correlation_id)
+            self._audit_refusal(
+                uow, email, action, refusal, correlation_id, target=target, change_set_id=change_set_id
+            )
             raise
         return requester
 
     def _audit_refusal(
-        self, uow: UnitOfWork, email: str, action: str, refusal: DomainError, correlation_id: str
+        self,
+        uow: UnitOfWork,
+        email: str,
+        action: str,
+        refusal: DomainError,
+        correlation_id: str,
+        *,
+        target: str,
+        change_set_id: str = "",
     ) -> None:
         """Record a refusal in its own commit, so raising it afterwards does not roll it back."""
         uow.rollback()
@@ -230,15 +245,17 @@ class Licensing:
                 actor=email,
                 action=action,
                 result=AuditResult.REFUSED,
+                target=target,
                 reason=refusal.message,
                 correlation_id=correlation_id,
+                change_set_id=change_set_id,
             )
         )
         uow.commit()
 
     def show_user(self, cmd: ShowUser) -> UserOverview:
         with self._uow() as uow:
-            self.authorize(uow, cmd.requester, Permission.READ, "show user")
+            self.authorize(uow, cmd.requester, Permission.READ, "show user", target=cmd.user)
             user = self._find_user(uow, cmd.user)
             products = {p.sku_id: p for p in uow.directory.products()}
             return UserOverview(user, products)
@@ -266,13 +283,14 @@ class Licensing:
                 Permission.MANAGE_LICENSES,
                 f"{cmd.kind} licenses",
                 cmd.correlation_id,
+                target=_target(cmd.users),
             )
             change_set = self._plan(uow, cmd, requester)
             uow.commit()
         return change_set
 
     def _plan(
-        self, uow: UnitOfWork, cmd: ChangeLicenses, requester: Requester, request_key: str = ""
+        self, uow: UnitOfWork, cmd: ChangeLicenses, requester: Requester, follow_up: _Slot | None = None
     ) -> ChangeSet:
         products = uow.directory.products()
         product = self._catalog.resolve(cmd.product, products)
@@ -304,13 +322,13 @@ class Licensing:
         if not items:
             if len(users) == 1 and first_refusal is not None:
                 raise first_refusal
-            reasons = "; ".join(f"{name}: {why}" for name, why in [*refused, *unchanged][:5])
+            reasons = " ".join(_reason_line(name, why) for name, why in [*refused, *unchanged][:5])
             raise NothingToChange(f"Nothing to change for these users. {reasons}")
         check_seats(product, seats_needed((i.change for i in items), product.sku_id))
         now = self._clock.now()
         touched = _touched_skus(items, product.sku_id)
         change_set = ChangeSet(
-            id=uuid.uuid4().hex,
+            id=follow_up.change_set_id if follow_up else uuid.uuid4().hex,
             kind=cmd.kind,
             requested_by=requester.name,
             product_sku=product.sku_id,
@@ -326,7 +344,7 @@ class Licensing:
             unchanged=unchanged,
             turn_off=tuple(sorted(turn_off)),
             turn_on=tuple(sorted(turn_on)),
-            request_key=request_key,
+            request_key=follow_up.key if follow_up else "",
         )
         if not cmd.kind.removes_access:
             change_set.confirm(requester.name, now)
@@ -357,10 +375,16 @@ class Licensing:
 
     def retry_failed(self, cmd: RetryFailed) -> ChangeSet:
         """A new change set for the users a finished change failed for, planned afresh from what
-        they hold now (same rules and preview as the first). A second click finds it claimed."""
+        they hold now (same rules and preview as the first). A second click finds the retry asked
+        for already; once that retry is cancelled or has expired, it can be asked for again."""
         with self._uow() as uow:
             requester = self.authorize(
-                uow, cmd.requester, Permission.MANAGE_LICENSES, "retry a license change", cmd.correlation_id
+                uow,
+                cmd.requester,
+                Permission.MANAGE_LICENSES,
+                "retry a license change",
+                cmd.correlation_id,
+                change_set_id=cmd.change_set_id,
             )
             original = self._load(uow, cmd.change_set_id, for_update=True)
             if original.state is not ChangeState.DONE:
@@ -368,13 +392,13 @@ class Licensing:
             failed = original.failed_items
             if not failed:
                 raise NothingToChange("Nothing failed in this change, so there is nothing to retry.")
-            key = f"retry:{original.id}"
-            if not uow.keys.claim(key, self._clock.now()):
+            slot, live = self._follow_up(uow, original, "retry", self._clock.now())
+            if live is not None:
                 raise ChangeNotPending("retried (a retry of it was asked for already)")
             if original.kind is ChangeKind.UNDO:
                 retried = [ChangeItem(i.change) for i in failed]
                 change_set = self._undo_set(
-                    uow, original, retried, refused=[], unchanged=[], requester=requester, key=key
+                    uow, original, retried, refused=[], unchanged=[], requester=requester, slot=slot
                 )
                 self._audit_request(uow, change_set, original.product_label, cmd.correlation_id)
             else:
@@ -388,7 +412,7 @@ class Licensing:
                     correlation_id=cmd.correlation_id,
                     channel=original.channel,
                 )
-                change_set = self._plan(uow, again, requester, key)
+                change_set = self._plan(uow, again, requester, slot)
             uow.commit()
         return change_set
 
@@ -400,7 +424,12 @@ class Licensing:
         """
         with self._uow() as uow:
             requester = self.authorize(
-                uow, cmd.requester, Permission.MANAGE_LICENSES, "undo a license change", cmd.correlation_id
+                uow,
+                cmd.requester,
+                Permission.MANAGE_LICENSES,
+                "undo a license change",
+                cmd.correlation_id,
+                change_set_id=cmd.change_set_id,
             )
             original = self._load(uow, cmd.change_set_id, for_update=True)
             now = self._clock.now()
@@ -414,9 +443,13 @@ class Licensing:
                     "This change can no longer be undone"
                     + (f": the undo expired at {until:%Y-%m-%d %H:%M} UTC." if until else ".")
                 )
-            key = f"undo:{original.id}"
-            if not uow.keys.claim(key, now):
-                raise ChangeNotPending("being undone (an undo of it was asked for already)")
+            slot, live = self._follow_up(uow, original, "undo", now)
+            if live is not None:
+                raise ChangeNotPending(
+                    "undone"
+                    if live.state is ChangeState.DONE
+                    else "being undone (an undo of it was asked for already)"
+                )
             wrote = [i for i in original.items if i.status is ItemStatus.APPLIED]
             current = {i.change.user_id: uow.directory.user(i.change.user_id) for i in wrote}
             items, refused, unchanged = plan_undo(original, current)
@@ -424,7 +457,7 @@ class Licensing:
                 reasons = "; ".join(f"{name}: {why}" for name, why in refused[:5])
                 raise UndoNotAvailable(f"Nothing to undo: every user changed since. {reasons}")
             change_set = self._undo_set(
-                uow, original, items, refused=refused, unchanged=unchanged, requester=requester, key=key
+                uow, original, items, refused=refused, unchanged=unchanged, requester=requester, slot=slot
             )
             self._audit_request(uow, change_set, original.product_label, cmd.correlation_id)
             uow.commit()
@@ -439,7 +472,7 @@ class Licensing:
         refused: list[tuple[str, str]],
         unchanged: list[tuple[str, str]],
         requester: Requester,
-        key: str,
+        slot: _Slot,
     ) -> ChangeSet:
         products = uow.directory.products()
         by_sku = {p.sku_id: p for p in products}
@@ -450,7 +483,7 @@ class Licensing:
         now = self._clock.now()
         product = by_sku.get(original.product_sku)
         change_set = ChangeSet(
-            id=uuid.uuid4().hex,
+            id=slot.change_set_id,
             kind=ChangeKind.UNDO,
             requested_by=requester.name,
             product_sku=original.product_sku,
@@ -466,15 +499,36 @@ class Licensing:
             products=snapshot_products(products, _touched_skus(items, original.product_sku))
             or dict(original.products),
             unchanged=unchanged,
-            request_key=key,
+            request_key=slot.key,
         )
         uow.change_sets.add(change_set)
         return change_set
 
+    def _follow_up(
+        self, uow: UnitOfWork, original: ChangeSet, purpose: str, now: datetime
+    ) -> tuple[_Slot, ChangeSet | None]:
+        """Where a new retry or undo (`purpose`) of `original` goes, and the one still live if any.
+
+        Follow-ups have ids derived from the original and a count, so every replica finds the
+        earlier ones, and the caller's lock on the original's row makes askers take turns (the
+        unique id and request key back that up). Only a previewed, applying or done follow-up
+        stands in the way: once cancelled or expired, the person can ask again.
+        """
+        attempt = 0
+        while True:
+            key = f"{purpose}:{original.id}" + (f":{attempt}" if attempt else "")
+            slot = _Slot(uuid.uuid5(_FOLLOW_UPS, key).hex, key)
+            earlier = uow.change_sets.get(slot.change_set_id, for_update=True)
+            if earlier is None:
+                return slot, None
+            if not _ended(earlier, now):
+                return slot, earlier
+            attempt += 1
+
     def services_of(self, cmd: ShowServices) -> UserServices:
         """A user's license of a product with its services, to turn them on or off (R5)."""
         with self._uow() as uow:
-            self.authorize(uow, cmd.requester, Permission.READ, "show services")
+            self.authorize(uow, cmd.requester, Permission.READ, "show services", target=cmd.user)
             user = self._find_user(uow, cmd.user)
             product = self._catalog.resolve(cmd.product, uow.directory.products())
             held = user.license_for(product.sku_id)
@@ -522,8 +576,9 @@ class Licensing:
         with self._uow() as uow:
             # Locked until the commit: two clicks at once cannot both find it pending.
             change_set = self._load(uow, cmd.change_set_id, for_update=True)
+            about = {"target": _target_of(change_set), "change_set_id": change_set.id}
             requester = self.authorize(
-                uow, cmd.requester, Permission.MANAGE_LICENSES, action, cmd.correlation_id
+                uow, cmd.requester, Permission.MANAGE_LICENSES, action, cmd.correlation_id, **about
             )
             if requester.name.casefold() != change_set.requested_by.casefold():
                 refusal = NotAuthorized(
@@ -532,7 +587,7 @@ class Licensing:
                     [],
                     f"Only {change_set.requested_by}, who asked for it, can confirm it.",
                 )
-                self._audit_refusal(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                self._audit_refusal(uow, cmd.requester, action, refusal, cmd.correlation_id, **about)
                 raise refusal
             now = self._clock.now()
             change_set.confirm(requester.name, now)
@@ -557,6 +612,8 @@ class Licensing:
                 Permission.MANAGE_LICENSES,
                 "cancel a license change",
                 cmd.correlation_id,
+                target=_target_of(change_set),
+                change_set_id=change_set.id,
             )
             change_set.cancel()
             uow.change_sets.save(change_set)
@@ -596,11 +653,15 @@ class Licensing:
         or another process holds it)."""
         lease, owner = change_set_lease(change_set_id), self.owner
         held = False
+        kept: ChangeSet | None = None
         try:
             while True:
-                change_set, held, wrote = self._apply_batch(change_set_id, lease, owner, correlation_id, held)
+                change_set, held, wrote = self._apply_batch(
+                    change_set_id, lease, owner, correlation_id, held=held, kept=kept
+                )
                 if not wrote:  # finished, someone else's, or this process is stopping
                     return change_set, held
+                kept = change_set
                 if progress is not None:
                     progress(change_set)
         except BaseException:
@@ -608,13 +669,23 @@ class Licensing:
             raise
 
     def _apply_batch(
-        self, change_set_id: str, lease: str, owner: str, correlation_id: str, held: bool
+        self,
+        change_set_id: str,
+        lease: str,
+        owner: str,
+        correlation_id: str,
+        *,
+        held: bool,
+        kept: ChangeSet | None,
     ) -> tuple[ChangeSet, bool, bool]:
         """One batch: (the change set after it, whether we hold it, whether a batch was written).
         Stops before writing when the change is finished, held by another process, or this process
-        is stopping."""
+        is stopping. `kept` is the change set as this thread left it after its previous batch.
+
+        Only the batch is saved (`save_progress`), so a batch costs the same at the 20th user as
+        at the 2,000th."""
         with self._uow() as uow:
-            change_set = self._load(uow, change_set_id, for_update=True)
+            change_set, ours = self._lock(uow, change_set_id, lease, owner, kept)
             if change_set.state is not ChangeState.APPLYING:
                 uow.leases.release(lease, owner)
                 uow.commit()
@@ -624,24 +695,24 @@ class Licensing:
                 uow.commit()
                 log.info("stopping: change set %s is left to another process", change_set_id)
                 return change_set, held, False
-            if not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
+            if not ours and not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
                 return change_set, False, False  # another process is applying it
             batch = change_set.next_batch(self._batch_size)
             if not batch:  # every item already final: the set is done
                 self._finish(change_set)
-                uow.change_sets.save(change_set)
+                uow.change_sets.save_progress(change_set, [])
                 uow.leases.release(lease, owner)
                 uow.commit()
                 return change_set, True, False
             verify = any(item.status is ItemStatus.SENDING for item in batch)
             change_set.mark_sending(batch)
-            uow.change_sets.save(change_set)
+            uow.change_sets.save_progress(change_set, batch)
             uow.commit()
         with self._uow() as uow:
-            change_set = self._load(uow, change_set_id, for_update=True)
+            change_set, ours = self._lock(uow, change_set_id, lease, owner, change_set)
             if change_set.state is not ChangeState.APPLYING:
                 return change_set, held, False
-            if not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
+            if not ours and not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
                 return change_set, False, False  # taken over meanwhile: the batch is the new holder's
             pending = {i.change.user_id for i in batch}
             batch = [i for i in change_set.items if i.change.user_id in pending]
@@ -665,9 +736,26 @@ class Licensing:
                     )
                 )
             self._finish(change_set)
-            uow.change_sets.save(change_set)
+            uow.change_sets.save_progress(change_set, batch)
             uow.commit()
         return change_set, True, True
+
+    def _lock(
+        self, uow: UnitOfWork, change_set_id: str, lease: str, owner: str, kept: ChangeSet | None
+    ) -> tuple[ChangeSet, bool]:
+        """The change set, its row locked, and whether this thread still holds its lease.
+
+        When this thread has held the lease without a break since it last saved `kept`, no other
+        process can have written the change since: only its row is locked and `kept` is used as it
+        is. Otherwise (a first batch, or the lease was lost meanwhile) the change set is read again
+        whole and the lease must be claimed."""
+        if kept is not None:
+            state = uow.change_sets.lock_state(change_set_id)
+            if state is ChangeState.APPLYING and uow.leases.renew(
+                lease, owner, self._clock.now(), self._lease_ttl
+            ):
+                return kept, True
+        return self._load(uow, change_set_id, for_update=True), False
 
     def _give_back(self, lease: str, owner: str) -> None:
         try:
@@ -717,9 +805,13 @@ class Licensing:
 
     def _find_user(self, uow: UnitOfWork, key: str) -> User:
         user = uow.directory.user(key)
-        if user is None:
-            raise UnknownUser(key)
-        return user
+        if user is not None:
+            return user
+        if "@" in key:
+            org = uow.directory.organization()
+            if not org.owns_address(key):  # R8: another organization's user, not a typo of ours
+                raise OutsideOrganization(key, sorted(org.verified_domains))
+        raise UnknownUser(key)
 
     def _find_users(self, uow: UnitOfWork, keys: Sequence[str]) -> list[User]:
         seen: dict[str, User] = {}
@@ -742,9 +834,52 @@ class Licensing:
         return list(seen.values())
 
 
+AUDITED_TARGETS = 50
+"""Users named in one audit entry's target; the rest are counted."""
+
+
+def _target(keys: Sequence[str]) -> str:
+    """Who a request is for, as asked (emails, user principal names, `has:E3`), for the audit."""
+    shown = ", ".join(keys[:AUDITED_TARGETS])
+    more = len(keys) - AUDITED_TARGETS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _target_of(change_set: ChangeSet) -> str:
+    return _target([item.change.user_principal_name for item in change_set.items])
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """The id and request key a follow-up change set (a retry or an undo) is kept under."""
+
+    change_set_id: str
+    key: str
+
+
+_FOLLOW_UPS = uuid.UUID("5f0c1f7e-3c1b-4b7e-9a51-6d2f1e0b8a44")
+"""Namespace of the ids of follow-up change sets (`uuid5` of their request key)."""
+
+
+def _ended(change_set: ChangeSet, now: datetime) -> bool:
+    """Cancelled, or a preview nobody confirmed in time (expired, whether or not marked so yet)."""
+    if change_set.state is ChangeState.PREVIEWED:
+        return now >= change_set.expires_at
+    return change_set.state in {ChangeState.CANCELLED, ChangeState.EXPIRED}
+
+
 def _touched_skus(items: Iterable[ChangeItem], product_sku: str) -> set[str]:
     skus = {product_sku}
     for item in items:
         skus.update(lic.sku_id for lic in item.change.before)
         skus.update(lic.sku_id for lic in item.change.after)
     return skus
+
+
+def _reason_line(name: str, why: str) -> str:
+    """One user's reason as a sentence: named once (the reason may start with the name already),
+    ending with one full stop."""
+    sentence = why.strip()
+    if not sentence.startswith(name):
+        sentence = f"{name}: {sentence}"
+    return sentence if sentence.endswith((".", "!", "?")) else f"{sentence}."

@@ -72,6 +72,7 @@ from domain.workflows import (
 from domain.workflows.checks import (
     active_subscriptions,
     check_direct_purchase,
+    check_on_sale,
     check_source_active,
     only_active,
     redundant_addons,
@@ -157,6 +158,7 @@ class Subscriptions:
                         f"Buy at least one license, not {cmd.seats}.", "For example `buy E5 10`."
                     )
                 known = self._catalog.resolve_any(cmd.product, uow.directory.products())
+                check_on_sale(known.part_number, known.display_name)  # R14
                 subscriptions = uow.directory.subscriptions()
             product = ProductRef(known.sku_id, known.part_number, known.display_name)
             workflow = self._new(uow, WorkflowKind.PURCHASE, requester.name, product, channel=cmd.channel)
@@ -175,6 +177,8 @@ class Subscriptions:
             requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
             with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
                 product = self._catalog.resolve(cmd.product, uow.directory.products())
+                if cmd.delta > 0:
+                    check_on_sale(product.part_number, product.display_name)  # R14
                 subscription = seat_subscription(product, uow.directory.subscriptions(), cmd.delta)
             workflow = self._new_seats(
                 uow, requester.name, product, subscription, cmd.delta, channel=cmd.channel
@@ -802,6 +806,7 @@ class Subscriptions:
             updated_at=now,
             cloud=organization.cloud,
             country=organization.country_code,
+            credit_check_days=self._settings.credit_check_business_days,
             channel=channel,
         )
 
@@ -878,6 +883,7 @@ class Subscriptions:
             raise DomainError(
                 f"{source.display_name} is both the source and the target.", "Name two products."
             )
+        check_on_sale(target.part_number, target.display_name)  # R14
         return source, target
 
     def _switch_targets(

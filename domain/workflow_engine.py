@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 _MAX_STEPS_PER_RUN = 50
 """A guard: no workflow has that many steps, so more runs in one go means a step makes no progress."""
+CATCH_UP_ROUNDS = 3
+"""How many times a checklist update is sent again because the workflow moved on meanwhile."""
 
 Record = Callable[[UnitOfWork, Workflow, datetime], None]
 
@@ -205,11 +207,27 @@ class WorkflowEngine:
         return status
 
     def tell(self, notify: Callable[[WorkflowStatus], None], status: WorkflowStatus) -> None:
-        """Notify after the commit; a failing notifier never undoes or stops a workflow."""
+        """Notify after the commit; a failing notifier never undoes or stops a workflow.
+
+        The workflow's checklist is one Slack message, and Slack keeps whichever update came last:
+        when another process moved the workflow on and updated the message before this update
+        landed, this one would leave the message behind. So after a checklist update the workflow
+        is read again, and shown again as long as it moved on meanwhile."""
         try:
             notify(status)
+            if notify == self._notifier.workflow_changed:
+                self._catch_up(notify, status)
         except Exception:
             log.exception("the notifier failed for workflow %s", status.workflow.id)
+
+    def _catch_up(self, notify: Callable[[WorkflowStatus], None], shown: WorkflowStatus) -> None:
+        for _ in range(CATCH_UP_ROUNDS):
+            with self._uow() as uow:
+                workflow = uow.workflows.get(shown.workflow.id)
+                if workflow is None or _same_progress(workflow, shown.workflow):
+                    return
+                shown = self.status(uow, workflow)
+            notify(shown)
 
     def audit(
         self,
@@ -250,7 +268,14 @@ class WorkflowEngine:
         task_step = (
             workflow.current.name if workflow.waiting_for is WaitFor.TASK and workflow.current else None
         )
-        seen = observe(workflow, snapshot, now)
+        sku = workflow.product.sku_id
+        seen = observe(
+            workflow,
+            snapshot,
+            now,
+            taken=uow.workflows.purchases_taken(sku, excluding=workflow.id),
+            take=lambda subscription_id: uow.workflows.take_purchase(workflow.id, subscription_id),
+        )
         if task_step is not None and task_step in seen.completed and workflow.task_id:
             task = uow.tasks.get(workflow.task_id, for_update=True)
             if task is not None:
@@ -279,7 +304,7 @@ class WorkflowEngine:
         country (at the end of that day, UTC); a card purchase is overdue after the activation grace."""
         if workflow.payment_method is PaymentMethod.INVOICE:
             last = self._calendar.add_business_days(
-                ordered_at.astimezone(UTC).date(), self._settings.credit_check_business_days, workflow.country
+                ordered_at.astimezone(UTC).date(), workflow.credit_check_days, workflow.country
             )
             return datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
         return ordered_at + self._settings.activation_grace
@@ -441,6 +466,8 @@ class WorkflowEngine:
                 self._wait_for_task(uow, workflow, name, result, now)
             else:
                 workflow.subscription_id = result.subscription_id
+                if uow.workflows.take_purchase(workflow.id, result.subscription_id):
+                    workflow.purchase_id = result.subscription_id
                 workflow.ordered_at = now
                 workflow.deadline = self.deadline(workflow, now)
                 workflow.complete(name, now, notes.ordered(workflow, result))
@@ -746,6 +773,11 @@ class WorkflowEngine:
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def _same_progress(workflow: Workflow, shown: Workflow) -> bool:
+    """Whether a checklist showing `shown` still shows `workflow` as it is."""
+    return workflow.state == shown.state and workflow.steps == shown.steps
 
 
 def _lease_expired(workflow: Workflow, now: datetime) -> bool:

@@ -298,6 +298,7 @@ _ADDRESS = re.compile(r"[^@\s,;:<>()\[\]\"']{1,64}@[^@\s,;:<>()\[\]\"']{1,190}\.
 _BROADCASTS = {"channel", "here", "everyone", "group"}
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 _WITHOUT = "without"
+_TYPO_CUTOFF = 0.8
 
 
 def usage_text(command: str, subcommand: str | None = None) -> str:
@@ -317,7 +318,7 @@ def parse_license(text: str) -> LicenseCommand:
         return ParsedForm()
     subcommand, rest = _subcommand(words, LICENSE_COMMAND, LICENSE_USAGE)
     if subcommand == "help":
-        return ParsedHelp(LICENSE_COMMAND, _help_topic(rest, LICENSE_USAGE))
+        return ParsedHelp(LICENSE_COMMAND, _help_topic(rest, LICENSE_COMMAND, LICENSE_USAGE))
     if subcommand == "show":
         return _parse_show(rest)
     if subcommand == "services":
@@ -332,7 +333,7 @@ def parse_subscription(text: str) -> SubscriptionCommand:
         return ParsedHelp(SUBSCRIPTION_COMMAND)
     subcommand, rest = _subcommand(words, SUBSCRIPTION_COMMAND, SUBSCRIPTION_USAGE, _SUBSCRIPTION_LATER)
     if subcommand == "help":
-        return ParsedHelp(SUBSCRIPTION_COMMAND, _help_topic(rest, SUBSCRIPTION_USAGE))
+        return ParsedHelp(SUBSCRIPTION_COMMAND, _help_topic(rest, SUBSCRIPTION_COMMAND, SUBSCRIPTION_USAGE))
     words = [_unescape(word) if not word.startswith("<") else word for word in rest]
     if subcommand == "buy":
         return _parse_buy(words)
@@ -486,9 +487,21 @@ def _subcommand(
     raise InvalidCommand(f"`{command}` has no subcommand {_unescape(shown)!r}.", usage_text(command), fix)
 
 
-def _help_topic(rest: Sequence[str], table: dict[str, Usage]) -> str:
-    topic = _unescape(rest[0]).casefold() if rest else ""
-    return topic if topic in table else ""
+def _help_topic(rest: Sequence[str], command: str, table: dict[str, Usage]) -> str:
+    """The form to help with ("" for all of them); `InvalidCommand` for a topic there is none of."""
+    if not rest:
+        return ""
+    topic = _unescape(rest[0]).casefold()
+    if topic in table:
+        return topic
+    shown = _unescape(rest[0] if len(rest[0]) <= 40 else rest[0][:40] + "…")
+    close = difflib.get_close_matches(topic, list(table), n=1, cutoff=0.6)
+    meant = f"Did you mean `{command} help {close[0]}`? " if close else ""
+    raise InvalidCommand(
+        f"There is no help topic {shown!r}.",
+        usage_text(command, "help"),
+        f"{meant}The topics are: {', '.join(table)}.",
+    )
 
 
 def _parse_show(rest: Sequence[str]) -> ParsedShow:
@@ -575,6 +588,14 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
         if _unescape(word).casefold() == _WITHOUT:
             services = _services(kind, rest[index + 1 :], usage)
             break
+        if product_words and index + 1 < len(rest) and _misspelled_without(word):
+            raise InvalidCommand(
+                f"{_unescape(word)!r} looks like a misspelled `without`.",
+                usage,
+                f"Did you mean `{LICENSE_COMMAND} {kind.value} "
+                f"{' '.join(t.shown for t in targets.values())} {' '.join(product_words)} without "
+                f"{_unescape(' '.join(rest[index + 1 :]))}`?",
+            )
         if _target(word, usage) is not None:
             raise InvalidCommand(
                 f"Put every user before the product: {_unescape(word)!r} comes after it.",
@@ -589,6 +610,12 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
             "Use a short name (E3, E5), a part number (ENTERPRISEPACK) or the full name (Office 365 E5).",
         )
     return ParsedChange(kind, tuple(targets.values()), " ".join(product_words), tuple(services))
+
+
+def _misspelled_without(word: str) -> bool:
+    """`withot`, `witout`, `wihtout`: no product name has a word this close to `without`."""
+    plain = _unescape(word).casefold()
+    return plain != _WITHOUT and difflib.SequenceMatcher(None, plain, _WITHOUT).ratio() >= _TYPO_CUTOFF
 
 
 def _services(kind: ChangeKind, words: Sequence[str], usage: str) -> list[str]:

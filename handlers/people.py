@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from domain.errors import InvalidCommand, UnknownRequester, UnknownUser
 from domain.services import HOLDERS_PREFIX
@@ -20,6 +21,15 @@ from handlers.parsing import Target, TargetKind
 __all__ = ["SlackPeople"]
 
 _GONE = {"user_not_found", "users_not_found"}
+
+_GROUP_FIXES = {
+    "no_such_subteam": "Check in Slack (People > User groups) that the group exists and is enabled, "
+    "then mention it again; or mention its members instead.",
+    "missing_scope": "The Slack app lacks the `usergroups:read` scope: ask a Slack admin to add it "
+    "from manifest.yml and reinstall the app; meanwhile mention the members instead.",
+    "plan_upgrade_required": "This Slack plan has no user groups: mention the members instead.",
+    "ratelimited": "Slack is busy right now: try again in a minute.",
+}
 
 
 class SlackPeople:
@@ -51,7 +61,7 @@ class SlackPeople:
             return [f"{HOLDERS_PREFIX}{target.value}"]
         if target.kind is TargetKind.MENTION:
             return [self._member(target.value, target.shown)]
-        members = self._client.usergroups_users_list(usergroup=target.value)
+        members = self._group_members(target)
         user_ids = [str(user_id) for user_id in members.get("users") or []]
         if not user_ids:
             raise InvalidCommand(
@@ -59,6 +69,25 @@ class SlackPeople:
                 fix="Mention people, or a user group that has members.",
             )
         return [self._member(user_id, user_id) for user_id in user_ids]
+
+    def _group_members(self, target: Target) -> SlackResponse:
+        """`usergroups.users.list`, with a refusal from Slack explained: which group, what Slack said
+        and how to fix it (a deleted or disabled group, a missing scope, a plan without groups)."""
+        try:
+            return self._client.usergroups_users_list(usergroup=target.value)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "an error")
+            needed = error.response.get("needed")
+            said = f"`{code}` (needs `{needed}`)" if needed else f"`{code}`"
+            raise InvalidCommand(
+                f"Slack would not list the members of the user group {target.shown} "
+                f"(`{target.value}`): Slack said {said}.",
+                fix=_GROUP_FIXES.get(
+                    code,
+                    "Check that the group exists in Slack and that the app was installed with the "
+                    "`usergroups:read` scope, or mention the members instead.",
+                ),
+            ) from error
 
     def _member(self, user_id: str, shown: str) -> str:
         email = self._email(user_id)

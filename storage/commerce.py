@@ -15,6 +15,7 @@ from domain.catalog import KnownProduct, ProductCatalog
 from domain.model import Cloud, PaymentMethod, Subscription
 from domain.ports import Clock
 from domain.workflows import AdminTask, ProductRef
+from domain.workflows.settings import CREDIT_CHECK_BUSINESS_DAYS
 from domain.workflows.tasks import buy_task, cancel_task, seats_task
 
 __all__ = ["AdminTaskCommerce", "task_id_for"]
@@ -30,17 +31,31 @@ def task_id_for(reference: str) -> str:
 class AdminTaskCommerce:
     """`domain.ports.Commerce` as admin-center tasks."""
 
-    def __init__(self, cloud: Cloud, clock: Clock, catalog: ProductCatalog | None = None) -> None:
+    def __init__(
+        self,
+        cloud: Cloud,
+        clock: Clock,
+        catalog: ProductCatalog | None = None,
+        *,
+        credit_check_days: int = CREDIT_CHECK_BUSINESS_DAYS,
+    ) -> None:
         self._cloud = cloud
         self._clock = clock
         self._catalog = catalog or ProductCatalog()
+        self._credit_check_days = credit_check_days
 
     def buy(
         self, product: KnownProduct, seats: int, payment_method: PaymentMethod, *, reference: str
     ) -> AdminTask:
         ref = ProductRef(product.sku_id, product.part_number, product.display_name)
         return buy_task(
-            task_id_for(reference), ref, seats, payment_method, cloud=self._cloud, now=self._clock.now()
+            task_id_for(reference),
+            ref,
+            seats,
+            payment_method,
+            cloud=self._cloud,
+            now=self._clock.now(),
+            credit_check_days=self._credit_check_days,
         )
 
     def change_seats(self, subscription: Subscription, total: int, *, reference: str) -> AdminTask:

@@ -5,10 +5,11 @@ They map rows to domain values and back; nothing outside `storage/` sees a row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,43 @@ class SqlChangeSetRepository:
             raise LookupError(f"change set {change_set.id} was never added")
         _fill(row, change_set)
         self._session.flush()
+
+    def lock_state(self, change_set_id: str) -> ChangeState | None:
+        state = self._session.scalar(
+            select(ChangeSetRow.state).where(ChangeSetRow.id == change_set_id).with_for_update()
+        )
+        return None if state is None else ChangeState(state)
+
+    def save_progress(self, change_set: ChangeSet, items: Sequence[ChangeItem]) -> None:
+        """Two statements whatever the size of the change set: its row, then the batch's items."""
+        updated = self._session.execute(
+            update(ChangeSetRow)
+            .where(ChangeSetRow.id == change_set.id)
+            .values(state=change_set.state.value, undoable_until=change_set.undoable_until)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(updated, "rowcount", 1):
+            raise LookupError(f"change set {change_set.id} was never added")
+        if items:
+            items_table = cast(Table, ChangeItemRow.__table__)
+            self._session.execute(
+                update(items_table)
+                .where(
+                    items_table.c.change_set_id == bindparam("b_change_set"),
+                    items_table.c.user_id == bindparam("b_user"),
+                )
+                .values(status=bindparam("b_status"), reason=bindparam("b_reason"), rule=bindparam("b_rule")),
+                [
+                    {
+                        "b_change_set": change_set.id,
+                        "b_user": item.change.user_id,
+                        "b_status": item.status.value,
+                        "b_reason": item.reason,
+                        "b_rule": item.rule,
+                    }
+                    for item in items
+                ],
+            )
 
     def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ChangeSet]:
         query = select(ChangeSetRow).order_by(ChangeSetRow.created_at.desc(), ChangeSetRow.id).limit(limit)
@@ -156,6 +194,15 @@ class SqlLeases:
             .returning(WorkLeaseRow.name)
         ).first()
         return inserted is not None
+
+    def renew(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        renewed = self._session.execute(
+            update(WorkLeaseRow)
+            .where(WorkLeaseRow.name == name, WorkLeaseRow.owner == owner)
+            .values(expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(renewed, "rowcount", 0) or 0) == 1
 
     def release(self, name: str, owner: str) -> None:
         self._session.execute(

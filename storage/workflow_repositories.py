@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.model import Cloud, PaymentMethod
@@ -31,6 +32,7 @@ from domain.workflows import (
     WorkflowKind,
     WorkflowState,
 )
+from domain.workflows.settings import CREDIT_CHECK_BUSINESS_DAYS
 from storage.orm import AdminTaskRow, ApprovalRow, WorkflowRow, WorkflowStepRow
 
 __all__ = ["SqlAdminTaskRepository", "SqlApprovalRepository", "SqlWorkflowRepository"]
@@ -123,6 +125,32 @@ class SqlWorkflowRepository:
         if requested_by is not None:
             query = query.where(func.lower(WorkflowRow.requested_by) == requested_by.lower())
         return [_workflow(row) for row in self._session.scalars(query)]
+
+    def purchases_taken(self, sku_id: str, *, excluding: str) -> set[str]:
+        query = select(WorkflowRow.purchase_id).where(
+            WorkflowRow.product_sku == sku_id,
+            WorkflowRow.purchase_id.is_not(None),
+            WorkflowRow.id != excluding,
+        )
+        return {str(taken) for taken in self._session.scalars(query)}
+
+    def take_purchase(self, workflow_id: str, subscription_id: str) -> bool:
+        owner = self._session.scalar(select(WorkflowRow.id).where(WorkflowRow.purchase_id == subscription_id))
+        if owner is not None:
+            return owner == workflow_id
+        try:
+            # The unique column decides between two transactions taking it at once: PostgreSQL makes
+            # the second wait for the first and fails it if the first commits; only the savepoint
+            # is undone, the rest of the unit of work goes on.
+            with self._session.begin_nested():
+                self._session.execute(
+                    update(WorkflowRow)
+                    .where(WorkflowRow.id == workflow_id)
+                    .values(purchase_id=subscription_id)
+                )
+        except IntegrityError:
+            return False
+        return True
 
 
 class SqlApprovalRepository:
@@ -217,6 +245,7 @@ def _fill_workflow(row: WorkflowRow, workflow: Workflow) -> None:
     row.waiting_for = workflow.waiting_for.value if workflow.waiting_for else None
     row.waiting_since = current.since if current and current.status is StepStatus.WAITING else None
     row.subscription_id = workflow.subscription_id
+    row.purchase_id = workflow.purchase_id or None
     row.change_set_id = workflow.change_set_id
     row.approval_id = workflow.approval_id
     row.task_id = workflow.task_id
@@ -237,6 +266,7 @@ def _fill_workflow(row: WorkflowRow, workflow: Workflow) -> None:
         "payment_method": workflow.payment_method.value,
         "expected_total": workflow.expected_total,
         "known_subscriptions": list(workflow.known_subscriptions),
+        "credit_check_days": workflow.credit_check_days,
         "ordered_at": _when(workflow.ordered_at),
         "addons": [_product_json(addon) for addon in workflow.addons],
         "follow_ups": list(workflow.follow_ups),
@@ -290,8 +320,10 @@ def _workflow(row: WorkflowRow) -> Workflow:
         seats=int(facts.get("seats", 0)),
         payment_method=PaymentMethod(facts.get("payment_method", PaymentMethod.CARD.value)),
         subscription_id=row.subscription_id,
+        purchase_id=row.purchase_id or "",
         expected_total=int(facts.get("expected_total", 0)),
         known_subscriptions=tuple(str(s) for s in facts.get("known_subscriptions", ())),
+        credit_check_days=int(facts.get("credit_check_days", CREDIT_CHECK_BUSINESS_DAYS)),
         ordered_at=_parse_when(facts.get("ordered_at")),
         deadline=row.deadline,
         escalated_at=row.escalated_at,

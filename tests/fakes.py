@@ -18,7 +18,7 @@ from typing import Generic, Self, TypeVar
 
 from domain.audit import AuditEntry
 from domain.catalog import KnownProduct
-from domain.changes import ChangeOutcome, ChangeSet, ChangeState, OutcomeKind, UserChange
+from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, OutcomeKind, UserChange
 from domain.errors import ChangeConflict, DomainError, UnknownProduct, UnknownServicePlan, UnknownUser
 from domain.model import (
     AdminRole,
@@ -599,6 +599,24 @@ class InMemoryChangeSets:
         self._state.change_sets[change_set.id] = copy.deepcopy(change_set)
         self._state.written.add(change_set.id)
 
+    def lock_state(self, change_set_id: str) -> ChangeState | None:
+        stored = self._state.change_sets.get(change_set_id)
+        if stored is None:
+            return None
+        self._locks.append(change_set_id)
+        return stored.state
+
+    def save_progress(self, change_set: ChangeSet, items: Sequence[ChangeItem]) -> None:
+        stored = self._state.change_sets.get(change_set.id)
+        if stored is None:
+            raise KeyError(change_set.id)
+        stored.state, stored.undoable_until = change_set.state, change_set.undoable_until
+        by_user = {item.change.user_id: item for item in stored.items}
+        for item in items:
+            kept = by_user[item.change.user_id]
+            kept.status, kept.reason, kept.rule = item.status, item.reason, item.rule
+        self._state.written.add(change_set.id)
+
     def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ChangeSet]:
         found = [
             cs
@@ -649,6 +667,14 @@ class InMemoryLeases:
     def claim(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         held = self._state.leases.get(name)
         if held is not None and held.owner != owner and held.expires_at > now:
+            return False
+        self._state.leases[name] = Lease(name, owner, now + ttl)
+        self._state.leases_written.add(name)
+        return True
+
+    def renew(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        held = self._state.leases.get(name)
+        if held is None or held.owner != owner:
             return False
         self._state.leases[name] = Lease(name, owner, now + ttl)
         self._state.leases_written.add(name)
@@ -764,6 +790,21 @@ class InMemoryWorkflows(_InMemoryRows[Workflow]):
             if requested_by is None or w.requested_by.casefold() == requested_by.casefold()
         ]
         return sorted(found, key=lambda w: (w.created_at, w.id), reverse=True)[:limit]
+
+    def purchases_taken(self, sku_id: str, *, excluding: str) -> set[str]:
+        return {
+            w.purchase_id
+            for w in self._rows.values()
+            if w.purchase_id and w.product.sku_id == sku_id and w.id != excluding
+        }
+
+    def take_purchase(self, workflow_id: str, subscription_id: str) -> bool:
+        owner = next((w.id for w in self._rows.values() if w.purchase_id == subscription_id), None)
+        if owner not in {None, workflow_id}:
+            return False
+        self._rows[workflow_id].purchase_id = subscription_id
+        self._state.written_rows.add((self.table, workflow_id))
+        return True
 
 
 class InMemoryApprovals(_InMemoryRows[Approval]):

@@ -951,6 +951,12 @@ class LocalSlack:
         with self._lock:
             return self._channels.get(channel_id)
 
+    def usergroup(self, handle: str) -> Usergroup | None:
+        """The user group a person mentions as ``@handle`` (what the Slack client looks up)."""
+        wanted = handle.lstrip("@").lower()
+        with self._lock:
+            return next((g for g in self._usergroups.values() if g.handle.lower() == wanted), None)
+
     def display_name(self, user_id: str) -> str | None:
         """A resolver for ``render_blocks``: the name Slack shows for a user."""
         user = self.user(user_id)

@@ -6,7 +6,7 @@ poll and the tests all ask the same questions the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from domain.errors import (
@@ -25,6 +25,7 @@ from domain.model import (
     User,
 )
 from domain.workflows.links import admin_center
+from domain.workflows.settings import business_days
 from domain.workflows.workflow import ProductRef, Workflow, WorkflowKind
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "active_subscriptions",
     "best_target",
     "check_direct_purchase",
+    "check_on_sale",
     "check_source_active",
     "not_listed_reasons",
     "only_active",
@@ -102,8 +104,8 @@ def recommend_path(workflow: Workflow) -> PathAdvice:
         )
     button = "Upgrade tab" if upgrade else "Switch plans button"
     credit = (
-        " Paying by invoice may add a credit check of up to two business days, during which admins "
-        "have no admin center either."
+        f" Paying by invoice may add a credit check of up to {business_days(workflow.credit_check_days)}, "
+        "during which admins have no admin center either."
         if upgrade
         else ""
     )
@@ -131,16 +133,25 @@ def check_source_active(product: ProductRef, subscriptions: Sequence[Subscriptio
     raise SubscriptionNotActive(product.display_name, " / ".join(statuses) or "not listed")
 
 
-def target_subscription(workflow: Workflow, subscriptions: Sequence[Subscription]) -> Subscription | None:
+def target_subscription(
+    workflow: Workflow, subscriptions: Sequence[Subscription], taken: Collection[str] = ()
+) -> Subscription | None:
     """The subscription the workflow bought or waits for, if the directory lists it.
 
     Known by id when the bot bought it itself; bought in the admin center (R19), it is the product's
-    newest subscription that was not there before, with at least the licenses asked for.
+    newest subscription that was not there before, with at least the licenses asked for, and that no
+    other workflow `taken` as its own purchase (one purchase completes one workflow).
     """
     mine = [s for s in subscriptions if s.sku_id == workflow.product.sku_id]
     if workflow.subscription_id:
         return next((s for s in mine if s.id == workflow.subscription_id), None)
-    new = [s for s in mine if s.id not in workflow.known_subscriptions and s.total_licenses >= workflow.seats]
+    new = [
+        s
+        for s in mine
+        if s.id not in workflow.known_subscriptions
+        and (s.id not in taken or s.id == workflow.purchase_id)
+        and s.total_licenses >= workflow.seats
+    ]
     new.sort(key=lambda s: (s.status is not SubscriptionStatus.ENABLED, -s.total_licenses, s.id))
     return new[0] if new else None
 
@@ -157,10 +168,9 @@ def not_listed_reasons(workflow: Workflow, found: Subscription | None) -> str:
     if found is not None and found.status is SubscriptionStatus.PENDING:
         reasons.append("it was bought and is being set up, which usually takes minutes")
     if workflow.payment_method is PaymentMethod.INVOICE:
-        until = f", until {workflow.deadline:%a %d %b %Y}" if workflow.deadline else ""
-        reasons.append(
-            f"an invoice purchase may wait for a credit check for up to two business days{until} (R10)"
-        )
+        until = f", until {workflow.credit_check_ends}" if workflow.deadline else ""
+        days = business_days(workflow.credit_check_days)
+        reasons.append(f"an invoice purchase may wait for a credit check for up to {days}{until} (R10)")
     reasons.append(
         "a subscription bought for another organization (another domain) never shows up here: "
         "it must be bought for the users' organization (R8)"
@@ -185,6 +195,19 @@ def check_direct_purchase(product: ProductRef, subscriptions: Sequence[Subscript
             and subscription.purchase_channel is not PurchaseChannel.DIRECT
         ):
             raise UpgradeNotDirect(product.display_name, subscription.purchase_channel.value)
+
+
+def check_on_sale(part_number: str, display_name: str) -> None:
+    """R14: Microsoft no longer sells Office 365 E4 — no new subscription, no more licenses, no
+    users moved onto it; its holders upgrade to a plan that is sold."""
+    if part_number == E4_PART_NUMBER:
+        raise DomainError(
+            f"Microsoft no longer sells {display_name}: no new subscription, no more licenses, and "
+            "no users moved onto it.",
+            "Buy Office 365 E5 or Microsoft 365 E5 instead (`/subscription buy E5 10`); to move the "
+            "users who hold E4, use `/subscription upgrade E4 E5`.",
+            rule="R14",
+        )
 
 
 def redundant_addons(

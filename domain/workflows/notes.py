@@ -7,11 +7,12 @@ on a person, what to do. The Slack side shows them as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from domain.changes import ChangeSet, ItemStatus
 from domain.model import PaymentMethod, Product, Subscription
 from domain.workflows.approvals import Approval
+from domain.workflows.settings import business_days
 from domain.workflows.tasks import AdminTask, Receipt
 from domain.workflows.workflow import ProductRef, Workflow
 
@@ -57,10 +58,9 @@ def target_missing(workflow: Workflow) -> str:
 def ordered(workflow: Workflow, receipt: Receipt) -> str:
     credit = ""
     if workflow.payment_method is PaymentMethod.INVOICE and workflow.deadline is not None:
-        last_day = workflow.deadline - timedelta(seconds=1)
         credit = (
-            " A credit check may take up to two business days: "
-            f"until {last_day:%a %d %b %Y} end of day (R10)."
+            f" A credit check may take up to {business_days(workflow.credit_check_days)}: "
+            f"until {workflow.credit_check_ends} (R10)."
         )
     return (
         f"Ordered {workflow.seats} × {workflow.product.display_name} {_paid(workflow)}: subscription "

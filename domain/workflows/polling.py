@@ -7,6 +7,7 @@ however many are pending, a poll costs the same number of directory reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from domain.workflows.checks import (
     target_subscription,
 )
 from domain.workflows.links import admin_center
+from domain.workflows.settings import business_days
 from domain.workflows.steps import Choice, StepName, StepStatus, WaitFor
 from domain.workflows.workflow import Workflow, WorkflowKind
 
@@ -55,9 +57,22 @@ def wants_products(workflow: Workflow) -> bool:
     return workflow.kind in {WorkflowKind.SWITCH, WorkflowKind.UPGRADE}
 
 
-def observe(workflow: Workflow, snapshot: DirectorySnapshot, now: datetime) -> Observation:
-    """Advance the workflow as far as the snapshot allows; the steps after need the services."""
+def observe(
+    workflow: Workflow,
+    snapshot: DirectorySnapshot,
+    now: datetime,
+    *,
+    taken: Collection[str] = (),
+    take: Callable[[str], bool] = lambda _subscription_id: True,
+) -> Observation:
+    """Advance the workflow as far as the snapshot allows; the steps after need the services.
+
+    A purchase made in the admin center is recognized as a new subscription (R19) that no other
+    workflow has `taken`; `take` records it as this workflow's, atomically, and says False when
+    another workflow took it first (then the next candidate is tried).
+    """
     seen = Observation()
+    purchases = _Purchases(set(taken), take)
     before = _fingerprint(workflow)
     while True:
         step = workflow.current
@@ -65,19 +80,34 @@ def observe(workflow: Workflow, snapshot: DirectorySnapshot, now: datetime) -> O
             break
         polled = step.name in POLLED_STEPS and step.status in {StepStatus.PENDING, StepStatus.WAITING}
         task = step.status is StepStatus.WAITING and step.waiting_for is WaitFor.TASK
-        if not (polled or task) or not _advance(workflow, step.name, snapshot, now, seen):
+        if not (polled or task) or not _advance(
+            workflow, step.name, snapshot, now, seen, purchases=purchases
+        ):
             break
         seen.completed.append(step.name)
     seen.changed = _fingerprint(workflow) != before
     return seen
 
 
+@dataclass(frozen=True, slots=True)
+class _Purchases:
+    taken: set[str]
+    """New subscriptions other workflows took as their purchase: never this workflow's."""
+    take: Callable[[str], bool]
+
+
 def _advance(
-    workflow: Workflow, name: StepName, snapshot: DirectorySnapshot, now: datetime, seen: Observation
+    workflow: Workflow,
+    name: StepName,
+    snapshot: DirectorySnapshot,
+    now: datetime,
+    seen: Observation,
+    *,
+    purchases: _Purchases,
 ) -> bool:
     """One step: True when it completed."""
     if name in {StepName.BUY, StepName.TARGET, StepName.AWAIT_ACTIVE}:
-        return _bought(workflow, name, snapshot, now, seen)
+        return _bought(workflow, name, snapshot, now, seen, purchases=purchases)
     if name is StepName.CHECK_SEATS:
         return _enough_seats(workflow, snapshot, now)
     if name in {StepName.CHANGE_SEATS, StepName.AWAIT_SEATS}:
@@ -88,13 +118,27 @@ def _advance(
 
 
 def _bought(
-    workflow: Workflow, name: StepName, snapshot: DirectorySnapshot, now: datetime, seen: Observation
+    workflow: Workflow,
+    name: StepName,
+    snapshot: DirectorySnapshot,
+    now: datetime,
+    seen: Observation,
+    *,
+    purchases: _Purchases,
 ) -> bool:
-    found = target_subscription(workflow, snapshot.subscriptions)
-    active = found is not None and found.status is SubscriptionStatus.ENABLED
     source_ok = True
     if name is StepName.AWAIT_ACTIVE and workflow.source is not None:
         source_ok = bool(active_subscriptions(snapshot.subscriptions, workflow.source.sku_id))
+    while True:
+        found = target_subscription(workflow, snapshot.subscriptions, purchases.taken)
+        active = found is not None and found.status is SubscriptionStatus.ENABLED
+        recognized = found is not None and not workflow.subscription_id
+        if not (active and source_ok and recognized and found is not None):
+            break
+        if found.id == workflow.purchase_id or purchases.take(found.id):
+            workflow.purchase_id = found.id
+            break
+        purchases.taken.add(found.id)  # another workflow took it meanwhile: it is not ours
     if active and source_ok and found is not None:
         workflow.subscription_id = found.id
         shown = f"{found.total_licenses} licenses, subscription {found.id}"
@@ -130,12 +174,14 @@ def _bought(
 
 def _overdue(workflow: Workflow) -> str:
     support = admin_center(workflow.cloud).support
-    since = f" on {workflow.deadline:%a %d %b %Y %H:%M} UTC" if workflow.deadline else ""
     if workflow.payment_method is PaymentMethod.INVOICE:
+        days = business_days(workflow.credit_check_days)
+        ended = f" on {workflow.credit_check_ends}" if workflow.deadline else ""
         return (
-            f"Overdue: the credit check of two business days ended{since}, and the subscription is "
-            f"still not active. Contact support ({support}) with the order details (R10)."
+            f"Overdue: the credit check of up to {days} ended{ended}, and the subscription is still "
+            f"not active. Contact support ({support}) with the order details (R10)."
         )
+    since = f" on {workflow.deadline:%a %d %b %Y %H:%M} UTC" if workflow.deadline else ""
     return f"Overdue: it should have been active{since}. Contact support ({support}) (R10)."
 
 

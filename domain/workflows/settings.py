@@ -5,14 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-__all__ = ["WorkflowSettings"]
+__all__ = ["CREDIT_CHECK_BUSINESS_DAYS", "WorkflowSettings", "business_days"]
+
+CREDIT_CHECK_BUSINESS_DAYS = 2
+"""R10: up to two business days, unless the settings say otherwise (`CREDIT_CHECK_BUSINESS_DAYS`)."""
+
+
+def business_days(count: int) -> str:
+    """A number of business days as the messages say it: "1 business day", "2 business days"."""
+    return f"{count} business day{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
 class WorkflowSettings:
     approval_ttl: timedelta = timedelta(hours=24)
     """How long an approval request stays open (R13)."""
-    credit_check_business_days: int = 2
+    credit_check_business_days: int = CREDIT_CHECK_BUSINESS_DAYS
     """R10: an invoice purchase may wait this many business days for a credit check."""
     activation_grace: timedelta = timedelta(hours=24)
     """A card purchase not active after this long is overdue: the bot says to contact support."""

@@ -18,6 +18,7 @@ from enum import StrEnum
 from domain.errors import DomainError
 from domain.model import Cloud, PaymentMethod, SubscriptionStatus
 from domain.workflows.links import admin_center
+from domain.workflows.settings import CREDIT_CHECK_BUSINESS_DAYS, business_days
 from domain.workflows.steps import StepName
 from domain.workflows.workflow import ProductRef
 
@@ -106,6 +107,7 @@ def buy_task(
     cloud: Cloud,
     now: datetime,
     domain: str = "",
+    credit_check_days: int = CREDIT_CHECK_BUSINESS_DAYS,
 ) -> AdminTask:
     pages = admin_center(cloud)
     organization = f" for {domain}" if domain else ""
@@ -115,7 +117,7 @@ def buy_task(
         "who will get them, since subscriptions cannot cross organizations (R8).",
         f"Pay by {payment_method.value}."
         + (
-            " An invoice purchase may need a credit check: up to two business days (R10)."
+            f" An invoice purchase may need a credit check: up to {business_days(credit_check_days)} (R10)."
             if payment_method is PaymentMethod.INVOICE
             else ""
         ),

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from domain.errors import DomainError, IllegalTransition, StepNotOpen
 from domain.model import Cloud, PaymentMethod, Product
+from domain.workflows.settings import CREDIT_CHECK_BUSINESS_DAYS
 from domain.workflows.steps import Choice, Step, StepName, StepStatus, WaitFor
 
 __all__ = [
@@ -130,9 +131,16 @@ class Workflow:
     """The number of licenses a seat change must show on `subscription_id` when it is done."""
     known_subscriptions: tuple[str, ...] = ()
     """The product's subscriptions before a purchase: a new one is recognized by not being here."""
+    purchase_id: str = ""
+    """The subscription this workflow's purchase became, once known: taken by this workflow alone,
+    so one purchase in the admin center never completes two workflows (R19)."""
+    credit_check_days: int = CREDIT_CHECK_BUSINESS_DAYS
+    """R10: the business days an invoice purchase may wait for a credit check, from the settings
+    when the workflow started: its deadline and every message about it count the same days."""
     ordered_at: datetime | None = None
     deadline: datetime | None = None
-    """When activation is overdue: the credit-check deadline of an invoice purchase (R10)."""
+    """When activation is overdue: the credit-check deadline of an invoice purchase (R10), the
+    midnight (UTC) that ends its last business day."""
     escalated_at: datetime | None = None
     change_set_id: str = ""
     approval_id: str = ""
@@ -167,6 +175,13 @@ class Workflow:
     def waiting_for(self) -> WaitFor | None:
         step = self.current
         return step.waiting_for if step is not None and step.status is StepStatus.WAITING else None
+
+    @property
+    def credit_check_ends(self) -> str:
+        """R10: the end of the credit check's last business day, as every message says it."""
+        if self.deadline is None:
+            return ""
+        return f"{self.deadline - timedelta(seconds=1):%a %d %b %Y} end of day"
 
     @property
     def moves_everyone(self) -> bool:

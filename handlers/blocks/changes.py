@@ -123,16 +123,11 @@ def change_preview(change_set: ChangeSet, *, shared: bool = False, csv_in_thread
     if seats:
         blocks += sections(["*Seats*", *(_seat_line(s) for s in seats)])
     if change_set.refused:
-        refused = [
-            clip(f"• *{escape(name)}*: {escape(reason)}", _LINE_LIMIT) for name, reason in change_set.refused
-        ]
+        refused = [_named_line(name, reason) for name, reason in change_set.refused]
         title = f":warning: *Left out ({len(change_set.refused):,})*: nothing will change for them"
         blocks += sections([title, *shorten_list(refused, SHOWN_REFUSALS, "… and {n} more")])
     if change_set.unchanged:
-        same = [
-            clip(f"• *{escape(name)}*: {escape(reason)}", _LINE_LIMIT)
-            for name, reason in change_set.unchanged
-        ]
+        same = [_named_line(name, reason) for name, reason in change_set.unchanged]
         title = f"*Unchanged ({len(change_set.unchanged):,})*: they already are as asked"
         blocks += sections([title, *shorten_list(same, SHOWN_UNCHANGED, "… and {n} more")])
     notes = [
@@ -298,14 +293,30 @@ def _user_line(change: UserChange, change_set: ChangeSet) -> str:
     return clip(f"• {who}: {escape(describe_change(change, change_set))}", _LINE_LIMIT)
 
 
+def _named_line(name: str, reason: str) -> str:
+    """`• *Nora Lee* has no usage location…`: the name once, though the reason starts with it too."""
+    rest = _after_name(name, reason)
+    if rest is not None:
+        return clip(f"• *{escape(name)}*{escape(rest)}", _LINE_LIMIT)
+    return clip(f"• *{escape(name)}*: {escape(reason)}", _LINE_LIMIT)
+
+
+def _after_name(name: str, reason: str) -> str | None:
+    """What follows `name` when the reason (a domain error's sentence) starts with it, else None."""
+    if name and (reason.startswith(f"{name} ") or reason.startswith(f"{name}'s ")):
+        return reason[len(name) :]
+    return None
+
+
 def _failure_line(item: ChangeItem) -> str:
     rule = f" ({escape(item.rule)})" if item.rule else ""
-    reason = escape(item.reason or item.status.value)
-    return clip(
-        f"{_OUTCOME[item.status]} *{escape(item.change.display_name)}* "
-        f"{escape(item.change.user_principal_name)}: {reason}{rule}",
-        _LINE_LIMIT,
-    )
+    reason = item.reason or item.status.value
+    who = f"{_OUTCOME[item.status]} *{escape(item.change.display_name)}*"
+    upn = escape(item.change.user_principal_name)
+    rest = _after_name(item.change.display_name, reason)
+    if rest is not None and rest.startswith(" "):  # not "(upn)'s licenses"
+        return clip(f"{who} ({upn}){escape(rest)}{rule}", _LINE_LIMIT)
+    return clip(f"{who} {upn}: {escape(reason)}{rule}", _LINE_LIMIT)
 
 
 def _plans_off(sku_id: str, disabled: frozenset[str], change_set: ChangeSet) -> str:

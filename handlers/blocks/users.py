@@ -1,5 +1,5 @@
 """`/license show @user`: licenses with their display names, services turned off, assignment
-errors and the seats left per product."""
+errors (with the explanation and fix of the rule each one breaks) and the seats left per product."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 from slack_sdk.models.blocks import Block
 
-from domain.model import LicenseAssignment, Product
+from domain.assignment_states import assignment_state_error
+from domain.model import AssignmentError, LicenseAssignment, Product, User
 from domain.services import UserOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import clip, code, escape, plural, shorten_list
@@ -36,13 +37,21 @@ def user_overview(overview: UserOverview) -> Message:
     else:
         blocks.append(section("No licenses."))
     if user.assignment_errors:
-        errors = [
-            f"• {escape(_name(e.sku_id, overview.products))}: {code(e.error)}" for e in user.assignment_errors
-        ]
+        errors = [_assignment_error(user, e, overview.products) for e in user.assignment_errors]
         blocks += sections([":warning: *Assignment errors reported by Microsoft 365*", *errors])
     blocks.append(context("Seats left count every subscription of the product (R1, R2)."))
     held = ", ".join(_name(lic.sku_id, overview.products) for lic in licenses) or "no licenses"
     return message(escape(f"{user.display_name}: {held}"), blocks)
+
+
+def _assignment_error(user: User, state: AssignmentError, products: Mapping[str, Product]) -> str:
+    """The product, Microsoft's code, and the rule's own explanation and fix when one explains it."""
+    line = f"• *{escape(_name(state.sku_id, products))}*: {code(state.error)}"
+    error = assignment_state_error(user, state, products)
+    if error is not None:
+        rule = f" (Rule {escape(error.rule)})" if error.rule else ""
+        line += f"\n    {escape(error.problem)}\n    {escape(error.fix)}{rule}"
+    return clip(line, _LINE_LIMIT)
 
 
 def _name(sku_id: str, products: Mapping[str, Product]) -> str:

@@ -6,6 +6,8 @@ holds against a live tenant: a user already in the `after` state is not written 
 neither state is left alone. A write whose answer is lost, throttled or a server error is never
 sent again blindly: the user is read back and the change classified by what the read shows.
 Graph's refusals come back as the same domain errors, with the same words, as the simulated tenant's.
+Graph may also take a write and hold the license in an error state (`licenseAssignmentStates`):
+the written users are read back, and a product they got in an error state is that refusal.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
+from domain.assignment_states import assignment_state_error
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeOutcome, OutcomeKind, UserChange
 from domain.errors import (
@@ -188,7 +191,7 @@ class GraphDirectory:
     ) -> None:
         seen: dict[str, User] = {}
         if read_first:
-            todo = self._still_to_write(changes, chunk, outcomes, seen, written=False)
+            todo = self._still_to_write(changes, chunk, outcomes, seen, products, written=False)
         else:
             todo = []
             for i in chunk:
@@ -196,6 +199,22 @@ class GraphDirectory:
                     outcomes[i] = ChangeOutcome(changes[i].user_id, OutcomeKind.ALREADY_APPLIED)
                 else:
                     todo.append(i)
+        written = self._write(changes, todo, outcomes, seen, products, read_first=read_first)
+        if written:
+            self._check_states(changes, written, outcomes, products)
+
+    def _write(
+        self,
+        changes: Sequence[UserChange],
+        todo: list[int],
+        outcomes: dict[int, ChangeOutcome],
+        seen: dict[str, User],
+        products: _Lazy,
+        *,
+        read_first: bool,
+    ) -> list[int]:
+        """Send the writes of a chunk until each has a sure outcome; returns those Graph took."""
+        written: list[int] = []
         attempt = 0
         while todo:
             requests = [
@@ -213,6 +232,7 @@ class GraphDirectory:
                 change = changes[i]
                 if response.ok:
                     outcomes[i] = ChangeOutcome(change.user_id, OutcomeKind.APPLIED, licenses=change.after)
+                    written.append(i)
                 elif response.outcome_unknown:
                     unknown.append(i)
                     delay = max(delay, self._client.retry_delay(response, attempt))
@@ -223,18 +243,39 @@ class GraphDirectory:
             if refused and read_first:
                 self._refused_but_done(changes, refused, outcomes)
             if not unknown:
-                return
+                break
             if attempt >= self._client.config.max_retries:
                 for i in unknown:
                     reason = DirectoryUnavailable("Graph kept throttling or failing the license write")
                     outcomes[i] = ChangeOutcome.failed(changes[i].user_id, reason)
-                return
+                break
             attempt += 1
             log.info(
                 "%d license writes without a sure outcome: reading them back in %.1fs", len(unknown), delay
             )
             self._client.pause(delay)
-            todo = self._still_to_write(changes, unknown, outcomes, seen, written=True)
+            todo = self._still_to_write(changes, unknown, outcomes, seen, products, written=True)
+        return written
+
+    def _check_states(
+        self,
+        changes: Sequence[UserChange],
+        written: list[int],
+        outcomes: dict[int, ChangeOutcome],
+        products: _Lazy,
+    ) -> None:
+        """Read the written users back: a product Graph holds in an error state did not work."""
+        try:
+            current = self._read_users([changes[i].user_id for i in written])
+        except DomainError as error:
+            # The writes were taken; only their states are unknown, and `/license show` shows them.
+            log.warning("Graph took %d license writes, reading them back failed: %s", len(written), error)
+            return
+        for i in written:
+            user = current.get(changes[i].user_id)
+            failure = _state_failure(changes[i], user, products) if user is not None else None
+            if failure is not None and user is not None:
+                outcomes[i] = _failed_with(changes[i], failure, user)
 
     def _refused_but_done(
         self, changes: Sequence[UserChange], refused: list[int], outcomes: dict[int, ChangeOutcome]
@@ -259,6 +300,7 @@ class GraphDirectory:
         indices: list[int],
         outcomes: dict[int, ChangeOutcome],
         seen: dict[str, User],
+        products: _Lazy,
         *,
         written: bool,
     ) -> list[int]:
@@ -277,7 +319,10 @@ class GraphDirectory:
                 continue
             seen[change.user_id] = user
             state = change.state_of(user.licenses)
-            if state == "after":
+            failure = _state_failure(change, user, products) if state == "after" else None
+            if failure is not None:
+                outcomes[i] = _failed_with(change, failure, user)
+            elif state == "after":
                 kind = OutcomeKind.APPLIED if written else OutcomeKind.ALREADY_APPLIED
                 outcomes[i] = ChangeOutcome(change.user_id, kind, licenses=user.licenses)
             elif state == "before":
@@ -338,7 +383,7 @@ class GraphDirectory:
         if "mutuallyexclusive" in text or "mutually exclusive" in text or "conflicting service plans" in text:
             return self._conflict(change, response, products())
         if "dependencyviolation" in text or "depends on" in text or "dependent" in text:
-            return MissingServiceDependency(who, response.error_message)
+            return MissingServiceDependency(who, _with_plan_names(response.error_message, products()))
         if "cannot be assigned to a user" in text:
             product = _product_named(change, response.error_message, products())
             if product is not None:
@@ -349,7 +394,7 @@ class GraphDirectory:
         product = _product_named(change, message, products)
         if product is None:
             return GraphRefused(change.display_name, "CountViolation", message)
-        return NotEnoughSeats(product.part_number, 1, product.seats.available)
+        return NotEnoughSeats(product.part_number, 1, product.seats.available, name=product.display_name)
 
     def _conflict(
         self, change: UserChange, response: GraphResponse, products: Mapping[str, Product]
@@ -390,6 +435,30 @@ class _Lazy:
         if self._products is None:
             self._products = {product.sku_id: product for product in self._load()}
         return self._products
+
+
+def _with_plan_names(message: str, products: Mapping[str, Product]) -> str:
+    """Graph's words with the service plan ids it names replaced by the plans' names."""
+    names = {plan.id: plan.name for product in products.values() for plan in product.service_plans}
+    return _GUID.sub(lambda found: names.get(found.group(0).lower(), found.group(0)), message)
+
+
+def _state_failure(change: UserChange, user: User, products: _Lazy) -> DomainError | None:
+    """The refusal a product this change writes stands for, when Graph holds it in an error state."""
+    written = {lic.sku_id for lic in change.add}
+    for state in user.assignment_errors:
+        if state.sku_id in written:
+            explained = assignment_state_error(user, state, products())
+            return explained or GraphRefused(
+                change.display_name,
+                state.error,
+                f"Microsoft 365 holds the license {state.sku_id} in the error state {state.error}",
+            )
+    return None
+
+
+def _failed_with(change: UserChange, failure: DomainError, user: User) -> ChangeOutcome:
+    return ChangeOutcome(change.user_id, OutcomeKind.FAILED, failure.message, failure.rule, user.licenses)
 
 
 def _product_named(change: UserChange, message: str, products: Mapping[str, Product]) -> Product | None:

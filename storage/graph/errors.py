@@ -1,9 +1,11 @@
-"""Errors of the Graph adapter: HTTP-level failures, and the refusals Graph has that the domain's
-rules do not name (each one still explains what is wrong and how to fix it)."""
+"""Errors of the Graph adapter: HTTP-level failures, and Graph's refusals no domain error names (each
+one still explains what is wrong and how to fix it). MissingServiceDependency and
+ProhibitedInUsageLocation are domain errors now (a license state can report them too); they stay
+importable from here."""
 
 from __future__ import annotations
 
-from domain.errors import DomainError
+from domain.errors import DomainError, MissingServiceDependency, ProhibitedInUsageLocation
 
 __all__ = [
     "GraphAccessDenied",
@@ -46,30 +48,8 @@ class GraphAccessDenied(DomainError):
         super().__init__(
             f"Microsoft 365 refused the bot's access ({detail}); nothing was changed.",
             "Grant the app registration the application permissions LicenseAssignment.ReadWrite.All, "
-            "Organization.Read.All and RoleManagement.Read.Directory (with admin consent).",
-        )
-
-
-class MissingServiceDependency(DomainError):
-    rule = "R5"
-
-    def __init__(self, user: str, detail: str) -> None:
-        super().__init__(
-            f"{user} cannot get this license as asked: a service in it depends on another service "
-            f"that would be turned off or missing ({detail}).",
-            "Keep the service it depends on turned on, or assign the product that provides it first.",
-        )
-
-
-class ProhibitedInUsageLocation(DomainError):
-    rule = "R4"
-
-    def __init__(self, user: str, usage_location: str | None) -> None:
-        where = usage_location or "their usage location"
-        super().__init__(
-            f"{user} cannot get this license: it is not sold for use in {where}.",
-            "Choose a product offered in that country, or correct the user's usage location in the "
-            "admin center (Users > Active users > the user > Usage location).",
+            "Organization.Read.All, User.Read.All and RoleManagement.Read.Directory (with admin "
+            "consent).",
         )
 
 

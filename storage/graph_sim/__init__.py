@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage.graph_sim.faults import FaultKind, FaultPlan
+from storage.graph_sim.rules import GraphRules
 from storage.graph_sim.server import GraphSimulator
 from storage.graph_sim.stats import SimStats
 from storage.graph_sim.tenant import DatabaseTenant, SimTenant, TenantSource
@@ -11,6 +12,7 @@ __all__ = [
     "DatabaseTenant",
     "FaultKind",
     "FaultPlan",
+    "GraphRules",
     "GraphSimulator",
     "SimStats",
     "SimTenant",

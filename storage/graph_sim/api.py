@@ -34,6 +34,7 @@ from domain.errors import (
 from domain.model import LicenseAssignment, Product, SubscriptionStatus, User
 from storage.graph_sim.faults import FaultKind, Faults
 from storage.graph_sim.quota import QuotaWindow
+from storage.graph_sim.rules import GraphRules
 from storage.graph_sim.shapes import (
     DEFAULT_USER_PROPERTIES,
     ORGANIZATION_PROPERTIES,
@@ -122,6 +123,7 @@ class GraphApi:
         faults: Faults,
         stats: StatsRecorder,
         quota: QuotaWindow | None = None,
+        rules: GraphRules | None = None,
         page_size: int = 100,
         write_latency_seconds: float = 0.0,
         sleeper: Callable[[float], None] = time.sleep,
@@ -133,6 +135,7 @@ class GraphApi:
         self._faults = faults
         self._stats = stats
         self._quota = quota
+        self._rules = rules or GraphRules()
         self._page_size = page_size
         self._write_latency = write_latency_seconds
         self._sleep = sleeper
@@ -267,7 +270,7 @@ class GraphApi:
         wanted = request.query.get("$filter", "").strip()
         with self._tenant.session() as tenant:
             users = _filtered(tenant, wanted)
-        items = [_pick(user_json(user), selected or DEFAULT_USER_PROPERTIES) for user in users]
+        items = [_pick(self._user_json(user), selected or DEFAULT_USER_PROPERTIES) for user in users]
         return self._page(request, items, _context(request, "users", selected))
 
     def _user(self, request: ApiRequest, key: str) -> ApiResponse:
@@ -275,8 +278,11 @@ class GraphApi:
         with self._tenant.session() as tenant:
             user = _by_id_or_upn(tenant, key)
         body = {"@odata.context": _context(request, "users", selected, entity=True)}
-        body.update(_pick(user_json(user), selected or DEFAULT_USER_PROPERTIES))
+        body.update(_pick(self._user_json(user), selected or DEFAULT_USER_PROPERTIES))
         return _ok(body)
+
+    def _user_json(self, user: User) -> dict[str, Any]:
+        return user_json(self._rules.with_states(user))
 
     def _roles(self, request: ApiRequest, key: str) -> ApiResponse:
         if request.headers.get("consistencylevel") != "eventual" or request.query.get("$count") != "true":
@@ -324,13 +330,17 @@ class GraphApi:
         add, remove = _assign_license_parameters(request.body)
         with self._tenant.session() as tenant:
             user = _by_id_or_upn(tenant, key)
+            products = _Products(tenant)
+            refused = self._rules.refusal(user, add, remove, products)
+            if refused is not None:
+                raise _Refusal(400, "Request_BadRequest", refused)
             try:
                 written = tenant.assign_license(user.id, add, remove, request_id=request.request_id)
             except DomainError as refusal:
-                products = {p.sku_id: p for p in tenant.products()}
-                raise _graph_refusal(refusal, key, add, products) from refusal
+                raise _graph_refusal(refusal, key, add, products()) from refusal
+            self._rules.written(user, add, remove)
         body = {"@odata.context": _context(request, "users", None, entity=True)}
-        body.update(_pick(user_json(written), DEFAULT_USER_PROPERTIES))
+        body.update(_pick(self._user_json(written), DEFAULT_USER_PROPERTIES))
         return _ok(body)
 
     # $batch
@@ -365,6 +375,19 @@ class GraphApi:
         with self._random_lock:
             self._random.shuffle(answers)  # Answers come in any order: clients match them by id.
         return ApiResponse(200, {"responses": answers}, dict(_JSON), hang=hang)
+
+
+class _Products:
+    """The tenant's products by sku id, read once and only when asked for."""
+
+    def __init__(self, tenant: SimTenant) -> None:
+        self._tenant = tenant
+        self._products: dict[str, Product] | None = None
+
+    def __call__(self) -> dict[str, Product]:
+        if self._products is None:
+            self._products = {p.sku_id: p for p in self._tenant.products()}
+        return self._products
 
 
 def _sub_request(request: ApiRequest, entry_id: str, entry: Mapping[str, Any]) -> ApiRequest | ApiResponse:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from storage.graph.config import WriteQuota
 from storage.graph_sim.faults import FaultPlan
+from storage.graph_sim.rules import GraphRules
 from storage.graph_sim.server import GraphSimulator
 from storage.graph_sim.tenant import IN_MEMORY, DatabaseTenant
 
@@ -42,6 +43,51 @@ def _token(text: str) -> tuple[str, str]:
     if not token:
         raise argparse.ArgumentTypeError("a token is TOKEN or TOKEN=APP_ID")
     return token, app or token
+
+
+def _pair(text: str) -> tuple[str, str]:
+    first, _, second = text.partition(":")
+    if not first or not second:
+        raise argparse.ArgumentTypeError(f"expected A:B, not {text!r}")
+    return first, second
+
+
+def _triple(text: str) -> tuple[str, str, str]:
+    first, _, rest = text.partition(":")
+    return (first, *_pair(rest))
+
+
+def _rules(args: argparse.Namespace, tenant: DatabaseTenant) -> GraphRules:
+    """The tenant options, with users, products and plans resolved by name in the tenant."""
+    rules = GraphRules()
+    with tenant.session() as directory:
+        products = directory.products()
+        skus = {p.part_number.casefold(): p.sku_id for p in products} | {p.sku_id: p.sku_id for p in products}
+        plans = {plan.name.casefold(): plan.id for p in products for plan in p.service_plans}
+        plans |= {plan_id: plan_id for plan_id in plans.values()}
+
+        def sku(name: str) -> str:
+            if name.casefold() not in skus:
+                raise ValueError(f"the tenant has no product {name!r}")
+            return skus[name.casefold()]
+
+        def plan(name: str) -> str:
+            if name.casefold() not in plans:
+                raise ValueError(f"the tenant has no service plan {name!r}")
+            return plans[name.casefold()]
+
+        for user_key, product, error in args.assignment_error:
+            user = directory.user(user_key)
+            if user is None:
+                raise ValueError(f"the tenant has no user {user_key!r}")
+            rules.set_assignment_error(user.id, sku(product), error)
+        for product, error in args.writes_in_error:
+            rules.writes_land_in_error(sku(product), error)
+        for product, countries in args.prohibit:
+            rules.prohibit(sku(product), *countries.split(","))
+        for needing, needed in args.requires:
+            rules.require(plan(needing), *(plan(name) for name in needed.split(",")))
+    return rules
 
 
 def build_parser(prog: str = "licensebot graph-sim") -> argparse.ArgumentParser:
@@ -79,6 +125,39 @@ def build_parser(prog: str = "licensebot graph-sim") -> argparse.ArgumentParser:
         action="append",
         metavar="TOKEN[=APP]",
         help="accept only these bearer tokens (repeatable); default: any non-empty token",
+    )
+    tenant = parser.add_argument_group("what a real tenant does beyond the simulated rules")
+    tenant.add_argument(
+        "--assignment-error",
+        type=_triple,
+        action="append",
+        default=[],
+        metavar="USER:PRODUCT:ERROR",
+        help="hold a user's license in an error state, e.g. bob@contoso.com:ENTERPRISEPACK:CountViolation",
+    )
+    tenant.add_argument(
+        "--writes-in-error",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="PRODUCT:ERROR",
+        help="writes giving this product are taken but hold it in ERROR (e.g. CountViolation)",
+    )
+    tenant.add_argument(
+        "--prohibit",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="PRODUCT:CC[,CC]",
+        help="the product is not sold in these usage locations (ProhibitedInUsageLocationViolation)",
+    )
+    tenant.add_argument(
+        "--requires",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="PLAN:PLAN[,PLAN]",
+        help="a service plan (name or id) needs these ones turned on (DependencyViolation)",
     )
     faults = parser.add_argument_group("injected faults (shares of requests, 0..1)")
     faults.add_argument("--fault-429", type=_share, default=0.0, help="429 with Retry-After")
@@ -119,6 +198,7 @@ def simulator_from(args: argparse.Namespace) -> GraphSimulator:
         write_latency_ms=args.write_latency_ms,
         write_quota=args.write_quota,
         faults=plan,
+        rules=_rules(args, tenant),
         tokens=dict(args.token) if args.token else None,
         seed=args.seed,
     )

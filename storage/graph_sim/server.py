@@ -28,6 +28,7 @@ from storage.graph.config import API_VERSION, WriteQuota
 from storage.graph_sim.api import ApiRequest, ApiResponse, GraphApi
 from storage.graph_sim.faults import FaultKind, FaultPlan, Faults
 from storage.graph_sim.quota import QuotaWindow
+from storage.graph_sim.rules import GraphRules
 from storage.graph_sim.shapes import error_body
 from storage.graph_sim.stats import SimStats, StatsRecorder
 from storage.graph_sim.tenant import DatabaseTenant, TenantSource
@@ -51,11 +52,14 @@ class GraphSimulator:
         write_latency_ms: float = 0.0,
         write_quota: WriteQuota | None = None,
         faults: FaultPlan | None = None,
+        rules: GraphRules | None = None,
         tokens: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = 0,
     ) -> None:
         """`tenant`: where the data lives (default: a fresh in-memory Contoso demo tenant).
+        `rules`: what a real tenant does beyond the simulated rules (license error states,
+        dependencies, usage locations); see `rules`.
         `tokens`: accepted bearer tokens → app id (default: any non-empty token).
         `clock`: monotonic seconds for the write quota (tests share a fake one with the pacer)."""
         self._owned = tenant is None
@@ -69,12 +73,14 @@ class GraphSimulator:
         self._quota = (
             QuotaWindow(write_quota.writes, write_quota.window_seconds, clock) if write_quota else None
         )
+        self._rules = rules or GraphRules()
         self._stopping = threading.Event()
         self._api = GraphApi(
             self._tenant,
             faults=self._faults,
             stats=self._stats,
             quota=self._quota,
+            rules=self._rules,
             page_size=page_size,
             write_latency_seconds=write_latency_ms / 1000,
             seed=seed,
@@ -146,6 +152,11 @@ class GraphSimulator:
     @property
     def tenant(self) -> TenantSource:
         return self._tenant
+
+    @property
+    def rules(self) -> GraphRules:
+        """Set license error states, dependencies and prohibited usage locations while serving."""
+        return self._rules
 
     @property
     def faults(self) -> Faults:

@@ -221,7 +221,7 @@ def user_json(user: User) -> dict[str, Any]:
             {
                 "assignedByGroup": None,
                 "disabledPlans": sorted(lic.disabled_plans),
-                "error": errors.get(lic.sku_id),
+                "error": errors.get(lic.sku_id, "None"),
                 "lastUpdatedDateTime": None,
                 "skuId": lic.sku_id,
                 "state": "Error" if lic.sku_id in errors else "Active",

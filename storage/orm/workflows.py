@@ -38,6 +38,9 @@ class WorkflowRow(Base):
     """What the current step waits for, when it waits: the scheduler's poll selects on it."""
     waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     subscription_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    purchase_id: Mapped[str | None] = mapped_column(sa.String(64), index=True, unique=True)
+    """The new subscription this workflow took as its purchase (R19): unique, so two workflows,
+    even in two replicas at once, never take the same one."""
     change_set_id: Mapped[str] = mapped_column(sa.String(64))
     approval_id: Mapped[str] = mapped_column(sa.String(32))
     task_id: Mapped[str] = mapped_column(sa.String(64))

@@ -5,7 +5,7 @@ The bot is `tests/chaos/driver.py` in a process of its own, built like productio
 (`bootstrap(Settings())` from the environment, TENANT_BACKEND=graph) against the Graph simulator,
 which runs here in the test process on its own SQLite file and keeps every license write in
 `sim_license_events`. The kills land at write counts drawn at random over the job: in the middle
-of a `$batch` of writes, or at the next `$batch` (of reads or of writes) past that count; each
+of a `$batch` of writes, or at the next batch's `$batch` of reads past that count; each
 restart resumes what the crash left. Afterwards the simulator's history must show, for each of the
 500 users, one write from E3 to E5 with the intended services (R5, R7): never a moment without a
 license, never a write applied twice; and the bot's own record must agree (the change set done,
@@ -83,7 +83,7 @@ class Kill:
     run: int
     kind: str
     target: int
-    """The write count the kill waited for (then, for READS_IN_FLIGHT, the next `$batch`)."""
+    """The write count the kill waited for (then, for READS_IN_FLIGHT, the next batch's reads)."""
     writes_at_kill: int = 0
     """What the simulator had applied when the kill was sent (read right after it)."""
     seconds_after_arrival: float | None = None
@@ -223,8 +223,9 @@ def kill_at_random_points(driver: Driver, graph: GraphSimulator, database_url: s
 
     The points: ten write counts drawn at random over the job (sorted; at least one new write per
     run). Odd runs are killed as soon as the simulator has applied that many writes, in the middle
-    of a `$batch` of writes (WRITES_IN_FLIGHT); even runs, past that count, as soon as the next
-    `$batch` arrives, which is the next batch's reads (READS_IN_FLIGHT).
+    of a `$batch` of writes (WRITES_IN_FLIGHT); even runs, past that count, as soon as the second
+    `$batch` after it arrives (the first reads back the users just written), which is the next
+    batch's reads (READS_IN_FLIGHT).
     """
     rng = random.Random(SEED)
     points = sorted(rng.sample(range(1, LAST_KILL_POINT), KILLS))
@@ -250,7 +251,9 @@ def kill_at_random_points(driver: Driver, graph: GraphSimulator, database_url: s
 
             def next_batch_arrived(seen: int = seen) -> bool:
                 nonlocal last_look
-                if batch_requests(graph) > seen or not alive():
+                # After the `$batch` of writes in flight comes the read-back of those users, then
+                # the next batch's reads: the one to kill in.
+                if batch_requests(graph) > seen + 1 or not alive():
                     return True
                 last_look = time.monotonic()
                 return False

@@ -23,7 +23,7 @@ import pytest
 from domain.changes import ChangeKind, plan_user_change
 from domain.model import User
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
-from storage.graph_sim import GraphSimulator
+from storage.graph_sim import FaultKind, GraphSimulator
 from storage.graph_sim.shapes import USER_PROPERTIES
 from storage.simulated import demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5
@@ -43,7 +43,7 @@ DOCUMENTED_VALUES: Final[Mapping[tuple[str, str], frozenset[str | None]]] = {
     ),
     ("microsoft.graph.licenseAssignmentState", "error"): frozenset(
         {
-            None,
+            "None",
             "CountViolation",
             "MutuallyExclusiveViolation",
             "DependencyViolation",
@@ -56,7 +56,8 @@ DOCUMENTED_VALUES: Final[Mapping[tuple[str, str], frozenset[str | None]]] = {
         {"Active", "ActiveWithError", "Disabled", "Error"}
     ),
 }
-"""From Graph's documentation (and ../shared/reference/README.md): closed sets typed as strings."""
+"""From Graph's documentation (and ../shared/reference/README.md): closed sets typed as strings.
+A license without an error says so with the string "None", never null."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +268,26 @@ def test_users_match_the_csdl_with_every_property_selected(csdl: Csdl, http: htt
     assert {
         ("microsoft.graph.assignedLicense", "disabledPlans"),
         ("microsoft.graph.licenseAssignmentState", "state"),
+        ("microsoft.graph.licenseAssignmentState", "error"),
         ("microsoft.graph.user", "usageLocation"),
     } <= checker.seen
+
+
+def test_a_license_in_an_error_state_matches_the_csdl(
+    csdl: Csdl, sim: GraphSimulator, http: httpx.Client
+) -> None:
+    carol = demo_user_id("carol@contoso.com")
+    e3 = DEMO_PRODUCTS[O365_E3].sku_id
+    sim.rules.set_assignment_error(carol, e3, "CountViolation")
+    try:
+        user = http.get(f"/users/{carol}", params={"$select": "licenseAssignmentStates"}).json()
+    finally:
+        sim.rules.set_assignment_error(carol, e3, None)
+    checker = Checker(csdl)
+    checker.check("microsoft.graph.user", user, "carol")
+    _assert_clean(checker)
+    states = {state["skuId"]: (state["error"], state["state"]) for state in user["licenseAssignmentStates"]}
+    assert states[e3] == ("CountViolation", "Error")
 
 
 def test_directory_roles_match_the_csdl(csdl: Csdl, http: httpx.Client) -> None:
@@ -362,6 +381,67 @@ def test_the_assign_license_bodies_the_adapter_sends_and_the_user_it_gets_back_m
     assert returned["@odata.context"].endswith("#users/$entity")
     checker.check("microsoft.graph.user", returned, "assignLicense answer")
     _assert_clean(checker)
+
+
+ODATA_MAIN_ERROR: Final = frozenset({"code", "message", "target", "details", "innerError"})
+"""OData v4 JSON error format (Graph's `ODataErrors.MainError`): the cleaned CSDL declares only
+Graph's `InnerError`, so the outer object is checked against the format's own members."""
+
+
+def _error_bodies(http: httpx.Client, sim: GraphSimulator) -> list[tuple[str, Any]]:
+    """Every kind of error graph-sim answers, top level and inside `$batch`."""
+    nora = demo_user_id("nora@contoso.com")
+    carol = demo_user_id("carol@contoso.com")
+    e3, e5 = DEMO_PRODUCTS[O365_E3].sku_id, DEMO_PRODUCTS[O365_E5].sku_id
+    e5_product = next(p for p in http.get("/subscribedSkus").json()["value"] if p["skuId"] == e5)
+    plans = [p["servicePlanId"] for p in e5_product["servicePlans"]]
+    sim.rules.prohibit(e5, "US")
+    answers = [
+        ("no token", httpx.get(f"{sim.api_url}/organization")),
+        ("unknown user", http.get("/users/nobody@contoso.com")),
+        ("bad $select", http.get("/users", params={"$select": "shoeSize"})),
+        ("bad filter", http.get("/users", params={"$filter": "city eq 'Paris'"})),
+        ("no usage location", http.post(f"/users/{nora}/assignLicense", json=_add(e3))),
+        ("usage location", http.post(f"/users/{carol}/assignLicense", json=_add(e5))),
+    ]
+    sim.rules.prohibit(e5)
+    sim.rules.require(plans[0], plans[1])
+    answers.append(
+        ("dependency", http.post(f"/users/{carol}/assignLicense", json=_add(e5, disabled=[plans[1]])))
+    )
+    sim.rules.require(plans[0])
+    sim.inject(FaultKind.THROTTLE, match="/organization")
+    answers.append(("throttled", http.get("/organization")))
+    batch = http.post(
+        "/$batch",
+        json={"requests": [{"id": "1", "method": "GET", "url": "/users/nobody@contoso.com"}]},
+    ).json()
+    bodies = [(what, answer.json()) for what, answer in answers]
+    assert all(answer.status_code >= 400 for _, answer in answers), [(w, a.status_code) for w, a in answers]
+    return [*bodies, ("$batch sub-response", batch["responses"][0]["body"])]
+
+
+def _add(sku: str, *, disabled: list[str] | None = None) -> dict[str, Any]:
+    return {"addLicenses": [{"skuId": sku, "disabledPlans": disabled or []}], "removeLicenses": []}
+
+
+def test_error_bodies_use_only_the_odata_error_members_and_graphs_inner_error(
+    csdl: Csdl, sim: GraphSimulator, http: httpx.Client
+) -> None:
+    inner = csdl.types["microsoft.graph.InnerError"]
+    assert set(inner.properties) == {"request-id", "client-request-id", "date"}
+    checker = Checker(csdl)
+    for what, body in _error_bodies(http, sim):
+        assert set(body) == {"error"}, what
+        error = body["error"]
+        assert set(error) <= ODATA_MAIN_ERROR, (what, sorted(set(error) - ODATA_MAIN_ERROR))
+        assert isinstance(error["code"], str), what
+        assert error["code"], what
+        assert isinstance(error["message"], str), what
+        assert error["message"], what
+        checker.check("microsoft.graph.InnerError", error["innerError"], f"{what}.innerError")
+    _assert_clean(checker)
+    assert ("microsoft.graph.InnerError", "date") in checker.seen
 
 
 def test_the_checker_catches_what_the_csdl_does_not_declare(csdl: Csdl) -> None:

@@ -1,9 +1,11 @@
-"""The README's walkthroughs, as scripted shell sessions on the demo tenant: switch plans for
-everyone, upgrade from Office 365 E4, cancel a subscription with a second admin's approval."""
+"""The README's walkthroughs, as scripted shell sessions on the demo tenant: buy a subscription,
+switch plans for everyone, upgrade from Office 365 E4, cancel a subscription with a second admin's
+approval."""
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from sqlalchemy import update
@@ -23,6 +25,25 @@ def _run(tmp_path: Path, script: list[str]) -> tuple[str, str]:
     out = io.StringIO()
     run_shell(settings, demo=False, as_user="bill@contoso.com", lines=script, out=out)
     return out.getvalue(), url
+
+
+def test_a_card_purchase_is_active_at_once_an_invoice_one_waits_and_e4_is_not_sold(tmp_path: Path) -> None:
+    script = ["/subscription buy E5 2", "/subscription buy E5 3 invoice", "/subscription buy E4 5"]
+    text, _ = _run(tmp_path, script)
+
+    assert "Ordered 2 × Office 365 E5 by card: subscription " in text
+    assert "Office 365 E5 is listed and active (2 licenses, subscription " in text
+    assert "Ordered 3 × Office 365 E5 by invoice: subscription " in text
+    assert "⏸️ *Wait until listed and active (R10, R11)* · waiting for activation" in text
+    # The Buy and the Wait steps name the same last day of the credit check (R10), whatever today is.
+    bought = re.findall(r"up to 2 business days: until (\w{3} \d{2} \w{3} \d{4}) end of day \(R10\)", text)
+    waiting = re.findall(r"up to 2 business days, until (\w{3} \d{2} \w{3} \d{4}) end of day \(R10\)", text)
+    assert len(bought) == 1
+    assert waiting == bought
+    assert "Microsoft no longer sells Office 365 E4: no new subscription, no more licenses" in text
+    assert "Buy Office 365 E5 or Microsoft 365 E5 instead" in text
+    assert "use `/subscription upgrade E4 E5`" in text
+    assert "Traceback" not in text
 
 
 def test_switch_everyone_from_e3_to_e5_buying_the_missing_seats(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ change left half-done, a traceback, or a scheduler that stops ticking.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -244,6 +245,42 @@ def test_a_workflow_checklist_the_bot_cannot_post_comes_to_the_requester_with_th
         assert moved.ts == checklist.ts, "the checklist only bill sees was replaced"
         assert _status(running, "e4") is SubscriptionStatus.ENABLED, "cancelled only once approved (R13)"
         no_internal_error(bot, "bill")
+
+
+# --- user groups --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        ("no_such_subteam", "Check in Slack (People > User groups) that the group exists and is enabled"),
+        ("missing_scope", "lacks the usergroups:read scope: ask a Slack admin to add it from manifest.yml"),
+    ],
+)
+def test_a_user_group_slack_refuses_to_list_says_which_what_and_how_to_fix_it(
+    bot: SlackBot, tenant: Tenant, caplog: pytest.LogCaptureFixture, error: str, fix: str
+) -> None:
+    group = bot.slack.add_usergroup("team", [bot.people["alice"], bot.people["bob"]])
+    bot.slack.fail_next("usergroups.users.list", error)
+
+    assert bot.command("lena", f"replace <!subteam^{group}|@team> E5") == 200
+
+    shown = text_of(reply_with(bot, "lena", "user group"))
+    assert f"Slack would not list the members of the user group @team ({group}): Slack said {error}." in shown
+    assert fix in shown
+    assert errors_of(bot.slack, "usergroups.users.list") == [error]
+    no_internal_error(bot, "lena")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert tenant.all_license_writes() == 0
+
+
+def test_a_user_group_that_is_gone_is_named_in_the_answer(bot: SlackBot, tenant: Tenant) -> None:
+    assert bot.command("lena", "assign <!subteam^S0GONE|@old-team> E5") == 200
+
+    shown = text_of(reply_with(bot, "lena", "user group"))
+    assert "the user group @old-team (S0GONE): Slack said no_such_subteam." in shown
+    no_internal_error(bot, "lena")
+    assert tenant.all_license_writes() == 0
 
 
 # --- forms --------------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def test_seats_run_out_for_the_user_who_needs_one_too_many(backend: Backend) -> 
     outcomes = backend.directory.apply(changes)
 
     assert kinds(outcomes) == [OutcomeKind.APPLIED] * free + [OutcomeKind.FAILED]
-    assert outcomes[-1].reason == NotEnoughSeats("ENTERPRISEPREMIUM", 1, 0).message
+    assert outcomes[-1].reason == NotEnoughSeats("ENTERPRISEPREMIUM", 1, 0, name="Office 365 E5").message
     assert outcomes[-1].rule == "R2"
     seats = backend.products()[E5].seats
     assert (seats.consumed, seats.available) == (10, 0)

@@ -393,6 +393,42 @@ def test_the_command_line_builds_the_simulator_it_describes() -> None:
     assert build_parser().parse_args([]).write_quota == WriteQuota(3000, 150.0)
 
 
+def test_the_command_line_sets_what_a_real_tenant_does_beyond_the_simulated_rules() -> None:
+    args = build_parser().parse_args(
+        [
+            "--port",
+            "0",
+            "--assignment-error",
+            "carol@contoso.com:ENTERPRISEPACK:CountViolation",
+            "--prohibit",
+            "ENTERPRISEPREMIUM:US,CA",
+            "--requires",
+            "TEAMS1:SWAY",
+            "--writes-in-error",
+            "DESKLESSPACK:DependencyViolation",
+        ]
+    )
+    simulator = simulator_from(args)
+    carol = demo_user_id("carol@contoso.com")
+    alice = demo_user_id("alice@contoso.com")
+    with simulator, httpx.Client(base_url=simulator.api_url, headers={"Authorization": "Bearer t"}) as http:
+        states = http.get(f"/users/{carol}", params={"$select": "licenseAssignmentStates"}).json()
+        add_e5 = {"addLicenses": [{"skuId": E5, "disabledPlans": []}], "removeLicenses": [E3]}
+        refused = http.post(f"/users/{alice}/assignLicense", json=add_e5).json()
+    assert [(s["skuId"], s["error"], s["state"]) for s in states["licenseAssignmentStates"]] == [
+        (E3, "CountViolation", "Error")
+    ]
+    assert refused["error"]["message"] == (
+        f"License assignment failed because license {E5} is not available in usage location US."
+    )
+
+
+def test_the_command_line_refuses_a_product_or_user_the_tenant_lacks() -> None:
+    args = build_parser().parse_args(["--port", "0", "--prohibit", "NO_SUCH_SKU:US"])
+    with pytest.raises(ValueError, match="the tenant has no product 'NO_SUCH_SKU'"):
+        simulator_from(args)
+
+
 @pytest.mark.parametrize("argv", [["--fault-503", "1.5"], ["--write-quota", "lots"], ["--token", "=x"]])
 def test_the_command_line_refuses_what_makes_no_sense(
     argv: list[str], capsys: pytest.CaptureFixture[str]

@@ -156,6 +156,16 @@ def test_usergroup_members(slack: LocalSlack, client: WebClient, alice: str) -> 
     assert missing.response["error"] == "no_such_subteam"
 
 
+def test_a_usergroup_is_found_by_the_handle_people_type(slack: LocalSlack, alice: str) -> None:
+    sales = slack.add_usergroup("sales-team", [alice], name="Sales")
+
+    found = slack.usergroup("@Sales-Team")
+
+    assert found is not None
+    assert (found.id, found.users) == (sales, (alice,))
+    assert slack.usergroup("sales") is None
+
+
 def test_conversations_open_returns_one_dm_per_user(slack: LocalSlack, client: WebClient, alice: str) -> None:
     first = client.conversations_open(users=[alice])
     again = client.conversations_open(users=alice, return_im=True)

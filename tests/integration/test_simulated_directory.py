@@ -221,7 +221,7 @@ def test_seats_run_out_mid_batch_and_the_rest_fail_with_r2(
     assert kinds == [OutcomeKind.APPLIED] * 7 + [OutcomeKind.FAILED] * 7
     failed = outcomes[-1]
     assert failed.rule == "R2"
-    assert failed.reason.startswith("Not enough ENTERPRISEPREMIUM licenses: need 1, 0 free.")
+    assert failed.reason.startswith("Not enough Office 365 E5 licenses: need 1, 0 free.")
     assert product(directory, E5).seats == Seats(enabled=10, consumed=10)
     written = events(session)
     assert len(written) == 7

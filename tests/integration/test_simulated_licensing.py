@@ -3,15 +3,18 @@ the tenant's writes and their audit records share one transaction (R20)."""
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
-from domain.changes import ChangeKind, ChangeState, ItemStatus, UserChange
-from domain.commands import ChangeLicenses, ConfirmChange
+from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus, UserChange
+from domain.commands import CancelChange, ChangeLicenses, ConfirmChange, UndoChange
+from domain.errors import ChangeNotPending
 from domain.model import LicenseAssignment, licenses_to_json
 from domain.services import Licensing
 from storage.orm import SimLicenseEventRow
@@ -134,3 +137,42 @@ def test_a_bulk_move_never_leaves_anyone_without_a_license_and_writes_each_user_
         writes[event.user_id] += 1
     assert set(writes.values()) == {1}
     assert len(writes) == 14
+
+
+def test_two_replicas_asked_to_undo_at_once_preview_one_undo_and_a_cancelled_one_can_be_asked_again(
+    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+) -> None:
+    """A double click on Undo reaching two replicas: the original change set's row lock makes them
+    take turns, and the second finds the first one's undo; cancelling that undo frees the button."""
+    lena, bob = "lena@contoso.com", "bob@contoso.com"
+    replicas = [Licensing(uow_factory, clock, ProductCatalog()) for _ in range(2)]
+    done = replicas[0].request_change(ChangeLicenses(ChangeKind.ASSIGN, lena, (bob,), "E5"))
+    start = threading.Barrier(2)
+    outcomes: list[ChangeSet | Exception] = []
+
+    def undo(licensing: Licensing) -> None:
+        start.wait()
+        try:
+            outcomes.append(licensing.request_undo(UndoChange(done.id, lena)))
+        except Exception as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=undo, args=(licensing,)) for licensing in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    previews = [o for o in outcomes if isinstance(o, ChangeSet)]
+    refused = [o for o in outcomes if isinstance(o, ChangeNotPending)]
+    assert (len(previews), len(refused)) == (1, 1), outcomes
+    assert "being undone" in refused[0].message
+    replicas[1].cancel(CancelChange(previews[0].id, lena))
+
+    again = replicas[1].request_undo(UndoChange(done.id, lena))
+
+    assert again.id != previews[0].id
+    assert replicas[0].confirm(ConfirmChange(again.id, lena)).state is ChangeState.DONE
+    assert licenses_of(seeded, clock, bob) == (LicenseAssignment(E3),)
+    with pytest.raises(ChangeNotPending, match="already undone"):
+        replicas[0].request_undo(UndoChange(done.id, lena))

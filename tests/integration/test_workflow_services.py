@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from domain.commands import (
 from domain.errors import (
     ApprovalNotPending,
     ApproverNotAllowed,
+    DomainError,
     NotAuthorized,
     SeatsInUse,
     StepNotOpen,
@@ -77,10 +78,13 @@ E3_HOLDERS = 14
 class CountingDirectory:
     """The simulated directory, counting the reads a poll makes (`subscriptions`, `products`)."""
 
-    def __init__(self, inner: SimulatedDirectory, counts: Counter[str], crash: CrashPlan) -> None:
+    def __init__(
+        self, inner: SimulatedDirectory, counts: Counter[str], crash: CrashPlan, session: Session
+    ) -> None:
         self._inner = inner
         self._counts = counts
         self._crash = crash
+        self._session = session
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -94,26 +98,35 @@ class CountingDirectory:
         return self._inner.products()
 
     def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
-        return self._crash.apply(self._inner, changes, verify=verify)
+        return self._crash.apply(self._inner, changes, verify=verify, commit=self._session.commit)
 
 
 @dataclass
 class CrashPlan:
     """Kill the process once, in the middle of a batch: after `after_writes` users of the batch were
-    written, before any outcome is recorded (their writes roll back with the unit of work)."""
+    written, before any outcome is recorded. Their writes roll back with the unit of work, or, with
+    `keep_writes`, stay committed as they would on Graph, where each write is a request of its own."""
 
     on_call: int | None = None
     after_writes: int = 0
+    keep_writes: bool = False
     calls: int = 0
 
     def apply(
-        self, inner: SimulatedDirectory, changes: Sequence[UserChange], *, verify: bool
+        self,
+        inner: SimulatedDirectory,
+        changes: Sequence[UserChange],
+        *,
+        verify: bool,
+        commit: Callable[[], None],
     ) -> list[ChangeOutcome]:
         self.calls += 1
         if self.on_call is None or self.calls != self.on_call:
             return inner.apply(changes, verify=verify)
         self.on_call = None
         inner.apply(changes[: self.after_writes], verify=verify)
+        if self.keep_writes:
+            commit()
         raise SimulatedCrash(f"killed after {self.after_writes} writes of a batch of {len(changes)}")
 
 
@@ -196,7 +209,7 @@ def bot(seeded: sessionmaker[Session], clock: FixedClock) -> Bot:
     crash = CrashPlan()
 
     def directory(session: Session) -> TenantDirectory:
-        return CountingDirectory(SimulatedDirectory(session, clock), counts, crash)
+        return CountingDirectory(SimulatedDirectory(session, clock), counts, crash, session)
 
     uow = SqlUnitOfWorkFactory(seeded, directory)
     licensing = Licensing(uow, clock, ProductCatalog(), batch_size=5)
@@ -373,6 +386,42 @@ def test_a_reassignment_killed_mid_batch_resumes_with_everyone_moved_and_nobody_
         assert [lic["skuId"] for lic in event.after] == [E5], "never without a license"
 
 
+def test_a_reassignment_killed_mid_batch_after_writes_that_stay_resumes_writing_each_user_once(
+    bot: Bot,
+) -> None:
+    """As on Graph: the users written before the kill keep their new license; the restart verifies
+    them instead of writing them again, and moves the rest."""
+    e3_holders = bot.holders(E3)
+    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5"))
+    status = bot.decide(status, StepName.DECIDE, Choice.MANUAL)
+    status = bot.decide(status, StepName.CHECK_SEATS, Choice.BUY_SEATS)
+    bot.crash.on_call, bot.crash.after_writes, bot.crash.keep_writes = 2, 2, True
+    with pytest.raises(SimulatedCrash):
+        bot.decide(status, StepName.PREVIEW, Choice.CONFIRM)
+    crashed = bot.status(status.workflow.id)
+    assert crashed.workflow.step(StepName.REASSIGN).status is StepStatus.RUNNING
+    moved = bot.holders(E5) - {GRACE, BILL, BEATRICE}
+    assert len(moved) == 5 + 2, "the first batch, and two users of the second that stay written"
+    assert bot.holders(E3) | moved == e3_holders, "nobody without a license meanwhile"
+    assert not bot.holders(E3) & moved
+
+    restarted = bot.restart()
+    assert restarted.resume(force=True) == [status.workflow.id]
+    done = bot.status(status.workflow.id)
+    assert done.workflow.step(StepName.REASSIGN).status is StepStatus.DONE
+    assert f"Moved {E3_HOLDERS} of {E3_HOLDERS} users" in done.workflow.step(StepName.REASSIGN).note
+    assert bot.holders(E3) == set()
+    assert bot.holders(E5) == e3_holders | {GRACE, BILL, BEATRICE}
+
+    events = bot.events()
+    per_user = Counter(e.user_id for e in events)
+    assert len(per_user) == E3_HOLDERS
+    assert set(per_user.values()) == {1}, "each user written once, the two kept ones included"
+    for event in events:
+        assert {lic["skuId"] for lic in event.before} == {E3}
+        assert [lic["skuId"] for lic in event.after] == [E5], "never without a license"
+
+
 def test_a_crashed_step_is_taken_over_when_its_lease_expires(bot: Bot) -> None:
     status = bot.subscriptions.start_switch(
         SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com", "bob@contoso.com"))
@@ -472,6 +521,54 @@ def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_r10(bot: Bot)
     ]
 
 
+def test_the_buy_and_the_wait_steps_give_the_same_last_day_of_the_credit_check_r10(bot: Bot) -> None:
+    bot.clock.set(datetime(2026, 12, 6, 10, 0, tzinfo=UTC))  # a Sunday
+    status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
+    workflow = status.workflow
+    assert workflow.deadline == datetime(2026, 12, 9, tzinfo=UTC), "Monday and Tuesday, end of day"
+    bought, waiting = workflow.step(StepName.BUY).note, workflow.step(StepName.AWAIT_ACTIVE).note
+    assert "up to 2 business days: until Tue 08 Dec 2026 end of day (R10)" in bought
+    assert "up to 2 business days, until Tue 08 Dec 2026 end of day (R10)" in waiting
+    assert "09 Dec" not in bought + waiting
+
+
+def test_the_credit_check_counts_the_business_days_of_the_settings_r10(bot: Bot) -> None:
+    bot.settings = WorkflowSettings(credit_check_business_days=3)
+    subscriptions = make_subscriptions(bot)
+    bot.clock.set(datetime(2026, 12, 6, 10, 0, tzinfo=UTC))  # a Sunday
+    status = subscriptions.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
+    workflow = status.workflow
+    assert workflow.deadline == datetime(2026, 12, 10, tzinfo=UTC)
+    assert "up to 3 business days: until Wed 09 Dec 2026 end of day (R10)" in workflow.step(StepName.BUY).note
+    assert "up to 3 business days, until Wed 09 Dec" in workflow.step(StepName.AWAIT_ACTIVE).note
+
+    bot.clock.set(datetime(2026, 12, 10, 0, 5, tzinfo=UTC))
+    assert subscriptions.tick().advanced == (workflow.id,)
+    overdue = bot.status(workflow.id).workflow.step(StepName.AWAIT_ACTIVE).note
+    assert overdue.startswith(
+        "Overdue: the credit check of up to 3 business days ended on Wed 09 Dec 2026 end of day"
+    )
+
+    tasks = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock, credit_check_days=3))
+    task = tasks.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE)).task
+    assert task is not None
+    assert any("credit check: up to 3 business days (R10)" in line for line in task.checklist)
+
+
+def test_office_365_e4_is_no_longer_sold_r14(bot: Bot) -> None:
+    with pytest.raises(DomainError, match="Microsoft no longer sells Office 365 E4") as refused:
+        bot.subscriptions.buy(BuySubscription(BILL, "E4", 5))
+    assert "Buy Office 365 E5 or Microsoft 365 E5" in refused.value.message
+    assert "`/subscription upgrade E4 E5`" in refused.value.message
+    with pytest.raises(DomainError, match="no longer sells"):
+        bot.subscriptions.change_seats(ChangeSeats(BILL, "E4", 2))
+    with pytest.raises(DomainError, match="no longer sells"):
+        bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E4"))
+    assert [(e.result, "(R14)" in e.reason) for e in bot.audit()] == [(AuditResult.REFUSED, True)] * 3
+    assert bot.subscriptions.status(BILL) == [], "no workflow started"
+    assert bot.subscriptions.change_seats(ChangeSeats(BILL, "E4", -1)).workflow.state is WorkflowState.DONE
+
+
 def test_the_credit_check_deadline_skips_thanksgiving_r10(bot: Bot) -> None:
     bot.clock.set(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))  # the Wednesday before Thanksgiving
     status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
@@ -527,6 +624,32 @@ def test_on_a_real_tenant_a_purchase_is_an_admin_task_verified_by_polling_r19(bo
     assert done.workflow.state is WorkflowState.DONE
     assert done.task is not None
     assert done.task.state is TaskState.DONE
+
+
+def test_one_purchase_in_the_admin_center_completes_one_of_two_buy_workflows_r19(bot: Bot) -> None:
+    subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
+    both = {subscriptions.buy(BuySubscription(BILL, "E5", 4)).workflow.id for _ in range(2)}
+
+    with bot.sessions.begin() as session:  # an admin buys one of them in the admin center
+        SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, 4)
+    [first] = subscriptions.tick().advanced
+    [second] = both - {first}
+    done, waiting = bot.status(first), bot.status(second)
+    assert done.workflow.state is WorkflowState.DONE
+    assert waiting.workflow.state is WorkflowState.WAITING
+    assert waiting.workflow.waiting_for is WaitFor.TASK
+    assert waiting.task is not None
+    assert waiting.task.state is TaskState.OPEN
+    marked = subscriptions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
+    assert marked.workflow.state is WorkflowState.WAITING, "the one purchase is not the second's too"
+
+    with bot.sessions.begin() as session:  # and then the other one
+        SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, 4)
+    assert subscriptions.tick().advanced == (second,)
+    workflows = [bot.status(first).workflow, bot.status(second).workflow]
+    assert [w.state for w in workflows] == [WorkflowState.DONE, WorkflowState.DONE]
+    assert workflows[0].purchase_id != workflows[1].purchase_id
+    assert [w.subscription_id for w in workflows] == [w.purchase_id for w in workflows]
 
 
 # --- cancel with approval (R13) -------------------------------------------------------------------

@@ -4,6 +4,7 @@ tests on the in-memory fakes too, so the fakes keep the same contract."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -66,6 +67,8 @@ def upgrade(workflow_id: str = "wf-upgrade", created: datetime = NOW) -> Workflo
         subscription_id="sub-e5",
         expected_total=11,
         known_subscriptions=("sub-old",),
+        purchase_id=f"sub-e5-{workflow_id}",
+        credit_check_days=3,
         ordered_at=created,
         deadline=created + timedelta(days=2),
         change_set_id="cs1",
@@ -112,6 +115,76 @@ def test_a_workflow_not_committed_is_not_kept(uow_factory: UnitOfWorkFactory) ->
         uow.workflows.add(upgrade())
     with uow_factory() as uow:
         assert uow.workflows.get("wf-upgrade") is None
+
+
+def purchase(workflow_id: str) -> Workflow:
+    workflow = Workflow(
+        id=workflow_id,
+        kind=WorkflowKind.PURCHASE,
+        requested_by="bill@contoso.com",
+        created_at=NOW,
+        product=E5,
+        steps=fresh_steps(WorkflowKind.PURCHASE),
+        seats=4,
+    )
+    workflow.start(StepName.BUY, NOW)
+    workflow.wait(StepName.BUY, WaitFor.TASK, NOW, "an admin buys it", (Choice.ABORT,))
+    return workflow
+
+
+def test_a_subscription_is_the_purchase_of_one_workflow_only_r19(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        for workflow_id in ("wf-a", "wf-b"):
+            uow.workflows.add(purchase(workflow_id))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.workflows.take_purchase("wf-a", "sub-new")
+        assert uow.workflows.take_purchase("wf-a", "sub-new"), "its own, again"
+        uow.commit()
+    with uow_factory() as uow:
+        assert not uow.workflows.take_purchase("wf-b", "sub-new")
+        assert uow.workflows.purchases_taken(E5.sku_id, excluding="wf-b") == {"sub-new"}
+        assert uow.workflows.purchases_taken(E5.sku_id, excluding="wf-a") == set()
+        assert uow.workflows.purchases_taken(E3.sku_id, excluding="wf-b") == set()
+        assert uow.workflows.take_purchase("wf-b", "sub-next")
+        uow.commit()
+    with uow_factory() as uow:
+        taken = {w: uow.workflows.get(w) for w in ("wf-a", "wf-b")}
+    assert {w: f.purchase_id for w, f in taken.items() if f is not None} == {
+        "wf-a": "sub-new",
+        "wf-b": "sub-next",
+    }
+
+
+def test_two_processes_taking_one_purchase_at_once_one_gets_it_r19(uow_factory: UnitOfWorkFactory) -> None:
+    """Two replicas poll at once: the second waits for the first's transaction (PostgreSQL: the unique
+    column; SQLite: one writer at a time) and is told it is taken, its own unit of work intact."""
+    with uow_factory() as uow:
+        for workflow_id in ("wf-a", "wf-b"):
+            uow.workflows.add(purchase(workflow_id))
+        uow.commit()
+    second: list[bool] = []
+
+    def other_replica() -> None:
+        with uow_factory() as uow:
+            workflow = uow.workflows.get("wf-b", for_update=True)
+            assert workflow is not None
+            second.append(uow.workflows.take_purchase("wf-b", "sub-new"))
+            workflow.notes.append("polled")
+            uow.workflows.save(workflow)
+            uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.workflows.take_purchase("wf-a", "sub-new")
+        replica = threading.Thread(target=other_replica)
+        replica.start()
+        uow.commit()
+    replica.join()
+    assert second == [False]
+    with uow_factory() as uow:
+        other = uow.workflows.get("wf-b")
+    assert other is not None
+    assert (other.purchase_id, other.notes) == ("", ["polled"])
 
 
 def test_workflows_are_found_by_state_and_by_what_they_wait_for(uow_factory: UnitOfWorkFactory) -> None:

@@ -156,6 +156,31 @@ def test_an_admin_without_a_role_is_refused_and_the_refusal_audited(bot: SlackBo
     assert tenant.products_of(ALICE) == {"ENTERPRISEPACK"}
 
 
+def test_a_refusal_is_audited_with_whom_it_was_for(bot: SlackBot, tenant: Tenant) -> None:
+    assert bot.command("dave", f"replace {bot.mention('alice')} E5") == 200
+    bot.wait_reply("dave", containing="may not")
+    assert bot.command("dave", "remove has:E3 bob@contoso.com E3") == 200
+    bot.wait_reply("dave", 2, containing="may not")
+
+    refusals = [e for e in tenant.audit("dave@contoso.com") if e.result is AuditResult.REFUSED]
+    assert sorted((e.action, e.target) for e in refusals) == [
+        ("remove licenses", "has:E3, bob@contoso.com"),
+        ("replace licenses", ALICE),
+    ]
+
+
+def test_an_address_of_another_organization_is_refused_by_r8(bot: SlackBot, tenant: Tenant) -> None:
+    assert bot.command("lena", "assign eve@fabrikam.com E5") == 200
+
+    reply = text_of(bot.wait_reply("lena", containing="not in this organization"))
+    assert "eve@fabrikam.com is not in this organization" in reply
+    assert "not one of the tenant's verified domains" in reply
+    assert "contoso.com" in reply
+    assert "Rule R8" in reply
+    assert "No user" not in reply
+    assert tenant.all_license_writes() == 0
+
+
 def test_users_by_email_and_mailto_link(bot: SlackBot, tenant: Tenant) -> None:
     text = "remove <mailto:alice@contoso.com|alice@contoso.com> bob@contoso.com E3"
     assert bot.command("lena", text) == 200

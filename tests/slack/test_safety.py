@@ -6,15 +6,28 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from bot.local_slack import Message, signed_headers
+from bot.local_slack import LocalSlack, Message, signed_headers
 from domain.audit import AuditResult
-from handlers.ids import CONFIRM_CHANGE, FORM_MODE, FORM_PRODUCT, FORM_USERS, RETRY_FAILED, UNDO_CHANGE
+from domain.catalog import ProductCatalog
+from domain.services import Licensing
+from handlers.context import Services
+from handlers.ids import (
+    CANCEL_CHANGE,
+    CONFIRM_CHANGE,
+    FORM_MODE,
+    FORM_PRODUCT,
+    FORM_USERS,
+    RETRY_FAILED,
+    UNDO_CHANGE,
+)
 from storage.orm import SimUserRow
 from storage.simulated.products import DEMO_PRODUCTS
-from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, text_of
+from tests.fakes import FixedClock
+from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, serve, text_of
 
 HOSTILE = "<!channel> Alice & <@U0BOSS> <https://evil.example|click>"
 LIVE = ("<!channel>", "<@U0BOSS>", "<https://evil")
@@ -145,6 +158,65 @@ def test_a_double_click_on_undo_previews_one_undo(bot: SlackBot, tenant: Tenant)
     undo_previews = [m for m in bot.posted() + bot.replies("lena") if "Preview: undo a change" in text_of(m)]
     assert len(undo_previews) == 1
     assert any("already being undone" in text_of(reply) for reply in bot.replies("lena"))
+
+
+def seen_by(bot: SlackBot, who: str, containing: str) -> list[Message]:
+    """Every message `who` sees (the channel's and their own) that holds `containing`."""
+    return [m for m in bot.posted() + bot.replies(who) if containing in text_of(m)]
+
+
+def test_a_cancelled_undo_can_be_asked_for_again_and_a_double_click_still_previews_one(
+    bot: SlackBot, tenant: Tenant
+) -> None:
+    assert bot.command("lena", f"assign {bot.mention('bob')} E5") == 200
+    result = bot.wait_reply("lena", containing="Licenses assigned")
+    assert bot.press("lena", UNDO_CHANGE) == 200
+    bot.slack.wait_for(lambda: seen_by(bot, "lena", "Preview: undo a change"), description="the undo preview")
+    assert bot.press("lena", CANCEL_CHANGE) == 200
+    bot.slack.wait_for(
+        lambda: seen_by(bot, "lena", "Cancelled: nothing was changed"), description="cancelled"
+    )
+    first, second = (
+        bot.slack.action_body(
+            bot.people["lena"], action_id=UNDO_CHANGE, channel=bot.channel, message_ts=result.ts
+        )
+        for _ in range(2)
+    )
+
+    assert at_once(first, second, post=bot.post) == [200, 200]
+    bot.finish()
+
+    shown = [text_of(m) for m in bot.posted() + bot.replies("lena")]
+    assert sum("Preview: undo a change" in text for text in shown) == 1, shown
+    assert sum("already being undone" in text for text in shown) == 1, shown
+    assert not [text for text in shown if "Something went wrong" in text]
+    assert tenant.products_of("bob@contoso.com") == {"ENTERPRISEPACK", "ENTERPRISEPREMIUM"}
+
+
+def test_an_expired_undo_preview_leaves_the_undo_available(slack: LocalSlack, tenant: Tenant) -> None:
+    clock = FixedClock(datetime.now(UTC))
+    licensing = Licensing(tenant.uow, clock, ProductCatalog(), preview_ttl=timedelta(minutes=15))
+    with serve(slack, Services(licensing=licensing)) as bot:
+        assert bot.command("lena", f"assign {bot.mention('bob')} E5") == 200
+        result = bot.wait_reply("lena", containing="Licenses assigned")
+        assert bot.press_on("lena", result, UNDO_CHANGE) == 200
+        stale = bot.slack.wait_for(
+            lambda: seen_by(bot, "lena", "Preview: undo a change"), description="the undo preview"
+        )[0]
+        clock.advance(timedelta(minutes=16))  # the preview expired; the undo works for an hour
+
+        assert bot.press_on("lena", result, UNDO_CHANGE) == 200
+
+        fresh = bot.slack.wait_for(
+            lambda: [m for m in seen_by(bot, "lena", "Preview: undo a change") if m.ts != stale.ts],
+            description="a second undo preview",
+        )[0]
+        assert bot.press_on("lena", stale, CONFIRM_CHANGE) == 200
+        bot.slack.wait_for(lambda: seen_by(bot, "lena", "already expired"), description="the stale one")
+        assert tenant.products_of("bob@contoso.com") == {"ENTERPRISEPACK", "ENTERPRISEPREMIUM"}
+        assert bot.press_on("lena", fresh, CONFIRM_CHANGE) == 200
+        bot.slack.wait_for(lambda: seen_by(bot, "lena", "Change undone"), description="the undo result")
+        assert tenant.products_of("bob@contoso.com") == {"ENTERPRISEPACK"}
 
 
 def test_a_double_click_on_a_shared_confirm_applies_once(bot: SlackBot, tenant: Tenant) -> None:

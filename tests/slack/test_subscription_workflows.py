@@ -8,7 +8,7 @@ request goes to the approvals channel; buttons go through the app like Slack sen
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,10 +17,15 @@ import pytest
 from bot.local_slack import LocalSlack, Message, signed_headers
 from bot.scheduler import WorkflowScheduler
 from domain.audit import AuditResult
-from domain.model import SubscriptionStatus
+from domain.catalog import ProductCatalog
+from domain.model import Cloud, SubscriptionStatus
 from domain.subscriptions import Subscriptions
-from domain.workflows import ReminderKind
+from domain.workflows import ReminderKind, TaskState, WorkflowState
+from handlers.ids import TASK_DONE
+from storage.calendar import HolidayCalendar
+from storage.commerce import AdminTaskCommerce
 from storage.simulated import SimulatedDirectory, demo_subscription_id
+from storage.simulated.products import O365_E5
 from tests.fakes import FixedClock
 from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, serve, text_of, wire_workflows
 
@@ -74,9 +79,33 @@ class Running:
 
 @pytest.fixture
 def running(slack: LocalSlack, tmp_path: Path) -> Iterator[Running]:
+    yield from _running(slack, tmp_path, admin_tasks=False)
+
+
+@pytest.fixture
+def on_a_real_tenant(slack: LocalSlack, tmp_path: Path) -> Iterator[Running]:
+    """As on a directly billed tenant (R19): buying is an admin-center task the bot verifies."""
+    yield from _running(slack, tmp_path, admin_tasks=True)
+
+
+def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterator[Running]:
     approvals = slack.add_channel("license-approvals")
     reminders = slack.add_channel("license-reminders")
     wired = wire_workflows(slack, tmp_path / "licensebot.db", approvals=approvals, reminders=reminders)
+    if admin_tasks:
+        subscriptions = Subscriptions(
+            wired.tenant.uow,
+            wired.clock,
+            ProductCatalog(),
+            licensing=wired.services.licensing,
+            commerce=AdminTaskCommerce(Cloud.WORLDWIDE, wired.clock),
+            calendar=HolidayCalendar(),
+            notifier=wired.notifier,
+        )
+        wired.notifier.bind(subscriptions)
+        wired = replace(
+            wired, subscriptions=subscriptions, services=replace(wired.services, subscriptions=subscriptions)
+        )
     with serve(slack, wired.services) as bot:
         for name in ("bill", "beatrice"):
             bot.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
@@ -233,6 +262,35 @@ def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_after_two_bus
     assert len(again) == 1, "escalated once"
     [sent] = [r for r in running.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION] or [None]
     assert sent is None, "already sent by the scheduler"
+
+
+def test_mark_done_checks_the_directory_at_once_and_never_trusts_the_click_r19(
+    on_a_real_tenant: Running,
+) -> None:
+    running = on_a_real_tenant
+    bot = running.bot
+    assert bot.command("bill", "buy E5 4", "/subscription") == 200
+    checklist = running.refreshed(running.checklist("Buy 4 × Office 365 E5"), "Mark done")
+    assert "Admin-center task" in text_of(checklist)
+    [workflow] = running.subscriptions.in_flight(BILL)
+
+    running.press("bill", checklist, TASK_DONE)  # nothing bought yet
+    checklist = running.refreshed(checklist, "does not show it yet")
+    [still] = running.subscriptions.status(BILL, workflow.workflow.id)
+    assert still.workflow.state is WorkflowState.WAITING, "a click is not a purchase"
+    assert still.task is not None
+    assert (still.task.state, still.task.marked_done_by) == (TaskState.OPEN, BILL)
+
+    with running.tenant.sessions.begin() as session:  # now an admin buys it in the admin center
+        SimulatedDirectory(session, running.clock).add_subscription(O365_E5, 4)
+    running.press("bill", checklist, TASK_DONE)  # no poll in between: the click checks at once
+    running.refreshed(checklist, "Office 365 E5 is listed and active (4 licenses")
+    [done] = running.subscriptions.status(BILL, workflow.workflow.id)
+    assert done.workflow.state is WorkflowState.DONE
+    assert done.task is not None
+    assert done.task.state is TaskState.DONE
+    marks = [e for e in running.tenant.audit(BILL) if e.action.startswith("purchase: mark done")]
+    assert sorted(e.reason for e in marks) == ["not seen in the directory yet", "seen in the directory"]
 
 
 def test_status_and_app_home_show_the_workflows_in_flight(running: Running) -> None:

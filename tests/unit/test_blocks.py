@@ -151,6 +151,19 @@ def change_set(
     )
 
 
+def test_a_refusal_that_starts_with_the_users_name_names_them_once() -> None:
+    changes = change_set(1)
+    changes.refused = [("Nora Lee", "Nora Lee has no usage location, and Microsoft 365 assigns no license.")]
+    changes.unchanged = [("Alice Wu", "Alice Wu already has that."), ("Bob", "Bobby's licenses: as asked.")]
+
+    body = dump(assert_within_slack_limits(change_preview(changes)))
+
+    assert "• *Nora Lee* has no usage location, and Microsoft 365 assigns no license." in body
+    assert "• *Alice Wu* already has that." in body
+    assert "• *Bob*: Bobby's licenses: as asked." in body
+    assert "Nora Lee: Nora Lee" not in body
+
+
 # --- text -------------------------------------------------------------------------------------
 
 
@@ -338,6 +351,7 @@ def test_preview_shows_who_gains_and_loses_what_seats_and_buttons() -> None:
     assert "Office 365 E5*: 3 → 5 used of 10 (5 free after)" in body
     assert "Office 365 E3*: 20 → 18 used of 25" in body
     assert "Left out (1)" in body
+    assert "*User refused 0*: User has no usage location (R4)" in body
     assert "09:15 UTC" in body
     actions = next(b for b in data["blocks"] if b["type"] == "actions")
     confirm, cancel = actions["elements"]
@@ -379,7 +393,7 @@ def test_result_counts_outcomes_and_lists_failures_with_reasons() -> None:
     assert "1 already so" in body
     assert "1 failed" in body
     assert "1 changed by someone else" in body
-    assert "User 2 has no usage location. (R4)" in body
+    assert "*User 2* (user2@contoso.com) has no usage location. (R4)" in body, "the name once"
     assert "with problems" in body
 
 

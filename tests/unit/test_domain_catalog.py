@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.catalog import ProductCatalog, parse_product_table
+from domain.catalog import COMMON_PRODUCTS, ProductCatalog, parse_product_table
 from domain.errors import AmbiguousProduct, UnknownProduct
 from domain.model import Product
 from tests.fakes import SKU_E3, SKU_E5, SKU_F3, SKU_M365_E5, make_product
@@ -75,31 +75,63 @@ def test_r1_alias_given_by_the_tenant_adapter_counts_too(catalog: ProductCatalog
 @pytest.mark.parametrize(
     ("typo", "suggested"),
     [
-        ("E55", {"ENTERPRISEPREMIUM", "SPE_E5"}),
-        ("Ofice 365 E3", {"ENTERPRISEPACK"}),
-        ("ENTERPRISEPAK", {"ENTERPRISEPACK"}),
+        # E5 names two products of this tenant, so each is shown by a name of its own.
+        ("E55", ["Office 365 E5", "Microsoft 365 E5 (M365 E5)"]),
+        ("Ofice 365 E3", ["Office 365 E3 (E3)"]),
+        ("ENTERPRISEPAK", ["Office 365 E3 (E3)"]),
     ],
 )
-def test_r1_unknown_product_suggests_the_closest(
-    catalog: ProductCatalog, typo: str, suggested: set[str]
+def test_r1_unknown_product_suggests_the_closest_as_admins_type_them(
+    catalog: ProductCatalog, typo: str, suggested: list[str]
 ) -> None:
     with pytest.raises(UnknownProduct) as refused:
         catalog.resolve(typo, TENANT)
 
-    assert suggested <= set(refused.value.suggestions)
-    assert refused.value.suggestions[0] in suggested
+    assert refused.value.suggestions[: len(suggested)] == tuple(suggested)
     assert "Did you mean" in refused.value.fix
     assert refused.value.rule == "R1"
+
+
+DEMO = [
+    E3,
+    *(
+        make_product(part, sku_id=known.sku_id, display_name=known.display_name)
+        for part, known in COMMON_PRODUCTS.items()
+        if part in ("ENTERPRISEWITHSCAL", "SPB", "MCOMEETADV")
+    ),
+    O365_E5,
+    F3,
+]
+
+
+@pytest.mark.parametrize(
+    ("typed", "fix"),
+    [
+        # The nearest tier first, and never a part number the admin did not type.
+        ("E7", "Did you mean Office 365 E5 (E5), Office 365 E4 (E4) or Office 365 E3 (E3)?"),
+        # The edition the tenant has, not every product whose name starts with "Microsoft 365".
+        ("Microsoft 365 E5", "Did you mean Office 365 E5 (E5)?"),
+        ("Business Premum", "Did you mean Microsoft 365 Business Premium (BP)?"),
+    ],
+)
+def test_r1_unknown_product_suggestions_are_ranked_and_named_as_admins_type_them(
+    catalog: ProductCatalog, typed: str, fix: str
+) -> None:
+    with pytest.raises(UnknownProduct) as refused:
+        catalog.resolve(typed, DEMO)
+
+    assert refused.value.fix == fix
+    assert "ENTERPRISE" not in refused.value.message
 
 
 def test_r1_unknown_product_without_anything_close_lists_what_the_tenant_has(
     catalog: ProductCatalog,
 ) -> None:
     with pytest.raises(UnknownProduct) as refused:
-        catalog.resolve("Visio", [E3])
+        catalog.resolve("Visio", [E3, F3])
 
     assert refused.value.suggestions == ()
-    assert "ENTERPRISEPACK" in refused.value.fix
+    assert refused.value.fix == "The tenant has: Office 365 E3 (E3), Office 365 F3 (F3)."
 
 
 def test_r1_empty_product_name_is_unknown(catalog: ProductCatalog) -> None:

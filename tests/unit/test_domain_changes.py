@@ -322,6 +322,23 @@ def test_remove_of_a_product_the_user_lacks_is_nothing_to_change() -> None:
         plan(ChangeKind.REMOVE, make_user("carol"), E3)
 
 
+def test_remove_of_a_product_the_user_lacks_says_what_they_hold() -> None:
+    alice = make_user("alice", LicenseAssignment(E3.sku_id), LicenseAssignment(F3.sku_id))
+
+    with pytest.raises(NothingToChange) as refused:
+        plan(ChangeKind.REMOVE, alice, E5)
+
+    assert refused.value.problem == "Alice has no Office 365 E5 license."
+    assert refused.value.fix == "Alice holds Office 365 E3 and Office 365 F3: name one of those to remove it."
+
+
+def test_remove_from_a_user_without_any_license_says_there_is_nothing_to_remove() -> None:
+    with pytest.raises(NothingToChange) as refused:
+        plan(ChangeKind.REMOVE, make_user("carol"), E3)
+
+    assert refused.value.fix == "Carol holds no license, so there is nothing to remove."
+
+
 def test_only_replace_remove_and_undo_take_access_away() -> None:
     # An undo takes back whatever the change it undoes gave, so it is previewed like a replace.
     expected = {ChangeKind.REPLACE, ChangeKind.REMOVE, ChangeKind.UNDO}

@@ -64,6 +64,7 @@ def test_r2_assign_refused_when_seats_short_says_how_many_to_buy() -> None:
     with pytest.raises(NotEnoughSeats) as refused:
         check_seats(product, 10)
 
+    assert refused.value.problem == "Not enough Office 365 E3 licenses: need 10, 7 free."
     assert "need 10, 7 free" in refused.value.message
     assert "buy 3 more" in refused.value.message.lower()
     assert "/subscription seats ENTERPRISEPACK +3" in refused.value.fix

@@ -11,6 +11,7 @@ from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus
 from domain.commands import (
+    CancelChange,
     ChangeLicenses,
     ConfirmChange,
     RetryFailed,
@@ -23,7 +24,9 @@ from domain.errors import (
     NotAuthorized,
     NothingToChange,
     NoUsageLocation,
+    OutsideOrganization,
     UndoNotAvailable,
+    UnknownUser,
 )
 from domain.model import AdminRole
 from domain.services import Licensing
@@ -207,6 +210,38 @@ def test_undo_once_per_change_and_not_after_its_time(tenant: Tenant) -> None:
         tenant.licensing.request_undo(UndoChange(later.id, ADMIN))
 
 
+def test_a_cancelled_undo_lets_the_person_ask_again_once(tenant: Tenant) -> None:
+    done = tenant.done_replace(ALICE)
+    first = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    tenant.licensing.cancel(CancelChange(first.id, ADMIN))
+
+    again = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+
+    assert again.id != first.id
+    assert again.state is ChangeState.PREVIEWED
+    assert tenant.stored(first).state is ChangeState.CANCELLED
+    with pytest.raises(ChangeNotPending, match="being undone"):
+        tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    tenant.licensing.confirm(ConfirmChange(again.id, ADMIN))
+    assert tenant.directory.licenses_of(ALICE) == (license_of(SKU_E3),)
+    with pytest.raises(ChangeNotPending, match="already undone"):
+        tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+
+
+def test_an_expired_undo_preview_lets_the_person_ask_again_within_the_undo_time(tenant: Tenant) -> None:
+    done = tenant.done_replace(ALICE)
+    first = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    tenant.clock.advance(timedelta(minutes=16))  # past the 15-minute preview, within the 30-minute undo
+
+    again = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+
+    assert again.id != first.id
+    with pytest.raises(ChangeNotPending, match="expired"):
+        tenant.licensing.confirm(ConfirmChange(first.id, ADMIN))
+    assert tenant.licensing.confirm(ConfirmChange(again.id, ADMIN)).state is ChangeState.DONE
+    assert tenant.directory.licenses_of(ALICE) == (license_of(SKU_E3),)
+
+
 def test_a_preview_cannot_be_undone(tenant: Tenant) -> None:
     preview = tenant.licensing.request_change(ask(ChangeKind.REPLACE, "E5", ALICE))
     with pytest.raises(UndoNotAvailable, match="previewed, not done"):
@@ -240,10 +275,68 @@ def test_retry_plans_the_failed_users_afresh_once(tenant: Tenant) -> None:
         tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
 
 
+def test_a_cancelled_or_expired_retry_can_be_asked_for_again(tenant: Tenant) -> None:
+    preview = tenant.licensing.request_change(ask(ChangeKind.REPLACE, "E5", ALICE, BOB, without=("Sway",)))
+    tenant.directory.set_licenses(ALICE, license_of(SKU_E5))  # a conflict at the write
+    done = tenant.licensing.confirm(ConfirmChange(preview.id, ADMIN))
+    first = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    tenant.licensing.cancel(CancelChange(first.id, ADMIN))
+
+    second = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    tenant.clock.advance(timedelta(minutes=16))
+    third = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+
+    assert len({first.id, second.id, third.id}) == 3
+    assert third.state is ChangeState.PREVIEWED
+    with pytest.raises(ChangeNotPending, match="retried"):
+        tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+
+
 def test_nothing_to_retry_when_nothing_failed(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE)
     with pytest.raises(NothingToChange, match="Nothing failed"):
         tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+
+
+# -- who a request is for: R8, and refusals audited with their target (R20) ----------------------------
+
+
+def test_an_address_outside_the_verified_domains_is_another_organization_r8(tenant: Tenant) -> None:
+    with pytest.raises(OutsideOrganization) as outside:
+        tenant.licensing.request_change(ask(ChangeKind.ASSIGN, "E5", "eve@fabrikam.com"))
+
+    assert outside.value.rule == "R8"
+    assert "eve@fabrikam.com is not in this organization" in outside.value.problem
+    assert "contoso.com, contoso.onmicrosoft.com" in outside.value.problem
+    with pytest.raises(UnknownUser):
+        tenant.licensing.request_change(ask(ChangeKind.ASSIGN, "E5", "nobody@contoso.com"))
+    with pytest.raises(UnknownUser):
+        tenant.licensing.request_change(ask(ChangeKind.ASSIGN, "E5", "not-an-address"))
+    assert tenant.directory.writes == []
+
+
+def test_a_refusal_is_audited_with_whom_it_was_for(tenant: Tenant) -> None:
+    change = ChangeLicenses(ChangeKind.REPLACE, NOBODY, (ALICE, "has:E3"), "E5", correlation_id="c-1")
+    with pytest.raises(NotAuthorized):
+        tenant.licensing.request_change(change)
+    done = tenant.done_replace(BOB)
+    with pytest.raises(NotAuthorized):
+        tenant.licensing.request_undo(UndoChange(done.id, NOBODY))
+
+    refused = [e for e in tenant.uow.audit_entries if e.result is AuditResult.REFUSED]
+    assert [(e.action, e.target, e.change_set_id) for e in refused] == [
+        ("replace licenses", f"{ALICE}, has:E3", ""),
+        ("undo a license change", "", done.id),
+    ]
+
+
+def test_a_refused_confirmation_names_the_users_of_the_change(tenant: Tenant) -> None:
+    preview = tenant.licensing.request_change(ask(ChangeKind.REPLACE, "E5", ALICE, BOB))
+    with pytest.raises(NotAuthorized):
+        tenant.licensing.confirm(ConfirmChange(preview.id, NOBODY))
+
+    (refused,) = [e for e in tenant.uow.audit_entries if e.result is AuditResult.REFUSED]
+    assert (refused.target, refused.change_set_id) == (f"{ALICE}, {BOB}", preview.id)
 
 
 # -- services and App Home --------------------------------------------------------------------------

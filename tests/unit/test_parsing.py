@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from domain.errors import InvalidCommand
 from handlers.parsing import (
     LICENSE_USAGE,
     MAX_TEXT_LENGTH,
+    SUBSCRIPTION_USAGE,
     ParsedChange,
     ParsedForm,
     ParsedHelp,
@@ -83,7 +85,38 @@ def test_no_text_is_the_form(text: str) -> None:
 
 def test_help_on_one_form() -> None:
     assert parse_license("help replace") == ParsedHelp("/license", "replace")
-    assert parse_license("help nonsense") == ParsedHelp("/license")
+    assert parse_license("help REPLACE") == ParsedHelp("/license", "replace")
+
+
+def test_help_on_a_topic_there_is_none_of_says_so_and_lists_the_topics() -> None:
+    error = refused("help bogus")
+
+    assert error.problem == "There is no help topic 'bogus'."
+    assert error.fix == "The topics are: assign, replace, remove, services, show, help."
+    assert "/license help [FORM]" in error.usage
+
+
+@pytest.mark.parametrize(
+    ("text", "meant", "subscription"),
+    [("help servics", "/license help services", False), ("help swich", "/subscription help switch", True)],
+)
+def test_help_on_a_misspelled_topic_suggests_the_closest(text: str, meant: str, subscription: bool) -> None:
+    error = refused(text, subscription=subscription)
+
+    assert error.fix.startswith(f"Did you mean `{meant}`? The topics are: ")
+
+
+@pytest.mark.parametrize("typo", ["withot", "witout", "wihtout", "WITHOUTH"])
+def test_a_misspelled_without_is_caught_not_taken_for_part_of_the_product(typo: str) -> None:
+    error = refused(f"assign <@U0ALICE|alice> E5 {typo} Sway, Teams")
+
+    assert error.problem == f"{typo!r} looks like a misspelled `without`."
+    assert error.fix == "Did you mean `/license assign @alice E5 without Sway, Teams`?"
+
+
+def test_a_word_only_somewhat_like_without_stays_part_of_the_product() -> None:
+    assert change("assign <@U0ALICE|alice> Office 365 E5 with Teams").product == "Office 365 E5 with Teams"
+    assert change("assign <@U0ALICE|alice> withot").product == "withot"
 
 
 def test_subscription_list_and_help() -> None:
@@ -360,3 +393,14 @@ def test_the_manifest_usage_hint_names_every_license_subcommand() -> None:
     (license_command,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/license"]
     for subcommand in LICENSE_USAGE:
         assert subcommand in license_command["usage_hint"], f"{subcommand} is missing from the usage hint"
+
+
+def test_the_manifest_usage_hint_names_every_subscription_subcommand() -> None:
+    manifest = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "manifest.yml").read_text(encoding="utf-8")
+    )
+    (command,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/subscription"]
+    named = set(re.findall(r"[a-z]+", command["usage_hint"]))
+    for subcommand in SUBSCRIPTION_USAGE:
+        assert subcommand in named, f"{subcommand} is missing from the usage hint"
+    # Slack's length limit for the hint is checked with the whole schema in test_manifest.py.

@@ -13,6 +13,7 @@ from domain.workflows import EVERYONE, ProductRef, Workflow, WorkflowKind, admin
 from domain.workflows.checks import (
     active_subscriptions,
     check_direct_purchase,
+    check_on_sale,
     check_source_active,
     not_listed_reasons,
     recommend_path,
@@ -96,7 +97,10 @@ def test_the_e4_upgrade_recommends_the_upgrade_tab_and_warns_of_the_credit_check
     advice = recommend_path(switch(WorkflowKind.UPGRADE, source=ProductRef.of(E4)))
     assert advice.automatic
     assert "Upgrade tab" in advice.note
-    assert "two business days" in advice.note
+    assert "up to 2 business days" in advice.note
+    three = switch(WorkflowKind.UPGRADE, source=ProductRef.of(E4))
+    three.credit_check_days = 3
+    assert "up to 3 business days" in recommend_path(three).note, "the setting, not a fixed two"
 
 
 def test_users_move_off_an_active_subscription_only_r11() -> None:
@@ -149,6 +153,28 @@ def test_cancelling_counts_who_would_be_left_without_a_seat_r13() -> None:
     assert users_losing_access(None, make_subscription(E3)) == 0
 
 
+def test_a_new_subscription_another_workflow_took_is_not_this_ones_r19() -> None:
+    flow = switch()
+    flow.seats = 4
+    first = make_subscription(E5, total=4, sub_id="first-e5")
+    second = make_subscription(E5, total=4, sub_id="second-e5")
+    assert target_subscription(flow, [first, second]) == first
+    assert target_subscription(flow, [first, second], taken={"first-e5"}) == second
+    assert target_subscription(flow, [first], taken={"first-e5"}) is None
+    flow.purchase_id = "first-e5"
+    assert target_subscription(flow, [first], taken={"first-e5"}) == first, "its own stays its own"
+
+
+def test_office_365_e4_is_no_longer_sold_r14() -> None:
+    with pytest.raises(DomainError) as refused:
+        check_on_sale(E4.part_number, E4.display_name)
+    assert "Microsoft no longer sells Office 365 E4" in refused.value.message
+    assert "Buy Office 365 E5 or Microsoft 365 E5" in refused.value.message
+    assert "`/subscription upgrade E4 E5`" in refused.value.message
+    assert refused.value.rule == "R14"
+    check_on_sale(E5.part_number, E5.display_name)
+
+
 def test_the_target_subscription_is_the_one_bought_or_a_new_one_with_enough_licenses() -> None:
     flow = switch()
     flow.seats = 5
@@ -178,7 +204,7 @@ def test_why_a_new_subscription_may_not_show_up_r8_r10_r11() -> None:
     flow.deadline = datetime(2026, 12, 1, tzinfo=UTC)
     note = not_listed_reasons(flow, None)
     assert note.startswith("No new Office 365 E5 subscription is listed yet")
-    assert "credit check for up to two business days, until Tue 01 Dec 2026 (R10)" in note
+    assert "credit check for up to 2 business days, until Mon 30 Nov 2026 end of day (R10)" in note
     assert "another organization" in note
     assert "(R8)" in note
     assert "only support can help (https://admin.microsoft.com/#/support)" in note
@@ -191,7 +217,7 @@ def test_admin_tasks_give_a_checklist_and_the_clouds_link_r18_r19(cloud: Cloud) 
     pages = admin_center(cloud)
     task = buy_task("t1", ProductRef.of(E5), 10, PaymentMethod.INVOICE, cloud=cloud, now=NOW)
     assert (task.kind, task.link) == (TaskKind.BUY, pages.purchase)
-    assert any("credit check" in line for line in task.checklist)
+    assert any("credit check: up to 2 business days (R10)" in line for line in task.checklist)
     assert any("Mark done" in line for line in task.checklist)
     seats = seats_task("t2", ProductRef.of(E5), "sub-e5", 10, 13, cloud=cloud, now=NOW)
     assert seats.title == "Buy 3 Office 365 E5 licenses"

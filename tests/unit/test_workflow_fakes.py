@@ -6,6 +6,7 @@ import pytest
 
 from tests.fakes import InMemoryUnitOfWorkFactory
 from tests.integration.test_workflow_storage import (
+    test_a_subscription_is_the_purchase_of_one_workflow_only_r19,
     test_a_workflow_not_committed_is_not_kept,
     test_a_workflow_round_trips_with_every_fact_and_step,
     test_admin_tasks_round_trip_are_added_once_and_the_open_ones_are_listed,
@@ -14,6 +15,7 @@ from tests.integration.test_workflow_storage import (
 )
 
 __all__ = [
+    "test_a_subscription_is_the_purchase_of_one_workflow_only_r19",
     "test_a_workflow_not_committed_is_not_kept",
     "test_a_workflow_round_trips_with_every_fact_and_step",
     "test_admin_tasks_round_trip_are_added_once_and_the_open_ones_are_listed",

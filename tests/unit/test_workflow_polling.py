@@ -81,7 +81,9 @@ def test_an_overdue_invoice_purchase_escalates_once_with_the_support_link_r10() 
     assert seen.escalated
     assert flow.escalated_at == late
     note = flow.step(StepName.AWAIT_ACTIVE).note
-    assert note.startswith("Overdue: the credit check of two business days ended")
+    assert note.startswith(
+        "Overdue: the credit check of up to 2 business days ended on Wed 25 Nov 2026 end of day"
+    )
     assert "Contact support (https://admin.microsoft.com/#/support)" in note
     assert not observe(flow, snapshot(), late + timedelta(hours=1)).escalated
     assert flow.escalated_at == late
@@ -168,6 +170,68 @@ def test_a_step_waiting_for_an_admin_task_completes_only_when_the_directory_show
     assert seen.completed == [StepName.BUY, StepName.AWAIT_ACTIVE]
     assert flow.subscription_id == "bought-e5"
     assert flow.state is WorkflowState.DONE
+
+
+def buy_task_waiting(workflow_id: str) -> Workflow:
+    flow = Workflow(
+        id=workflow_id,
+        kind=WorkflowKind.PURCHASE,
+        requested_by="bill@contoso.com",
+        created_at=NOW,
+        product=ProductRef.of(E5),
+        steps=fresh_steps(WorkflowKind.PURCHASE),
+        seats=4,
+    )
+    flow.start(StepName.BUY, NOW)
+    flow.wait(StepName.BUY, WaitFor.TASK, NOW, "an admin buys it", (Choice.ABORT,))
+    return flow
+
+
+def test_one_purchase_in_the_admin_center_completes_one_workflow_r19() -> None:
+    taken: dict[str, str] = {}  # subscription → workflow, as the repository keeps it
+
+    def poll(flow: Workflow, *subscriptions: Subscription) -> None:
+        others = {sub for sub, owner in taken.items() if owner != flow.id}
+        observe(
+            flow,
+            snapshot(*subscriptions),
+            NOW,
+            taken=others,
+            take=lambda sub: taken.setdefault(sub, flow.id) == flow.id,
+        )
+
+    first, second = buy_task_waiting("buy-a"), buy_task_waiting("buy-b")
+    bought = make_subscription(E5, total=4, sub_id="bought-1")
+    poll(first, bought)
+    poll(second, bought)
+    assert (first.state, first.purchase_id, first.subscription_id) == (
+        WorkflowState.DONE,
+        "bought-1",
+        "bought-1",
+    )
+    assert second.state is WorkflowState.WAITING, "the one purchase is the first workflow's"
+    assert (second.purchase_id, second.subscription_id) == ("", "")
+
+    again = make_subscription(E5, total=4, sub_id="bought-2")
+    poll(second, bought, again)
+    assert (second.state, second.purchase_id) == (WorkflowState.DONE, "bought-2")
+
+
+def test_a_purchase_taken_meanwhile_by_another_process_is_skipped_r19() -> None:
+    flow = buy_task_waiting("buy-a")
+    first = make_subscription(E5, total=4, sub_id="bought-1")
+    second = make_subscription(E5, total=4, sub_id="bought-2")
+    tried: list[str] = []
+
+    def take(sub: str) -> bool:
+        tried.append(sub)
+        return sub != "bought-1"  # another replica committed bought-1 after our read
+
+    observe(flow, snapshot(first), NOW, take=take)
+    assert flow.state is WorkflowState.WAITING
+    observe(flow, snapshot(first, second), NOW, take=take)
+    assert (flow.state, flow.purchase_id) == (WorkflowState.DONE, "bought-2")
+    assert tried == ["bought-1", "bought-1", "bought-2"]
 
 
 def test_a_seat_change_is_done_when_the_subscription_shows_the_new_number() -> None:

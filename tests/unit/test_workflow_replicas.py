@@ -10,8 +10,8 @@ from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import BuySubscription, ChangeLicenses, ConfirmChange
 from domain.services import Licensing, change_set_lease
 from domain.subscriptions import POLL_LEASE, Subscriptions
-from domain.workflows import WorkflowState
-from tests.fakes import SimulatedCrash
+from domain.workflows import WorkflowState, WorkflowStatus
+from tests.fakes import InMemoryUnitOfWorkFactory, RecordingNotifier, SimulatedCrash
 from tests.unit.test_workflow_services import BILL, WeekdaysOnly, World, world
 
 
@@ -104,3 +104,41 @@ def test_a_stopping_replica_takes_no_new_work_and_gives_every_lease_back() -> No
     with w.uow() as uow:
         assert uow.leases.holder(POLL_LEASE) is None
         assert uow.leases.holder(change_set_lease("cs-1")) is None
+
+
+class MovedOnMeanwhile(RecordingNotifier):
+    """While its first checklist update is on its way, another process moves the workflow on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uow: InMemoryUnitOfWorkFactory | None = None
+        self.moved = False
+
+    def workflow_changed(self, status: WorkflowStatus) -> None:
+        super().workflow_changed(status)
+        if self.moved or self.uow is None:
+            return
+        self.moved = True
+        with self.uow() as uow:
+            workflow = uow.workflows.get(status.workflow.id, for_update=True)
+            assert workflow is not None
+            workflow.state = WorkflowState.FAILED
+            uow.workflows.save(workflow)
+            uow.commit()
+
+
+def test_a_checklist_update_overtaken_by_another_process_is_sent_again_with_the_newer_state() -> None:
+    # Slack keeps the last update of a message: an update that landed after another process's newer
+    # one would leave the checklist behind, so the sender looks again and shows what is current.
+    notifier = MovedOnMeanwhile()
+    w = world(notifier=notifier)
+    notifier.uow = w.uow
+
+    w.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+
+    first, second = notifier.named("workflow_changed")[:2]
+    assert isinstance(first, WorkflowStatus)
+    assert isinstance(second, WorkflowStatus)
+    assert first.workflow.state is WorkflowState.RUNNING
+    assert second.workflow.id == first.workflow.id
+    assert second.workflow.state is WorkflowState.FAILED

@@ -1,0 +1,70 @@
+"""What the local shell adds to the simulated tenant so that bulk changes can be tried: a Slack user
+group of demo users, and `:add-users N` (people holding Office 365 E3, with the seats they use)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from sqlalchemy import select
+
+from bot.bootstrap import Container
+from bot.settings import TenantBackend
+from storage.orm import SimUserLicenseRow, SimUserRow
+from storage.simulated import SimulatedDirectory, demo_user_id
+from storage.simulated.products import DEMO_PRODUCTS, O365_E3
+
+__all__ = ["DEMO_USERGROUPS", "MAX_NEW_USERS", "STAFF_GROUP", "add_staff"]
+
+DEMO_USERGROUPS: Final[Mapping[str, tuple[str, ...]]] = {
+    "sales-team": ("alice", "bob", "dave", "erin", "frank", "heidi"),
+}
+"""Slack user groups of the shell's workspace (handle → demo users), as `@sales-team` targets."""
+
+STAFF_GROUP: Final = "staff"
+"""The Slack user group of everyone `:add-users` added."""
+
+MAX_NEW_USERS: Final = 1000
+
+
+def add_staff(container: Container, count: int) -> list[tuple[str, str]]:
+    """`count` new users of the simulated tenant holding Office 365 E3, and a new E3 subscription
+    with a seat for each (so the tenant stays within its licenses); their (email, display name).
+
+    Numbered on from those added before: staff01, staff02, … on the tenant's default domain.
+    """
+    if container.settings.tenant_backend is not TenantBackend.SIMULATED:
+        raise ValueError(
+            ":add-users adds people to the simulated tenant only; this shell works on Microsoft Graph "
+            "(TENANT_BACKEND=graph), where people are added in the admin center."
+        )
+    if not 1 <= count <= MAX_NEW_USERS:
+        raise ValueError(f"Add between 1 and {MAX_NEW_USERS:,} users: :add-users 60")
+    with container.uow() as uow:
+        domain = uow.directory.organization().default_domain
+    e3 = DEMO_PRODUCTS[O365_E3].sku_id
+    added: list[tuple[str, str]] = []
+    with container.sessions() as session:
+        taken = set(session.scalars(select(SimUserRow.user_principal_name)))
+        number = 0
+        while len(added) < count:
+            number += 1
+            upn = f"staff{number:02}@{domain}"
+            if upn in taken:
+                continue
+            name = f"Staff Member {number:02}"
+            session.add(
+                SimUserRow(
+                    id=demo_user_id(upn),
+                    user_principal_name=upn,
+                    display_name=name,
+                    mail=upn,
+                    usage_location="US",
+                    account_enabled=True,
+                    licenses=[SimUserLicenseRow(sku_id=e3, disabled_plans=[])],
+                )
+            )
+            added.append((upn, name))
+        SimulatedDirectory(session, container.clock).add_subscription(O365_E3, count)
+        session.commit()
+    return added

@@ -1,0 +1,82 @@
+"""Every refusal says what is wrong and how to fix it (STYLE.md habit 6, DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain import errors
+from domain.errors import DomainError, LicenseNotHeld, NotEnoughSeats, NothingToChange, UnknownProduct
+
+EVERY_ERROR: list[DomainError] = [
+    errors.InvalidCommand("No such form.", "/license help"),
+    errors.NotAuthorized("Bob", "remove licenses", ["License administrator"]),
+    errors.UnknownRequester("U123"),
+    errors.UnknownUser("zed"),
+    errors.AmbiguousUser("al", ["alice@contoso.com", "alan@contoso.com"]),
+    errors.OutsideOrganization("eve@fabrikam.com", ["contoso.com"]),
+    errors.UnknownProduct("E7"),
+    errors.AmbiguousProduct("E5", [("ENTERPRISEPREMIUM", "Office 365 E5"), ("SPE_E5", "Microsoft 365 E5")]),
+    errors.UnknownServicePlan("Swey", "Office 365 E5", ["Sway", "Teams"]),
+    errors.NotAssignable("Office 365 Extra File Storage", "Company"),
+    errors.NoUsageLocation("Nora Lee"),
+    errors.NotEnoughSeats("ENTERPRISEPREMIUM", 3, 1, name="Office 365 E5"),
+    errors.ServicePlanConflict("Alice", "MCOIMP", "Office 365 F3", "MCOSTANDARD", "Office 365 E3"),
+    errors.LicenseNotHeld("Alice", "Office 365 E5", ["Office 365 E3"]),
+    errors.LicenseNotHeld("Carol", "Office 365 E5"),
+    errors.ChangeConflict("Alice"),
+    errors.ChangeNotPending("applied"),
+    errors.IllegalTransition("A change set", "applied", "confirmed"),
+    errors.DirectoryUnavailable("timeout"),
+    errors.StateUnavailable(),
+    errors.UnknownWorkflow("wf1"),
+    errors.UnknownApproval("ap1"),
+    errors.UnknownTask("t1"),
+    errors.StepNotOpen("Buy", "done"),
+    errors.ApprovalNotPending("approved", "Gina"),
+    errors.ApproverNotAllowed("Lena", "approve", ["Global administrator"]),
+    errors.SubscriptionNotActive("Office 365 E4", "Disabled"),
+    errors.AmbiguousSubscription("Office 365 E3", ["s1", "s2"]),
+    errors.SeatsInUse("Office 365 E3", 25, 20, 10),
+    errors.UpgradeNotDirect("Office 365 E4", "partner"),
+    errors.UsersStillLicensed("Office 365 E3", 2, ["Alice", "Bob"]),
+    errors.UndoNotAvailable("This change can no longer be undone."),
+    errors.MissingServiceDependency("Alice", "Sway needs SharePoint"),
+    errors.ProhibitedInUsageLocation("Alice", "KP"),
+]
+
+
+def test_every_error_class_of_the_domain_is_checked_here() -> None:
+    classes = {
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, DomainError) and value is not DomainError
+    }
+    checked = {type(error) for error in EVERY_ERROR}
+    # NothingToChange is raised with a fix where it means "do this first", and is also how a user
+    # who already is as asked is reported, where nothing needs fixing.
+    assert classes - checked == {NothingToChange}
+
+
+@pytest.mark.parametrize("error", EVERY_ERROR, ids=lambda error: type(error).__name__)
+def test_every_refusal_says_how_to_fix_it(error: DomainError) -> None:
+    assert error.problem.strip()
+    assert error.fix.strip()
+    assert error.fix in error.message
+
+
+def test_unknown_product_suggestions_read_as_a_sentence() -> None:
+    error = UnknownProduct("E7", ["Office 365 E5 (E5)", "Office 365 E4 (E4)", "Office 365 E3 (E3)"])
+
+    assert error.fix == "Did you mean Office 365 E5 (E5), Office 365 E4 (E4) or Office 365 E3 (E3)?"
+
+
+def test_not_enough_seats_names_the_product_as_admins_know_it_and_buys_by_part_number() -> None:
+    error = NotEnoughSeats("ENTERPRISEPREMIUM", 3, 1, name="Office 365 E5")
+
+    assert error.problem == "Not enough Office 365 E5 licenses: need 3, 1 free."
+    assert error.fix == "Buy 2 more (`/subscription seats ENTERPRISEPREMIUM +2`), or free some up."
+    assert error.product == "ENTERPRISEPREMIUM"
+
+
+def test_a_license_not_held_is_nothing_to_change() -> None:
+    assert isinstance(LicenseNotHeld("Alice", "Office 365 E5"), NothingToChange)
