@@ -226,7 +226,7 @@ def test_remove_is_previewed_then_applied(tenant: Tenant) -> None:
     assert tenant.directory.licenses_of("alice@contoso.com") == ()
 
 
-def test_nothing_to_change_for_several_users_gives_each_reason_once_in_whole_sentences(tenant: Tenant) -> None:
+def test_nothing_to_change_for_several_users_gives_each_reason_once_as_sentences(tenant: Tenant) -> None:
     with pytest.raises(NothingToChange) as nothing:
         tenant.licensing.request_change(
             ask(ChangeKind.REMOVE, "Office 365 E5", "carol@contoso.com", "dave@contoso.com")
@@ -236,8 +236,10 @@ def test_nothing_to_change_for_several_users_gives_each_reason_once_in_whole_sen
     assert message.startswith("Nothing to change for these users. ")
     assert "Carol has no Office 365 E5 license." in message
     assert "Dave has no Office 365 E5 license." in message
-    assert "Carol: Carol" not in message and "Dave: Dave" not in message, message
-    assert ".." not in message and ".;" not in message, message
+    assert "Carol: Carol" not in message, message
+    assert "Dave: Dave" not in message, message
+    assert ".." not in message, message
+    assert ".;" not in message, message
 
 
 def test_confirm_by_another_admin_is_refused_audited_and_changes_nothing(tenant: Tenant) -> None:
