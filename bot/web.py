@@ -4,6 +4,7 @@ and the gate that lets acknowledgements go before the work they started."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,6 +22,9 @@ SLACK_PATH = "/slack/events"
 ACK_FIRST_MAX_WAIT_SECONDS = 0.25
 """The longest work waits for the acknowledgements in flight: under a steady stream of requests
 there is always one, and the work must still go on."""
+ACK_FIRST_QUIET_SECONDS = 0.01
+"""How long no acknowledgement must have been in flight before work starts: the requests of a
+burst reach the app one after the other, with gaps shorter than this between them."""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -31,15 +35,20 @@ class AcksFirst:
 
     A worker process answers Slack and does the work those answers started with one interpreter
     lock. Fifty requests at once would each wait for the lock behind the work of the requests
-    before them; with this gate the work of a listener starts only once no acknowledgement is in
-    flight (or after `max_wait`), so a burst is answered first and worked on right after.
+    before them; with this gate the work of a listener starts only once no acknowledgement has
+    been in flight for `quiet` seconds (or after `max_wait`), so a burst is answered first and
+    worked on right after.
     """
 
-    def __init__(self, max_wait: float = ACK_FIRST_MAX_WAIT_SECONDS) -> None:
+    def __init__(
+        self, max_wait: float = ACK_FIRST_MAX_WAIT_SECONDS, quiet: float = ACK_FIRST_QUIET_SECONDS
+    ) -> None:
         self._quiet = threading.Condition()
         self._in_flight = 0
         self._waiting = 0
+        self._last_answered = 0.0
         self._max_wait = max_wait
+        self._quiet_for = quiet
 
     @property
     def waiting(self) -> int:
@@ -56,15 +65,26 @@ class AcksFirst:
         finally:
             with self._quiet:
                 self._in_flight -= 1
+                self._last_answered = time.monotonic()
                 if self._in_flight == 0:
                     self._quiet.notify_all()
 
     def wait_turn(self) -> bool:
-        """Wait until no acknowledgement is in flight, at most `max_wait`; True if none was left."""
+        """Wait until no acknowledgement has been in flight for `quiet` seconds, at most `max_wait`;
+        True if that quiet came."""
+        deadline = time.monotonic() + self._max_wait
         with self._quiet:
             self._waiting += 1
             try:
-                return self._quiet.wait_for(lambda: self._in_flight == 0, timeout=self._max_wait)
+                while True:
+                    now = time.monotonic()
+                    quiet_at = self._last_answered + self._quiet_for
+                    if self._in_flight == 0 and now >= quiet_at:
+                        return True
+                    if now >= deadline:
+                        return False
+                    until = deadline if self._in_flight else min(quiet_at, deadline)
+                    self._quiet.wait(until - now)
             finally:
                 self._waiting -= 1
 

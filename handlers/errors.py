@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_bolt import Ack, App, Args, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import App, Args, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from domain.errors import DomainError
@@ -51,27 +51,28 @@ def acknowledge_first(listen: Callable[..., object], work: Callable[..., None]) 
     """Register `work` behind an acknowledgement: `listen` is what `app.command(…)`,
     `app.action(…)` or `app.event(…)` returned.
 
-    The ack is sent from the request's own thread, before anything else (Bolt's
-    `process_before_response=True` with a lazy listener): it waits for no listener thread and
-    for none of the work of the requests before it. Then, on a listener thread and unless the
-    request is a redelivery, `work` runs with the Bolt arguments it names (`command`, `action`,
-    `body`, `client`, `respond`, `context`…); a failure goes to the one error handler."""
+    The ack is sent from the request's own thread before anything else (Bolt runs listeners there
+    with `process_before_response=True`): it waits for no listener thread and for none of the work
+    of the requests before it. The work is handed to the app's listener thread pool as it is (not
+    copied, as Bolt's lazy listeners are: the request is over once it is answered). There, unless
+    the request is a redelivery, `work` runs with the Bolt arguments it names (`command`,
+    `action`, `body`, `client`, `respond`, `context`…); a failure goes to the one error handler."""
     names = list(inspect.signature(work).parameters)
 
-    def listener(args: Args) -> None:
+    def run(args: Args) -> None:
         try:
             if first_delivery(args.context):
                 work(**{name: getattr(args, name) for name in names})
         except Exception as error:  # the one handler decides what the person sees
             handle_error(error, args.body, args.context, args.client)
 
+    def listener(args: Args) -> None:
+        args.ack()
+        args.context.listener_runner.listener_executor.submit(run, args)
+
     # Named after `work` for Bolt's logs; no __wrapped__, or Bolt would inject `work`'s arguments.
     listener.__name__ = listener.__qualname__ = work.__name__
-    listen(ack=_acknowledge, lazy=[listener])
-
-
-def _acknowledge(ack: Ack) -> None:
-    ack()
+    listen(listener)
 
 
 def delivery_key(body: Mapping[str, Any]) -> str:
