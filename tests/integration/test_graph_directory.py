@@ -22,7 +22,6 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from domain.catalog import KnownPlan, KnownProduct, ProductCatalog
 from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange, plan_user_change
 from domain.errors import AmbiguousUser, DirectoryUnavailable, ServicePlanConflict
 from domain.model import (
@@ -55,6 +54,7 @@ from storage.orm import SimLicenseEventRow, SimUserRow
 from storage.simulated import SimulatedDirectory, demo_subscription_id, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, EXTRA_FILE_STORAGE, O365_E3, O365_E5, O365_F3
 from tests.fakes import FakeTime, FixedClock
+from tests.integration.demo_catalog import DEMO_CATALOG
 
 TOKEN = "test-token-3f9a0c"
 E3 = DEMO_PRODUCTS[O365_E3].sku_id
@@ -62,18 +62,6 @@ E5 = DEMO_PRODUCTS[O365_E5].sku_id
 F3 = DEMO_PRODUCTS[O365_F3].sku_id
 STORAGE = DEMO_PRODUCTS[EXTRA_FILE_STORAGE].sku_id
 
-DEMO_CATALOG = ProductCatalog(
-    {
-        part: KnownProduct(
-            d.sku_id,
-            part,
-            d.display_name,
-            (),
-            tuple(KnownPlan(p.id, p.name, p.display_name) for p in d.service_plans),
-        )
-        for part, d in DEMO_PRODUCTS.items()
-    }
-)
 """Display names come from Microsoft's product table (PRODUCT_TABLE_PATH in production): here the
 demo's rows of it, so that both backends name products alike."""
 

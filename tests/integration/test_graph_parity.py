@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.catalog import KnownPlan, KnownProduct, ProductCatalog
 from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange, plan_user_change
 from domain.errors import ChangeConflict, NotEnoughSeats, NoUsageLocation, ServicePlanConflict
 from domain.model import AdminRole, LicenseAssignment, Product, User
@@ -26,26 +25,13 @@ from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.simulated import SimulatedDirectory, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5, O365_F3
 from tests.fakes import FixedClock
+from tests.integration.demo_catalog import DEMO_CATALOG
 
 E3 = DEMO_PRODUCTS[O365_E3].sku_id
 E4 = DEMO_PRODUCTS[O365_E4].sku_id
 E5 = DEMO_PRODUCTS[O365_E5].sku_id
 F3 = DEMO_PRODUCTS[O365_F3].sku_id
 TOKEN = "parity-token"
-
-CATALOG = ProductCatalog(
-    {
-        part: KnownProduct(
-            d.sku_id,
-            part,
-            d.display_name,
-            (),
-            tuple(KnownPlan(p.id, p.name, p.display_name) for p in d.service_plans),
-        )
-        for part, d in DEMO_PRODUCTS.items()
-    }
-)
-"""Microsoft's product table (the demo's rows of it), as PRODUCT_TABLE_PATH gives it in production."""
 
 
 @dataclass
@@ -78,7 +64,7 @@ def _graph(engine: Engine, clock: FixedClock) -> Iterator[Backend]:
             GraphConfig(access_token=TOKEN, graph_url=sim.url, pacing_margin_seconds=0.0),
             StaticTokenProvider(TOKEN),
         )
-        yield Backend("graph", GraphDirectory(client, catalog=CATALOG))
+        yield Backend("graph", GraphDirectory(client, catalog=DEMO_CATALOG))
         client.close()
 
 

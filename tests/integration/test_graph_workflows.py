@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.catalog import KnownPlan, KnownProduct, ProductCatalog
 from domain.commands import ApproveCancellation, BuySubscription, CancelSubscription, DecideStep, MarkTaskDone
 from domain.model import Cloud, SubscriptionStatus
 from domain.services import Licensing
@@ -28,27 +27,16 @@ from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.simulated import SimulatedDirectory, demo_subscription_id
-from storage.simulated.products import DEMO_PRODUCTS, O365_E5
+from storage.simulated.products import O365_E5
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock, RecordingNotifier
+from tests.integration.demo_catalog import DEMO_CATALOG
 
 TOKEN = "workflow-test-token"
 BILL = "bill@contoso.com"
 GRACE = "grace@contoso.com"
 SUBSCRIPTION_READS = "GET /directory/subscriptions"
 POLL = WorkflowSettings().poll_interval
-CATALOG = ProductCatalog(
-    {
-        part: KnownProduct(
-            d.sku_id,
-            part,
-            d.display_name,
-            (),
-            tuple(KnownPlan(p.id, p.name, p.display_name) for p in d.service_plans),
-        )
-        for part, d in DEMO_PRODUCTS.items()
-    }
-)
 
 
 @dataclass
@@ -71,15 +59,15 @@ def graph_bot(sessions: sessionmaker[Session], clock: FixedClock) -> Iterator[Gr
         client = GraphClient(
             GraphConfig(access_token=TOKEN, graph_url=sim.url), StaticTokenProvider(TOKEN), sleeper=_no_sleep
         )
-        directory = GraphDirectory(client, catalog=CATALOG)
+        directory = GraphDirectory(client, catalog=DEMO_CATALOG)
         uow = SqlUnitOfWorkFactory(sessions, lambda _session: directory)
-        licensing = Licensing(uow, clock, CATALOG)
+        licensing = Licensing(uow, clock, DEMO_CATALOG)
         subscriptions = Subscriptions(
             uow,
             clock,
-            CATALOG,
+            DEMO_CATALOG,
             licensing=licensing,
-            commerce=AdminTaskCommerce(Cloud.WORLDWIDE, clock, CATALOG),
+            commerce=AdminTaskCommerce(Cloud.WORLDWIDE, clock, DEMO_CATALOG),
             calendar=HolidayCalendar(),
             notifier=RecordingNotifier(),
             settings=WorkflowSettings(),
