@@ -151,8 +151,8 @@ class Subscriptions:
         """Buy → Pending → poll until Enabled; an invoice purchase may wait for a credit check (R10)."""
         action = f"buy {cmd.seats} {cmd.product}"
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product):
                 if cmd.seats < 1:
                     raise DomainError(
                         f"Buy at least one license, not {cmd.seats}.", "For example `buy E5 10`."
@@ -174,8 +174,8 @@ class Subscriptions:
         users hold (R2)."""
         action = f"change {cmd.product} seats by {cmd.delta:+d}"
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product):
                 product = self._catalog.resolve(cmd.product, uow.directory.products())
                 if cmd.delta > 0:
                     check_on_sale(product.part_number, product.display_name)  # R14
@@ -192,8 +192,12 @@ class Subscriptions:
         from a product the tenant has to one it has or will buy."""
         action = f"switch {cmd.source} to {cmd.target}"
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+            requester = self._authorize(
+                uow, cmd.requester, action, cmd.correlation_id, target=_switch_target(cmd.users)
+            )
+            with self._refusals_audited(
+                uow, cmd.requester, action, cmd.correlation_id, target=_switch_target(cmd.users)
+            ):
                 products = uow.directory.products()
                 source, target = self._source_and_target(cmd.source, cmd.target, products)
                 check_source_active(ProductRef.of(source), uow.directory.subscriptions())  # R11
@@ -212,8 +216,8 @@ class Subscriptions:
         E4 until moved; add-ons the target includes are offered for removal afterwards."""
         action = f"upgrade {cmd.source} to {cmd.target}"
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id, target=cmd.source)
+            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id, target=cmd.source):
                 products = uow.directory.products()
                 source, target = self._source_and_target(cmd.source, cmd.target, products)
                 if source.part_number != E4_PART_NUMBER:
@@ -244,8 +248,12 @@ class Subscriptions:
         Billing admin approves, then it is cancelled (or an admin task) and verified by polling."""
         action = f"cancel {cmd.subscription}"
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id):
+            requester = self._authorize(
+                uow, cmd.requester, action, cmd.correlation_id, target=cmd.subscription
+            )
+            with self._refusals_audited(
+                uow, cmd.requester, action, cmd.correlation_id, target=cmd.subscription
+            ):
                 products = uow.directory.products()
                 subscription = self._subscription_to_cancel(
                     cmd.subscription, uow.directory.subscriptions(), products
@@ -286,7 +294,7 @@ class Subscriptions:
                     [],
                     f"Only {workflow.requested_by}, who started it, can.",
                 )
-                self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                 raise refusal
             workflow.choose(step, choice)
             follow_ups = self._apply_choice(uow, workflow, step, choice, requester.name)
@@ -324,7 +332,7 @@ class Subscriptions:
                         accept_loss_of_access=cmd.accept_loss_of_access,
                     )
                 except DomainError as refusal:
-                    self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                    self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                     raise
                 loss = (
                     f", confirming that {losing} users lose access"
@@ -366,7 +374,7 @@ class Subscriptions:
                 try:
                     approval.reject(who.name, who.roles, now, cmd.reason)
                 except DomainError as refusal:
-                    self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id)
+                    self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                     raise
                 reason = f": {approval.reason}" if approval.reason else ""
                 workflow.cancel(now, f"Rejected by {who.name}{reason} (R13).")
@@ -958,24 +966,36 @@ class Subscriptions:
     # ==============================================================================================
     # Small helpers
 
-    def _authorize(self, uow: UnitOfWork, email: str, action: str, correlation_id: str) -> Requester:
-        return self._licensing.authorize(uow, email, Permission.MANAGE_SUBSCRIPTIONS, action, correlation_id)
+    def _authorize(
+        self, uow: UnitOfWork, email: str, action: str, correlation_id: str, *, target: str = ""
+    ) -> Requester:
+        return self._licensing.authorize(
+            uow, email, Permission.MANAGE_SUBSCRIPTIONS, action, correlation_id, target=target
+        )
 
     @contextmanager
     def _refusals_audited(
-        self, uow: UnitOfWork, email: str, action: str, correlation_id: str
+        self, uow: UnitOfWork, email: str, action: str, correlation_id: str, *, target: str = ""
     ) -> Iterator[None]:
         """A rule's refusal inside the block is audited (R20), then raised."""
         try:
             yield
         except DomainError as refusal:
-            self._refuse(uow, email, action, refusal, correlation_id)
+            self._refuse(uow, email, action, refusal, correlation_id, target=target)
             raise
 
     def _refuse(
-        self, uow: UnitOfWork, email: str, action: str, refusal: DomainError, correlation_id: str
+        self,
+        uow: UnitOfWork,
+        email: str,
+        action: str,
+        refusal: DomainError,
+        correlation_id: str,
+        *,
+        target: str = "",
     ) -> None:
-        """Record a refusal in its own commit, so raising it afterwards does not roll it back (R20)."""
+        """Record a refusal in its own commit, so raising it afterwards does not roll it back (R20):
+        who asked, what, and what for (`target`: the product, subscription, users or workflow)."""
         uow.rollback()
         uow.audit.record(
             AuditEntry(
@@ -983,6 +1003,7 @@ class Subscriptions:
                 actor=email,
                 action=action[:200],
                 result=AuditResult.REFUSED,
+                target=target,
                 reason=refusal.message,
                 correlation_id=correlation_id,
             )
@@ -1009,3 +1030,8 @@ def _unowned(known: KnownProduct) -> Product:
     """A product the tenant does not have yet (it will be bought): no seats."""
     plans = tuple(ServicePlan(p.id, p.name, p.display_name) for p in known.service_plans)
     return Product(known.sku_id, known.part_number, known.display_name, plans, Seats(0, 0))
+
+
+def _switch_target(users: tuple[str, ...]) -> str:
+    """Whom a switch is for, as asked: the users named, or everyone who holds the source."""
+    return ", ".join(users)[:1000] or "all"

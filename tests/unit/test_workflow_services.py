@@ -152,9 +152,9 @@ def test_refusals_are_audited_and_unknown_workflows_say_so() -> None:
         w.subscriptions.buy(BuySubscription("lena@contoso.com", "E5", 2))
     with pytest.raises(DomainError, match="at least one license"):
         w.subscriptions.buy(BuySubscription(BILL, "E5", 0))
-    assert [(e.actor, e.result) for e in w.uow.audit_entries] == [
-        ("lena@contoso.com", AuditResult.REFUSED),
-        (BILL, AuditResult.REFUSED),
+    assert [(e.actor, e.result, e.target) for e in w.uow.audit_entries] == [
+        ("lena@contoso.com", AuditResult.REFUSED, "E5"),
+        (BILL, AuditResult.REFUSED, "E5"),
     ]
     with pytest.raises(UnknownWorkflow):
         w.subscriptions.decide(DecideStep(BILL, "nope", "preview", "confirm"))
