@@ -72,6 +72,7 @@ __all__ = [
     "SubscriptionOverview",
     "UserOverview",
     "UserServices",
+    "audit_target",
     "change_set_lease",
 ]
 
@@ -220,13 +221,13 @@ class Licensing:
             requester = self.requester(uow, email)
             require(requester.roles, permission, requester.user.display_name)
         except (NotAuthorized, UnknownRequester) as refusal:
-            self._audit_refusal(
+            self.audit_refusal(
                 uow, email, action, refusal, correlation_id, target=target, change_set_id=change_set_id
             )
             raise
         return requester
 
-    def _audit_refusal(
+    def audit_refusal(
         self,
         uow: UnitOfWork,
         email: str,
@@ -234,16 +235,17 @@ class Licensing:
         refusal: DomainError,
         correlation_id: str,
         *,
-        target: str,
+        target: str = "",
         change_set_id: str = "",
     ) -> None:
-        """Record a refusal in its own commit, so raising it afterwards does not roll it back."""
+        """Record a refusal in its own commit, so raising it afterwards does not roll it back (R20):
+        who asked, what, and for whom or what (`target`)."""
         uow.rollback()
         uow.audit.record(
             AuditEntry(
                 at=self._clock.now(),
                 actor=email,
-                action=action,
+                action=action[:200],
                 result=AuditResult.REFUSED,
                 target=target,
                 reason=refusal.message,
@@ -283,7 +285,7 @@ class Licensing:
                 Permission.MANAGE_LICENSES,
                 f"{cmd.kind} licenses",
                 cmd.correlation_id,
-                target=_target(cmd.users),
+                target=audit_target(cmd.users),
             )
             change_set = self._plan(uow, cmd, requester)
             uow.commit()
@@ -587,7 +589,7 @@ class Licensing:
                     [],
                     f"Only {change_set.requested_by}, who asked for it, can confirm it.",
                 )
-                self._audit_refusal(uow, cmd.requester, action, refusal, cmd.correlation_id, **about)
+                self.audit_refusal(uow, cmd.requester, action, refusal, cmd.correlation_id, **about)
                 raise refusal
             now = self._clock.now()
             change_set.confirm(requester.name, now)
@@ -838,7 +840,7 @@ AUDITED_TARGETS = 50
 """Users named in one audit entry's target; the rest are counted."""
 
 
-def _target(keys: Sequence[str]) -> str:
+def audit_target(keys: Sequence[str]) -> str:
     """Who a request is for, as asked (emails, user principal names, `has:E3`), for the audit."""
     shown = ", ".join(keys[:AUDITED_TARGETS])
     more = len(keys) - AUDITED_TARGETS
@@ -846,7 +848,7 @@ def _target(keys: Sequence[str]) -> str:
 
 
 def _target_of(change_set: ChangeSet) -> str:
-    return _target([item.change.user_principal_name for item in change_set.items])
+    return audit_target([item.change.user_principal_name for item in change_set.items])
 
 
 @dataclass(frozen=True, slots=True)

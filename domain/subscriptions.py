@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from domain.audit import AuditEntry, AuditResult
+from domain.audit import AuditResult
 from domain.catalog import KnownProduct, ProductCatalog
 from domain.changes import ChangeState
 from domain.commands import (
@@ -45,7 +45,7 @@ from domain.errors import (
 from domain.model import Permission, Product, Seats, ServicePlan, Subscription
 from domain.ports import BusinessCalendar, Clock, Commerce, Notifier, UnitOfWork, UnitOfWorkFactory
 from domain.rules import check_in_organization
-from domain.services import HOLDERS_PREFIX, Licensing, Requester
+from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -193,10 +193,10 @@ class Subscriptions:
         action = f"switch {cmd.source} to {cmd.target}"
         with self._uow() as uow:
             requester = self._authorize(
-                uow, cmd.requester, action, cmd.correlation_id, target=_switch_target(cmd.users)
+                uow, cmd.requester, action, cmd.correlation_id, target=audit_target(cmd.users) or "all"
             )
             with self._refusals_audited(
-                uow, cmd.requester, action, cmd.correlation_id, target=_switch_target(cmd.users)
+                uow, cmd.requester, action, cmd.correlation_id, target=audit_target(cmd.users) or "all"
             ):
                 products = uow.directory.products()
                 source, target = self._source_and_target(cmd.source, cmd.target, products)
@@ -994,21 +994,8 @@ class Subscriptions:
         *,
         target: str = "",
     ) -> None:
-        """Record a refusal in its own commit, so raising it afterwards does not roll it back (R20):
-        who asked, what, and what for (`target`: the product, subscription, users or workflow)."""
-        uow.rollback()
-        uow.audit.record(
-            AuditEntry(
-                at=self._clock.now(),
-                actor=email,
-                action=action[:200],
-                result=AuditResult.REFUSED,
-                target=target,
-                reason=refusal.message,
-                correlation_id=correlation_id,
-            )
-        )
-        uow.commit()
+        """R20, as for every refusal: `target` is the product, subscription, users or workflow."""
+        self._licensing.audit_refusal(uow, email, action, refusal, correlation_id, target=target)
 
     def _load_approval(self, uow: UnitOfWork, approval_id: str) -> tuple[Approval, Workflow]:
         """Lock the workflow, then the approval: the same order everywhere, so no deadlock."""
@@ -1030,8 +1017,3 @@ def _unowned(known: KnownProduct) -> Product:
     """A product the tenant does not have yet (it will be bought): no seats."""
     plans = tuple(ServicePlan(p.id, p.name, p.display_name) for p in known.service_plans)
     return Product(known.sku_id, known.part_number, known.display_name, plans, Seats(0, 0))
-
-
-def _switch_target(users: tuple[str, ...]) -> str:
-    """Whom a switch is for, as asked: the users named, or everyone who holds the source."""
-    return ", ".join(users)[:1000] or "all"
