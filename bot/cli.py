@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import Session
 
 from bot.bootstrap import bootstrap
 from bot.clock import SystemClock
@@ -26,7 +24,6 @@ from domain.workflows import WorkflowStatus
 from storage.catalog_file import ProductTableError
 from storage.database import normalize_url
 from storage.migrate import MIGRATIONS_DIR, SchemaNotReady
-from storage.orm import SimOrganizationRow, SimUserRow
 
 __all__ = ["main"]
 
@@ -295,7 +292,7 @@ def _revisions_hint() -> str:
 
 
 def _tenant(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.simulated.seed import reset_demo_tenant, show_user_json
+    from storage.simulated.seed import reset_demo_tenant, show_user_json, user_keys, user_names
 
     if settings.tenant_backend is not TenantBackend.SIMULATED:
         print(
@@ -309,32 +306,17 @@ def _tenant(args: argparse.Namespace, settings: Settings) -> int:
             session.commit()
             print("The Contoso demo tenant was recreated.")
             return 0
-        keys = _user_keys(session, args.user)
+        keys = user_keys(session, args.user)
         found = next((shown for key in keys if (shown := show_user_json(session, key)) is not None), None)
         if found is None:
-            print(_no_such_user(session, args.user, keys), file=sys.stderr)
+            print(_no_such_user(args.user, keys, user_names(session)), file=sys.stderr)
             return 1
         print(json.dumps(found, indent=2, sort_keys=True))
     return 0
 
 
-def _user_keys(session: Session, typed: str) -> list[str]:
-    """What `typed` may stand for: itself, and a bare name (alice) at each verified domain of the
-    tenant, the default one first, as `@alice` stands for alice@<tenant domain> in the shell."""
-    name = typed.strip().lstrip("@")
-    if not name or "@" in name:
-        return [typed]
-    organization = session.scalars(select(SimOrganizationRow)).first()
-    domains = sorted(
-        organization.verified_domains if organization else [], key=lambda d: (not d.is_default, d.name)
-    )
-    return [typed, *(f"{name}@{domain.name}" for domain in domains)]
-
-
-def _no_such_user(session: Session, typed: str, keys: Sequence[str]) -> str:
+def _no_such_user(typed: str, keys: Sequence[str], names: Sequence[str]) -> str:
     looked = f" (looked for {', '.join(keys[1:])})" if len(keys) > 1 else ""
-    upn = SimUserRow.user_principal_name
-    names = list(session.scalars(select(upn).order_by(upn)))
     wanted = typed.strip().lstrip("@").partition("@")[0].casefold()
     by_name = {n.partition("@")[0].casefold(): n for n in names}
     close = [by_name[c] for c in difflib.get_close_matches(wanted, list(by_name), n=3, cutoff=0.75)]

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from sqlalchemy import select
-
 from bot.bootstrap import Container
 from bot.settings import TenantBackend
-from storage.orm import SimUserLicenseRow, SimUserRow
-from storage.simulated import SimulatedDirectory, demo_user_id
-from storage.simulated.products import DEMO_PRODUCTS, O365_E3
+from storage.simulated import SimulatedDirectory
+from storage.simulated.products import O365_E3
+from storage.simulated.seed import user_names, user_row
 
 __all__ = ["DEMO_USERGROUPS", "MAX_NEW_USERS", "STAFF_GROUP", "add_staff"]
 
@@ -42,10 +40,9 @@ def add_staff(container: Container, count: int) -> list[tuple[str, str]]:
         raise ValueError(f"Add between 1 and {MAX_NEW_USERS:,} users: :add-users 60")
     with container.uow() as uow:
         domain = uow.directory.organization().default_domain
-    e3 = DEMO_PRODUCTS[O365_E3].sku_id
     added: list[tuple[str, str]] = []
     with container.sessions() as session:
-        taken = set(session.scalars(select(SimUserRow.user_principal_name)))
+        taken = set(user_names(session))
         number = 0
         while len(added) < count:
             number += 1
@@ -53,17 +50,7 @@ def add_staff(container: Container, count: int) -> list[tuple[str, str]]:
             if upn in taken:
                 continue
             name = f"Staff Member {number:02}"
-            session.add(
-                SimUserRow(
-                    id=demo_user_id(upn),
-                    user_principal_name=upn,
-                    display_name=name,
-                    mail=upn,
-                    usage_location="US",
-                    account_enabled=True,
-                    licenses=[SimUserLicenseRow(sku_id=e3, disabled_plans=[])],
-                )
-            )
+            session.add(user_row(upn, name, (O365_E3,)))
             added.append((upn, name))
         SimulatedDirectory(session, container.clock).add_subscription(O365_E3, count)
         session.commit()

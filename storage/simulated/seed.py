@@ -11,6 +11,7 @@ replace one user's license, but not to move every E3 user to E5 at once (R2).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
@@ -58,6 +59,9 @@ __all__ = [
     "reset_demo_tenant",
     "show_user_json",
     "tenant_is_empty",
+    "user_keys",
+    "user_names",
+    "user_row",
 ]
 
 DEMO_DOMAIN: Final = "contoso.com"
@@ -290,3 +294,40 @@ def show_user_json(session: Session, key: str) -> dict[str, Any] | None:
         "assignedLicenses": licenses,
         "directoryRoles": sorted(ROLE_TEMPLATE_IDS[t].value for t in templates if t in ROLE_TEMPLATE_IDS),
     }
+
+
+def user_row(
+    upn: str, name: str, products: Sequence[str] = (), *, usage_location: str | None = "US"
+) -> SimUserRow:
+    """A new user of the simulated tenant holding `products` (the demo's part numbers), every
+    service on; the caller adds it to a session (and buys the seats, see `add_subscription`)."""
+    return SimUserRow(
+        id=demo_user_id(upn),
+        user_principal_name=upn,
+        display_name=name,
+        mail=upn,
+        usage_location=usage_location,
+        account_enabled=True,
+        licenses=[
+            SimUserLicenseRow(sku_id=DEMO_PRODUCTS[part].sku_id, disabled_plans=[]) for part in products
+        ],
+    )
+
+
+def user_keys(session: Session, typed: str) -> list[str]:
+    """What `typed` may stand for: itself, and a bare name (alice) at each verified domain of the
+    tenant, the default one first, as `@alice` stands for alice@<tenant domain> in the shell."""
+    name = typed.strip().lstrip("@")
+    if not name or "@" in name:
+        return [typed]
+    organization = session.scalars(select(SimOrganizationRow)).first()
+    domains = sorted(
+        organization.verified_domains if organization else [], key=lambda d: (not d.is_default, d.name)
+    )
+    return [typed, *(f"{name}@{domain.name}" for domain in domains)]
+
+
+def user_names(session: Session) -> list[str]:
+    """Every user principal name of the simulated tenant, in order."""
+    upn = SimUserRow.user_principal_name
+    return list(session.scalars(select(upn).order_by(upn)))

@@ -47,6 +47,7 @@ from storage.orm import SimLicenseEventRow, SimUserLicenseRow, SimUserRow
 from storage.simulated import SimulatedDirectory, demo_user_id, directory_factory, reset_demo_tenant
 from storage.simulated.commerce import SimulatedCommerce
 from storage.simulated.products import DEMO_PRODUCTS
+from storage.simulated.seed import user_row
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
 
@@ -101,19 +102,7 @@ class Tenant:
     ) -> str:
         """A user in the simulated tenant (by user principal name), holding `products` (part numbers)."""
         with self.sessions() as session:
-            session.add(
-                SimUserRow(
-                    id=demo_user_id(upn),
-                    user_principal_name=upn,
-                    display_name=name,
-                    mail=upn,
-                    usage_location=usage_location,
-                    account_enabled=True,
-                    licenses=[
-                        SimUserLicenseRow(sku_id=DEMO_PRODUCTS[p].sku_id, disabled_plans=[]) for p in products
-                    ],
-                )
-            )
+            session.add(user_row(upn, name, products, usage_location=usage_location))
             session.commit()
         return upn
 
