@@ -54,7 +54,6 @@ def create_app(
         raise ValueError("The client must carry the bot token given.")
     if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
         client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-    executor = listener_executor or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener")
     app = App(
         name="licensebot",
         logger=logging.getLogger("licensebot.slack"),
@@ -63,7 +62,8 @@ def create_app(
         request_verification_enabled=True,
         token_verification_enabled=True,
         process_before_response=True,
-        listener_executor=executor,
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener"),
     )
-    handlers.register(app, services, signing_secret=signing_secret, background=executor)
+    handlers.register(app, services, signing_secret=signing_secret)
     return app

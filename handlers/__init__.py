@@ -1,7 +1,5 @@
 """Slack listeners, grouped by surface: payload → parsed command → service → Block Kit."""
 
-from concurrent.futures import Executor
-
 from slack_bolt import App
 
 from handlers import actions, commands, errors, events, views
@@ -11,16 +9,14 @@ from handlers.metadata import FormSeal
 __all__ = ["HomeItem", "Services", "Timing", "WorkflowProvider", "WorkflowSections", "register"]
 
 
-def register(app: App, services: Services, *, signing_secret: str, background: Executor) -> None:
+def register(app: App, services: Services, *, signing_secret: str) -> None:
     """Every listener of licensebot, the correlation and delivery middleware, the one error handler.
 
-    Forms carry metadata sealed with a key derived from `signing_secret`. What a form's
-    submission does after its answer runs on `background` (the listeners' thread pool), so the
-    answer goes back to Slack at once.
+    Forms carry metadata sealed with a key derived from `signing_secret`.
     """
     seal = FormSeal(signing_secret)
     errors.register(app, services.licensing)
     commands.register(app, services, seal)
     actions.register(app, services, seal)
-    views.register(app, services, seal, background)
+    views.register(app, services, seal)
     events.register(app, services)

@@ -1,7 +1,5 @@
 """View submission listeners: the forms."""
 
-from concurrent.futures import Executor
-
 from slack_bolt import App
 
 from handlers.context import Services
@@ -11,5 +9,5 @@ from handlers.views import forms
 __all__ = ["register"]
 
 
-def register(app: App, services: Services, seal: FormSeal, background: Executor) -> None:
-    forms.register(app, services, seal, background)
+def register(app: App, services: Services, seal: FormSeal) -> None:
+    forms.register(app, services, seal)

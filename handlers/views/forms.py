@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as CheckStillRunning
 from functools import partial
 from typing import Any
@@ -47,16 +47,15 @@ Build = Callable[[dict[str, str], SlackPeople, str], tuple[ChangeLicenses, str]]
 """(metadata, people, requester's email) → the change the form asks for, and its product's sku id."""
 
 
-def register(app: App, services: Services, seal: FormSeal, background: Executor) -> None:
-    forms = _Forms(services, seal, background)
+def register(app: App, services: Services, seal: FormSeal) -> None:
+    forms = _Forms(services, seal)
     app.view(LICENSE_FORM)(forms.license_form)
     app.view(SERVICES_FORM)(forms.services_form)
 
 
 class _Forms:
-    def __init__(self, services: Services, seal: FormSeal, background: Executor) -> None:
+    def __init__(self, services: Services, seal: FormSeal) -> None:
         self._services = services
-        self._background = background
         self._licensing = services.licensing
         self._seal = seal
         self._checks = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="form-check")
@@ -187,7 +186,7 @@ class _Forms:
             except Exception as error:
                 handle_error(error, body, context, client)
 
-        self._background.submit(run)
+        context.listener_runner.listener_executor.submit(run)
 
     def _answer(
         self,
