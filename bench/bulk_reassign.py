@@ -295,7 +295,7 @@ def run_licensebot(
         config = graph_config(settings)
         client = GraphClient(config, token_provider(config), transport=_TimingTransport(result.write_rtts))
         directory = GraphDirectory(client, cloud=config.cloud)
-        container = bootstrap(settings, directory_factory=lambda _session: directory)
+        container = bootstrap(settings, directory=directory)
         licensing = container.services.licensing
         deadline = time.monotonic() + params.time_limit_seconds
         started = time.perf_counter()

@@ -140,11 +140,12 @@ def measure_ticks(params: Params, folder: Path, log: Log) -> list[_TickRun]:
         http_seconds: list[float] = []
         client = GraphClient(config, token_provider(config), transport=_Timing(http_seconds))
         directory = GraphDirectory(client, cloud=config.cloud)
-        container = bootstrap(settings, directory_factory=lambda _session: directory)
+        container = bootstrap(settings, directory=directory)
         clock = SystemClock()
         licensing = container.services.licensing
         subscriptions = Subscriptions(
             container.uow,
+            directory,
             clock,
             licensing.catalog,
             licensing=licensing,

@@ -30,16 +30,13 @@ from storage.catalog_file import load_product_table
 from storage.commerce import AdminTaskCommerce
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
-from storage.simulated import directory_factory as simulated_directory_factory
-from storage.simulated import reset_demo_tenant, tenant_is_empty
+from storage.simulated import SimulatedTenant, reset_demo_tenant, tenant_is_empty
 from storage.simulated.commerce import SimulatedCommerce
 from storage.uow import SqlUnitOfWorkFactory
 
 __all__ = ["Container", "bootstrap", "process_owner"]
 
 log = logging.getLogger(__name__)
-
-DirectoryFactory = Callable[[Session], TenantDirectory]
 
 _SEED_LOCK_KEY = 0x6C6963_5345  # "licSE": the advisory lock around seeding an empty simulated tenant
 
@@ -53,18 +50,21 @@ class Container:
     sessions: sessionmaker[Session]
     clock: Clock
     uow: SqlUnitOfWorkFactory
+    directory: TenantDirectory
     services: Services
     subscriptions: Subscriptions
     notifier: SlackNotifier
 
 
-def _directory_factory(settings: Settings, clock: Clock, catalog: ProductCatalog) -> DirectoryFactory:
+def _directory(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, catalog: ProductCatalog
+) -> TenantDirectory:
+    """The tenant, outside the bot's unit of work: the simulated one on its own sessions, or Graph."""
     if settings.tenant_backend is TenantBackend.SIMULATED:
-        return simulated_directory_factory(clock)
+        return SimulatedTenant(sessions, clock)
     from bot.graph import build_graph_directory
 
-    graph = build_graph_directory(settings, catalog)
-    return lambda _session: graph
+    return build_graph_directory(settings, catalog)
 
 
 def process_owner() -> str:
@@ -88,7 +88,7 @@ def bootstrap(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    directory_factory: DirectoryFactory | None = None,
+    directory: TenantDirectory | None = None,
     migrate: bool = True,
 ) -> Container:
     clock = clock or SystemClock()
@@ -100,9 +100,11 @@ def bootstrap(
         _seed_empty_tenant(sessions, clock)
     known = load_product_table(settings.product_table_path) if settings.product_table_path else None
     catalog = ProductCatalog(known)
-    uow = SqlUnitOfWorkFactory(sessions, directory_factory or _directory_factory(settings, clock, catalog))
+    uow = SqlUnitOfWorkFactory(sessions)
+    directory = directory or _directory(settings, sessions, clock, catalog)
     licensing = Licensing(
         uow,
+        directory,
         clock,
         catalog,
         preview_ttl=timedelta(minutes=settings.preview_ttl_minutes),
@@ -119,7 +121,7 @@ def bootstrap(
         "licensebot ready",
         extra={"action": "bootstrap", "command": settings.tenant_backend.value},
     )
-    return Container(settings, engine, sessions, clock, uow, services, subscriptions, notifier)
+    return Container(settings, engine, sessions, clock, uow, directory, services, subscriptions, notifier)
 
 
 def build_notifier(settings: Settings) -> SlackNotifier:
@@ -158,6 +160,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
         )
     subscriptions = Subscriptions(
         uow,
+        licensing.directory,
         clock,
         catalog,
         licensing=licensing,

@@ -523,8 +523,7 @@ class Console:
         )
 
     def _tenant_domains(self) -> list[str]:
-        with self._container.uow() as uow:
-            organization = uow.directory.organization()
+        organization = self._container.directory.organization()
         preferred = organization.default_domain
         return [preferred, *sorted(d for d in organization.verified_domains if d != preferred)]
 
@@ -554,11 +553,10 @@ class Console:
         return _MENTION.sub(mention, text)
 
     def _tenant_email(self, name: str) -> str | None:
-        with self._container.uow() as uow:
-            for domain in self._domains:
-                user = uow.directory.user(f"{name}@{domain}")
-                if user is not None:
-                    return user.mail or user.user_principal_name
+        for domain in self._domains:
+            user = self._container.directory.user(f"{name}@{domain}")
+            if user is not None:
+                return user.mail or user.user_principal_name
         return None
 
 

@@ -38,8 +38,7 @@ def add_staff(container: Container, count: int) -> list[tuple[str, str]]:
         )
     if not 1 <= count <= MAX_NEW_USERS:
         raise ValueError(f"Add between 1 and {MAX_NEW_USERS:,} users: :add-users 60")
-    with container.uow() as uow:
-        domain = uow.directory.organization().default_domain
+    domain = container.directory.organization().default_domain
     added: list[tuple[str, str]] = []
     with container.sessions() as session:
         taken = set(user_names(session))

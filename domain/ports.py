@@ -53,7 +53,10 @@ class Clock(Protocol):
 
 
 class TenantDirectory(Protocol):
-    """The Microsoft 365 tenant: products, subscriptions, users, licenses and roles."""
+    """The Microsoft 365 tenant: products, subscriptions, users, licenses and roles.
+
+    A remote system, even when simulated: given to the services, never reached through the unit of
+    work, and never called while a database transaction is open (`domain.transactions`)."""
 
     def organization(self) -> Organization: ...
 
@@ -70,6 +73,10 @@ class TenantDirectory(Protocol):
         ...
 
     def users_with_product(self, sku_id: str) -> list[User]: ...
+
+    def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        """Each user by object id (None: gone), read in `$batch`es of at most 20 (R17)."""
+        ...
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]: ...
 
@@ -298,7 +305,9 @@ class Notifier(Protocol):
 
 
 class UnitOfWork(Protocol):
-    directory: TenantDirectory
+    """A database transaction over the bot's own state, and nothing else (DESIGN.md §5): the tenant
+    directory, commerce and Slack are never reached while one is open (`domain.transactions`)."""
+
     change_sets: ChangeSetRepository
     audit: AuditLog
     keys: IdempotencyKeys

@@ -2,18 +2,20 @@
 
 Called by the Slack listeners (and the shell, through the same listeners). They check the
 requester's roles (R16, refusals audited), plan the change with the rules (R2–R8), keep it as a
-change set, and write it to the tenant in batches (R17) with an audit record per user (R20).
+change set, and write it to the tenant in batches (R17) with an audit record per user (R20) through
+`domain.applier`. The tenant directory is read before a unit of work opens or after it ends, never
+inside one (DESIGN.md §5).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.applier import BATCH_SIZE, LEASE_TTL, UNDO_TTL, ChangeApplier, Progress, change_set_lease
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import (
@@ -22,7 +24,6 @@ from domain.changes import (
     ChangeSet,
     ChangeState,
     ItemStatus,
-    OutcomeKind,
     plan_undo,
     plan_user_change,
     seats_needed,
@@ -56,9 +57,8 @@ from domain.model import (
     Product,
     Subscription,
     User,
-    licenses_to_json,
 )
-from domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from domain.ports import Clock, TenantDirectory, UnitOfWork, UnitOfWorkFactory
 from domain.rules import check_seats, require, resolve_plans
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "HOLDERS_PREFIX",
     "LEASE_TTL",
     "UNDO_TTL",
+    "Asker",
     "HomeOverview",
     "Licensing",
     "Requester",
@@ -79,28 +80,10 @@ __all__ = [
 HOLDERS_PREFIX = "has:"
 """A target `has:E3` means everyone who holds the product."""
 
-BATCH_SIZE = 20
-"""R17: Graph's `$batch` takes at most 20 requests."""
-
-UNDO_TTL = timedelta(minutes=60)
-"""How long after a change its Undo button works, unless the service is given another time."""
-
-LEASE_TTL = timedelta(minutes=5)
-"""How long a process applying a change set holds it, renewed at every batch: another process
-finishes the change once the lease has run out (the first one died)."""
-
 log = logging.getLogger(__name__)
-
-
-def change_set_lease(change_set_id: str) -> str:
-    """The lease (`domain.ports.Leases`) held by whoever applies the change set."""
-    return f"change-set:{change_set_id}"
-
 
 RECENT_AUDIT_ENTRIES = 200
 """Audit entries read for "my recent changes": enough for several bulk changes of many users."""
-
-Progress = Callable[[ChangeSet], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +94,16 @@ class Requester:
     @property
     def name(self) -> str:
         return self.user.user_principal_name
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who sends a request, as the tenant directory knows them: read before any unit of work opens
+    (`Licensing.identify`), then authorized inside one without another directory call."""
+
+    email: str
+    requester: Requester | None
+    """None: the address matches no user of the tenant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +148,7 @@ class Licensing:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        directory: TenantDirectory,
         clock: Clock,
         catalog: ProductCatalog,
         *,
@@ -165,49 +159,46 @@ class Licensing:
         owner: str | None = None,
     ) -> None:
         self._uow = uow
+        self._directory = directory
         self._clock = clock
         self._catalog = catalog
         self._preview_ttl = preview_ttl
-        self._batch_size = batch_size
-        self._undo_ttl = undo_ttl
-        self._lease_ttl = lease_ttl
-        self._process = owner or f"licensebot-{uuid.uuid4().hex[:8]}"
-        self._stopping = threading.Event()
+        self._applier = ChangeApplier(
+            uow, directory, clock, batch_size=batch_size, undo_ttl=undo_ttl, lease_ttl=lease_ttl, owner=owner
+        )
 
     @property
     def process(self) -> str:
-        """This process's part of every lease owner (`owner` adds the thread)."""
-        return self._process
+        """This process's part of every lease owner."""
+        return self._applier.process
 
     @property
-    def owner(self) -> str:
-        """Who holds the lease of a change set this thread applies (a process and its thread)."""
-        return f"{self._process}:{threading.get_ident()}"
+    def directory(self) -> TenantDirectory:
+        return self._directory
 
-    def hold(self, uow: UnitOfWork, change_set_id: str, now: datetime) -> None:
-        """Take the change set's lease for this thread in `uow`, with the confirmation that makes
-        it applying: from that commit on, no other replica's scheduler starts it first."""
-        uow.leases.claim(change_set_lease(change_set_id), self.owner, now, self._lease_ttl)
+    def hold(self, uow: UnitOfWork, change_set_id: str) -> None:
+        """Take the change set's lease for this thread in `uow` (`ChangeApplier.hold`)."""
+        self._applier.hold(uow, change_set_id)
 
     def stop(self) -> None:
-        """The process is shutting down: every change being applied stops after its current
-        batch and gives its lease back, so another process finishes it at once."""
-        self._stopping.set()
+        """The process is shutting down: changes being applied stop after their current batch."""
+        self._applier.stop()
 
     @property
     def catalog(self) -> ProductCatalog:
         return self._catalog
 
-    def requester(self, uow: UnitOfWork, email: str) -> Requester:
-        user = uow.directory.user(email)
+    def identify(self, email: str) -> Asker:
+        """Who asks, read from the tenant directory: call it before opening a unit of work."""
+        user = self._directory.user(email)
         if user is None:
-            raise UnknownRequester(email)
-        return Requester(user, uow.directory.admin_roles(user.id))
+            return Asker(email, None)
+        return Asker(email, Requester(user, self._directory.admin_roles(user.id)))
 
     def authorize(
         self,
         uow: UnitOfWork,
-        email: str,
+        asker: Asker,
         permission: Permission,
         action: str,
         correlation_id: str = "",
@@ -218,14 +209,35 @@ class Licensing:
         """R16, with the refusal audited in its own commit before it is raised: who asked, what,
         and for whom (`target`: the users as asked for; `change_set_id`: the change acted on)."""
         try:
-            requester = self.requester(uow, email)
-            require(requester.roles, permission, requester.user.display_name)
+            if asker.requester is None:
+                raise UnknownRequester(asker.email)
+            require(asker.requester.roles, permission, asker.requester.user.display_name)
         except (NotAuthorized, UnknownRequester) as refusal:
             self.audit_refusal(
-                uow, email, action, refusal, correlation_id, target=target, change_set_id=change_set_id
+                uow, asker.email, action, refusal, correlation_id, target=target, change_set_id=change_set_id
             )
             raise
-        return requester
+        return asker.requester
+
+    def authorize_now(
+        self,
+        email: str,
+        permission: Permission,
+        action: str,
+        correlation_id: str = "",
+        *,
+        target: str = "",
+        change_set_id: str = "",
+    ) -> Requester:
+        """`identify` then `authorize`, for a service that has no unit of work open: one is opened
+        only to audit a refusal."""
+        asker = self.identify(email)
+        if asker.requester is not None and asker.requester.roles & permission.roles:
+            return asker.requester
+        with self._uow() as uow:
+            return self.authorize(
+                uow, asker, permission, action, correlation_id, target=target, change_set_id=change_set_id
+            )
 
     def audit_refusal(
         self,
@@ -256,16 +268,14 @@ class Licensing:
         uow.commit()
 
     def show_user(self, cmd: ShowUser) -> UserOverview:
-        with self._uow() as uow:
-            self.authorize(uow, cmd.requester, Permission.READ, "show user", target=cmd.user)
-            user = self._find_user(uow, cmd.user)
-            products = {p.sku_id: p for p in uow.directory.products()}
-            return UserOverview(user, products)
+        self.authorize_now(cmd.requester, Permission.READ, "show user", target=cmd.user)
+        user = self._find_user(cmd.user)
+        products = {p.sku_id: p for p in self._directory.products()}
+        return UserOverview(user, products)
 
     def list_subscriptions(self, cmd: ListSubscriptions) -> SubscriptionOverview:
-        with self._uow() as uow:
-            self.authorize(uow, cmd.requester, Permission.READ, "list subscriptions")
-            return SubscriptionOverview(uow.directory.products(), uow.directory.subscriptions())
+        self.authorize_now(cmd.requester, Permission.READ, "list subscriptions")
+        return SubscriptionOverview(self._directory.products(), self._directory.subscriptions())
 
     def request_change(self, cmd: ChangeLicenses, progress: Progress | None = None) -> ChangeSet:
         """Plan a change. Changes that remove access stay previewed until confirmed; the rest
@@ -277,34 +287,42 @@ class Licensing:
 
     def plan_change(self, cmd: ChangeLicenses) -> ChangeSet:
         """Plan and keep a change without writing to the tenant: previewed when it removes access,
-        else already confirmed (`apply` writes it). Lets the caller show it before the long part."""
+        else already confirmed (`apply` writes it). Lets the caller show it before the long part.
+
+        The tenant is read first, with no transaction open; the plan is then kept in one short one."""
+        requester = self.authorize_now(
+            cmd.requester,
+            Permission.MANAGE_LICENSES,
+            f"{cmd.kind} licenses",
+            cmd.correlation_id,
+            target=audit_target(cmd.users),
+        )
+        change_set, part_number = self._plan(cmd, requester)
         with self._uow() as uow:
-            requester = self.authorize(
-                uow,
-                cmd.requester,
-                Permission.MANAGE_LICENSES,
-                f"{cmd.kind} licenses",
-                cmd.correlation_id,
-                target=audit_target(cmd.users),
-            )
-            change_set = self._plan(uow, cmd, requester)
+            self._keep(uow, change_set, part_number, cmd.correlation_id)
             uow.commit()
         return change_set
 
+    def _keep(self, uow: UnitOfWork, change_set: ChangeSet, part_number: str, correlation_id: str) -> None:
+        uow.change_sets.add(change_set)
+        self._audit_request(uow, change_set, part_number, correlation_id)
+
     def _plan(
-        self, uow: UnitOfWork, cmd: ChangeLicenses, requester: Requester, follow_up: _Slot | None = None
-    ) -> ChangeSet:
-        products = uow.directory.products()
+        self, cmd: ChangeLicenses, requester: Requester, follow_up: _Slot | None = None
+    ) -> tuple[ChangeSet, str]:
+        """The change set planned from the tenant as it is now (read here: no unit of work may be
+        open), and the product's part number for the audit."""
+        products = self._directory.products()
         product = self._catalog.resolve(cmd.product, products)
         by_sku = {p.sku_id: p for p in products}
         turn_off = resolve_plans(product, cmd.turn_off)
         turn_on = resolve_plans(product, cmd.turn_on)
-        users = self._find_users(uow, cmd.users)
+        users = self._find_users(cmd.users)
         items: list[ChangeItem] = []
         refused: list[tuple[str, str]] = []
         unchanged: list[tuple[str, str]] = []
         first_refusal: DomainError | None = None
-        org = uow.directory.organization()
+        org = self._directory.organization()
         for user in users:
             try:
                 change = plan_user_change(
@@ -350,9 +368,7 @@ class Licensing:
         )
         if not cmd.kind.removes_access:
             change_set.confirm(requester.name, now)
-        uow.change_sets.add(change_set)
-        self._audit_request(uow, change_set, product.part_number, cmd.correlation_id)
-        return change_set
+        return change_set, product.part_number
 
     def _audit_request(
         self, uow: UnitOfWork, change_set: ChangeSet, product: str, correlation_id: str
@@ -379,44 +395,52 @@ class Licensing:
         """A new change set for the users a finished change failed for, planned afresh from what
         they hold now (same rules and preview as the first). A second click finds the retry asked
         for already; once that retry is cancelled or has expired, it can be asked for again."""
+        requester = self.authorize_now(
+            cmd.requester,
+            Permission.MANAGE_LICENSES,
+            "retry a license change",
+            cmd.correlation_id,
+            change_set_id=cmd.change_set_id,
+        )
         with self._uow() as uow:
-            requester = self.authorize(
-                uow,
-                cmd.requester,
-                Permission.MANAGE_LICENSES,
-                "retry a license change",
-                cmd.correlation_id,
-                change_set_id=cmd.change_set_id,
+            original = self._load(uow, cmd.change_set_id)
+            slot = self._retry_slot(uow, original)
+        failed = original.failed_items
+        if original.kind is ChangeKind.UNDO:
+            retried = [ChangeItem(i.change) for i in failed]
+            change_set = self._undo_set(
+                original, retried, refused=[], unchanged=[], requester=requester, slot=slot
             )
-            original = self._load(uow, cmd.change_set_id, for_update=True)
-            if original.state is not ChangeState.DONE:
-                raise ChangeNotPending(original.state.value)
-            failed = original.failed_items
-            if not failed:
-                raise NothingToChange("Nothing failed in this change, so there is nothing to retry.")
-            slot, live = self._follow_up(uow, original, "retry", self._clock.now())
-            if live is not None:
+            part_number = original.product_label
+        else:
+            again = ChangeLicenses(
+                kind=original.kind,
+                requester=requester.name,
+                users=tuple(item.change.user_id for item in failed),
+                product=original.product_sku,
+                turn_off=original.turn_off,
+                turn_on=original.turn_on,
+                correlation_id=cmd.correlation_id,
+                channel=original.channel,
+            )
+            change_set, part_number = self._plan(again, requester, slot)
+        with self._uow() as uow:
+            # Checked again under the original's row lock: two clicks take turns, one retry results.
+            if self._retry_slot(uow, self._load(uow, original.id, for_update=True)) != slot:
                 raise ChangeNotPending("retried (a retry of it was asked for already)")
-            if original.kind is ChangeKind.UNDO:
-                retried = [ChangeItem(i.change) for i in failed]
-                change_set = self._undo_set(
-                    uow, original, retried, refused=[], unchanged=[], requester=requester, slot=slot
-                )
-                self._audit_request(uow, change_set, original.product_label, cmd.correlation_id)
-            else:
-                again = ChangeLicenses(
-                    kind=original.kind,
-                    requester=requester.name,
-                    users=tuple(item.change.user_id for item in failed),
-                    product=original.product_sku,
-                    turn_off=original.turn_off,
-                    turn_on=original.turn_on,
-                    correlation_id=cmd.correlation_id,
-                    channel=original.channel,
-                )
-                change_set = self._plan(uow, again, requester, slot)
+            self._keep(uow, change_set, part_number, cmd.correlation_id)
             uow.commit()
         return change_set
+
+    def _retry_slot(self, uow: UnitOfWork, original: ChangeSet) -> _Slot:
+        if original.state is not ChangeState.DONE:
+            raise ChangeNotPending(original.state.value)
+        if not original.failed_items:
+            raise NothingToChange("Nothing failed in this change, so there is nothing to retry.")
+        slot, live = self._follow_up(uow, original, "retry", self._clock.now())
+        if live is not None:
+            raise ChangeNotPending("retried (a retry of it was asked for already)")
+        return slot
 
     def request_undo(self, cmd: UndoChange) -> ChangeSet:
         """Preview putting everyone a finished change wrote to back to what they held before.
@@ -424,50 +448,56 @@ class Licensing:
         Users changed since are refused with the reason; the undo itself is confirmed like any
         change that removes access, written like any change, and audited (R20).
         """
+        requester = self.authorize_now(
+            cmd.requester,
+            Permission.MANAGE_LICENSES,
+            "undo a license change",
+            cmd.correlation_id,
+            change_set_id=cmd.change_set_id,
+        )
         with self._uow() as uow:
-            requester = self.authorize(
-                uow,
-                cmd.requester,
-                Permission.MANAGE_LICENSES,
-                "undo a license change",
-                cmd.correlation_id,
-                change_set_id=cmd.change_set_id,
-            )
-            original = self._load(uow, cmd.change_set_id, for_update=True)
-            now = self._clock.now()
-            if original.state is not ChangeState.DONE:
-                raise UndoNotAvailable(
-                    f"This change is {original.state.value}, not done, so it cannot be undone."
-                )
-            if not original.can_undo(now):
-                until = original.undoable_until
-                raise UndoNotAvailable(
-                    "This change can no longer be undone"
-                    + (f": the undo expired at {until:%Y-%m-%d %H:%M} UTC." if until else ".")
-                )
-            slot, live = self._follow_up(uow, original, "undo", now)
-            if live is not None:
-                raise ChangeNotPending(
-                    "undone"
-                    if live.state is ChangeState.DONE
-                    else "being undone (an undo of it was asked for already)"
-                )
-            wrote = [i for i in original.items if i.status is ItemStatus.APPLIED]
-            current = {i.change.user_id: uow.directory.user(i.change.user_id) for i in wrote}
-            items, refused, unchanged = plan_undo(original, current)
-            if not items:
-                reasons = "; ".join(f"{name}: {why}" for name, why in refused[:5])
-                raise UndoNotAvailable(f"Nothing to undo: every user changed since. {reasons}")
-            change_set = self._undo_set(
-                uow, original, items, refused=refused, unchanged=unchanged, requester=requester, slot=slot
-            )
-            self._audit_request(uow, change_set, original.product_label, cmd.correlation_id)
+            original = self._load(uow, cmd.change_set_id)
+            slot = self._undo_slot(uow, original)
+        # The users as they are now, read in batches of 20 with no transaction open (R17).
+        wrote = [i.change.user_id for i in original.items if i.status is ItemStatus.APPLIED]
+        items, refused, unchanged = plan_undo(original, self._directory.users_by_id(wrote))
+        if not items:
+            reasons = "; ".join(f"{name}: {why}" for name, why in refused[:5])
+            raise UndoNotAvailable(f"Nothing to undo: every user changed since. {reasons}")
+        change_set = self._undo_set(
+            original, items, refused=refused, unchanged=unchanged, requester=requester, slot=slot
+        )
+        with self._uow() as uow:
+            # Checked again under the original's row lock: two clicks take turns, one undo results.
+            if self._undo_slot(uow, self._load(uow, original.id, for_update=True)) != slot:
+                raise ChangeNotPending("being undone (an undo of it was asked for already)")
+            self._keep(uow, change_set, original.product_label, cmd.correlation_id)
             uow.commit()
         return change_set
 
+    def _undo_slot(self, uow: UnitOfWork, original: ChangeSet) -> _Slot:
+        now = self._clock.now()
+        if original.state is not ChangeState.DONE:
+            raise UndoNotAvailable(
+                f"This change is {original.state.value}, not done, so it cannot be undone."
+            )
+        if not original.can_undo(now):
+            until = original.undoable_until
+            raise UndoNotAvailable(
+                "This change can no longer be undone"
+                + (f": the undo expired at {until:%Y-%m-%d %H:%M} UTC." if until else ".")
+            )
+        slot, live = self._follow_up(uow, original, "undo", now)
+        if live is not None:
+            raise ChangeNotPending(
+                "undone"
+                if live.state is ChangeState.DONE
+                else "being undone (an undo of it was asked for already)"
+            )
+        return slot
+
     def _undo_set(
         self,
-        uow: UnitOfWork,
         original: ChangeSet,
         items: list[ChangeItem],
         *,
@@ -476,7 +506,7 @@ class Licensing:
         requester: Requester,
         slot: _Slot,
     ) -> ChangeSet:
-        products = uow.directory.products()
+        products = self._directory.products()
         by_sku = {p.sku_id: p for p in products}
         changes = [i.change for i in items]
         for sku in sorted({sku for change in changes for sku in change.gained}):
@@ -484,7 +514,7 @@ class Licensing:
                 check_seats(by_sku[sku], seats_needed(changes, sku))  # R2: seats given back may be gone
         now = self._clock.now()
         product = by_sku.get(original.product_sku)
-        change_set = ChangeSet(
+        return ChangeSet(
             id=slot.change_set_id,
             kind=ChangeKind.UNDO,
             requested_by=requester.name,
@@ -503,8 +533,6 @@ class Licensing:
             unchanged=unchanged,
             request_key=slot.key,
         )
-        uow.change_sets.add(change_set)
-        return change_set
 
     def _follow_up(
         self, uow: UnitOfWork, original: ChangeSet, purpose: str, now: datetime
@@ -529,29 +557,25 @@ class Licensing:
 
     def services_of(self, cmd: ShowServices) -> UserServices:
         """A user's license of a product with its services, to turn them on or off (R5)."""
-        with self._uow() as uow:
-            self.authorize(uow, cmd.requester, Permission.READ, "show services", target=cmd.user)
-            user = self._find_user(uow, cmd.user)
-            product = self._catalog.resolve(cmd.product, uow.directory.products())
-            held = user.license_for(product.sku_id)
-            if held is None:
-                raise NothingToChange(
-                    f"{user.display_name} has no {product.display_name} license, "
-                    "so it has no services to change.",
-                    "Assign it first (`/license assign`), then turn its services on or off.",
-                )
-            return UserServices(user, product, held)
+        self.authorize_now(cmd.requester, Permission.READ, "show services", target=cmd.user)
+        user = self._find_user(cmd.user)
+        product = self._catalog.resolve(cmd.product, self._directory.products())
+        held = user.license_for(product.sku_id)
+        if held is None:
+            raise NothingToChange(
+                f"{user.display_name} has no {product.display_name} license, "
+                "so it has no services to change.",
+                "Assign it first (`/license assign`), then turn its services on or off.",
+            )
+        return UserServices(user, product, held)
 
     def home(self, cmd: ShowHome) -> HomeOverview:
         """The requester's overview for App Home: seats, subscriptions and their recent changes."""
+        requester = self.authorize_now(cmd.requester, Permission.READ, "show the overview")
+        products, subscriptions = self._directory.products(), self._directory.subscriptions()
         with self._uow() as uow:
-            requester = self.authorize(uow, cmd.requester, Permission.READ, "show the overview")
-            return HomeOverview(
-                requester,
-                uow.directory.products(),
-                uow.directory.subscriptions(),
-                uow.audit.recent(limit=RECENT_AUDIT_ENTRIES, actor=requester.name),
-            )
+            recent = uow.audit.recent(limit=RECENT_AUDIT_ENTRIES, actor=requester.name)
+        return HomeOverview(requester, products, subscriptions, recent)
 
     def first_delivery(self, key: str) -> bool:
         """True the first time a request with this key arrives; False for a redelivery of it
@@ -575,12 +599,13 @@ class Licensing:
         written (a shared message can then say "applying" without lying to other people).
         """
         action = "confirm a license change"
+        asker = self.identify(cmd.requester)
         with self._uow() as uow:
             # Locked until the commit: two clicks at once cannot both find it pending.
             change_set = self._load(uow, cmd.change_set_id, for_update=True)
             about = {"target": _target_of(change_set), "change_set_id": change_set.id}
             requester = self.authorize(
-                uow, cmd.requester, Permission.MANAGE_LICENSES, action, cmd.correlation_id, **about
+                uow, asker, Permission.MANAGE_LICENSES, action, cmd.correlation_id, **about
             )
             if requester.name.casefold() != change_set.requested_by.casefold():
                 refusal = NotAuthorized(
@@ -598,7 +623,7 @@ class Licensing:
             # The key commits with the state: a second click, on any replica, finds it claimed.
             if not uow.keys.claim(f"confirm:{change_set.id}", now):
                 raise ChangeNotPending(ChangeState.APPLYING.value)
-            self.hold(uow, change_set.id, now)
+            self.hold(uow, change_set.id)
             uow.change_sets.save(change_set)
             uow.commit()
         if confirmed is not None:
@@ -606,11 +631,12 @@ class Licensing:
         return self.apply(change_set.id, cmd.correlation_id, progress)
 
     def cancel(self, cmd: CancelChange) -> ChangeSet:
+        asker = self.identify(cmd.requester)
         with self._uow() as uow:
             change_set = self._load(uow, cmd.change_set_id, for_update=True)
             requester = self.authorize(
                 uow,
-                cmd.requester,
+                asker,
                 Permission.MANAGE_LICENSES,
                 "cancel a license change",
                 cmd.correlation_id,
@@ -635,169 +661,15 @@ class Licensing:
     def apply(
         self, change_set_id: str, correlation_id: str = "", progress: Progress | None = None
     ) -> ChangeSet:
-        """Write a confirmed change set in batches; resumable after a crash at any point.
-
-        Each batch is marked as being sent and committed before the write, so a restart knows to
-        verify those users rather than write blindly; the write, the outcomes and their audit
-        records are then committed together.
-
-        Whoever applies holds the change set's lease, renewed at every batch: a change another
-        live process is applying is returned as it is (still applying), and one whose process
-        died is finished by the next one to try once the lease has run out. When this process is
-        stopping (`stop`), the lease is given back after the current batch.
-        """
-        return self._apply(change_set_id, correlation_id, progress)[0]
-
-    def _apply(
-        self, change_set_id: str, correlation_id: str = "", progress: Progress | None = None
-    ) -> tuple[ChangeSet, bool]:
-        """`apply`, and whether this call held the change at all (False: it was finished already,
-        or another process holds it)."""
-        lease, owner = change_set_lease(change_set_id), self.owner
-        held = False
-        kept: ChangeSet | None = None
-        try:
-            while True:
-                change_set, held, wrote = self._apply_batch(
-                    change_set_id, lease, owner, correlation_id, held=held, kept=kept
-                )
-                if not wrote:  # finished, someone else's, or this process is stopping
-                    return change_set, held
-                kept = change_set
-                if progress is not None:
-                    progress(change_set)
-        except BaseException:
-            self._give_back(lease, owner)  # a failure, not a death: let the next tick retry now
-            raise
-
-    def _apply_batch(
-        self,
-        change_set_id: str,
-        lease: str,
-        owner: str,
-        correlation_id: str,
-        *,
-        held: bool,
-        kept: ChangeSet | None,
-    ) -> tuple[ChangeSet, bool, bool]:
-        """One batch: (the change set after it, whether we hold it, whether a batch was written).
-        Stops before writing when the change is finished, held by another process, or this process
-        is stopping. `kept` is the change set as this thread left it after its previous batch.
-
-        Only the batch is saved (`save_progress`), so a batch costs the same at the 20th user as
-        at the 2,000th."""
-        with self._uow() as uow:
-            change_set, ours = self._lock(uow, change_set_id, lease, owner, kept)
-            if change_set.state is not ChangeState.APPLYING:
-                uow.leases.release(lease, owner)
-                uow.commit()
-                return change_set, held, False
-            if self._stopping.is_set():
-                uow.leases.release(lease, owner)
-                uow.commit()
-                log.info("stopping: change set %s is left to another process", change_set_id)
-                return change_set, held, False
-            if not ours and not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
-                return change_set, False, False  # another process is applying it
-            batch = change_set.next_batch(self._batch_size)
-            if not batch:  # every item already final: the set is done
-                self._finish(change_set)
-                uow.change_sets.save_progress(change_set, [])
-                uow.leases.release(lease, owner)
-                uow.commit()
-                return change_set, True, False
-            verify = any(item.status is ItemStatus.SENDING for item in batch)
-            change_set.mark_sending(batch)
-            uow.change_sets.save_progress(change_set, batch)
-            uow.commit()
-        with self._uow() as uow:
-            change_set, ours = self._lock(uow, change_set_id, lease, owner, change_set)
-            if change_set.state is not ChangeState.APPLYING:
-                return change_set, held, False
-            if not ours and not uow.leases.claim(lease, owner, self._clock.now(), self._lease_ttl):
-                return change_set, False, False  # taken over meanwhile: the batch is the new holder's
-            pending = {i.change.user_id for i in batch}
-            batch = [i for i in change_set.items if i.change.user_id in pending]
-            outcomes = uow.directory.apply([i.change for i in batch], verify=verify)
-            now = self._clock.now()
-            for outcome in outcomes:
-                item = change_set.record(outcome)
-                applied = outcome.kind in {OutcomeKind.APPLIED, OutcomeKind.ALREADY_APPLIED}
-                uow.audit.record(
-                    AuditEntry(
-                        at=now,
-                        actor=change_set.requested_by,
-                        action=f"{change_set.kind} {change_set.product_label}",
-                        result=AuditResult.APPLIED if applied else AuditResult.FAILED,
-                        target=item.change.user_principal_name,
-                        before=licenses_to_json(item.change.before),
-                        after=licenses_to_json(item.change.after),
-                        reason=outcome.reason or outcome.kind.value,
-                        correlation_id=correlation_id,
-                        change_set_id=change_set.id,
-                    )
-                )
-            self._finish(change_set)
-            uow.change_sets.save_progress(change_set, batch)
-            uow.commit()
-        return change_set, True, True
-
-    def _lock(
-        self, uow: UnitOfWork, change_set_id: str, lease: str, owner: str, kept: ChangeSet | None
-    ) -> tuple[ChangeSet, bool]:
-        """The change set, its row locked, and whether this thread still holds its lease.
-
-        When this thread has held the lease without a break since it last saved `kept`, no other
-        process can have written the change since: only its row is locked and `kept` is used as it
-        is. Otherwise (a first batch, or the lease was lost meanwhile) the change set is read again
-        whole and the lease must be claimed."""
-        if kept is not None:
-            state = uow.change_sets.lock_state(change_set_id)
-            if state is ChangeState.APPLYING and uow.leases.renew(
-                lease, owner, self._clock.now(), self._lease_ttl
-            ):
-                return kept, True
-        return self._load(uow, change_set_id, for_update=True), False
-
-    def _give_back(self, lease: str, owner: str) -> None:
-        try:
-            with self._uow() as uow:
-                uow.leases.release(lease, owner)
-                uow.commit()
-        except Exception:  # the database may be what failed; the lease then simply runs out
-            log.warning("could not give back %s; it runs out by itself", lease, exc_info=True)
-
-    def _finish(self, change_set: ChangeSet) -> None:
-        """A change that is done and wrote something can be undone for a while."""
-        wrote = any(item.status is ItemStatus.APPLIED for item in change_set.items)
-        if change_set.state is ChangeState.DONE and change_set.undoable_until is None and wrote:
-            change_set.undoable_until = self._clock.now() + self._undo_ttl
+        """Write a confirmed change set in batches, exactly once (`domain.applier`)."""
+        return self._applier.apply(change_set_id, correlation_id, progress)
 
     def resume_unfinished(self, *, force: bool = False) -> list[str]:
-        """Finish every change set a crash, a restart or a stopped process left in the middle of
-        applying; returns those finished. One that a live process is applying is left to it;
-        `force` takes them all over at once — only for a process that knows it is alone."""
-        with self._uow() as uow:
-            unfinished = uow.change_sets.ids_in_state(ChangeState.APPLYING)
-        finished: list[str] = []
-        for change_set_id in unfinished:
-            if self._stopping.is_set():
-                break
-            if force:
-                self.take_over(change_set_id)
-            change_set, held = self._apply(change_set_id)
-            if held and change_set.state is not ChangeState.APPLYING:
-                finished.append(change_set_id)
-        return finished
+        """Finish the change sets a crash or a stopped process left applying (`domain.applier`)."""
+        return self._applier.resume_unfinished(force=force)
 
     def take_over(self, change_set_id: str) -> None:
-        """Drop whatever lease the change set has, so this thread applies it next."""
-        lease = change_set_lease(change_set_id)
-        with self._uow() as uow:
-            holder = uow.leases.holder(lease)
-            if holder is not None:
-                uow.leases.release(lease, holder.owner)
-                uow.commit()
+        self._applier.take_over(change_set_id)
 
     def _load(self, uow: UnitOfWork, change_set_id: str, *, for_update: bool = False) -> ChangeSet:
         change_set = uow.change_sets.get(change_set_id, for_update=for_update)
@@ -805,22 +677,22 @@ class Licensing:
             raise ChangeNotPending("gone (unknown change)")
         return change_set
 
-    def _find_user(self, uow: UnitOfWork, key: str) -> User:
-        user = uow.directory.user(key)
+    def _find_user(self, key: str) -> User:
+        user = self._directory.user(key)
         if user is not None:
             return user
         if "@" in key:
-            org = uow.directory.organization()
+            org = self._directory.organization()
             if not org.owns_address(key):  # R8: another organization's user, not a typo of ours
                 raise OutsideOrganization(key, sorted(org.verified_domains))
         raise UnknownUser(key)
 
-    def _find_users(self, uow: UnitOfWork, keys: Sequence[str]) -> list[User]:
+    def _find_users(self, keys: Sequence[str]) -> list[User]:
         seen: dict[str, User] = {}
         for key in keys:
             if key.casefold().startswith(HOLDERS_PREFIX):
-                product = self._catalog.resolve(key[len(HOLDERS_PREFIX) :], uow.directory.products())
-                holders = uow.directory.users_with_product(product.sku_id)
+                product = self._catalog.resolve(key[len(HOLDERS_PREFIX) :], self._directory.products())
+                holders = self._directory.users_with_product(product.sku_id)
                 if not holders:
                     raise NothingToChange(
                         f"Nobody holds {product.display_name}, so `{key}` selects no users.",
@@ -829,7 +701,7 @@ class Licensing:
                 for holder in holders:
                     seen.setdefault(holder.id, holder)
                 continue
-            user = self._find_user(uow, key)
+            user = self._find_user(key)
             seen.setdefault(user.id, user)
         if not seen:
             raise UnknownUser("(nobody)")

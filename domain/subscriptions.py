@@ -1,9 +1,10 @@
 """Subscription services: buy, seats, switch plans, upgrade from E4, cancel — as durable workflows.
 
 Called by the Slack listeners and the scheduler. Each public method has the shape of `Licensing`'s:
-`with uow:` load, authorize (R16; refusals audited, R20), decide with the domain
-(`domain.workflows`), commit, then tell the Slack side through the `Notifier` and return a
-`WorkflowStatus` to render. The steps themselves run in `domain.workflow_engine`.
+authorize (R16; refusals audited, R20), read the tenant with no transaction open, then `with uow:`
+load, decide with the domain (`domain.workflows`), commit, then tell the Slack side through the
+`Notifier` and return a `WorkflowStatus` to render. The steps themselves run in
+`domain.workflow_engine`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from domain.audit import AuditResult
@@ -42,8 +43,16 @@ from domain.errors import (
     UnknownTask,
     UnknownUser,
 )
-from domain.model import Permission, Product, Seats, ServicePlan, Subscription
-from domain.ports import BusinessCalendar, Clock, Commerce, Notifier, UnitOfWork, UnitOfWorkFactory
+from domain.model import Organization, Permission, Product, Seats, ServicePlan, Subscription, User
+from domain.ports import (
+    BusinessCalendar,
+    Clock,
+    Commerce,
+    Notifier,
+    TenantDirectory,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
 from domain.workflow_engine import WorkflowEngine
@@ -105,12 +114,24 @@ class TickReport:
     """License changes a crash had left half-applied, finished by this tick."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Tenant:
+    """What a decision needs of the tenant, read before its unit of work opens."""
+
+    organization: Organization
+    products: list[Product]
+    subscriptions: list[Subscription]
+    holders: dict[str, list[User]] = field(default_factory=dict)
+    """By product: who holds it (for the products a decision may cancel)."""
+
+
 class Subscriptions:
     """Subscription workflows (R2, R8–R15, R19, R20) on top of `Licensing` (R7, R16, R17)."""
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        directory: TenantDirectory,
         clock: Clock,
         catalog: ProductCatalog,
         *,
@@ -122,6 +143,7 @@ class Subscriptions:
         owner: str | None = None,
     ) -> None:
         self._uow = uow
+        self._directory = directory
         self._clock = clock
         self._catalog = catalog
         self._licensing = licensing
@@ -130,6 +152,7 @@ class Subscriptions:
         self._stopping = threading.Event()
         self._engine = WorkflowEngine(
             uow,
+            directory,
             clock,
             catalog,
             licensing=licensing,
@@ -150,18 +173,19 @@ class Subscriptions:
     def buy(self, cmd: BuySubscription) -> WorkflowStatus:
         """Buy → Pending → poll until Enabled; an invoice purchase may wait for a credit check (R10)."""
         action = f"buy {cmd.seats} {cmd.product}"
+        requester = self._authorize(cmd.requester, action, cmd.correlation_id, target=cmd.product)
+        with self._refusals_audited(cmd.requester, action, cmd.correlation_id, target=cmd.product):
+            if cmd.seats < 1:
+                raise DomainError(f"Buy at least one license, not {cmd.seats}.", "For example `buy E5 10`.")
+            known = self._catalog.resolve_any(cmd.product, self._directory.products())
+            check_on_sale(known.part_number, known.display_name)  # R14
+            subscriptions = self._directory.subscriptions()
+        organization = self._directory.organization()
+        product = ProductRef(known.sku_id, known.part_number, known.display_name)
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product):
-                if cmd.seats < 1:
-                    raise DomainError(
-                        f"Buy at least one license, not {cmd.seats}.", "For example `buy E5 10`."
-                    )
-                known = self._catalog.resolve_any(cmd.product, uow.directory.products())
-                check_on_sale(known.part_number, known.display_name)  # R14
-                subscriptions = uow.directory.subscriptions()
-            product = ProductRef(known.sku_id, known.part_number, known.display_name)
-            workflow = self._new(uow, WorkflowKind.PURCHASE, requester.name, product, channel=cmd.channel)
+            workflow = self._new(
+                organization, WorkflowKind.PURCHASE, requester.name, product, channel=cmd.channel
+            )
             workflow.seats = cmd.seats
             workflow.payment_method = cmd.payment_method
             workflow.known_subscriptions = tuple(s.id for s in subscriptions if s.sku_id == known.sku_id)
@@ -173,15 +197,16 @@ class Subscriptions:
         """Add or remove licenses on the product's largest active subscription; never below what
         users hold (R2)."""
         action = f"change {cmd.product} seats by {cmd.delta:+d}"
+        requester = self._authorize(cmd.requester, action, cmd.correlation_id, target=cmd.product)
+        with self._refusals_audited(cmd.requester, action, cmd.correlation_id, target=cmd.product):
+            product = self._catalog.resolve(cmd.product, self._directory.products())
+            if cmd.delta > 0:
+                check_on_sale(product.part_number, product.display_name)  # R14
+            subscription = seat_subscription(product, self._directory.subscriptions(), cmd.delta)
+        organization = self._directory.organization()
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id, target=cmd.product):
-                product = self._catalog.resolve(cmd.product, uow.directory.products())
-                if cmd.delta > 0:
-                    check_on_sale(product.part_number, product.display_name)  # R14
-                subscription = seat_subscription(product, uow.directory.subscriptions(), cmd.delta)
             workflow = self._new_seats(
-                uow, requester.name, product, subscription, cmd.delta, channel=cmd.channel
+                organization, requester.name, product, subscription, cmd.delta, channel=cmd.channel
             )
             started = self._add(uow, workflow, cmd.correlation_id)
         self._engine.tell(self._notifier.workflow_changed, started)
@@ -191,18 +216,18 @@ class Subscriptions:
         """Switch plans (R11, R12, R15): everyone (`all`, `has:SOURCE`, no users) or the users named,
         from a product the tenant has to one it has or will buy."""
         action = f"switch {cmd.source} to {cmd.target}"
+        who = audit_target(cmd.users) or "all"
+        requester = self._authorize(cmd.requester, action, cmd.correlation_id, target=who)
+        organization = self._directory.organization()
+        with self._refusals_audited(cmd.requester, action, cmd.correlation_id, target=who):
+            products = self._directory.products()
+            source, target = self._source_and_target(cmd.source, cmd.target, products)
+            check_source_active(ProductRef.of(source), self._directory.subscriptions())  # R11
+            targets, moving = self._switch_targets(organization, source, cmd.users, products)
         with self._uow() as uow:
-            requester = self._authorize(
-                uow, cmd.requester, action, cmd.correlation_id, target=audit_target(cmd.users) or "all"
+            workflow = self._new(
+                organization, WorkflowKind.SWITCH, requester.name, target, channel=cmd.channel
             )
-            with self._refusals_audited(
-                uow, cmd.requester, action, cmd.correlation_id, target=audit_target(cmd.users) or "all"
-            ):
-                products = uow.directory.products()
-                source, target = self._source_and_target(cmd.source, cmd.target, products)
-                check_source_active(ProductRef.of(source), uow.directory.subscriptions())  # R11
-                targets, moving = self._switch_targets(uow, source, cmd.users, products)
-            workflow = self._new(uow, WorkflowKind.SWITCH, requester.name, target, channel=cmd.channel)
             workflow.source = ProductRef.of(source)
             workflow.targets = targets
             workflow.users_to_move = workflow.seats = moving
@@ -215,23 +240,26 @@ class Subscriptions:
         """Upgrade from Office 365 E4 (R14): direct purchases only; at least E4's licenses; users keep
         E4 until moved; add-ons the target includes are offered for removal afterwards."""
         action = f"upgrade {cmd.source} to {cmd.target}"
+        requester = self._authorize(cmd.requester, action, cmd.correlation_id, target=cmd.source)
+        with self._refusals_audited(cmd.requester, action, cmd.correlation_id, target=cmd.source):
+            products = self._directory.products()
+            source, target = self._source_and_target(cmd.source, cmd.target, products)
+            if source.part_number != E4_PART_NUMBER:
+                raise DomainError(
+                    f"The upgrade is for Office 365 E4, not {source.display_name}.",
+                    f"Use `/subscription switch {source.part_number} {target.part_number}` instead.",
+                    rule="R14",
+                )
+            subscriptions = self._directory.subscriptions()
+            check_direct_purchase(ProductRef.of(source), subscriptions)  # R14
+            check_source_active(ProductRef.of(source), subscriptions)  # R11
+            holders = self._directory.users_with_product(source.sku_id)
+        organization = self._directory.organization()
+        e4_seats = sum(s.total_licenses for s in active_subscriptions(subscriptions, source.sku_id))
         with self._uow() as uow:
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id, target=cmd.source)
-            with self._refusals_audited(uow, cmd.requester, action, cmd.correlation_id, target=cmd.source):
-                products = uow.directory.products()
-                source, target = self._source_and_target(cmd.source, cmd.target, products)
-                if source.part_number != E4_PART_NUMBER:
-                    raise DomainError(
-                        f"The upgrade is for Office 365 E4, not {source.display_name}.",
-                        f"Use `/subscription switch {source.part_number} {target.part_number}` instead.",
-                        rule="R14",
-                    )
-                subscriptions = uow.directory.subscriptions()
-                check_direct_purchase(ProductRef.of(source), subscriptions)  # R14
-                check_source_active(ProductRef.of(source), subscriptions)  # R11
-                holders = uow.directory.users_with_product(source.sku_id)
-            e4_seats = sum(s.total_licenses for s in active_subscriptions(subscriptions, source.sku_id))
-            workflow = self._new(uow, WorkflowKind.UPGRADE, requester.name, target, channel=cmd.channel)
+            workflow = self._new(
+                organization, WorkflowKind.UPGRADE, requester.name, target, channel=cmd.channel
+            )
             workflow.source = ProductRef.of(source)
             workflow.targets = (EVERYONE,)
             workflow.users_to_move = len(holders)
@@ -247,24 +275,28 @@ class Subscriptions:
         """R13: the requester confirms (seeing who holds its licenses), then another Global or
         Billing admin approves, then it is cancelled (or an admin task) and verified by polling."""
         action = f"cancel {cmd.subscription}"
-        with self._uow() as uow:
-            requester = self._authorize(
-                uow, cmd.requester, action, cmd.correlation_id, target=cmd.subscription
+        requester = self._authorize(cmd.requester, action, cmd.correlation_id, target=cmd.subscription)
+        with self._refusals_audited(cmd.requester, action, cmd.correlation_id, target=cmd.subscription):
+            products = self._directory.products()
+            subscription = self._subscription_to_cancel(
+                cmd.subscription, self._directory.subscriptions(), products
             )
-            with self._refusals_audited(
-                uow, cmd.requester, action, cmd.correlation_id, target=cmd.subscription
-            ):
-                products = uow.directory.products()
-                subscription = self._subscription_to_cancel(
-                    cmd.subscription, uow.directory.subscriptions(), products
+        tenant = _Tenant(
+            self._directory.organization(),
+            products,
+            [],
+            {subscription.sku_id: self._directory.users_with_product(subscription.sku_id)},
+        )
+        with self._uow() as uow:
+            busy = self._cancel_in_flight(uow, subscription.id)
+            if busy is not None:
+                refusal = DomainError(
+                    f"Subscription {subscription.id} is already being cancelled (workflow {busy}).",
+                    f"See `/subscription status {busy}`.",
                 )
-                busy = self._cancel_in_flight(uow, subscription.id)
-                if busy is not None:
-                    raise DomainError(
-                        f"Subscription {subscription.id} is already being cancelled (workflow {busy}).",
-                        f"See `/subscription status {busy}`.",
-                    )
-            workflow = self._new_cancel(uow, requester.name, subscription, products, channel=cmd.channel)
+                self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=cmd.subscription)
+                raise refusal
+            workflow = self._new_cancel(tenant, requester.name, subscription, channel=cmd.channel)
             started = self._add(uow, workflow, cmd.correlation_id)
         self._engine.tell(self._notifier.workflow_changed, started)
         return self._engine.run(workflow.id, cmd.correlation_id)
@@ -284,9 +316,15 @@ class Subscriptions:
         except ValueError as unknown:
             raise DomainError(f"Unknown step or choice: {unknown}.", "Use the workflow's buttons.") from None
         action = f"{choice.label} at “{step.label}”"
+        asker = self._licensing.identify(cmd.requester)
+        with self._uow() as uow:
+            seen = self._engine.load(uow, cmd.workflow_id)
+        tenant = self._read_for(seen, choice)
         with self._uow() as uow:
             workflow = self._engine.load(uow, cmd.workflow_id, for_update=True)
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            requester = self._licensing.authorize(
+                uow, asker, Permission.MANAGE_SUBSCRIPTIONS, action, cmd.correlation_id
+            )
             if requester.name.casefold() != workflow.requested_by.casefold():
                 refusal = NotAuthorized(
                     requester.user.display_name,
@@ -297,7 +335,7 @@ class Subscriptions:
                 self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                 raise refusal
             workflow.choose(step, choice)
-            follow_ups = self._apply_choice(uow, workflow, step, choice, requester.name)
+            follow_ups = self._apply_choice(uow, workflow, step, choice, requester.name, tenant)
             self._engine.audit(
                 uow, workflow, requester.name, action, AuditResult.APPLIED, correlation_id=cmd.correlation_id
             )
@@ -313,6 +351,10 @@ class Subscriptions:
         """R13: a different admin with Global or Billing admin approves; refused while users would
         lose access unless `accept_loss_of_access`. Two approvers at once, or a double click,
         cancel once: the workflow and the approval are locked and their state checked."""
+        asker = self._licensing.identify(cmd.requester)
+        with self._uow() as uow:
+            found = uow.approvals.get(cmd.approval_id)
+        losing = self._users_losing_access(found.subscription_id) if found is not None else 0
         with self._uow() as uow:
             approval, workflow = self._load_approval(uow, cmd.approval_id)
             action = f"approve: {approval.action}"
@@ -320,9 +362,8 @@ class Subscriptions:
             expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
             if expired is None:
                 approver = self._licensing.authorize(
-                    uow, cmd.requester, Permission.APPROVE, action, cmd.correlation_id
+                    uow, asker, Permission.APPROVE, action, cmd.correlation_id
                 )
-                losing = self._users_losing_access(uow, approval.subscription_id)
                 try:
                     approval.approve(
                         approver.name,
@@ -364,10 +405,11 @@ class Subscriptions:
 
     def reject(self, cmd: RejectCancellation) -> WorkflowStatus:
         """An approver says no, or the requester withdraws: the cancellation stops."""
+        asker = self._licensing.identify(cmd.requester)
         with self._uow() as uow:
             approval, workflow = self._load_approval(uow, cmd.approval_id)
             action = f"reject: {approval.action}"
-            who = self._licensing.authorize(uow, cmd.requester, Permission.READ, action, cmd.correlation_id)
+            who = self._licensing.authorize(uow, asker, Permission.READ, action, cmd.correlation_id)
             now = self._clock.now()
             expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
             if expired is None:
@@ -400,13 +442,19 @@ class Subscriptions:
     def mark_task_done(self, cmd: MarkTaskDone) -> WorkflowStatus:
         """An admin says the admin-center task is done: the directory is checked at once, and the
         step completes only if it shows the result (R19)."""
+        asker = self._licensing.identify(cmd.requester)
         with self._uow() as uow:
             found = uow.tasks.get(cmd.task_id)
             if found is None:
                 raise UnknownTask(cmd.task_id)
+            workflow = self._engine.load(uow, found.workflow_id)
+        snapshot = self._engine.read(workflow)
+        with self._uow() as uow:
             workflow = self._engine.load(uow, found.workflow_id, for_update=True)
             action = f"mark done: {found.title}"
-            requester = self._authorize(uow, cmd.requester, action, cmd.correlation_id)
+            requester = self._licensing.authorize(
+                uow, asker, Permission.MANAGE_SUBSCRIPTIONS, action, cmd.correlation_id
+            )
             task = uow.tasks.get(cmd.task_id, for_update=True)
             if task is None:
                 raise UnknownTask(cmd.task_id)
@@ -418,7 +466,7 @@ class Subscriptions:
                 workflow.ordered_at = now
                 workflow.deadline = self._engine.deadline(workflow, now)
             step = workflow.current
-            seen = self._engine.observe(uow, workflow, self._engine.read(uow, workflow), now)
+            seen = self._engine.observe(uow, workflow, snapshot, now)
             if step is not None and step.name not in seen.completed and step.waiting_for is WaitFor.TASK:
                 note = notes.task_not_seen(requester.name, task, now)
                 workflow.wait(step.name, WaitFor.TASK, now, note, step.choices)
@@ -459,8 +507,8 @@ class Subscriptions:
 
     def status(self, requester: str, workflow_id: str | None = None) -> list[WorkflowStatus]:
         """One workflow, or those in flight followed by the latest finished ones."""
+        self._licensing.authorize_now(requester, Permission.READ, "show workflows")
         with self._uow() as uow:
-            self._licensing.authorize(uow, requester, Permission.READ, "show workflows")
             if workflow_id:
                 return [self._engine.status(uow, self._engine.load(uow, workflow_id))]
             flying = _in_flight(uow)
@@ -470,14 +518,14 @@ class Subscriptions:
 
     def in_flight(self, requester: str) -> list[WorkflowStatus]:
         """Workflows not finished, oldest first (App Home, `/subscription status`)."""
+        self._licensing.authorize_now(requester, Permission.READ, "show workflows")
         with self._uow() as uow:
-            self._licensing.authorize(uow, requester, Permission.READ, "show workflows")
             return [self._engine.status(uow, w) for w in _in_flight(uow)]
 
     def waiting_on(self, user: str) -> WaitingOn:
         """What waits on this admin (App Home): approvals they may decide, their tasks, their choices."""
+        me = self._licensing.authorize_now(user, Permission.READ, "show what waits on me")
         with self._uow() as uow:
-            me = self._licensing.authorize(uow, user, Permission.READ, "show what waits on me")
             now, mine = self._clock.now(), me.name.casefold()
             approver = bool(me.roles & Permission.APPROVE.roles)
             approvals = [
@@ -521,12 +569,12 @@ class Subscriptions:
             if uow.leases.claim(POLL_LEASE, poller, now, self._settings.poll_interval * 0.9):
                 uow.commit()
                 waiting = uow.workflows.waiting_for(POLLED_WAITS)
-                if waiting:
-                    need_products = any(wants_products(w) for w in waiting)
-                    snapshot = DirectorySnapshot(
-                        tuple(uow.directory.subscriptions()),
-                        tuple(uow.directory.products()) if need_products else None,
-                    )
+        if waiting:
+            need_products = any(wants_products(w) for w in waiting)
+            snapshot = DirectorySnapshot(
+                tuple(self._directory.subscriptions()),
+                tuple(self._directory.products()) if need_products else None,
+            )
         advanced = tuple(w.id for w in waiting if self._engine.advance(w.id, snapshot, now))
         resumed = tuple(self.resume())
         return TickReport(len(waiting), advanced, tuple(expired), resumed, tuple(self.finish_changes()))
@@ -613,8 +661,33 @@ class Subscriptions:
     # ==============================================================================================
     # Choices
 
-    def _apply_choice(
-        self, uow: UnitOfWork, workflow: Workflow, step: StepName, choice: Choice, who: str
+    def _read_for(self, workflow: Workflow, choice: Choice) -> _Tenant | None:
+        """What a choice needs of the tenant, read before its unit of work opens: the seats to buy,
+        or the cleanup to start (the holders of what it may cancel)."""
+        if choice is Choice.BUY_SEATS:
+            return _Tenant(
+                self._directory.organization(), self._directory.products(), self._directory.subscriptions()
+            )
+        if choice not in {Choice.CANCEL_OLD, Choice.REMOVE_SEATS, Choice.REMOVE_ADDONS}:
+            return None
+        skus = [a.sku_id for a in workflow.addons] if choice is Choice.REMOVE_ADDONS else []
+        if workflow.source is not None and choice is not Choice.REMOVE_ADDONS:
+            skus.append(workflow.source.sku_id)
+        return _Tenant(
+            self._directory.organization(),
+            self._directory.products(),
+            self._directory.subscriptions(),
+            {sku: self._directory.users_with_product(sku) for sku in skus},
+        )
+
+    def _apply_choice(  # noqa: PLR0917 - the decision and what it was decided on
+        self,
+        uow: UnitOfWork,
+        workflow: Workflow,
+        step: StepName,
+        choice: Choice,
+        who: str,
+        tenant: _Tenant | None,
     ) -> list[str]:
         """Move the workflow for the choice; returns the follow-up workflows it started."""
         now = self._clock.now()
@@ -633,13 +706,13 @@ class Subscriptions:
             workflow.start(step, now)
             self._engine.claim(workflow, now)
         elif choice is Choice.BUY_SEATS:
-            self._plan_seat_purchase(uow, workflow, now)
+            self._plan_seat_purchase(_read(tenant), workflow, now)
         elif step is StepName.PREVIEW:
             self._confirm_preview(uow, workflow, who, now)
         elif step is StepName.CONFIRM:
             workflow.complete(step, now, f"Confirmed by {who}.")
         else:
-            started = self._start_follow_ups(uow, workflow, choice, who)
+            started = self._start_follow_ups(uow, workflow, choice, who, _read(tenant))
             workflow.follow_ups = (*workflow.follow_ups, *(f.id for f in started))
             listed = ", ".join(f"{f.summary} (workflow {f.id})" for f in started) or "nothing left to do"
             workflow.complete(step, now, f"{who} chose: {choice.label}. Started: {listed}.")
@@ -659,13 +732,13 @@ class Subscriptions:
                 uow.tasks.save(task)
         workflow.cancel(now, f"Stopped by {who} at “{step.label}”.")
 
-    def _plan_seat_purchase(self, uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
+    def _plan_seat_purchase(self, tenant: _Tenant, workflow: Workflow, now: datetime) -> None:
         """Fix which subscription gets how many licenses before the step runs (retries are idempotent)."""
-        products = {p.sku_id: p for p in uow.directory.products()}
+        products = {p.sku_id: p for p in tenant.products}
         target = products.get(workflow.product.sku_id)
         source = products.get(workflow.source.sku_id) if workflow.source else None
         missing = seats_wanted(workflow, source) - (target.seats.available if target else 0)
-        subscriptions = uow.directory.subscriptions()
+        subscriptions = tenant.subscriptions
         chosen = next(
             (s for s in subscriptions if s.id == workflow.subscription_id and s.status.is_active), None
         )
@@ -705,15 +778,15 @@ class Subscriptions:
         )
         workflow.start(StepName.REASSIGN, now, f"Moving {len(change_set.items)} users…")
         self._engine.claim(workflow, now)
-        self._licensing.hold(uow, change_set.id, now)
+        self._licensing.hold(uow, change_set.id)
 
     def _start_follow_ups(
-        self, uow: UnitOfWork, workflow: Workflow, choice: Choice, who: str
+        self, uow: UnitOfWork, workflow: Workflow, choice: Choice, who: str, tenant: _Tenant
     ) -> list[Workflow]:
         """R12, R14: the cleanup offered, each as a workflow of its own — a cancellation (which asks for
         confirmation and approval, R13) when nobody holds the product, else removing unused seats."""
-        products = {p.sku_id: p for p in uow.directory.products()}
-        subscriptions = uow.directory.subscriptions()
+        products = {p.sku_id: p for p in tenant.products}
+        subscriptions = tenant.subscriptions
         if choice is Choice.REMOVE_ADDONS:
             plans = [
                 (products[a.sku_id], products[a.sku_id].seats.consumed == 0)
@@ -729,16 +802,20 @@ class Subscriptions:
             active = active_subscriptions(subscriptions, product.sku_id)
             if cancel:
                 started.extend(
-                    self._new_cancel(
-                        uow, who, s, list(products.values()), channel=workflow.channel, parent=workflow.id
-                    )
+                    self._new_cancel(tenant, who, s, channel=workflow.channel, parent=workflow.id)
                     for s in active
                     if self._cancel_in_flight(uow, s.id) is None
                 )
             elif active and (removable := min(product.seats.available, active[0].total_licenses - 1)) > 0:
                 started.append(
                     self._new_seats(
-                        uow, who, product, active[0], -removable, channel=workflow.channel, parent=workflow.id
+                        tenant.organization,
+                        who,
+                        product,
+                        active[0],
+                        -removable,
+                        channel=workflow.channel,
+                        parent=workflow.id,
                     )
                 )
         for follow_up in started:
@@ -795,14 +872,13 @@ class Subscriptions:
 
     def _new(
         self,
-        uow: UnitOfWork,
+        organization: Organization,
         kind: WorkflowKind,
         requested_by: str,
         product: Product | ProductRef,
         *,
         channel: str,
     ) -> Workflow:
-        organization = uow.directory.organization()
         now = self._clock.now()
         return Workflow(
             id=uuid.uuid4().hex[:12],
@@ -820,7 +896,7 @@ class Subscriptions:
 
     def _new_seats(
         self,
-        uow: UnitOfWork,
+        organization: Organization,
         requested_by: str,
         product: Product,
         subscription: Subscription,
@@ -829,7 +905,7 @@ class Subscriptions:
         channel: str,
         parent: str = "",
     ) -> Workflow:
-        workflow = self._new(uow, WorkflowKind.SEATS, requested_by, product, channel=channel)
+        workflow = self._new(organization, WorkflowKind.SEATS, requested_by, product, channel=channel)
         workflow.seats = delta
         workflow.subscription_id = subscription.id
         workflow.expected_total = subscription.total_licenses + delta
@@ -838,25 +914,24 @@ class Subscriptions:
 
     def _new_cancel(
         self,
-        uow: UnitOfWork,
+        tenant: _Tenant,
         requested_by: str,
         subscription: Subscription,
-        products: Sequence[Product],
         *,
         channel: str,
         parent: str = "",
     ) -> Workflow:
         """A cancellation starts waiting for its requester, who sees who still holds the licenses (R13)."""
-        product = next((p for p in products if p.sku_id == subscription.sku_id), None)
+        product = next((p for p in tenant.products if p.sku_id == subscription.sku_id), None)
         ref = (
             ProductRef.of(product)
             if product
             else ProductRef(subscription.sku_id, subscription.part_number, subscription.part_number)
         )
-        workflow = self._new(uow, WorkflowKind.CANCEL, requested_by, ref, channel=channel)
+        workflow = self._new(tenant.organization, WorkflowKind.CANCEL, requested_by, ref, channel=channel)
         workflow.subscription_id = subscription.id
         workflow.parent_id = parent
-        holders = [u.display_name for u in uow.directory.users_with_product(subscription.sku_id)]
+        holders = [u.display_name for u in tenant.holders.get(subscription.sku_id, [])]
         note = notes.cancel_confirmation(
             ref, subscription, holders, users_losing_access(product, subscription)
         )
@@ -895,7 +970,7 @@ class Subscriptions:
         return source, target
 
     def _switch_targets(
-        self, uow: UnitOfWork, source: Product, users: Sequence[str], products: Sequence[Product]
+        self, organization: Organization, source: Product, users: Sequence[str], products: Sequence[Product]
     ) -> tuple[tuple[str, ...], int]:
         """Who moves: `(all,)` for everyone who holds the source, `has:PRODUCT`, or named users, each
         of whom must be in the organization (R8) and hold the source."""
@@ -907,10 +982,9 @@ class Subscriptions:
             if holders_of.sku_id == source.sku_id:
                 return (EVERYONE,), source.seats.consumed
             return (f"{HOLDERS_PREFIX}{holders_of.sku_id}",), holders_of.seats.consumed
-        organization = uow.directory.organization()
         chosen: dict[str, str] = {}
         for key in keys:
-            user = uow.directory.user(key)
+            user = self._directory.user(key)
             if user is None:
                 raise UnknownUser(key)
             check_in_organization(user, organization)
@@ -944,11 +1018,11 @@ class Subscriptions:
                 return workflow.id
         return None
 
-    def _users_losing_access(self, uow: UnitOfWork, subscription_id: str) -> int:
-        subscription = next((s for s in uow.directory.subscriptions() if s.id == subscription_id), None)
+    def _users_losing_access(self, subscription_id: str) -> int:
+        subscription = next((s for s in self._directory.subscriptions() if s.id == subscription_id), None)
         if subscription is None:
             return 0
-        product = next((p for p in uow.directory.products() if p.sku_id == subscription.sku_id), None)
+        product = next((p for p in self._directory.products() if p.sku_id == subscription.sku_id), None)
         return users_losing_access(product, subscription)
 
     def _with_plans(self, product: Product) -> Product | None:
@@ -966,22 +1040,22 @@ class Subscriptions:
     # ==============================================================================================
     # Small helpers
 
-    def _authorize(
-        self, uow: UnitOfWork, email: str, action: str, correlation_id: str, *, target: str = ""
-    ) -> Requester:
-        return self._licensing.authorize(
-            uow, email, Permission.MANAGE_SUBSCRIPTIONS, action, correlation_id, target=target
+    def _authorize(self, email: str, action: str, correlation_id: str, *, target: str = "") -> Requester:
+        return self._licensing.authorize_now(
+            email, Permission.MANAGE_SUBSCRIPTIONS, action, correlation_id, target=target
         )
 
     @contextmanager
     def _refusals_audited(
-        self, uow: UnitOfWork, email: str, action: str, correlation_id: str, *, target: str = ""
+        self, email: str, action: str, correlation_id: str, *, target: str = ""
     ) -> Iterator[None]:
-        """A rule's refusal inside the block is audited (R20), then raised."""
+        """A rule's refusal inside the block (which has no unit of work open) is audited in one of
+        its own (R20), then raised."""
         try:
             yield
         except DomainError as refusal:
-            self._refuse(uow, email, action, refusal, correlation_id, target=target)
+            with self._uow() as uow:
+                self._refuse(uow, email, action, refusal, correlation_id, target=target)
             raise
 
     def _refuse(
@@ -1007,6 +1081,12 @@ class Subscriptions:
         if approval is None:
             raise UnknownApproval(approval_id)
         return approval, workflow
+
+
+def _read(tenant: _Tenant | None) -> _Tenant:
+    if tenant is None:  # `_read_for` reads for every choice that needs the tenant
+        raise AssertionError("the tenant was not read for this choice")
+    return tenant
 
 
 def _in_flight(uow: UnitOfWork) -> list[Workflow]:

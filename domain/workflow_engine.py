@@ -6,6 +6,9 @@ outcome is recorded in a second transaction. Killed in between, the step is stil
 process comes back: whoever takes it over once the lease has expired acts again with the same
 reference, and the adapters (commerce by reference, `Licensing` by verifying before it writes) do
 the thing once. Steps decided by the directory alone are advanced with `observe` from a snapshot.
+
+The tenant (directory and commerce) is only reached between those transactions, never inside one
+(DESIGN.md §5): a step reads what it needs first, then locks the workflow to decide and record.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses
 from domain.errors import DomainError, NothingToChange, SubscriptionNotActive, UnknownWorkflow
 from domain.model import PaymentMethod, Subscription
-from domain.ports import BusinessCalendar, Clock, Commerce, Notifier, UnitOfWork, UnitOfWorkFactory
+from domain.ports import (
+    BusinessCalendar,
+    Clock,
+    Commerce,
+    Notifier,
+    TenantDirectory,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.services import HOLDERS_PREFIX, Licensing, change_set_lease
 from domain.workflows import (
     Approval,
@@ -63,6 +74,7 @@ class WorkflowEngine:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        directory: TenantDirectory,
         clock: Clock,
         catalog: ProductCatalog,
         *,
@@ -74,6 +86,7 @@ class WorkflowEngine:
         owner: str,
     ) -> None:
         self._uow = uow
+        self._directory = directory
         self._clock = clock
         self._catalog = catalog
         self._licensing = licensing
@@ -257,9 +270,10 @@ class WorkflowEngine:
             )
         )
 
-    def read(self, uow: UnitOfWork, workflow: Workflow) -> DirectorySnapshot:
-        products = tuple(uow.directory.products()) if wants_products(workflow) else None
-        return DirectorySnapshot(tuple(uow.directory.subscriptions()), products)
+    def read(self, workflow: Workflow) -> DirectorySnapshot:
+        """What `observe` needs of the tenant for this workflow; with no unit of work open."""
+        products = tuple(self._directory.products()) if wants_products(workflow) else None
+        return DirectorySnapshot(tuple(self._directory.subscriptions()), products)
 
     def observe(
         self, uow: UnitOfWork, workflow: Workflow, snapshot: DirectorySnapshot, now: datetime
@@ -420,13 +434,15 @@ class WorkflowEngine:
     def _run_target(self, workflow_id: str, correlation_id: str) -> None:
         """The target subscription exists (already bought, even if still Pending), or buy it."""
         with self._uow() as uow:
+            pending = _is_current(self.load(uow, workflow_id), StepName.TARGET, StepStatus.PENDING)
+        subscriptions = self._directory.subscriptions() if pending else []
+        with self._uow() as uow:
             workflow = self.load(uow, workflow_id, for_update=True)
             if _is_current(workflow, StepName.TARGET, StepStatus.RUNNING):
                 buying = True  # the requester chose to buy it
-            elif _is_current(workflow, StepName.TARGET, StepStatus.PENDING):
+            elif pending and _is_current(workflow, StepName.TARGET, StepStatus.PENDING):
                 buying = False
                 now = self._clock.now()
-                subscriptions = uow.directory.subscriptions()
                 found = best_target(subscriptions, workflow.product.sku_id)
                 if found is not None:
                     workflow.subscription_id = found.id
@@ -460,6 +476,7 @@ class WorkflowEngine:
         except DomainError as refusal:
             self._fail(workflow_id, name, refusal, correlation_id)
             return
+        snapshot = self.read(workflow)
 
         def record(uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
             if isinstance(result, AdminTask):
@@ -471,7 +488,7 @@ class WorkflowEngine:
                 workflow.ordered_at = now
                 workflow.deadline = self.deadline(workflow, now)
                 workflow.complete(name, now, notes.ordered(workflow, result))
-                self.observe(uow, workflow, self.read(uow, workflow), now)
+                self.observe(uow, workflow, snapshot, now)
             self.audit(
                 uow,
                 workflow,
@@ -487,11 +504,14 @@ class WorkflowEngine:
     def _run_poll(self, workflow_id: str, _correlation_id: str) -> None:
         """A step decided by the directory alone, checked now rather than at the next tick."""
         with self._uow() as uow:
+            workflow = self.load(uow, workflow_id)
+        snapshot = self.read(workflow)
+        with self._uow() as uow:
             workflow = self.load(uow, workflow_id, for_update=True)
             step = workflow.current
             if step is None or step.status is not StepStatus.PENDING:
                 return
-            self.observe(uow, workflow, self.read(uow, workflow), self._clock.now())
+            self.observe(uow, workflow, snapshot, self._clock.now())
             status = self.commit(uow, workflow)
         self.tell(self._notifier.workflow_changed, status)
 
@@ -511,8 +531,7 @@ class WorkflowEngine:
         workflow = self._begin(workflow_id, name, correlation_id)
         if workflow is None:
             return
-        with self._uow() as uow:
-            subscription = _find(uow.directory.subscriptions(), workflow.subscription_id)
+        subscription = _find(self._directory.subscriptions(), workflow.subscription_id)
         try:
             if subscription is None:
                 raise SubscriptionNotActive(workflow.product.display_name, "not listed")
@@ -522,6 +541,7 @@ class WorkflowEngine:
             self._fail(workflow_id, name, refusal, correlation_id)
             return
         before = subscription.total_licenses
+        snapshot = self.read(workflow)
 
         def record(uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
             if isinstance(result, AdminTask):
@@ -529,10 +549,10 @@ class WorkflowEngine:
             elif name is StepName.CHECK_SEATS:
                 ordered = notes.seats_ordered(workflow, before, result)
                 workflow.wait(name, WaitFor.SEATS, now, ordered, (Choice.ABORT,))
-                self.observe(uow, workflow, self.read(uow, workflow), now)
+                self.observe(uow, workflow, snapshot, now)
             else:
                 workflow.complete(name, now, notes.seats_set(result, before))
-                self.observe(uow, workflow, self.read(uow, workflow), now)
+                self.observe(uow, workflow, snapshot, now)
             action = f"set {workflow.product.part_number} licenses to {workflow.expected_total}"
             self.audit(
                 uow,
@@ -635,12 +655,12 @@ class WorkflowEngine:
 
     def _run_offer_addons(self, workflow_id: str, _correlation_id: str) -> None:
         """R14: offer to remove the add-ons the target includes (never done without a yes)."""
+        products = {p.sku_id: p for p in self._directory.products()}
         with self._uow() as uow:
             workflow = self.load(uow, workflow_id, for_update=True)
             if not _is_current(workflow, StepName.OFFER_ADDONS, StepStatus.PENDING):
                 return
             now = self._clock.now()
-            products = {p.sku_id: p for p in uow.directory.products()}
             listed = [products[a.sku_id] for a in workflow.addons if a.sku_id in products]
             if listed:
                 note = notes.addons_offer(workflow, listed)
@@ -654,14 +674,15 @@ class WorkflowEngine:
 
     def _run_offer_cleanup(self, workflow_id: str, _correlation_id: str) -> None:
         """R12: everyone moved → offer to cancel the old subscription; some → its unused licenses."""
+        products, subscriptions = self._directory.products(), self._directory.subscriptions()
         with self._uow() as uow:
             workflow = self.load(uow, workflow_id, for_update=True)
             source = workflow.source
             if not _is_current(workflow, StepName.OFFER_CLEANUP, StepStatus.PENDING) or source is None:
                 return
             now = self._clock.now()
-            product = next((p for p in uow.directory.products() if p.sku_id == source.sku_id), None)
-            olds = active_subscriptions(uow.directory.subscriptions(), source.sku_id)
+            product = next((p for p in products if p.sku_id == source.sku_id), None)
+            olds = active_subscriptions(subscriptions, source.sku_id)
             offer: tuple[Choice, ...] = (Choice.SKIP,)
             if product is None or not olds:
                 note = f"{source.display_name} has no active subscription left."
@@ -681,11 +702,13 @@ class WorkflowEngine:
     def _run_approval(self, workflow_id: str, correlation_id: str) -> None:
         """R13: an approval request, open for `approval_ttl`, to the approvers' channel."""
         with self._uow() as uow:
+            sku = self.load(uow, workflow_id).product.sku_id
+        holders = self._directory.users_with_product(sku)
+        with self._uow() as uow:
             workflow = self.load(uow, workflow_id, for_update=True)
             if not _is_current(workflow, StepName.APPROVAL, StepStatus.PENDING):
                 return
             now = self._clock.now()
-            holders = uow.directory.users_with_product(workflow.product.sku_id)
             approval = Approval(
                 id=_new_id(),
                 workflow_id=workflow.id,
@@ -717,8 +740,8 @@ class WorkflowEngine:
         workflow = self._begin(workflow_id, StepName.CANCEL, correlation_id)
         if workflow is None:
             return
+        subscription = _find(self._directory.subscriptions(), workflow.subscription_id)
         with self._uow() as uow:
-            subscription = _find(uow.directory.subscriptions(), workflow.subscription_id)
             approval = uow.approvals.get(workflow.approval_id) if workflow.approval_id else None
         result: Receipt | AdminTask | None = None
         if subscription is not None and subscription.status.is_active:
@@ -727,13 +750,14 @@ class WorkflowEngine:
             except DomainError as refusal:
                 self._fail(workflow_id, StepName.CANCEL, refusal, correlation_id)
                 return
+        snapshot = self.read(workflow)
 
         def record(uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
             if isinstance(result, AdminTask):
                 self._wait_for_task(uow, workflow, StepName.CANCEL, result, now)
             else:
                 workflow.complete(StepName.CANCEL, now, notes.cancelled(workflow, result))
-                self.observe(uow, workflow, self.read(uow, workflow), now)
+                self.observe(uow, workflow, snapshot, now)
             self.audit(
                 uow,
                 workflow,

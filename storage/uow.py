@@ -1,19 +1,19 @@
 """The unit of work (`domain.ports.UnitOfWork`) over one SQLAlchemy session.
 
-The tenant directory is built per unit of work from the same session: the simulated tenant's license
-writes and their audit records commit or roll back together, while the Graph directory simply
-ignores the session.
+It holds the bot's own state only. The tenant directory is not part of it (not even the simulated
+one, which keeps its own sessions as a remote system would): while a unit of work is open, the thread
+is marked (`domain.transactions`), and the adapters that reach the tenant refuse to be called.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain import transactions
 from domain.errors import StateUnavailable
 from domain.ports import (
     AdminTaskRepository,
@@ -22,7 +22,6 @@ from domain.ports import (
     ChangeSetRepository,
     IdempotencyKeys,
     Leases,
-    TenantDirectory,
     WorkflowRepository,
 )
 from storage.repositories import SqlAuditLog, SqlChangeSetRepository, SqlIdempotencyKeys, SqlLeases
@@ -32,15 +31,12 @@ from storage.workflow_repositories import (
     SqlWorkflowRepository,
 )
 
-__all__ = ["DirectoryFactory", "SqlUnitOfWork", "SqlUnitOfWorkFactory"]
-
-DirectoryFactory = Callable[[Session], TenantDirectory]
+__all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
 
 
 class SqlUnitOfWork:
     """`with uow:` opens a session and a transaction; leaving it rolls back whatever was not committed."""
 
-    directory: TenantDirectory
     change_sets: ChangeSetRepository
     audit: AuditLog
     keys: IdempotencyKeys
@@ -49,9 +45,8 @@ class SqlUnitOfWork:
     approvals: ApprovalRepository
     tasks: AdminTaskRepository
 
-    def __init__(self, session_factory: sessionmaker[Session], directory_factory: DirectoryFactory) -> None:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
-        self._directory_factory = directory_factory
         self._session: Session | None = None
 
     def __enter__(self) -> Self:
@@ -66,7 +61,7 @@ class SqlUnitOfWork:
         self.workflows = SqlWorkflowRepository(session)
         self.approvals = SqlApprovalRepository(session)
         self.tasks = SqlAdminTaskRepository(session)
-        self.directory = self._directory_factory(session)
+        transactions.opened()
         return self
 
     def __exit__(
@@ -76,6 +71,7 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self._active, None
+        transactions.closed()
         try:
             session.rollback()
         except DBAPIError:
@@ -113,9 +109,8 @@ def _unreachable(error: DBAPIError) -> bool:
 class SqlUnitOfWorkFactory:
     """`domain.ports.UnitOfWorkFactory`: a new unit of work per call."""
 
-    def __init__(self, session_factory: sessionmaker[Session], directory_factory: DirectoryFactory) -> None:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
-        self._directory_factory = directory_factory
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._session_factory, self._directory_factory)
+        return SqlUnitOfWork(self._session_factory)

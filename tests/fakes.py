@@ -1,9 +1,11 @@
 """In-memory fakes of the ports in `domain/ports.py`, and builders for test data (STYLE.md: fakes over mocks).
 
 The directory behaves like Microsoft Graph: its writes happen at once and are not part of the unit of
-work (a crash after a write does not undo it). The unit of work holds the bot's own state (change sets,
-audit, idempotency keys) with real commit/rollback semantics: each unit of work works on a copy of the
-committed state, `commit()` publishes it, and anything not committed is discarded.
+work (a crash after a write does not undo it), and, like every remote adapter, it refuses to be called
+while the thread has a unit of work open (`domain.transactions`). The unit of work holds the bot's own
+state (change sets, audit, idempotency keys) with real commit/rollback semantics: each unit of work
+works on a copy of the committed state, `commit()` publishes it, and anything not committed is
+discarded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from domain import transactions
 from domain.audit import AuditEntry
 from domain.catalog import KnownProduct
 from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, OutcomeKind, UserChange
@@ -41,10 +44,10 @@ from domain.ports import (
     IdempotencyKeys,
     Lease,
     Leases,
-    TenantDirectory,
     WorkflowRepository,
 )
 from domain.rules import check_assignable, check_seats, check_usage_location, find_conflict
+from domain.transactions import forbid_remote_call
 from domain.workflows import (
     AdminTask,
     Approval,
@@ -430,15 +433,19 @@ class InMemoryDirectory:
     # -- TenantDirectory ---------------------------------------------------------------------------
 
     def organization(self) -> Organization:
+        forbid_remote_call("the in-memory directory (organization)")
         return self._organization
 
     def products(self) -> list[Product]:
+        forbid_remote_call("the in-memory directory (products)")
         return [self._with_seats(product) for product in self._products.values()]
 
     def subscriptions(self) -> list[Subscription]:
+        forbid_remote_call("the in-memory directory (subscriptions)")
         return list(self._subscriptions)
 
     def user(self, key: str) -> User | None:
+        forbid_remote_call("the in-memory directory (user)")
         wanted = key.strip().casefold()
         for user in self._users.values():
             if wanted in {user.id.casefold(), user.user_principal_name.casefold()} or (
@@ -447,14 +454,21 @@ class InMemoryDirectory:
                 return user
         return None
 
+    def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        forbid_remote_call("the in-memory directory (users)")
+        return {user_id: self._users.get(user_id) for user_id in user_ids}
+
     def users_with_product(self, sku_id: str) -> list[User]:
+        forbid_remote_call("the in-memory directory (users with a product)")
         return [user for user in self._users.values() if user.holds(sku_id)]
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]:
+        forbid_remote_call("the in-memory directory (admin roles)")
         return self._roles.get(user_id, frozenset())
 
     def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
         """The contract of `TenantDirectory.apply`: every user's current state is checked first."""
+        forbid_remote_call("the in-memory directory (license writes)")
         self.calls.append(ApplyCall(tuple(c.user_id for c in changes), verify))
         outcomes: list[ChangeOutcome] = []
         for change in changes:
@@ -838,7 +852,6 @@ class InMemoryUnitOfWork:
     over the state committed meanwhile by others, then begins again from the result.
     """
 
-    directory: TenantDirectory
     change_sets: ChangeSetRepository
     audit: AuditLog
     keys: IdempotencyKeys
@@ -849,7 +862,6 @@ class InMemoryUnitOfWork:
 
     def __init__(self, factory: InMemoryUnitOfWorkFactory) -> None:
         self._factory = factory
-        self.directory = factory.directory
         self._begin()
 
     def _begin(self) -> None:
@@ -863,6 +875,7 @@ class InMemoryUnitOfWork:
         self.tasks = InMemoryTasks(self._state, self._factory.locks)
 
     def __enter__(self) -> Self:
+        transactions.opened()
         return self
 
     def __exit__(
@@ -871,6 +884,7 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        transactions.closed()
         self.rollback()
 
     def commit(self) -> None:
@@ -977,6 +991,7 @@ class InMemoryCommerce:
     def buy(
         self, product: KnownProduct, seats: int, payment_method: PaymentMethod, *, reference: str
     ) -> Receipt | AdminTask:
+        forbid_remote_call("the in-memory commerce")
         self.calls.append(("buy", reference))
         ref = ProductRef(product.sku_id, product.part_number, product.display_name)
         if self._tasks:
@@ -1020,6 +1035,7 @@ class InMemoryCommerce:
         return enabled
 
     def change_seats(self, subscription: Subscription, total: int, *, reference: str) -> Receipt | AdminTask:
+        forbid_remote_call("the in-memory commerce")
         self.calls.append(("change_seats", reference))
         ref = self._ref(subscription)
         if self._tasks:
@@ -1039,6 +1055,7 @@ class InMemoryCommerce:
         return Receipt(changed.id, changed.status, changed.total_licenses)
 
     def cancel(self, subscription: Subscription, *, reference: str) -> Receipt | AdminTask:
+        forbid_remote_call("the in-memory commerce")
         self.calls.append(("cancel", reference))
         ref = self._ref(subscription)
         if self._tasks:

@@ -27,6 +27,7 @@ from typing import Any, Final, NoReturn, Self
 import httpx
 
 from domain.errors import DirectoryUnavailable
+from domain.transactions import forbid_remote_call
 from storage.graph.auth import TokenProvider
 from storage.graph.config import GraphConfig
 from storage.graph.errors import GraphAccessDenied, GraphRequestError
@@ -332,6 +333,7 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[GraphResponse, bool]:
         """One HTTP exchange → (response, whether the request may have reached Graph)."""
+        forbid_remote_call(f"Microsoft Graph ({method} {_path(url)})")
         self._counters.add("http_requests")
         started = time.perf_counter()
         try:

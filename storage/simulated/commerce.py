@@ -25,6 +25,7 @@ from domain.catalog import KnownProduct
 from domain.errors import UnknownProduct
 from domain.model import PaymentMethod, Subscription, SubscriptionStatus
 from domain.ports import Clock
+from domain.transactions import forbid_remote_call
 from domain.workflows import Receipt
 from storage.orm import SimSubscriptionRow
 from storage.simulated.directory import SimulatedDirectory
@@ -56,6 +57,7 @@ class SimulatedCommerce:
         self, product: KnownProduct, seats: int, payment_method: PaymentMethod, *, reference: str
     ) -> Receipt:
         subscription_id = str(uuid.uuid5(_NAMESPACE, f"subscription/{reference}"))
+        forbid_remote_call("the simulated commerce")
         with self._sessions.begin() as session:
             directory = SimulatedDirectory(session, self._clock)
             if session.get(SimSubscriptionRow, subscription_id) is None:
@@ -85,11 +87,13 @@ class SimulatedCommerce:
             return _receipt(_find(directory, subscription_id), self._activates_at(session, subscription_id))
 
     def change_seats(self, subscription: Subscription, total: int, *, reference: str) -> Receipt:  # noqa: ARG002 (setting a total is idempotent by itself)
+        forbid_remote_call("the simulated commerce")
         with self._sessions.begin() as session:
             changed = SimulatedDirectory(session, self._clock).set_seats(subscription.id, total)
             return _receipt(changed)
 
     def cancel(self, subscription: Subscription, *, reference: str) -> Receipt:  # noqa: ARG002 (cancelling twice changes nothing)
+        forbid_remote_call("the simulated commerce")
         with self._sessions.begin() as session:
             directory = SimulatedDirectory(session, self._clock)
             current = _find(directory, subscription.id)

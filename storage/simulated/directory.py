@@ -1,7 +1,9 @@
-"""The simulated tenant: `domain.ports.TenantDirectory` over the `sim_` tables (DESIGN.md §6).
+"""The simulated tenant over the `sim_` tables (DESIGN.md §6), inside a session it is given.
 
-It lives in the bot's database and works inside the unit of work's session, so a license write and
-its audit record commit or roll back together. It refuses what Microsoft 365 refuses, with the
+`SimulatedDirectory` is the tenant as one transaction sees it (graph-sim, the simulated commerce and
+the seed use it inside their own sessions). The services are given `SimulatedTenant`, which opens a
+short session of its own per call, as a remote system would: the tenant is never written inside the
+bot's unit of work (DESIGN.md §5). It refuses what Microsoft 365 refuses, with the
 domain's own errors (R2–R6), so a refusal reads the same whether it came from here or from Graph.
 Every write is recorded in `sim_license_events`.
 """
@@ -9,11 +11,12 @@ Every write is recorded in `sim_license_events`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from domain.catalog import KnownProduct
 from domain.changes import ChangeOutcome, OutcomeKind, UserChange
@@ -46,6 +49,7 @@ from domain.model import (
 )
 from domain.ports import Clock
 from domain.rules import check_assignable, check_seats, check_usage_location, find_conflict
+from domain.transactions import forbid_remote_call
 from storage.orm import (
     SimLicenseEventRow,
     SimOrganizationRow,
@@ -58,7 +62,7 @@ from storage.orm import (
 )
 from storage.simulated.products import COMPANY_PLANS, DEMO_PRODUCTS
 
-__all__ = ["SimulatedDirectory", "find_user_row", "user_from_row"]
+__all__ = ["SimulatedDirectory", "SimulatedTenant", "find_user_row", "user_from_row"]
 
 _CAPABILITY_ORDER = (
     SubscriptionStatus.ENABLED,
@@ -117,6 +121,16 @@ class SimulatedDirectory:
     def users(self) -> list[User]:
         rows = self._session.scalars(select(SimUserRow).order_by(SimUserRow.user_principal_name))
         return [user_from_row(row) for row in rows]
+
+    def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        wanted = list(dict.fromkeys(user_ids))
+        found: dict[str, User | None] = dict.fromkeys(wanted)
+        for start in range(0, len(wanted), 500):
+            rows = self._session.scalars(
+                select(SimUserRow).where(SimUserRow.id.in_(wanted[start : start + 500]))
+            )
+            found.update((row.id, user_from_row(row)) for row in rows)
+        return found
 
     def users_with_product(self, sku_id: str) -> list[User]:
         rows = self._session.scalars(
@@ -508,3 +522,52 @@ def _subscription(row: SimSubscriptionRow, part_number: str, now: datetime, org_
 def _label(products: dict[str, Product], sku_id: str) -> str:
     product = products.get(sku_id)
     return product.display_name if product else sku_id
+
+
+class SimulatedTenant:
+    """`domain.ports.TenantDirectory` for the services: every call is a short transaction of its
+    own on the simulated tenant, and none is made while the caller has a unit of work open."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    @contextmanager
+    def _tenant(self, what: str) -> Iterator[SimulatedDirectory]:
+        forbid_remote_call(f"the simulated tenant ({what})")
+        with self._sessions() as session:
+            yield SimulatedDirectory(session, self._clock)
+            session.commit()
+
+    def organization(self) -> Organization:
+        with self._tenant("organization") as tenant:
+            return tenant.organization()
+
+    def products(self) -> list[Product]:
+        with self._tenant("products") as tenant:
+            return tenant.products()
+
+    def subscriptions(self) -> list[Subscription]:
+        with self._tenant("subscriptions") as tenant:
+            return tenant.subscriptions()
+
+    def user(self, key: str) -> User | None:
+        with self._tenant("user") as tenant:
+            return tenant.user(key)
+
+    def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        with self._tenant("users") as tenant:
+            return tenant.users_by_id(user_ids)
+
+    def users_with_product(self, sku_id: str) -> list[User]:
+        with self._tenant("users with a product") as tenant:
+            return tenant.users_with_product(sku_id)
+
+    def admin_roles(self, user_id: str) -> frozenset[AdminRole]:
+        with self._tenant("admin roles") as tenant:
+            return tenant.admin_roles(user_id)
+
+    def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
+        """The writes commit when the block ends; an error rolls them back (nothing half-written)."""
+        with self._tenant("license writes") as tenant:
+            return tenant.apply(changes, verify=verify)

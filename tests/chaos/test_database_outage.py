@@ -57,11 +57,10 @@ def bot(container: Container) -> Iterator[SlackBot]:
 
 
 def products_of(container: Container, email: str) -> set[str]:
-    with container.uow() as uow:
-        user = uow.directory.user(email)
-        assert user is not None
-        parts = {p.sku_id: p.part_number for p in uow.directory.products()}
-        return {parts[lic.sku_id] for lic in user.licenses}
+    user = container.directory.user(email)
+    assert user is not None
+    parts = {p.sku_id: p.part_number for p in container.directory.products()}
+    return {parts[lic.sku_id] for lic in user.licenses}
 
 
 def license_writes(container: Container, email: str) -> int:

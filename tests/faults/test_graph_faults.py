@@ -173,8 +173,8 @@ def run_replace(
                 rng=random.Random(7),
             )
             directory = GraphDirectory(client)
-            uow = SqlUnitOfWorkFactory(session_factory(bot_engine), lambda _session: directory)
-            licensing = Licensing(uow, FixedClock(), ProductCatalog())
+            uow = SqlUnitOfWorkFactory(session_factory(bot_engine))
+            licensing = Licensing(uow, directory, FixedClock(), ProductCatalog())
             try:
                 preview = licensing.request_change(
                     ChangeLicenses(ChangeKind.REPLACE, ADMIN, ("has:E3",), "E5")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.database import create_engine, session_factory
 from storage.migrate import upgrade
-from storage.simulated import SimulatedDirectory, directory_factory, reset_demo_tenant
+from storage.simulated import SimulatedDirectory, SimulatedTenant, reset_demo_tenant
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import postgres_schema
 from tests.fakes import FixedClock
@@ -82,5 +82,11 @@ def directory(session: Session, clock: FixedClock) -> SimulatedDirectory:
 
 
 @pytest.fixture
-def uow_factory(seeded: sessionmaker[Session], clock: FixedClock) -> SqlUnitOfWorkFactory:
-    return SqlUnitOfWorkFactory(seeded, directory_factory(clock))
+def uow_factory(seeded: sessionmaker[Session]) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(seeded)
+
+
+@pytest.fixture
+def tenant(seeded: sessionmaker[Session], clock: FixedClock) -> SimulatedTenant:
+    """The simulated tenant as the services are given it: on sessions of its own."""
+    return SimulatedTenant(seeded, clock)

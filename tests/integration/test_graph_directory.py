@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from domain import transactions
 from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange, plan_user_change
 from domain.errors import AmbiguousUser, DirectoryUnavailable, ServicePlanConflict
 from domain.model import (
@@ -33,6 +34,7 @@ from domain.model import (
     SubscriptionStatus,
     User,
 )
+from domain.transactions import RemoteCallInTransaction
 from storage.database import session_factory
 from storage.graph import (
     CertificateCredential,
@@ -823,3 +825,19 @@ def test_a_write_refused_because_another_writer_got_there_first_is_done_not_fail
     assert sim.stats().total_writes_applied == 0, "the late write was refused, not applied twice"
     assert outcome.kind is OutcomeKind.ALREADY_APPLIED, outcome.reason
     assert {lic.sku_id for lic in outcome.licenses} == {E5}
+
+
+def test_graph_is_never_called_while_a_unit_of_work_is_open(graph: Connection) -> None:
+    """DESIGN.md §5: the client refuses before anything is sent; the services call it between
+    transactions only (the whole suite runs with this guard)."""
+    sent = graph.client.stats().http_requests
+    transactions.opened()
+    try:
+        with pytest.raises(RemoteCallInTransaction, match="Microsoft Graph"):
+            graph.directory.user("alice@contoso.com")
+        with pytest.raises(RemoteCallInTransaction):
+            graph.directory.users_by_id([demo_user_id("alice@contoso.com")])
+    finally:
+        transactions.closed()
+    assert graph.client.stats().http_requests == sent, "nothing reached Graph"
+    assert graph.directory.users_by_id([demo_user_id("alice@contoso.com")])[demo_user_id("alice@contoso.com")]

@@ -60,10 +60,11 @@ def graph_bot(sessions: sessionmaker[Session], clock: FixedClock) -> Iterator[Gr
             GraphConfig(access_token=TOKEN, graph_url=sim.url), StaticTokenProvider(TOKEN), sleeper=_no_sleep
         )
         directory = GraphDirectory(client, catalog=DEMO_CATALOG)
-        uow = SqlUnitOfWorkFactory(sessions, lambda _session: directory)
-        licensing = Licensing(uow, clock, DEMO_CATALOG)
+        uow = SqlUnitOfWorkFactory(sessions)
+        licensing = Licensing(uow, directory, clock, DEMO_CATALOG)
         subscriptions = Subscriptions(
             uow,
+            directory,
             clock,
             DEMO_CATALOG,
             licensing=licensing,

@@ -1,5 +1,7 @@
-"""The license services over the real unit of work and the simulated tenant (SQLite and PostgreSQL):
-the tenant's writes and their audit records share one transaction (R20)."""
+"""The license services over the real unit of work and the simulated tenant (SQLite and PostgreSQL).
+
+The tenant keeps its own sessions, as a remote system would: its writes never share a transaction
+with the bot's state, and it refuses to be called while a unit of work is open (DESIGN.md §5)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus, UserChange
 from domain.commands import CancelChange, ChangeLicenses, ConfirmChange, UndoChange
 from domain.errors import ChangeNotPending
-from domain.model import LicenseAssignment, licenses_to_json
+from domain.model import LicenseAssignment
 from domain.services import Licensing
+from domain.transactions import RemoteCallInTransaction
 from storage.orm import SimLicenseEventRow
-from storage.simulated import SimulatedDirectory, demo_user_id
+from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
@@ -51,55 +54,53 @@ def license_events(sessions: sessionmaker[Session]) -> list[SimLicenseEventRow]:
         return list(session.scalars(select(SimLicenseEventRow).order_by(SimLicenseEventRow.seq)))
 
 
-def audited_write(uow_factory: SqlUnitOfWorkFactory, clock: FixedClock, *, commit: bool) -> None:
-    change = alice_to_e5()
-    with uow_factory() as uow:
-        [outcome] = uow.directory.apply([change])
-        assert outcome.succeeded
-        uow.audit.record(
-            AuditEntry(
-                at=clock.now(),
-                actor="lena@contoso.com",
-                action="replace Office 365 E5",
-                result=AuditResult.APPLIED,
-                target=change.user_principal_name,
-                before=licenses_to_json(change.before),
-                after=licenses_to_json(change.after),
-            )
-        )
-        if commit:
-            uow.commit()
-
-
-def test_a_rolled_back_license_change_leaves_neither_the_write_nor_its_audit(
-    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+def test_the_simulated_tenant_commits_its_writes_on_its_own_like_graph(
+    uow_factory: SqlUnitOfWorkFactory,
+    tenant: SimulatedTenant,
+    seeded: sessionmaker[Session],
+    clock: FixedClock,
 ) -> None:
-    audited_write(uow_factory, clock, commit=False)
+    """The tenant is a remote system, even simulated: a write commits by itself, and a unit of work
+    rolled back afterwards (a crash before the outcome is recorded) does not undo it — the applier's
+    recorded intent is what tells a resume about it (DESIGN.md §5)."""
+    [outcome] = tenant.apply([alice_to_e5()])
+    with uow_factory() as uow:
+        uow.audit.record(
+            AuditEntry(at=clock.now(), actor="lena@contoso.com", action="replace", result=AuditResult.APPLIED)
+        )  # never committed
 
-    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E3),)
-    assert license_events(seeded) == []
+    assert outcome.succeeded
+    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E5),)
+    assert len(license_events(seeded)) == 1
     with uow_factory() as uow:
         assert uow.audit.recent() == []
 
 
-def test_a_committed_license_change_keeps_both(
-    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+def test_the_simulated_tenant_refuses_to_be_called_inside_a_unit_of_work(
+    uow_factory: SqlUnitOfWorkFactory,
+    tenant: SimulatedTenant,
+    seeded: sessionmaker[Session],
+    clock: FixedClock,
 ) -> None:
-    audited_write(uow_factory, clock, commit=True)
-
-    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E5),)
-    assert len(license_events(seeded)) == 1
     with uow_factory() as uow:
-        [entry] = uow.audit.recent()
-    assert entry.target == "alice@contoso.com"
-    assert entry.after == [{"skuId": E5, "disabledPlans": []}]
+        uow.audit.recent()
+        with pytest.raises(RemoteCallInTransaction):
+            tenant.apply([alice_to_e5()])
+    with uow_factory(), pytest.raises(RemoteCallInTransaction):
+        tenant.user("alice@contoso.com")
+
+    assert licenses_of(seeded, clock, "alice@contoso.com") == (LicenseAssignment(E3),)
+    assert tenant.user("alice@contoso.com") is not None, "fine once the unit of work is closed"
 
 
 def test_replace_alice_with_e5_through_the_services(
-    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+    uow_factory: SqlUnitOfWorkFactory,
+    tenant: SimulatedTenant,
+    seeded: sessionmaker[Session],
+    clock: FixedClock,
 ) -> None:
     """`/license replace @alice E5` as Lena: preview, confirm, applied and audited."""
-    licensing = Licensing(uow_factory, clock, ProductCatalog())
+    licensing = Licensing(uow_factory, tenant, clock, ProductCatalog())
     preview = licensing.request_change(
         ChangeLicenses(ChangeKind.REPLACE, "lena@contoso.com", ("alice@contoso.com",), "E5")
     )
@@ -117,12 +118,15 @@ def test_replace_alice_with_e5_through_the_services(
 
 
 def test_a_bulk_move_never_leaves_anyone_without_a_license_and_writes_each_user_once(
-    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+    uow_factory: SqlUnitOfWorkFactory,
+    tenant: SimulatedTenant,
+    seeded: sessionmaker[Session],
+    clock: FixedClock,
 ) -> None:
     """Every E3 holder to E5 in batches of 3, with enough seats bought first (R2, R7, R17)."""
     with seeded.begin() as session:
         SimulatedDirectory(session, clock).add_subscription(O365_E5, 10)
-    licensing = Licensing(uow_factory, clock, ProductCatalog(), batch_size=3)
+    licensing = Licensing(uow_factory, tenant, clock, ProductCatalog(), batch_size=3)
     preview = licensing.request_change(
         ChangeLicenses(ChangeKind.REPLACE, "lena@contoso.com", ("has:E3",), "E5")
     )
@@ -140,12 +144,15 @@ def test_a_bulk_move_never_leaves_anyone_without_a_license_and_writes_each_user_
 
 
 def test_two_replicas_asked_to_undo_at_once_preview_one_undo_and_a_cancelled_one_can_be_asked_again(
-    uow_factory: SqlUnitOfWorkFactory, seeded: sessionmaker[Session], clock: FixedClock
+    uow_factory: SqlUnitOfWorkFactory,
+    tenant: SimulatedTenant,
+    seeded: sessionmaker[Session],
+    clock: FixedClock,
 ) -> None:
     """A double click on Undo reaching two replicas: the original change set's row lock makes them
     take turns, and the second finds the first one's undo; cancelling that undo frees the button."""
     lena, bob = "lena@contoso.com", "bob@contoso.com"
-    replicas = [Licensing(uow_factory, clock, ProductCatalog()) for _ in range(2)]
+    replicas = [Licensing(uow_factory, tenant, clock, ProductCatalog()) for _ in range(2)]
     done = replicas[0].request_change(ChangeLicenses(ChangeKind.ASSIGN, lena, (bob,), "E5"))
     start = threading.Barrier(2)
     outcomes: list[ChangeSet | Exception] = []

@@ -15,7 +15,7 @@ from domain.changes import ChangeItem, ChangeKind, ChangeSet, ProductSnapshot, U
 from domain.commands import ChangeLicenses, ConfirmChange, UndoChange
 from domain.model import LicenseAssignment
 from domain.services import Licensing
-from storage.simulated import demo_user_id
+from storage.simulated import SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
@@ -107,9 +107,9 @@ def test_rows_from_before_the_revision_read_as_empty(
 
 
 def test_plan_confirm_and_undo_on_the_simulated_tenant(
-    uow_factory: SqlUnitOfWorkFactory, clock: FixedClock
+    uow_factory: SqlUnitOfWorkFactory, tenant: SimulatedTenant, clock: FixedClock
 ) -> None:
-    licensing = Licensing(uow_factory, clock, ProductCatalog())
+    licensing = Licensing(uow_factory, tenant, clock, ProductCatalog())
     preview = licensing.plan_change(
         ChangeLicenses(
             ChangeKind.REPLACE, "lena@contoso.com", ("carol@contoso.com",), "E5", turn_off=("Sway",)
@@ -123,8 +123,7 @@ def test_plan_confirm_and_undo_on_the_simulated_tenant(
     undo = licensing.request_undo(UndoChange(done.id, "lena@contoso.com"))
     licensing.confirm(ConfirmChange(undo.id, "lena@contoso.com"))
 
-    with uow_factory() as uow:
-        carol = uow.directory.user("carol@contoso.com")
+    carol = tenant.user("carol@contoso.com")
     assert carol is not None
     assert [lic.sku_id for lic in carol.licenses] == [E3]
     assert carol.licenses[0] == preview.items[0].change.before[0], "licenses and services as they were"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +41,7 @@ from domain.errors import (
     UsersStillLicensed,
 )
 from domain.model import Cloud, PaymentMethod, PurchaseChannel, SubscriptionStatus
-from domain.ports import Commerce, TenantDirectory
+from domain.ports import Commerce
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import (
@@ -58,7 +58,7 @@ from domain.workflows import (
 from storage.calendar import HolidayCalendar
 from storage.commerce import AdminTaskCommerce
 from storage.orm import SimLicenseEventRow, SimSubscriptionRow
-from storage.simulated import SimulatedDirectory, demo_subscription_id, demo_user_id
+from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_subscription_id, demo_user_id
 from storage.simulated.commerce import SimulatedCommerce
 from storage.simulated.products import AUDIO_CONFERENCING, DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5
 from storage.uow import SqlUnitOfWorkFactory
@@ -76,15 +76,16 @@ E3_HOLDERS = 14
 
 
 class CountingDirectory:
-    """The simulated directory, counting the reads a poll makes (`subscriptions`, `products`)."""
+    """The simulated tenant, counting the reads a poll makes (`subscriptions`, `products`)."""
 
     def __init__(
-        self, inner: SimulatedDirectory, counts: Counter[str], crash: CrashPlan, session: Session
+        self, sessions: sessionmaker[Session], clock: FixedClock, counts: Counter[str], crash: CrashPlan
     ) -> None:
-        self._inner = inner
+        self._inner = SimulatedTenant(sessions, clock)
+        self._sessions = sessions
+        self._clock = clock
         self._counts = counts
         self._crash = crash
-        self._session = session
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -98,7 +99,13 @@ class CountingDirectory:
         return self._inner.products()
 
     def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
-        return self._crash.apply(self._inner, changes, verify=verify, commit=self._session.commit)
+        if not self._crash.now():
+            return self._inner.apply(changes, verify=verify)
+        with self._sessions() as session:
+            SimulatedDirectory(session, self._clock).apply(changes[: self._crash.after_writes], verify=verify)
+            if self._crash.keep_writes:
+                session.commit()
+        raise SimulatedCrash(f"killed after {self._crash.after_writes} writes of a batch of {len(changes)}")
 
 
 @dataclass
@@ -112,22 +119,13 @@ class CrashPlan:
     keep_writes: bool = False
     calls: int = 0
 
-    def apply(
-        self,
-        inner: SimulatedDirectory,
-        changes: Sequence[UserChange],
-        *,
-        verify: bool,
-        commit: Callable[[], None],
-    ) -> list[ChangeOutcome]:
+    def now(self) -> bool:
+        """Whether this `apply` call is the one to die in (counted once per call)."""
         self.calls += 1
         if self.on_call is None or self.calls != self.on_call:
-            return inner.apply(changes, verify=verify)
+            return False
         self.on_call = None
-        inner.apply(changes[: self.after_writes], verify=verify)
-        if self.keep_writes:
-            commit()
-        raise SimulatedCrash(f"killed after {self.after_writes} writes of a batch of {len(changes)}")
+        return True
 
 
 @dataclass
@@ -186,6 +184,7 @@ class Bot:
 def make_subscriptions(bot: Bot, commerce: Commerce | None = None, owner: str | None = None) -> Subscriptions:
     return Subscriptions(
         bot.uow,
+        bot.licensing.directory,
         bot.clock,
         ProductCatalog(),
         licensing=bot.licensing,
@@ -208,11 +207,9 @@ def bot(seeded: sessionmaker[Session], clock: FixedClock) -> Bot:
     counts: Counter[str] = Counter()
     crash = CrashPlan()
 
-    def directory(session: Session) -> TenantDirectory:
-        return CountingDirectory(SimulatedDirectory(session, clock), counts, crash, session)
-
-    uow = SqlUnitOfWorkFactory(seeded, directory)
-    licensing = Licensing(uow, clock, ProductCatalog(), batch_size=5)
+    directory = CountingDirectory(seeded, clock, counts, crash)
+    uow = SqlUnitOfWorkFactory(seeded)
+    licensing = Licensing(uow, directory, clock, ProductCatalog(), batch_size=5)
     made = Bot(seeded, clock, uow, licensing, None, RecordingNotifier(), counts, crash)  # type: ignore[arg-type]
     made.subscriptions = make_subscriptions(made, owner="first")
     return made

@@ -52,7 +52,7 @@ def assert_no_traceback(text: str) -> None:
 @pytest.fixture
 def sbot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:  # noqa: F811 - the fixtures
     """The app, with grace, bill, lena, uma, dave and a stranger in one channel."""
-    with serve(slack, Services(licensing=licensing_on(tenant.uow), timing=FAST)) as running:
+    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as running:
         people = dict(running.people)
         for name in EXTRA:
             people[name] = slack.add_user(name, email=f"{name}@contoso.com")

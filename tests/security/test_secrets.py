@@ -13,11 +13,10 @@ from sqlalchemy import select
 
 from bot.local_slack import LocalSlack
 from bot.logs import configure_logging
-from domain.ports import UnitOfWork
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE
 from storage.orm import AuditRow
-from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, licensing_on, serve, text_of
+from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, Unreachable, licensing_on, serve, text_of
 
 GRAPH_SECRET = "graph-client-secret-Q7v~x9"
 GRAPH_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.secret-graph-token-payload.signature"
@@ -38,8 +37,10 @@ def log_output(slack: LocalSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[i
         root.setLevel(level)
 
 
-def _leaky_unit_of_work() -> UnitOfWork:
-    raise RuntimeError(f"Graph said no to client_secret={GRAPH_SECRET} and Bearer {GRAPH_TOKEN}")
+def _leaky() -> Unreachable:
+    return Unreachable(
+        RuntimeError(f"Graph said no to client_secret={GRAPH_SECRET} and Bearer {GRAPH_TOKEN}")
+    )
 
 
 def _secrets(slack: LocalSlack) -> list[str]:
@@ -78,7 +79,7 @@ def test_flows_at_debug_leak_no_secret(
 def test_an_exception_that_carries_secrets_is_logged_redacted_and_never_shown(
     slack: LocalSlack, log_output: io.StringIO
 ) -> None:
-    with serve(slack, Services(licensing=licensing_on(_leaky_unit_of_work))) as bot:
+    with serve(slack, Services(licensing=licensing_on(_leaky(), _leaky()))) as bot:
         assert bot.command("lena", f"show {bot.mention('alice')}") == 200
         reply = bot.wait_reply("lena")
         bot.finish()

@@ -34,7 +34,7 @@ from bot.local_slack import LocalSlack, Message, View, render_blocks, signed_hea
 from bot.local_slack.signing import Selection
 from domain.audit import AuditEntry
 from domain.catalog import ProductCatalog
-from domain.ports import UnitOfWorkFactory
+from domain.ports import TenantDirectory, UnitOfWorkFactory
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.blocks.workflows import workflow_sections
@@ -44,7 +44,7 @@ from storage.calendar import HolidayCalendar
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
 from storage.orm import SimLicenseEventRow, SimUserLicenseRow, SimUserRow
-from storage.simulated import SimulatedDirectory, demo_user_id, directory_factory, reset_demo_tenant
+from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id, reset_demo_tenant
 from storage.simulated.commerce import SimulatedCommerce
 from storage.simulated.products import DEMO_PRODUCTS
 from storage.simulated.seed import user_row
@@ -62,13 +62,13 @@ class Tenant:
     engine: Engine
     sessions: sessionmaker[Session]
     uow: SqlUnitOfWorkFactory
+    directory: SimulatedTenant
 
     def products_of(self, email: str) -> set[str]:
-        with self.uow() as uow:
-            user = uow.directory.user(email)
-            assert user is not None
-            parts = {p.sku_id: p.part_number for p in uow.directory.products()}
-            return {parts[lic.sku_id] for lic in user.licenses}
+        user = self.directory.user(email)
+        assert user is not None
+        parts = {p.sku_id: p.part_number for p in self.directory.products()}
+        return {parts[lic.sku_id] for lic in user.licenses}
 
     def license_writes(self, email: str) -> int:
         with self.sessions() as session:
@@ -86,12 +86,11 @@ class Tenant:
     def services_off(self, email: str, part: str) -> set[str]:
         """Names of the service plans turned off in the user's license of a product."""
         product = DEMO_PRODUCTS[part]
-        with self.uow() as uow:
-            user = uow.directory.user(email)
-            assert user is not None
-            held = user.license_for(product.sku_id)
-            assert held is not None, f"{email} has no {part}"
-            return {plan.name for plan in product.service_plans if plan.id in held.disabled_plans}
+        user = self.directory.user(email)
+        assert user is not None
+        held = user.license_for(product.sku_id)
+        assert held is not None, f"{email} has no {part}"
+        return {plan.name for plan in product.service_plans if plan.id in held.disabled_plans}
 
     def add_user(
         self,
@@ -272,12 +271,25 @@ def tenant(tmp_path: Path) -> Iterator[Tenant]:
     with sessions() as session:
         reset_demo_tenant(session, clock)
         session.commit()
-    yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions, directory_factory(clock)))
+    yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions), SimulatedTenant(sessions, clock))
     engine.dispose()
 
 
-def licensing_on(uow: UnitOfWorkFactory) -> Licensing:
-    return Licensing(uow, SystemClock(), ProductCatalog())
+def licensing_on(uow: UnitOfWorkFactory, directory: TenantDirectory) -> Licensing:
+    return Licensing(uow, directory, SystemClock(), ProductCatalog())
+
+
+class Unreachable:
+    """A unit of work or a tenant directory that fails with `error` whatever is asked of it."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def __call__(self) -> Any:
+        raise self._error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._error
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -317,7 +329,7 @@ def serve(slack: LocalSlack, services: Services) -> Iterator[SlackBot]:
 
 @pytest.fixture
 def bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
-    with serve(slack, Services(licensing=licensing_on(tenant.uow))) as running:
+    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory))) as running:
         yield running
 
 
@@ -342,8 +354,9 @@ def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminde
     sessions = session_factory(engine)
     with sessions.begin() as session:
         reset_demo_tenant(session, clock)
-    uow = SqlUnitOfWorkFactory(sessions, directory_factory(clock))
-    licensing = Licensing(uow, clock, ProductCatalog())
+    uow = SqlUnitOfWorkFactory(sessions)
+    directory = SimulatedTenant(sessions, clock)
+    licensing = Licensing(uow, directory, clock, ProductCatalog())
     notifier = SlackNotifier(
         WebClient(token=slack.bot_token, base_url=slack.api_url),
         approvals_channel=approvals,
@@ -354,6 +367,7 @@ def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminde
     )
     subscriptions = Subscriptions(
         uow,
+        directory,
         clock,
         ProductCatalog(),
         licensing=licensing,
@@ -367,4 +381,4 @@ def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminde
         return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
 
     services = Services(licensing=licensing, subscriptions=subscriptions, workflows=sections, timing=FAST)
-    return WorkflowWiring(Tenant(engine, sessions, uow), clock, subscriptions, notifier, services)
+    return WorkflowWiring(Tenant(engine, sessions, uow, directory), clock, subscriptions, notifier, services)

@@ -66,7 +66,9 @@ def test_a_workflow_provider_adds_its_sections(slack: LocalSlack, tenant: Tenant
             waiting_on_me=[],
         )
 
-    with serve(slack, Services(licensing=licensing_on(tenant.uow), workflows=workflows)) as bot:
+    with serve(
+        slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), workflows=workflows)
+    ) as bot:
         home = shown(open_home(bot, "lena"))
 
     assert asked == ["lena@contoso.com"]

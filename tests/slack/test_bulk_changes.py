@@ -25,7 +25,7 @@ E3, E4, E5 = "ENTERPRISEPACK", "ENTERPRISEWITHSCAL", "ENTERPRISEPREMIUM"
 @pytest.fixture
 def fast_bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
     """The bot updating a progress message after every batch (the throttle is tested on its own)."""
-    with serve(slack, Services(licensing=licensing_on(tenant.uow), timing=FAST)) as running:
+    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as running:
         yield running
 
 
@@ -175,7 +175,9 @@ def test_undo_restores_licenses_and_services_and_refuses_users_changed_since(
 
 
 def test_an_undo_after_its_time_is_refused_with_the_reason(slack: LocalSlack, tenant: Tenant) -> None:
-    licensing = Licensing(tenant.uow, SystemClock(), ProductCatalog(), undo_ttl=timedelta(0))
+    licensing = Licensing(
+        tenant.uow, tenant.directory, SystemClock(), ProductCatalog(), undo_ttl=timedelta(0)
+    )
     with serve(slack, Services(licensing=licensing, timing=FAST)) as bot:
         assert bot.command("lena", f"assign {bot.mention('bob')} E5") == 200
         bot.wait_reply("lena", containing="Licenses assigned")

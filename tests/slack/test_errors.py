@@ -15,21 +15,17 @@ from slack_sdk import WebClient
 
 from bot.local_slack import LocalSlack
 from domain.errors import NotEnoughSeats
-from domain.ports import UnitOfWork
 from handlers.context import Services
 from handlers.errors import handle_error
-from tests.slack.conftest import SlackBot, licensing_on, serve, text_of
+from tests.slack.conftest import SlackBot, Unreachable, licensing_on, serve, text_of
 
 SECRET_DETAIL = "password=hunter2 at db.internal"
 
 
-def _broken_unit_of_work() -> UnitOfWork:
-    raise RuntimeError(f"cannot connect: {SECRET_DETAIL}")
-
-
 @pytest.fixture
 def broken_bot(slack: LocalSlack) -> Iterator[SlackBot]:
-    with serve(slack, Services(licensing=licensing_on(_broken_unit_of_work))) as running:
+    broken = Unreachable(RuntimeError(f"cannot connect: {SECRET_DETAIL}"))
+    with serve(slack, Services(licensing=licensing_on(broken, broken))) as running:
         yield running
 
 

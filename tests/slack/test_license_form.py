@@ -263,7 +263,9 @@ def test_someone_else_cannot_submit_a_form_opened_for_another(bot: SlackBot, ten
 @pytest.fixture
 def slow_bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
     """Checks never finish within the answer to Slack: the form answers "checking…" at once."""
-    services = Services(licensing=licensing_on(tenant.uow), timing=Timing(form_check_seconds=0.0))
+    services = Services(
+        licensing=licensing_on(tenant.uow, tenant.directory), timing=Timing(form_check_seconds=0.0)
+    )
     with serve(slack, services) as running:
         yield running
 

@@ -195,7 +195,9 @@ def test_a_cancelled_undo_can_be_asked_for_again_and_a_double_click_still_previe
 
 def test_an_expired_undo_preview_leaves_the_undo_available(slack: LocalSlack, tenant: Tenant) -> None:
     clock = FixedClock(datetime.now(UTC))
-    licensing = Licensing(tenant.uow, clock, ProductCatalog(), preview_ttl=timedelta(minutes=15))
+    licensing = Licensing(
+        tenant.uow, tenant.directory, clock, ProductCatalog(), preview_ttl=timedelta(minutes=15)
+    )
     with serve(slack, Services(licensing=licensing)) as bot:
         assert bot.command("lena", f"assign {bot.mention('bob')} E5") == 200
         result = bot.wait_reply("lena", containing="Licenses assigned")

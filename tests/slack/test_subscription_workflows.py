@@ -95,6 +95,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
     if admin_tasks:
         subscriptions = Subscriptions(
             wired.tenant.uow,
+            wired.tenant.directory,
             wired.clock,
             ProductCatalog(),
             licensing=wired.services.licensing,

@@ -10,6 +10,7 @@ from domain.audit import AuditEntry, AuditResult
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ChangeState, OutcomeKind, UserChange
 from domain.model import AdminRole, LicenseAssignment
 from domain.ports import AuditLog, Clock, TenantDirectory, UnitOfWorkFactory
+from domain.transactions import RemoteCallInTransaction
 from tests.fakes import (
     SKU_E3,
     SKU_E5,
@@ -273,13 +274,18 @@ def test_unit_of_work_commits_only_its_own_rows_over_what_others_committed() -> 
     assert [e.actor for e in uow.audit_entries] == ["a@contoso.com", "b@contoso.com"]
 
 
-def test_unit_of_work_does_not_undo_directory_writes() -> None:
+def test_the_directory_refuses_to_be_called_inside_a_unit_of_work() -> None:
+    """The same rule as the real adapters (DESIGN.md §5): no remote call with a transaction open."""
     tenant = directory()
     uow = InMemoryUnitOfWorkFactory(tenant)
 
-    with uow() as unit:
-        unit.directory.apply([change("alice", (license_of(SKU_E3),), license_of(SKU_E5))])
+    with uow(), pytest.raises(RemoteCallInTransaction):
+        tenant.apply([change("alice", (license_of(SKU_E3),), license_of(SKU_E5))])
+    with uow(), pytest.raises(RemoteCallInTransaction):
+        tenant.products()
 
+    assert tenant.licenses_of("alice@contoso.com") == (license_of(SKU_E3),)
+    tenant.apply([change("alice", (license_of(SKU_E3),), license_of(SKU_E5))])
     assert tenant.licenses_of("alice@contoso.com") == (license_of(SKU_E5),)
 
 

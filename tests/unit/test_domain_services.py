@@ -98,7 +98,7 @@ def tenant() -> Tenant:
     )
     uow = InMemoryUnitOfWorkFactory(directory)
     clock = FixedClock()
-    return Tenant(directory, uow, clock, Licensing(uow, clock, ProductCatalog()))
+    return Tenant(directory, uow, clock, Licensing(uow, directory, clock, ProductCatalog()))
 
 
 def add_e3_holders(tenant: Tenant, count: int) -> list[str]:
@@ -592,10 +592,11 @@ def test_r16_unknown_requester_is_refused_and_audited(tenant: Tenant) -> None:
 
 
 def test_r16_authorize_commits_the_refusal_and_discards_work_not_committed(tenant: Tenant) -> None:
+    asker = tenant.licensing.identify(NOBODY)  # read from the directory before the unit of work
     with tenant.uow() as uow:
         uow.keys.claim("click-1", tenant.clock.now())  # uncommitted work of the same unit
         with pytest.raises(NotAuthorized):
-            tenant.licensing.authorize(uow, NOBODY, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
+            tenant.licensing.authorize(uow, asker, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
 
     assert [(e.actor, e.action) for e in tenant.audit(AuditResult.REFUSED)] == [(NOBODY, "buy E5")]
     with tenant.uow() as uow:
@@ -603,8 +604,9 @@ def test_r16_authorize_commits_the_refusal_and_discards_work_not_committed(tenan
 
 
 def test_r16_authorize_returns_the_requester_with_roles(tenant: Tenant) -> None:
+    asker = tenant.licensing.identify(BILLING)
     with tenant.uow() as uow:
-        requester = tenant.licensing.authorize(uow, BILLING, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
+        requester = tenant.licensing.authorize(uow, asker, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
 
     assert requester.name == BILLING
     assert requester.roles == {AdminRole.BILLING}

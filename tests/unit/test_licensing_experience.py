@@ -66,7 +66,9 @@ class Tenant:
         )
         self.uow = InMemoryUnitOfWorkFactory(self.directory)
         self.clock = FixedClock()
-        self.licensing = Licensing(self.uow, self.clock, ProductCatalog(), undo_ttl=timedelta(minutes=30))
+        self.licensing = Licensing(
+            self.uow, self.directory, self.clock, ProductCatalog(), undo_ttl=timedelta(minutes=30)
+        )
 
     def stored(self, change_set: ChangeSet) -> ChangeSet:
         found = self.uow.change_set(change_set.id)

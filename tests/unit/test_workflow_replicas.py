@@ -16,9 +16,10 @@ from tests.unit.test_workflow_services import BILL, WeekdaysOnly, World, world
 
 
 def _replica(w: World, name: str) -> Subscriptions:
-    licensing = Licensing(w.uow, w.clock, w.subscriptions._licensing.catalog, owner=name)
+    licensing = Licensing(w.uow, w.directory, w.clock, w.subscriptions._licensing.catalog, owner=name)
     return Subscriptions(
         w.uow,
+        w.directory,
         w.clock,
         licensing.catalog,
         licensing=licensing,

@@ -104,9 +104,10 @@ def world(*, tasks: bool = False, notifier: RecordingNotifier | None = None) -> 
     catalog = ProductCatalog()
     subscriptions = Subscriptions(
         uow,
+        directory,
         clock,
         catalog,
-        licensing=Licensing(uow, clock, catalog),
+        licensing=Licensing(uow, directory, clock, catalog),
         commerce=commerce,
         calendar=WeekdaysOnly(),
         notifier=notifier,
