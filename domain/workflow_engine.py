@@ -45,6 +45,7 @@ from domain.workflows.checks import (
     active_subscriptions,
     awaits_purchase,
     best_target,
+    purchase_candidates,
     recommend_path,
     rival_purchases,
 )
@@ -275,18 +276,18 @@ class WorkflowEngine:
         task_step = (
             workflow.current.name if workflow.waiting_for is WaitFor.TASK and workflow.current else None
         )
-        sku = workflow.product.sku_id
+        taken = uow.workflows.purchases_taken(workflow.product.sku_id, excluding=workflow.id)
         rivals = (
             rival_purchases(workflow, uow.workflows.waiting_for(PURCHASE_WAITS))
-            if awaits_purchase(workflow)
+            if awaits_purchase(workflow) and purchase_candidates(workflow, snapshot.subscriptions, taken)
             else []
-        )  # R23: the product's new subscriptions are shared out among all its waiting purchases
+        )  # R23: a new subscription is shared out among all the purchases of its product waiting
         self._deadline_from_task(uow, workflow)
         seen = observe(
             workflow,
             snapshot,
             now,
-            taken=uow.workflows.purchases_taken(sku, excluding=workflow.id),
+            taken=taken,
             take=lambda subscription_id: uow.workflows.take_purchase(workflow.id, subscription_id),
             rivals=rivals,
         )

@@ -47,6 +47,7 @@ __all__ = [
     "match_purchases",
     "not_listed_reasons",
     "only_active",
+    "purchase_candidates",
     "recommend_path",
     "redundant_addons",
     "rival_purchases",
@@ -167,6 +168,20 @@ def awaits_purchase(workflow: Workflow) -> bool:
     )
 
 
+def purchase_candidates(
+    workflow: Workflow, subscriptions: Iterable[Subscription], taken: Collection[str] = ()
+) -> list[Subscription]:
+    """The subscriptions that could fulfil the workflow's purchase: of its product, not listed when it
+    was ordered, not `taken` by another workflow, with at least the licenses it asked for (R23)."""
+    return [
+        s
+        for s in subscriptions
+        if _new_to(workflow, s)
+        and (s.id not in taken or s.id == workflow.purchase_id)
+        and s.total_licenses >= workflow.seats
+    ]
+
+
 def rival_purchases(workflow: Workflow, waiting: Iterable[Workflow]) -> list[Workflow]:
     """The other purchases of the workflow's product still waiting for their subscription (R23)."""
     return [
@@ -195,6 +210,8 @@ def target_subscription(
     """
     if workflow.subscription_id:
         return next((s for s in subscriptions if s.id == workflow.subscription_id), None)
+    if not purchase_candidates(workflow, subscriptions, taken):
+        return None  # nothing new for it: the rivals need not be matched at all
     purchases = [workflow, *(r for r in rivals if r.id != workflow.id)]
     return match_purchases(purchases, subscriptions, taken, now).get(workflow.id)
 
