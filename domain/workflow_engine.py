@@ -554,9 +554,6 @@ class WorkflowEngine:
         def record(uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
             if isinstance(result, AdminTask):
                 self._wait_for_task(uow, workflow, name, result, now)
-                # R10: the credit check counts from the request, not from whenever Mark done is pressed.
-                workflow.ordered_at = now
-                workflow.deadline = self.deadline(workflow, now)
             elif name is StepName.CHECK_SEATS:
                 ordered = notes.seats_ordered(workflow, before, result)
                 workflow.wait(name, WaitFor.SEATS, now, ordered, (Choice.ABORT,))

@@ -179,7 +179,10 @@ def _bought(
     else:
         note = not_listed_reasons(workflow, found)
     if overdue:
-        note = _overdue(workflow) + " " + note
+        unbought = ""
+        if found is None and step.waiting_for is WaitFor.TASK:
+            unbought = " If it was not bought yet, the admin-center task says how."
+        note = _overdue(workflow) + unbought + " " + note
     if step.waiting_for is WaitFor.TASK:
         # Until the directory lists something (or the deadline passes) the task's note stays: the
         # checklist, or who marked it done; then the note says what the directory shows.

@@ -237,5 +237,7 @@ def test_an_overdue_credit_check_escalates_without_anyone_pressing_mark_done_r10
     assert seen.escalated
     assert flow.escalated_at == flow.deadline
     assert flow.waiting_for is WaitFor.TASK, "the task stays open: it can still be done"
-    assert flow.step(StepName.BUY).note.startswith("Overdue: the credit check of up to 2 business days ended")
+    note = flow.step(StepName.BUY).note
+    assert note.startswith("Overdue: the credit check of up to 2 business days ended")
+    assert "If it was not bought yet, the admin-center task says how." in note
     assert not observe(flow, DirectorySnapshot(()), flow.deadline + timedelta(hours=1)).escalated, "once"
