@@ -4,6 +4,7 @@ notifier hears and when, refusals audited, admin tasks, reminders."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -31,6 +32,7 @@ from domain.workflows import (
     StepStatus,
     TaskState,
     WaitFor,
+    Workflow,
     WorkflowState,
     WorkflowStatus,
 )
@@ -41,6 +43,7 @@ from tests.fakes import (
     InMemoryCommerce,
     InMemoryDirectory,
     InMemoryUnitOfWorkFactory,
+    InMemoryWorkflows,
     RecordingNotifier,
     SimulatedCrash,
     make_product,
@@ -353,3 +356,23 @@ def test_a_purchase_task_started_without_a_deadline_counts_it_from_its_task_with
     [overdue] = w.subscriptions.status(BILL, status.workflow.id)
     assert overdue.workflow.deadline == friday, "Monday's request + 3 business days, not the settings' 2"
     assert overdue.workflow.escalated_at == friday
+
+
+def test_a_poll_with_nothing_new_reads_no_rival_purchases_r23(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = world(tasks=True)
+    for seats in (3, 4, 5):
+        w.subscriptions.buy(BuySubscription(BILL, "E5", seats))
+    reads: list[frozenset[WaitFor]] = []
+    original = InMemoryWorkflows.waiting_for
+
+    def counted(self: InMemoryWorkflows, waits: Collection[WaitFor]) -> list[Workflow]:
+        reads.append(frozenset(waits))
+        return original(self, waits)
+
+    monkeypatch.setattr(InMemoryWorkflows, "waiting_for", counted)
+    w.clock.advance(timedelta(minutes=10))
+    w.subscriptions.tick()
+    assert len(reads) == 1, "the tick's own read: no subscription is new, so no purchase needs rivals"
+    w.directory.put_subscription(_new_e5("bought-4", 4))
+    w.clock.advance(timedelta(minutes=10))
+    assert len(w.subscriptions.tick().advanced) == 1
