@@ -67,7 +67,6 @@ from domain.workflows import (
     ProductRef,
     Reminder,
     StepName,
-    TaskKind,
     WaitFor,
     WaitingOn,
     Workflow,
@@ -461,14 +460,10 @@ class Subscriptions:
             now = self._clock.now()
             task.mark_done(requester.name, now)
             uow.tasks.save(task)
-            if task.kind is TaskKind.BUY and workflow.deadline is None:
-                # Bought now, as far as the bot can know: the credit check counts from here (R10).
-                workflow.ordered_at = now
-                workflow.deadline = self._engine.deadline(workflow, now)
             step = workflow.current
             seen = self._engine.observe(uow, workflow, snapshot, now)
             if step is not None and step.name not in seen.completed and step.waiting_for is WaitFor.TASK:
-                note = notes.task_not_seen(requester.name, task, now)
+                note = notes.task_not_seen(requester.name, task, now, seen.shown)
                 workflow.wait(step.name, WaitFor.TASK, now, note, step.choices)
             verdict = "seen in the directory" if seen.completed else "not seen in the directory yet"
             self._engine.audit(

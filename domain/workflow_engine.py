@@ -51,10 +51,18 @@ from domain.workflows import (
     notes,
     observe,
 )
-from domain.workflows.checks import active_subscriptions, best_target, recommend_path
+from domain.workflows.checks import (
+    PURCHASE_WAITS,
+    active_subscriptions,
+    awaits_purchase,
+    best_target,
+    purchase_candidates,
+    recommend_path,
+    rival_purchases,
+)
 from domain.workflows.polling import wants_products
 from domain.workflows.settings import WorkflowSettings
-from domain.workflows.tasks import AdminTask, Receipt
+from domain.workflows.tasks import AdminTask, Receipt, TaskKind
 
 __all__ = ["WorkflowEngine"]
 
@@ -282,13 +290,20 @@ class WorkflowEngine:
         task_step = (
             workflow.current.name if workflow.waiting_for is WaitFor.TASK and workflow.current else None
         )
-        sku = workflow.product.sku_id
+        taken = uow.workflows.purchases_taken(workflow.product.sku_id, excluding=workflow.id)
+        rivals = (
+            rival_purchases(workflow, uow.workflows.waiting_for(PURCHASE_WAITS))
+            if awaits_purchase(workflow) and purchase_candidates(workflow, snapshot.subscriptions, taken)
+            else []
+        )  # R23: a new subscription is shared out among all the purchases of its product waiting
+        self._deadline_from_task(uow, workflow)
         seen = observe(
             workflow,
             snapshot,
             now,
-            taken=uow.workflows.purchases_taken(sku, excluding=workflow.id),
+            taken=taken,
             take=lambda subscription_id: uow.workflows.take_purchase(workflow.id, subscription_id),
+            rivals=rivals,
         )
         if task_step is not None and task_step in seen.completed and workflow.task_id:
             task = uow.tasks.get(workflow.task_id, for_update=True)
@@ -312,6 +327,16 @@ class WorkflowEngine:
                 reason=reason,
             )
         return seen
+
+    def _deadline_from_task(self, uow: UnitOfWork, workflow: Workflow) -> None:
+        """R10: a purchase handed to an admin before its deadline was set at the request (a workflow
+        started by an older version) counts it from when its task was created, with its own days."""
+        if workflow.deadline is not None or not workflow.task_id or not awaits_purchase(workflow):
+            return
+        task = uow.tasks.get(workflow.task_id)
+        if task is not None and task.kind is TaskKind.BUY:
+            workflow.ordered_at = task.created_at
+            workflow.deadline = self.deadline(workflow, task.created_at)
 
     def deadline(self, workflow: Workflow, ordered_at: datetime) -> datetime:
         """R10: an invoice purchase's credit check ends after N business days of the organization's
@@ -481,6 +506,9 @@ class WorkflowEngine:
         def record(uow: UnitOfWork, workflow: Workflow, now: datetime) -> None:
             if isinstance(result, AdminTask):
                 self._wait_for_task(uow, workflow, name, result, now)
+                # R10: the credit check counts from the request, not from whenever Mark done is pressed.
+                workflow.ordered_at = now
+                workflow.deadline = self.deadline(workflow, now)
             else:
                 workflow.subscription_id = result.subscription_id
                 if uow.workflows.take_purchase(workflow.id, result.subscription_id):

@@ -1,4 +1,4 @@
-"""The decisions of the subscription procedures as plain functions (R2, R10–R15).
+"""The decisions of the subscription procedures as plain functions (R2, R10–R15, R23).
 
 They read domain values only (products, subscriptions, users), so the services, the scheduler's
 poll and the tests all ask the same questions the same way.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import (
     AmbiguousSubscription,
@@ -25,22 +26,31 @@ from domain.model import (
     User,
 )
 from domain.workflows.links import admin_center
+from domain.workflows.notes import purchase_shown
 from domain.workflows.settings import business_days
+from domain.workflows.steps import StepName, StepStatus, WaitFor
 from domain.workflows.workflow import ProductRef, Workflow, WorkflowKind
 
 __all__ = [
     "E4_PART_NUMBER",
+    "INEXACT_MATCH_AFTER",
+    "PURCHASE_STEPS",
+    "PURCHASE_WAITS",
     "SWITCH_PATHS",
     "PathAdvice",
     "active_subscriptions",
+    "awaits_purchase",
     "best_target",
     "check_direct_purchase",
     "check_on_sale",
     "check_source_active",
+    "match_purchases",
     "not_listed_reasons",
     "only_active",
+    "purchase_candidates",
     "recommend_path",
     "redundant_addons",
+    "rival_purchases",
     "seat_subscription",
     "seats_wanted",
     "target_subscription",
@@ -133,50 +143,186 @@ def check_source_active(product: ProductRef, subscriptions: Sequence[Subscriptio
     raise SubscriptionNotActive(product.display_name, " / ".join(statuses) or "not listed")
 
 
-def target_subscription(
-    workflow: Workflow, subscriptions: Sequence[Subscription], taken: Collection[str] = ()
-) -> Subscription | None:
-    """The subscription the workflow bought or waits for, if the directory lists it.
+PURCHASE_STEPS = frozenset({StepName.BUY, StepName.TARGET, StepName.AWAIT_ACTIVE})
+"""The steps that wait for a bought subscription to be listed and active."""
 
-    Known by id when the bot bought it itself; bought in the admin center (R19), it is the product's
-    newest subscription that was not there before, with at least the licenses asked for, and that no
-    other workflow `taken` as its own purchase (one purchase completes one workflow).
-    """
-    mine = [s for s in subscriptions if s.sku_id == workflow.product.sku_id]
-    if workflow.subscription_id:
-        return next((s for s in mine if s.id == workflow.subscription_id), None)
-    new = [
+PURCHASE_WAITS = frozenset({WaitFor.TASK, WaitFor.ACTIVATION})
+"""What a purchase waits for: the admin to buy it (R19), then the directory to show it active."""
+
+INEXACT_MATCH_AFTER = timedelta(hours=24)
+"""R23: how long a new subscription that fulfils no pending purchase exactly stays unclaimed while
+several purchases could take it (one of exactly its licenses may still be on its way)."""
+
+
+def awaits_purchase(workflow: Workflow) -> bool:
+    """Whether the workflow waits for a subscription it ordered that it knows only by product and
+    seats (bought in the admin center, R19): it is matched among the product's new ones (R23)."""
+    step = workflow.current
+    return (
+        not workflow.state.final
+        and not workflow.subscription_id
+        and step is not None
+        and step.name in PURCHASE_STEPS
+        and step.status is StepStatus.WAITING
+        and step.waiting_for in PURCHASE_WAITS
+    )
+
+
+def purchase_candidates(
+    workflow: Workflow, subscriptions: Iterable[Subscription], taken: Collection[str] = ()
+) -> list[Subscription]:
+    """The subscriptions that could fulfil the workflow's purchase: of its product, not listed when it
+    was ordered, not `taken` by another workflow, with at least the licenses it asked for (R23)."""
+    return [
         s
-        for s in mine
-        if s.id not in workflow.known_subscriptions
+        for s in subscriptions
+        if _new_to(workflow, s)
         and (s.id not in taken or s.id == workflow.purchase_id)
         and s.total_licenses >= workflow.seats
     ]
-    new.sort(key=lambda s: (s.status is not SubscriptionStatus.ENABLED, -s.total_licenses, s.id))
-    return new[0] if new else None
+
+
+def rival_purchases(workflow: Workflow, waiting: Iterable[Workflow]) -> list[Workflow]:
+    """The other purchases of the workflow's product still waiting for their subscription (R23)."""
+    return [
+        other
+        for other in waiting
+        if other.id != workflow.id
+        and other.product.sku_id == workflow.product.sku_id
+        and awaits_purchase(other)
+    ]
+
+
+def target_subscription(
+    workflow: Workflow,
+    subscriptions: Sequence[Subscription],
+    taken: Collection[str] = (),
+    *,
+    rivals: Sequence[Workflow] = (),
+    now: datetime | None = None,
+) -> Subscription | None:
+    """The subscription the workflow bought or waits for, if the directory lists it, active or not.
+
+    Known by id when the bot bought it itself; bought in the admin center (R19), it is the new
+    subscription `match_purchases` gives this workflow among the `rivals`, the other purchases of the
+    product still waiting (R23). A subscription another workflow `taken` as its purchase is never
+    this one's (one subscription completes one purchase).
+    """
+    if workflow.subscription_id:
+        return next((s for s in subscriptions if s.id == workflow.subscription_id), None)
+    if not purchase_candidates(workflow, subscriptions, taken):
+        return None  # nothing new for it: the rivals need not be matched at all
+    purchases = [workflow, *(r for r in rivals if r.id != workflow.id)]
+    return match_purchases(purchases, subscriptions, taken, now).get(workflow.id)
+
+
+def match_purchases(
+    purchases: Sequence[Workflow],
+    subscriptions: Sequence[Subscription],
+    taken: Collection[str] = (),
+    now: datetime | None = None,
+) -> dict[str, Subscription]:
+    """R23: which new subscription fulfils which waiting purchase (workflow id → subscription).
+
+    A purchase only takes a subscription of its product that was not listed when it was ordered,
+    that no other workflow `taken`, with at least the licenses it asked for. Then:
+    1. Exact: a subscription goes to a purchase of exactly its licenses, the oldest request first
+       (and the oldest subscription first), whatever its status: a listed subscription that is not
+       active yet is still that purchase's, which waits for it rather than taking another one.
+    2. Inexact: a subscription that fulfils no waiting purchase exactly (an admin bought more than
+       asked) goes to the purchase it covers with the fewest licenses to spare, then the oldest one,
+       but only when it is the only purchase that subscription can cover, or once the subscription
+       has been listed for `INEXACT_MATCH_AFTER` (its creation time; unknown counts as long ago), so
+       that a purchase of exactly its licenses ordered meanwhile is not robbed of it.
+
+    The answer depends only on its inputs, so every workflow polled from the same snapshot agrees.
+    """
+    assigned: dict[str, Subscription] = {}
+    used = set(taken)
+    waiting = sorted(purchases, key=_requested)
+    for purchase in waiting:
+        own = next((s for s in subscriptions if purchase.purchase_id and s.id == purchase.purchase_id), None)
+        if own is not None:
+            assigned[purchase.id] = own
+            used.add(own.id)
+    by_age = sorted(subscriptions, key=_listed)
+    for purchase in waiting:
+        if purchase.id in assigned:
+            continue
+        exact = next(
+            (
+                s
+                for s in by_age
+                if s.id not in used and _new_to(purchase, s) and s.total_licenses == purchase.seats
+            ),
+            None,
+        )
+        if exact is not None:
+            assigned[purchase.id] = exact
+            used.add(exact.id)
+    left = [p for p in waiting if p.id not in assigned]
+    pairs: list[tuple[int, tuple[datetime, str], tuple[datetime, str], Workflow, Subscription]] = []
+    for subscription in by_age:
+        if subscription.id in used:
+            continue
+        covers = [p for p in left if _new_to(p, subscription) and subscription.total_licenses >= p.seats]
+        settled = subscription.created is None or (
+            now is not None and now - subscription.created >= INEXACT_MATCH_AFTER
+        )
+        if len(covers) == 1 or (covers and settled):
+            pairs += [
+                (subscription.total_licenses - p.seats, _requested(p), _listed(subscription), p, subscription)
+                for p in covers
+            ]
+    for *_order, purchase, subscription in sorted(pairs, key=lambda pair: pair[:3]):
+        if purchase.id not in assigned and subscription.id not in used:
+            assigned[purchase.id] = subscription
+            used.add(subscription.id)
+    return assigned
+
+
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+
+def _requested(purchase: Workflow) -> tuple[datetime, str]:
+    """When the purchase was asked for: its order (the buy step), else the workflow's start."""
+    return (purchase.ordered_at or purchase.created_at, purchase.id)
+
+
+def _listed(subscription: Subscription) -> tuple[datetime, str]:
+    return (subscription.created or _LONG_AGO, subscription.id)
+
+
+def _new_to(purchase: Workflow, subscription: Subscription) -> bool:
+    return (
+        subscription.sku_id == purchase.product.sku_id and subscription.id not in purchase.known_subscriptions
+    )
 
 
 def not_listed_reasons(workflow: Workflow, found: Subscription | None) -> str:
     """R11: why a new subscription may not show up, or not as active, with what to do."""
     pages = admin_center(workflow.cloud)
-    shown = (
-        f"{workflow.product.display_name} is listed as {found.status.label}"
-        if found is not None
-        else f"No new {workflow.product.display_name} subscription is listed yet"
-    )
     reasons = []
     if found is not None and found.status is SubscriptionStatus.PENDING:
         reasons.append("it was bought and is being set up, which usually takes minutes")
-    if workflow.payment_method is PaymentMethod.INVOICE:
+    if workflow.payment_method is PaymentMethod.INVOICE and (
+        found is None or found.status is SubscriptionStatus.PENDING
+    ):
         until = f", until {workflow.credit_check_ends}" if workflow.deadline else ""
         days = business_days(workflow.credit_check_days)
         reasons.append(f"an invoice purchase may wait for a credit check for up to {days}{until} (R10)")
-    reasons.append(
-        "a subscription bought for another organization (another domain) never shows up here: "
-        "it must be bought for the users' organization (R8)"
-    )
-    reasons.append(f"if it was bought and still does not show, only support can help ({pages.support})")
-    return f"{shown}. Likely reasons: " + "; ".join(reasons) + "."
+    if found is None:
+        reasons.append(
+            "a subscription bought for another organization (another domain) never shows up here: "
+            "it must be bought for the users' organization (R8)"
+        )
+        reasons.append(f"if it was bought and still does not show, only support can help ({pages.support})")
+    else:
+        reasons.append(
+            f"if it stays that way, check Billing > Your products ({pages.subscriptions}) or ask "
+            f"support ({pages.support})"
+        )
+    return f"{purchase_shown(workflow, found)}. Likely reasons: " + "; ".join(reasons) + "."
 
 
 def seats_wanted(workflow: Workflow, source: Product | None) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from domain.changes import ChangeSet, ItemStatus
-from domain.model import PaymentMethod, Product, Subscription
+from domain.model import PaymentMethod, Product, Subscription, SubscriptionStatus
 from domain.workflows.approvals import Approval
 from domain.workflows.settings import business_days
 from domain.workflows.tasks import AdminTask, Receipt
@@ -25,6 +25,9 @@ __all__ = [
     "ordered",
     "outcome",
     "preview",
+    "purchase_not_seen",
+    "purchase_shown",
+    "purchase_waiting",
     "reassigned",
     "seats_offer",
     "seats_ordered",
@@ -186,10 +189,52 @@ def task_waiting(task: AdminTask) -> str:
     )
 
 
-def task_not_seen(who: str, task: AdminTask, now: datetime) -> str:
+def task_not_seen(who: str, task: AdminTask, now: datetime, shown: str = "") -> str:
+    """R19: an admin pressed Mark done, and `shown` says what the directory shows instead."""
     return (
-        f"{who} marked “{task.title}” done at {now:%H:%M} UTC, but the directory does not show it yet; "
+        f"{who} marked “{task.title}” done at {now:%H:%M} UTC, but "
+        f"{shown or 'the directory does not show it yet'}; "
         "the bot keeps checking at every poll (R19)."
+    )
+
+
+_NOT_ACTIVE = {
+    SubscriptionStatus.PENDING: "it is Pending: bought, and being set up",
+    SubscriptionStatus.WARNING: "it is Expired, in its grace period",
+    SubscriptionStatus.SUSPENDED: "it is Suspended",
+    SubscriptionStatus.LOCKED_OUT: "it is Locked out",
+    SubscriptionStatus.DELETED: "it is Deleted",
+}
+"""R9: why a listed subscription is not active, by the status names admins see."""
+
+
+def purchase_shown(workflow: Workflow, found: Subscription | None) -> str:
+    """What the directory shows of the subscription a purchase waits for (R9, R11, R23): not listed
+    yet, or listed and not active yet with its status, or listed and active."""
+    product = workflow.product.display_name
+    if found is None:
+        return f"No new {product} subscription is listed yet"
+    listed = f"{product} ({found.total_licenses} licenses, subscription {found.id})"
+    if found.status is SubscriptionStatus.ENABLED:
+        return f"{listed} is listed and active"
+    return f"{listed} is listed, not active yet: {_NOT_ACTIVE[found.status]}"
+
+
+def purchase_not_seen(workflow: Workflow, found: Subscription | None) -> str:
+    """After Mark done on a purchase: what the directory shows, for `task_not_seen`."""
+    if found is None:
+        return (
+            f"the directory does not show it yet: no new {workflow.product.display_name} subscription "
+            f"of {workflow.seats} licenses is listed"
+        )
+    return f"in the directory {purchase_shown(workflow, found)}"
+
+
+def purchase_waiting(workflow: Workflow, found: Subscription) -> str:
+    """R19: the admin-center purchase is listed, not active yet; the bot carries on when it is."""
+    return (
+        f"{purchase_shown(workflow, found)}. The bot checks the directory at every poll and carries on "
+        "when it is active (R19)."
     )
 
 

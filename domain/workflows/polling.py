@@ -7,7 +7,7 @@ however many are pending, a poll costs the same number of directory reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from domain.workflows.checks import (
     target_subscription,
 )
 from domain.workflows.links import admin_center
+from domain.workflows.notes import purchase_not_seen, purchase_waiting
 from domain.workflows.settings import business_days
 from domain.workflows.steps import Choice, StepName, StepStatus, WaitFor
 from domain.workflows.workflow import Workflow, WorkflowKind
@@ -50,6 +51,9 @@ class Observation:
     completed: list[StepName] = field(default_factory=list)
     changed: bool = False
     escalated: bool = False
+    shown: str = ""
+    """What the directory shows of a purchase still waited for, said after "but" when an admin
+    marked its task done (`notes.task_not_seen`); empty when there is nothing to say."""
 
 
 def wants_products(workflow: Workflow) -> bool:
@@ -64,15 +68,17 @@ def observe(
     *,
     taken: Collection[str] = (),
     take: Callable[[str], bool] = lambda _subscription_id: True,
+    rivals: Sequence[Workflow] = (),
 ) -> Observation:
     """Advance the workflow as far as the snapshot allows; the steps after need the services.
 
     A purchase made in the admin center is recognized as a new subscription (R19) that no other
-    workflow has `taken`; `take` records it as this workflow's, atomically, and says False when
-    another workflow took it first (then the next candidate is tried).
+    workflow has `taken`, matched exactly among the `rivals` — the other purchases of the product
+    still waiting (R23, `checks.match_purchases`); `take` records it as this workflow's, atomically,
+    and says False when another workflow took it first (then the next candidate is tried).
     """
     seen = Observation()
-    purchases = _Purchases(set(taken), take)
+    purchases = _Purchases(set(taken), take, tuple(rivals))
     before = _fingerprint(workflow)
     while True:
         step = workflow.current
@@ -94,6 +100,8 @@ class _Purchases:
     taken: set[str]
     """New subscriptions other workflows took as their purchase: never this workflow's."""
     take: Callable[[str], bool]
+    rivals: tuple[Workflow, ...] = ()
+    """The other purchases of the product still waiting, the same product's new subscriptions to share."""
 
 
 def _advance(
@@ -130,7 +138,9 @@ def _bought(
     if name is StepName.AWAIT_ACTIVE and workflow.source is not None:
         source_ok = bool(active_subscriptions(snapshot.subscriptions, workflow.source.sku_id))
     while True:
-        found = target_subscription(workflow, snapshot.subscriptions, purchases.taken)
+        found = target_subscription(
+            workflow, snapshot.subscriptions, purchases.taken, rivals=purchases.rivals, now=now
+        )
         active = found is not None and found.status is SubscriptionStatus.ENABLED
         recognized = found is not None and not workflow.subscription_id
         if not (active and source_ok and recognized and found is not None):
@@ -152,22 +162,33 @@ def _bought(
         workflow.complete(name, now, note)
         return True
     step = workflow.step(name)
-    if step.waiting_for is WaitFor.TASK:
-        return False  # the task's checklist stays the note until the directory shows the purchase
-    if not active:
-        note = not_listed_reasons(workflow, found)
-    else:
+    seen.shown = purchase_not_seen(workflow, found)
+    overdue = workflow.deadline is not None and now >= workflow.deadline
+    if overdue and workflow.escalated_at is None:
+        workflow.escalated_at = now  # R10: from the deadline on, whether anyone pressed anything or not
+        seen.escalated = True
+    if found is not None and active:
         assert workflow.source is not None
         note = (
             f"{workflow.source.display_name} is no longer listed as active, and users only move between "
             "subscriptions that are both listed and active (R11). Renew or reactivate it, or contact "
             f"support ({admin_center(workflow.cloud).support})."
         )
-    if workflow.deadline is not None and now >= workflow.deadline:
-        if workflow.escalated_at is None:
-            workflow.escalated_at = now
-            seen.escalated = True
-        note = _overdue(workflow) + " " + note
+    elif found is not None and step.waiting_for is WaitFor.TASK:
+        note = purchase_waiting(workflow, found)
+    else:
+        note = not_listed_reasons(workflow, found)
+    if overdue:
+        unbought = ""
+        if found is None and step.waiting_for is WaitFor.TASK:
+            unbought = " If it was not bought yet, the admin-center task says how."
+        note = _overdue(workflow) + unbought + " " + note
+    if step.waiting_for is WaitFor.TASK:
+        # Until the directory lists something (or the deadline passes) the task's note stays: the
+        # checklist, or who marked it done; then the note says what the directory shows.
+        if (found is not None or overdue) and note != step.note:
+            workflow.wait(name, WaitFor.TASK, now, note, step.choices)
+        return False
     workflow.wait(name, WaitFor.ACTIVATION, now, note, (Choice.ABORT,))
     return False
 

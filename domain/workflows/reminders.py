@@ -63,7 +63,7 @@ def reminders_for(
             found.append(
                 (key, Reminder(ReminderKind.CONFIRMATION_WAITING, workflow.requested_by, text, status))
             )
-    if workflow.escalated_at is not None and workflow.waiting_for is WaitFor.ACTIVATION:
+    if workflow.escalated_at is not None and workflow.waiting_for in {WaitFor.ACTIVATION, WaitFor.TASK}:
         slot = int((now - workflow.escalated_at) / settings.reminder_every)
         text = (
             f"{workflow.summary} is overdue: contact support ({admin_center(workflow.cloud).support}) (R10)."

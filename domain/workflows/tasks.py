@@ -3,8 +3,8 @@
 Buying, changing the number of licenses and cancelling happen in the admin center there. The bot
 hands an admin a checklist with the link for the tenant's cloud (R18) and waits. A task is never
 trusted: marking it done only makes the bot look at the directory at once, and the step completes
-when the directory shows the result (a new Enabled subscription with enough licenses; the new number
-of licenses; the old subscription no longer Enabled).
+when the directory shows the result (a new Enabled subscription of the licenses bought, R23; the new
+number of licenses; the old subscription no longer Enabled).
 
 Also the commerce port's receipt, for the adapters that can act themselves (the simulated tenant).
 """
@@ -123,7 +123,7 @@ def buy_task(
         ),
         f"Check Billing > Your products ({pages.subscriptions}): the new subscription is listed as Active.",
         "Press “Mark done”: the bot then checks the directory and carries on when it sees the "
-        "subscription active with enough licenses.",
+        f"subscription of {seats} licenses active.",
     )
     return AdminTask(
         task_id, TaskKind.BUY, f"Buy {seats} × {product.display_name}", checklist, pages.purchase, now

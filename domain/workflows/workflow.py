@@ -133,7 +133,7 @@ class Workflow:
     """The product's subscriptions before a purchase: a new one is recognized by not being here."""
     purchase_id: str = ""
     """The subscription this workflow's purchase became, once known: taken by this workflow alone,
-    so one purchase in the admin center never completes two workflows (R19)."""
+    so one purchase in the admin center never completes two workflows (R19, R23)."""
     credit_check_days: int = CREDIT_CHECK_BUSINESS_DAYS
     """R10: the business days an invoice purchase may wait for a credit check, from the settings
     when the workflow started: its deadline and every message about it count the same days."""

@@ -35,6 +35,8 @@ def test_a_card_purchase_is_active_at_once_an_invoice_one_waits_and_e4_is_not_so
     assert "Office 365 E5 is listed and active (2 licenses, subscription " in text
     assert "Ordered 3 × Office 365 E5 by invoice: subscription " in text
     assert "⏸️ *Wait until listed and active (R10, R11)* · waiting for activation" in text
+    assert re.search(r"Office 365 E5 \(3 licenses, subscription \S+\) is listed, not active yet: it is", text)
+    assert "it is Pending: bought, and being set up. Likely reasons:" in text
     # The Buy and the Wait steps name the same last day of the credit check (R10), whatever today is.
     bought = re.findall(r"up to 2 business days: until (\w{3} \d{2} \w{3} \d{4}) end of day \(R10\)", text)
     waiting = re.findall(r"up to 2 business days, until (\w{3} \d{2} \w{3} \d{4}) end of day \(R10\)", text)

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.commands import ApproveCancellation, BuySubscription, CancelSubscription, DecideStep, MarkTaskDone
-from domain.model import Cloud, SubscriptionStatus
+from domain.model import Cloud, PaymentMethod, SubscriptionStatus
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import Choice, StepName, TaskState, WaitFor, WorkflowState, WorkflowStatus
@@ -124,6 +124,31 @@ def test_a_purchase_on_a_graph_tenant_completes_only_when_graph_shows_it_r19(gra
     assert done.task is not None
     assert done.task.state is TaskState.DONE
     assert bot.sim.stats().total_writes_applied == 0, "a purchase writes no license"
+
+
+def test_on_a_graph_tenant_the_8_license_subscription_completes_the_8_license_purchase_r23(
+    graph_bot: GraphBot,
+) -> None:
+    bot = graph_bot
+    by_invoice = bot.subscriptions.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 7, PaymentMethod.INVOICE))
+    bot.clock.advance(POLL)
+    by_card = bot.subscriptions.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 8))
+
+    with _in_admin_center(bot) as admin_center:  # the 8 are bought first
+        eight = admin_center.add_subscription(O365_E5, 8).id
+    bot.clock.advance(POLL)
+    assert bot.subscriptions.tick().advanced == (by_card.workflow.id,)
+    assert _status(bot, by_invoice.workflow.id).workflow.waiting_for is WaitFor.TASK
+
+    with _in_admin_center(bot) as admin_center:
+        seven = admin_center.add_subscription(O365_E5, 7, payment_method=PaymentMethod.INVOICE).id
+    bot.clock.advance(POLL)
+    assert bot.subscriptions.tick().advanced == (by_invoice.workflow.id,)
+    done = [_status(bot, w.workflow.id).workflow for w in (by_invoice, by_card)]
+    assert [(w.state, w.subscription_id) for w in done] == [
+        (WorkflowState.DONE, seven),
+        (WorkflowState.DONE, eight),
+    ]
 
 
 def test_a_cancellation_on_a_graph_tenant_completes_only_when_graph_shows_it_r19(graph_bot: GraphBot) -> None:

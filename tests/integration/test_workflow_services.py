@@ -649,6 +649,58 @@ def test_one_purchase_in_the_admin_center_completes_one_of_two_buy_workflows_r19
     assert [w.subscription_id for w in workflows] == [w.purchase_id for w in workflows]
 
 
+@pytest.mark.parametrize("appear", [(8, 7), (7, 8)])
+def test_two_purchases_of_one_product_each_complete_with_their_own_subscription_r23(
+    bot: Bot, appear: tuple[int, int]
+) -> None:
+    subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
+    by_invoice = subscriptions.buy(BuySubscription(BILL, "E5", 7, PaymentMethod.INVOICE)).workflow.id
+    bot.clock.advance(timedelta(minutes=1))
+    by_card = subscriptions.buy(BuySubscription(BILL, "E5", 8)).workflow.id
+    purchase, bought = {7: by_invoice, 8: by_card}, {}
+    first, second = appear
+
+    with bot.sessions.begin() as session:  # an admin buys one of them in the admin center
+        bought[first] = SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, first).id
+    assert subscriptions.tick().advanced == (purchase[first],)
+    waiting = bot.status(purchase[second])
+    assert waiting.workflow.waiting_for is WaitFor.TASK, "not completed by the other's subscription"
+    assert waiting.task is not None
+
+    with bot.sessions.begin() as session:  # then the other, Pending for an hour (a credit check)
+        bought[second] = (
+            SimulatedDirectory(session, bot.clock)
+            .add_subscription(O365_E5, second, activates_at=bot.clock.now() + timedelta(hours=1))
+            .id
+        )
+    marked = subscriptions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
+    note = marked.workflow.step(StepName.BUY).note
+    assert (
+        f"Office 365 E5 ({second} licenses, subscription {bought[second]}) is listed, not active yet" in note
+    )
+    assert "does not show it yet" not in note
+    bot.clock.advance(timedelta(hours=1))
+    assert subscriptions.tick().advanced == (purchase[second],)
+
+    for seats, workflow_id in purchase.items():
+        done = bot.status(workflow_id).workflow
+        assert done.state is WorkflowState.DONE
+        assert (done.subscription_id, done.purchase_id) == (bought[seats], bought[seats])
+
+
+def test_an_admin_center_purchase_counts_its_credit_check_from_the_request_r10(bot: Bot) -> None:
+    subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
+    bot.clock.set(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))  # the Wednesday before Thanksgiving
+    status = subscriptions.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
+    deadline = datetime(2026, 12, 1, tzinfo=UTC)
+    assert status.workflow.deadline == deadline, "set at the request, before anyone presses Mark done"
+    bot.clock.set(deadline)
+    assert subscriptions.tick().advanced == (status.workflow.id,)
+    overdue = bot.status(status.workflow.id).workflow
+    assert overdue.escalated_at == deadline
+    assert overdue.waiting_for is WaitFor.TASK
+
+
 # --- cancel with approval (R13) -------------------------------------------------------------------
 
 

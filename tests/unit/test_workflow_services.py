@@ -4,6 +4,7 @@ notifier hears and when, refusals audited, admin tasks, reminders."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -21,7 +22,7 @@ from domain.commands import (
     SwitchPlans,
 )
 from domain.errors import AmbiguousSubscription, DomainError, NotAuthorized, StepNotOpen, UnknownWorkflow
-from domain.model import AdminRole, PaymentMethod, SubscriptionStatus
+from domain.model import AdminRole, PaymentMethod, Subscription, SubscriptionStatus
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from domain.workflows import (
@@ -31,6 +32,7 @@ from domain.workflows import (
     StepStatus,
     TaskState,
     WaitFor,
+    Workflow,
     WorkflowState,
     WorkflowStatus,
 )
@@ -41,6 +43,7 @@ from tests.fakes import (
     InMemoryCommerce,
     InMemoryDirectory,
     InMemoryUnitOfWorkFactory,
+    InMemoryWorkflows,
     RecordingNotifier,
     SimulatedCrash,
     make_product,
@@ -265,3 +268,112 @@ def test_a_step_running_in_one_thread_is_not_run_by_another_until_its_lease_expi
     [final] = w.subscriptions.status(BILL, status.workflow.id)
     assert final.workflow.step(StepName.REASSIGN).status is StepStatus.DONE
     assert [w.directory.writes_for(u) for u in ("alice@contoso.com", "lena@contoso.com")] == [1, 1]
+
+
+def _new_e5(sub_id: str, seats: int, status: SubscriptionStatus = SubscriptionStatus.ENABLED) -> Subscription:
+    """A subscription an admin bought in the admin center (R19)."""
+    return make_subscription(make_product("ENTERPRISEPREMIUM"), total=seats, sub_id=sub_id, status=status)
+
+
+@pytest.mark.parametrize("appear", [(8, 7), (7, 8)])
+def test_two_purchases_of_one_product_each_complete_with_their_own_subscription_r23(
+    appear: tuple[int, int],
+) -> None:
+    w = world(tasks=True)
+    by_invoice = w.subscriptions.buy(BuySubscription(BILL, "E5", 7, PaymentMethod.INVOICE)).workflow.id
+    w.clock.advance(timedelta(minutes=1))
+    by_card = w.subscriptions.buy(BuySubscription(BILL, "E5", 8)).workflow.id
+    purchase = {7: by_invoice, 8: by_card}
+
+    first, second = appear
+    w.directory.put_subscription(_new_e5(f"bought-{first}", first))
+    assert w.subscriptions.tick().advanced == (purchase[first],)
+    [other] = w.subscriptions.status(BILL, purchase[second])
+    assert other.workflow.waiting_for is WaitFor.TASK, "not completed by a subscription not its own"
+
+    w.directory.put_subscription(_new_e5(f"bought-{second}", second))
+    assert w.subscriptions.tick().advanced == (purchase[second],)
+    for seats, workflow_id in purchase.items():
+        [done] = w.subscriptions.status(BILL, workflow_id)
+        assert done.workflow.state is WorkflowState.DONE
+        assert (done.workflow.subscription_id, done.workflow.purchase_id) == (f"bought-{seats}",) * 2
+        assert done.task is not None
+        assert done.task.state is TaskState.DONE
+
+
+def test_mark_done_on_a_purchase_listed_but_not_active_says_its_status() -> None:
+    w = world(tasks=True)
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 4))
+    assert status.task is not None
+    w.directory.put_subscription(_new_e5("bought-4", 4, SubscriptionStatus.SUSPENDED))
+    marked = w.subscriptions.mark_task_done(MarkTaskDone(BILL, status.task.id))
+    note = marked.workflow.step(StepName.BUY).note
+    assert "does not show it yet" not in note
+    assert (
+        "but in the directory Office 365 E5 (4 licenses, subscription bought-4) is listed, not active "
+        "yet: it is Suspended" in note
+    )
+    assert marked.workflow.waiting_for is WaitFor.TASK
+
+
+def test_an_invoice_purchase_task_counts_its_credit_check_from_the_request_r10() -> None:
+    w = world(tasks=True)
+    requested = w.clock.now()
+    assert requested.weekday() == 0, "FixedClock starts on a Monday"
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 7, PaymentMethod.INVOICE))
+    thursday = datetime.combine(requested.date() + timedelta(days=3), time(0), UTC)
+    assert (status.workflow.ordered_at, status.workflow.deadline) == (requested, thursday)
+    assert status.task is not None
+
+    w.clock.set(thursday - timedelta(minutes=1))
+    w.subscriptions.tick()
+    w.clock.set(thursday)
+    assert w.subscriptions.tick().advanced == (status.workflow.id,), "nobody pressed Mark done"
+    [overdue] = w.subscriptions.status(BILL, status.workflow.id)
+    assert overdue.workflow.escalated_at == thursday
+    assert overdue.workflow.waiting_for is WaitFor.TASK
+    assert (
+        "Overdue: the credit check of up to 2 business days ended" in overdue.workflow.step(StepName.BUY).note
+    )
+    assert w.uow.audit_entries[-1].action.endswith("escalate: purchase overdue (R10)")
+    assert [r.to for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION] == [BILL]
+
+    w.subscriptions.mark_task_done(MarkTaskDone(BILL, status.task.id))
+    [still] = w.subscriptions.status(BILL, status.workflow.id)
+    assert still.workflow.deadline == thursday, "Mark done does not restart the credit check"
+
+
+def test_a_purchase_task_started_without_a_deadline_counts_it_from_its_task_with_its_own_days_r10() -> None:
+    w = world(tasks=True)
+    monday = w.clock.now()
+    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 7, PaymentMethod.INVOICE))
+    stored = w.uow.committed.workflows[status.workflow.id]
+    stored.deadline, stored.ordered_at, stored.credit_check_days = None, None, 3  # an older version's
+    friday = datetime.combine(monday.date() + timedelta(days=4), time(0), UTC)
+    w.clock.set(friday - timedelta(minutes=1))
+    assert w.subscriptions.tick().advanced == ()
+    w.clock.set(friday)
+    assert w.subscriptions.tick().advanced == (status.workflow.id,)
+    [overdue] = w.subscriptions.status(BILL, status.workflow.id)
+    assert overdue.workflow.deadline == friday, "Monday's request + 3 business days, not the settings' 2"
+    assert overdue.workflow.escalated_at == friday
+
+
+def test_a_poll_with_nothing_new_reads_no_rival_purchases_r23(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = world(tasks=True)
+    for seats in (3, 4, 5):
+        w.subscriptions.buy(BuySubscription(BILL, "E5", seats))
+    reads: list[frozenset[WaitFor]] = []
+    original = InMemoryWorkflows.waiting_for
+
+    def counted(self: InMemoryWorkflows, waits: Collection[WaitFor]) -> list[Workflow]:
+        reads.append(frozenset(waits))
+        return original(self, waits)
+
+    monkeypatch.setattr(InMemoryWorkflows, "waiting_for", counted)
+    w.clock.advance(timedelta(minutes=10))
+    w.subscriptions.tick()
+    assert len(reads) == 1, "the tick's own read: no subscription is new, so no purchase needs rivals"
+    w.directory.put_subscription(_new_e5("bought-4", 4))
+    w.clock.advance(timedelta(minutes=10))
+    assert len(w.subscriptions.tick().advanced) == 1
