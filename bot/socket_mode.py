@@ -73,6 +73,6 @@ class _CheckedClient(SocketModeClient):
 
 
 def _refuse(client: SocketModeClient, kind: str, envelope_id: object, reason: str) -> None:
-    log.warning("refused a Socket Mode %s envelope: %s", kind[:40], reason)
+    log.warning("refused a Socket Mode %r envelope: %s", kind[:40], reason)
     if isinstance(envelope_id, str) and envelope_id:
         client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))

@@ -90,6 +90,8 @@ def _ids(body: Mapping[str, Any], where: str) -> str | None:
         value = body.get(key)
         if value is not None and not isinstance(value, str | dict):
             return f"{where}{key} is {_kind(value)}"
+        if isinstance(value, str) and _first_control(value) is not None:
+            return f"{where}{key} holds a control character"
     for key in (*_NESTED, *_OBJECTS, "view"):
         value = body.get(key)
         if value is not None and not isinstance(value, dict):
@@ -126,6 +128,10 @@ def _command(body: Mapping[str, Any]) -> str | None:
 
 
 def _interaction(kind: str, body: Mapping[str, Any]) -> str | None:
+    if "trigger_id" in body:
+        problem = _need_text(body, "trigger_id", "")
+        if problem:
+            return problem
     for key in ("user", "team"):
         value = body.get(key)
         if not isinstance(value, dict):
@@ -187,9 +193,10 @@ def _actions(actions: object) -> str | None:
 
 
 def _event_callback(body: Mapping[str, Any]) -> str | None:
-    problem = _need_text(body, "team_id", "")
-    if problem:
-        return problem
+    for key in ("team_id", "event_id"):
+        problem = _need_text(body, key, "")
+        if problem:
+            return problem
     event = body.get("event")
     if not isinstance(event, dict):
         return "no event"
@@ -197,9 +204,12 @@ def _event_callback(body: Mapping[str, Any]) -> str | None:
 
 
 def _need_text(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
+    """`key` holds non-empty text; ids are stored (delivery keys, audit), so no control character."""
     value = mapping.get(key)
     if not isinstance(value, str) or not value:
         return f"no {where}{key}" if value is None else f"{where}{key} is {_kind(value)}"
+    if _first_control(value) is not None:
+        return f"{where}{key} holds a control character"
     return None
 
 

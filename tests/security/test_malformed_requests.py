@@ -175,6 +175,8 @@ BROKEN: dict[str, tuple[str, Mutation]] = {
     "button: view without type": ("button", put({"id": "V1", "callback_id": LICENSE_FORM}, "view")),
     "button: authorizations of numbers": ("button", put([1], "authorizations")),
     "button: response_urls of text": ("button", put(["https://x"], "response_urls")),
+    "button: NUL in the trigger id": ("button", put("1.2\x00", "trigger_id")),
+    "button: NUL in the user id": ("button", put("U\x001", "user", "id")),
     # form submissions
     "form: view without type": ("form", drop("view", "type")),
     "form: no view": ("form", drop("view")),
@@ -196,11 +198,13 @@ BROKEN: dict[str, tuple[str, Mutation]] = {
     "command: no channel_id": ("command", drop("channel_id")),
     "command: no trigger_id": ("command", drop("trigger_id")),
     "command: no response_url": ("command", drop("response_url")),
+    "command: NUL in the team id": ("command", put("T\x00", "team_id")),
     # Events API
     "event: no event": ("event", drop("event")),
     "event: event is a list": ("event", put([], "event")),
     "event: event without type": ("event", drop("event", "type")),
     "event: no team_id": ("event", drop("team_id")),
+    "event: no event_id": ("event", drop("event_id")),
     "event: event user is a number": ("event", put(5, "event", "user")),
     "url_verification without challenge": ("event", lambda p: p.clear() or p.update(type="url_verification")),
 }
