@@ -6,10 +6,11 @@ Two checks, one for each way a request can be wrong:
   interaction, an empty `actions` list, a view without `type`, a body that is not a JSON object…).
   Slack never sends such a thing; the edge that parsed the body (`bot.web` over HTTP,
   `bot.socket_mode` over Socket Mode) refuses it with 400 (or an empty ack) and one log line.
-- `control_character`: text a person can send (a command's text, a button's or a choice's value, a
+- control characters: text a person can send (a command's text, a button's or a choice's value, a
   form's values) holding an invisible control character (NUL and the like), which no database column
   or Slack message should carry. The middleware `refuse_control_characters` answers the person with
-  what is wrong and how to fix it, and nothing reaches a service.
+  what is wrong and how to fix it, and nothing reaches a service. A command's text is checked as
+  its parser checks it (`handlers.parsing.check_characters`), so the answer is the same.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidCommand
 from handlers.context import CORRELATION_ID, OPEN_VIEW, correlation_id
 from handlers.errors import handle_error
+from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND
+from handlers.parsing import check_characters, control_character_in
 
 __all__ = [
     "ControlCharacter",
@@ -37,7 +40,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_ALLOWED_CONTROLS = frozenset("\t\n\r")
 _ERROR_LIMIT = 300
 """Slack shows at most this many characters of a field error."""
 
@@ -234,13 +236,11 @@ def _kind(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ControlCharacter:
-    """An invisible control character found in what a person sent, and where."""
+    """An invisible control character found in what a person pressed, chose or entered in a form."""
 
     code_point: int
-    place: str
-    """"command", "button" (a button's or a choice's value) or "form"."""
     block_id: str = ""
-    """For a form: the block of the field that holds it."""
+    """In a form submission: the block of the field that holds it; else empty."""
 
     @property
     def label(self) -> str:
@@ -248,16 +248,11 @@ class ControlCharacter:
 
 
 class ControlCharacterRefused(DomainError):
-    """Text with an invisible control character: licensebot neither stores nor acts on it."""
+    """A value with an invisible control character: licensebot neither stores nor acts on it."""
 
     def __init__(self, found: ControlCharacter) -> None:
         character = f"an invisible control character ({found.label})"
-        if found.place == "command":
-            super().__init__(
-                f"Your command contains {character}, so licensebot did nothing with it.",
-                "Delete it (typing the command instead of pasting it does) and send the command again.",
-            )
-        elif found.place == "form":
+        if found.block_id:
             super().__init__(
                 f"This field contains {character}.",
                 "Delete it (type the value instead of pasting it) and submit again.",
@@ -271,15 +266,12 @@ class ControlCharacterRefused(DomainError):
 
 
 def control_character(body: Mapping[str, Any]) -> ControlCharacter | None:
-    """The first control character (C0 other than tab, newline and carriage return, or DEL) in a
-    command's text, the actions of an interaction, or the values of a form."""
-    if isinstance(body.get("command"), str):
-        point = _first_control(body.get("text"))
-        return None if point is None else ControlCharacter(point, "command")
+    """The first control character (`handlers.parsing.control_character_in`) in the actions of an
+    interaction (a button's or a choice's value…) or in the values of a form."""
     for action in body.get("actions") or ():
         point = _first_control(action)
         if point is not None:
-            return ControlCharacter(point, "button")
+            return ControlCharacter(point)
     view = body.get("view")
     state = view.get("state") if isinstance(view, dict) else None
     values = state.get("values") if isinstance(state, dict) else None
@@ -287,15 +279,15 @@ def control_character(body: Mapping[str, Any]) -> ControlCharacter | None:
         for block_id, elements in values.items():
             point = _first_control(elements)
             if point is not None:
-                return ControlCharacter(point, "form", block_id=str(block_id))
+                return ControlCharacter(point, block_id=str(block_id))
     return None
 
 
 def _first_control(value: object) -> int | None:
     for text in _texts(value):
-        for character in text:
-            if (character < " " and character not in _ALLOWED_CONTROLS) or character == "\x7f":
-                return ord(character)
+        found = control_character_in(text)
+        if found is not None:
+            return ord(found)
     return None
 
 
@@ -316,16 +308,18 @@ def _texts(value: object) -> Iterator[str]:
 def refuse_control_characters(
     context: BoltContext, body: dict[str, Any], client: WebClient, next: Callable[[], None]
 ) -> BoltResponse | None:
-    """Bolt middleware: a request holding a control character gets its answer here, and no
-    listener runs. A form shows it on the field; anything else is told as any refusal is, after
-    the ack (`handlers.errors.handle_error`)."""
-    found = control_character(body)
-    if found is None:
+    """Bolt middleware: a command's text, a button's or a choice's value or a form's values
+    holding a control character are answered here, and no listener runs (nothing is written, not
+    even the request's delivery key). A form shows it on the field; anything else is told as any
+    refusal is, after the ack (`handlers.errors.handle_error`): for a command, the parser's own
+    refusal with the command's usage."""
+    refusal = _refusal(body)
+    if refusal is None:
         next()
         return None
-    refusal = ControlCharacterRefused(found)
-    if found.place == "form" and body.get("type") == "view_submission":
-        log.info("refused: %s", type(refusal).__name__, extra={"code_point": found.label, **_fields(context)})
+    found = refusal.found if isinstance(refusal, ControlCharacterRefused) else None
+    if found is not None and found.block_id and body.get("type") == "view_submission":
+        log.info("refused: %s", type(refusal).__name__, extra=_fields(context))
         errors = {found.block_id: refusal.message[:_ERROR_LIMIT]}
         return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
     view = body.get("view")
@@ -333,6 +327,18 @@ def refuse_control_characters(
         context[OPEN_VIEW] = str(view["id"])  # a choice in a form: the form shows the refusal
     context.listener_runner.listener_executor.submit(handle_error, refusal, body, context, client)
     return BoltResponse(status=200, body="")
+
+
+def _refusal(body: Mapping[str, Any]) -> DomainError | None:
+    command = body.get("command")
+    if command in (LICENSE_COMMAND, SUBSCRIPTION_COMMAND):
+        try:
+            check_characters(str(body.get("text") or ""), str(command))
+        except InvalidCommand as refusal:
+            return refusal
+        return None
+    found = control_character(body)
+    return None if found is None else ControlCharacterRefused(found)
 
 
 def _fields(context: BoltContext) -> dict[str, str]:

@@ -39,8 +39,18 @@ from handlers.ids import (
 )
 from storage.orm import Base
 from storage.simulated.products import DEMO_PRODUCTS
+from tests.conftest import postgres_schema
 from tests.security.conftest import assert_no_traceback, effects, sent_to_slack
-from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, licensing_on
+from tests.slack.conftest import (
+    FAST,
+    SIGNING_SECRET,
+    SlackBot,
+    Tenant,
+    licensing_on,
+    open_tenant,
+    serve,
+    text_of,
+)
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -313,7 +323,7 @@ def test_a_command_with_a_control_character_is_explained_and_changes_nothing(
     status, _ = refused_without_writes(sbot, tenant, caplog, body)
     assert status == 200
     reply = sbot.wait_reply("lena", containing=f"invisible control character ({code_point})")
-    assert "send the command again" in str(reply.blocks) + reply.text
+    assert "Type the command again without pasting it" in text_of(reply)
 
 
 def test_tabs_and_newlines_are_not_control_characters_to_refuse(sbot: SlackBot) -> None:
@@ -368,6 +378,32 @@ def test_a_choice_with_nul_in_a_form_is_explained_in_the_form(
         lambda: "invisible control character (U+0000)" in str((sbot.slack.view(view.id) or view).blocks),
         description="the refusal in the form",
     )
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_nul_never_reaches_the_database(
+    slack: LocalSlack, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the finding came from: PostgreSQL refuses NUL in text, so a NUL in a button's value
+    ended in "Something went wrong". Now the command and the button are answered before."""
+    caplog.set_level(logging.INFO)
+    with (
+        postgres_schema(postgres_url, "edge") as url,
+        open_tenant(url) as tenant,
+        serve(slack, Services(licensing=licensing_on(tenant.uow), timing=FAST)) as bot,
+    ):
+        before = rows(tenant)
+        button = bases(bot)["button"]
+        button["actions"][0]["value"] = "cs-\x00"
+        assert bot.send(payload_body(button))[0] == 200
+        assert bot.send(bot.command_body("lena", f"assign <@{bot.people['bob']}|bob> E5\x00"))[0] == 200
+        bot.wait_reply("lena", count=2)
+        bot.finish()
+        texts = [text_of(reply) for reply in bot.replies("lena")]
+        assert all("invisible control character (U+0000)" in text for text in texts), texts
+        failures = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+        assert not failures, [r.getMessage() for r in failures]
+        assert rows(tenant) == before
 
 
 # -- Socket Mode ----------------------------------------------------------------------------------

@@ -263,17 +263,26 @@ def slack() -> Iterator[LocalSlack]:
         yield local
 
 
-@pytest.fixture
-def tenant(tmp_path: Path) -> Iterator[Tenant]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'licensebot.db'}")
+@contextmanager
+def open_tenant(url: str) -> Iterator[Tenant]:
+    """The demo tenant in the empty database at `url` (SQLite or PostgreSQL)."""
+    engine = create_engine(url)
     ensure_schema(engine)
     sessions = session_factory(engine)
     clock = SystemClock()
     with sessions() as session:
         reset_demo_tenant(session, clock)
         session.commit()
-    yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions, directory_factory(clock)))
-    engine.dispose()
+    try:
+        yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions, directory_factory(clock)))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def tenant(tmp_path: Path) -> Iterator[Tenant]:
+    with open_tenant(f"sqlite:///{tmp_path / 'licensebot.db'}") as opened:
+        yield opened
 
 
 def licensing_on(uow: UnitOfWorkFactory) -> Licensing:

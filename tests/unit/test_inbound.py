@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl
 import pytest
 
 from bot.local_slack.signing import block_actions_body, event_body, slash_command_body, view_submission_body
-from handlers.inbound import ControlCharacterRefused, control_character, malformed
+from domain.errors import InvalidCommand
+from handlers.inbound import ControlCharacter, ControlCharacterRefused, control_character, malformed
+from handlers.parsing import check_characters
 
 
 def _payload(body: str) -> dict[str, Any]:
@@ -118,33 +120,35 @@ def test_what_slack_never_sends_is_named(body: object, reason: str) -> None:
     assert malformed(body) == reason
 
 
-def test_control_characters_are_found_where_people_type_or_choose() -> None:
-    assert control_character({**COMMAND, "text": "show a\x00"}) is not None
-    found = control_character({**COMMAND, "text": "assign @a E5\x1b"})
-    assert found is not None
-    assert (found.place, found.label) == ("command", "U+001B")
-
+def test_control_characters_are_found_in_what_people_press_choose_or_enter() -> None:
     pressed = json.loads(json.dumps(BUTTON))
     pressed["actions"][0]["value"] = "cs\x7f"
     found = control_character(pressed)
     assert found is not None
-    assert (found.place, found.label) == ("button", "U+007F")
+    assert (found.label, found.block_id) == ("U+007F", "")
+
+    pressed["actions"][0]["value"] = "cs\x85"  # C1: a control character too
+    assert control_character(pressed) == ControlCharacter(0x85)
 
     submitted = json.loads(json.dumps(FORM))
     submitted["view"]["state"]["values"]["form.users"]["form.users.select"]["selected_users"] = ["U\x002"]
-    found = control_character(submitted)
-    assert found is not None
-    assert (found.place, found.block_id) == ("form", "form.users")
+    assert control_character(submitted) == ControlCharacter(0, block_id="form.users")
 
 
 def test_tab_newline_and_carriage_return_pass_and_other_fields_are_not_read() -> None:
-    assert control_character({**COMMAND, "text": "show\ta\r\nb"}) is None
-    assert control_character({**COMMAND, "user_name": "le\x00na"}) is None
+    pressed = json.loads(json.dumps(BUTTON))
+    pressed["actions"][0]["value"] = "a\tb\r\nc"
+    assert control_character(pressed) is None
+    assert control_character({**COMMAND, "text": "show a\x00"}) is None  # the parser's to refuse
+    check_characters("show\ta\r\nb", "/license")
+    with pytest.raises(InvalidCommand, match=r"invisible control character \(U\+0000\)"):
+        check_characters("show a\x00", "/license")
 
 
 def test_the_refusal_says_what_is_wrong_and_how_to_fix_it() -> None:
-    found = control_character({**COMMAND, "text": "x\x00"})
-    assert found is not None
-    refusal = ControlCharacterRefused(found)
-    assert "invisible control character (U+0000)" in refusal.problem
-    assert "send the command again" in refusal.fix
+    button = ControlCharacterRefused(ControlCharacter(0))
+    assert "invisible control character (U+0000)" in button.problem
+    assert "Run the command again" in button.fix
+    field = ControlCharacterRefused(ControlCharacter(0x1B, block_id="form.users"))
+    assert field.problem == "This field contains an invisible control character (U+001B)."
+    assert "submit again" in field.fix
