@@ -131,7 +131,7 @@ def profile_slack_requests(
                 base_url=slack.api_url,
                 listener_executor=inline,
             )
-            app = create_wsgi_app(bolt, lambda: True)
+            app = create_wsgi_app(bolt, lambda: True, signing_secret=BENCH_SECRET)
             admin = slack.add_user("lena", email=ADMIN_EMAIL)
             channel = slack.add_channel("licensing", members=[admin])
 

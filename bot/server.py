@@ -102,7 +102,12 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
             except SchedulerRefused as refused:
                 log.error("%s This worker runs without a scheduler.", refused)
         acks = AcksFirst()
-        return create_wsgi_app(build_bolt_app(container, acks), database_ready(container), acks)
+        return create_wsgi_app(
+            build_bolt_app(container, acks),
+            database_ready(container),
+            acks,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+        )
 
     def worker_exit(_server: object, _worker: object) -> None:
         # Graceful: the change being applied stops after its batch; leases go back at once.
@@ -131,14 +136,14 @@ def _exit_on_sigterm(_signum: int, _frame: object) -> None:
 
 
 def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.socket_mode import CheckedSocketModeHandler
 
     container = bootstrap(settings)
     try:
         running = start_scheduler(container) if scheduler else None
     except SchedulerRefused as refused:
         raise SystemExit(str(refused)) from None
-    handler = SocketModeHandler(build_bolt_app(container), settings.slack_app_token.get_secret_value())
+    handler = CheckedSocketModeHandler(build_bolt_app(container), settings.slack_app_token.get_secret_value())
     # `docker stop` sends SIGTERM (ignored by a PID 1 without a handler): stop like Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:

@@ -1,8 +1,15 @@
 """The HTTP surface: Slack's request URL plus health and readiness endpoints, as one WSGI app;
-and the gate that lets acknowledgements go before the work they started."""
+and the gate that lets acknowledgements go before the work they started.
+
+A request to the Slack URL is checked before Bolt parses it: its signature first (401 when missing,
+stale or wrong, whatever the body), then its body (400 when it does not parse or lacks what the
+listeners need, `handlers.inbound.malformed`). Either refusal is one log line, never a traceback.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -12,11 +19,24 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
+
+from handlers.inbound import malformed
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["ACK_FIRST_MAX_WAIT_SECONDS", "SLACK_PATH", "AcksFirst", "AcksFirstExecutor", "create_wsgi_app"]
+__all__ = [
+    "ACK_FIRST_MAX_WAIT_SECONDS",
+    "SLACK_PATH",
+    "AcksFirst",
+    "AcksFirstExecutor",
+    "SlackGate",
+    "create_wsgi_app",
+]
+
+log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 ACK_FIRST_MAX_WAIT_SECONDS = 0.25
@@ -104,14 +124,56 @@ class AcksFirstExecutor(ThreadPoolExecutor):
         return super().submit(after_acks)
 
 
+class SlackGate:
+    """What a request to the Slack URL must pass before Bolt sees it: Slack's signature, then a
+    body that parses (as Bolt parses it) into what the listeners need.
+
+    Bolt verifies the signature too, but only after it has parsed the body, so garbage would make
+    it raise before any check; here nothing is parsed before the signature is known to be Slack's.
+    """
+
+    def __init__(self, signing_secret: str) -> None:
+        self._verifier = SignatureVerifier(signing_secret)
+
+    def refusal(self, environ: WSGIEnvironment) -> tuple[str, str] | None:
+        """The HTTP status and the reason (for the log) of refusing the request, or None; a body
+        that passes is put back for Bolt to read."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return "400 Bad Request", "its Content-Length is not a number"
+        raw: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+        if not self._signed(raw, environ):
+            return "401 Unauthorized", "no valid Slack signature"
+        content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0] or None
+        try:
+            body = parse_body(raw.decode("utf-8"), content_type)
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError too
+            return "400 Bad Request", f"its body does not parse ({type(error).__name__})"
+        reason = malformed(body)
+        return None if reason is None else ("400 Bad Request", reason)
+
+    def _signed(self, raw: bytes, environ: WSGIEnvironment) -> bool:
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        try:
+            return self._verifier.is_valid(raw, timestamp, signature)
+        except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
+            return False
+
+
 def create_wsgi_app(
-    bolt_app: App, ready: Callable[[], bool], acks: AcksFirst | None = None
+    bolt_app: App, ready: Callable[[], bool], acks: AcksFirst | None = None, *, signing_secret: str
 ) -> WSGIApplication:
-    """`/slack/events` goes to Bolt; `/healthz` says the process lives; `/readyz` checks the database.
+    """`/slack/events` goes to Bolt once it passed the `SlackGate` of `signing_secret`; `/healthz`
+    says the process lives; `/readyz` checks the database.
 
     With `acks`, every Slack request counts as being acknowledged until Bolt has answered it (see
     `AcksFirst`)."""
     slack = SlackRequestHandler(bolt_app, path=SLACK_PATH)
+    gate = SlackGate(signing_secret)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -121,6 +183,12 @@ def create_wsgi_app(
             if ready():
                 return _plain(start_response, "200 OK", b"ready\n")
             return _plain(start_response, "503 Service Unavailable", b"database not reachable\n")
+        if path == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
+            refused = gate.refusal(environ)
+            if refused is not None:
+                status, reason = refused
+                log.warning("refused a request to the Slack URL with %s: %s", status[:3], reason)
+                return _plain(start_response, status, b"")
         if acks is None:
             return slack(environ, start_response)
         with acks.acknowledging():

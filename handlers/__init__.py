@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, errors, events, views
+from handlers import actions, commands, errors, events, inbound, views
 from handlers.context import HomeItem, Services, Timing, WorkflowProvider, WorkflowSections
 from handlers.metadata import FormSeal
 
@@ -10,12 +10,14 @@ __all__ = ["HomeItem", "Services", "Timing", "WorkflowProvider", "WorkflowSectio
 
 
 def register(app: App, services: Services, *, signing_secret: str) -> None:
-    """Every listener of licensebot, the correlation and delivery middleware, the one error handler.
+    """Every listener of licensebot, the correlation, delivery and input middleware, the one error
+    handler.
 
     Forms carry metadata sealed with a key derived from `signing_secret`.
     """
     seal = FormSeal(signing_secret)
     errors.register(app, services.licensing)
+    inbound.register(app)
     commands.register(app, services, seal)
     actions.register(app, services, seal)
     views.register(app, services, seal)

@@ -122,8 +122,9 @@ def _delivery_claim(licensing: Licensing) -> Callable[..., None]:
 def correlate(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
     """Give the request a correlation id and log one line for it: team, user, what, id; never tokens.
 
-    Interactions whose actions are not objects with an `action_id` are refused with 400 here: Slack
-    never sends them, and Bolt's listener matching would raise on them."""
+    Interactions without actions, or whose actions are not objects with an `action_id`, are refused
+    with 400 here (the edge refuses them earlier, `handlers.inbound.malformed`): Slack never sends
+    them, and Bolt's listener matching would raise on them."""
     context[CORRELATION_ID] = uuid.uuid4().hex[:16]
     if body.get("type") == "block_actions" and not _well_formed_actions(body.get("actions")):
         log.warning(
@@ -155,8 +156,10 @@ def correlate(context: BoltContext, body: dict[str, Any], next: Callable[[], Non
 
 
 def _well_formed_actions(actions: object) -> bool:
-    return isinstance(actions, list) and all(
-        isinstance(action, dict) and isinstance(action.get("action_id"), str) for action in actions
+    return (
+        isinstance(actions, list)
+        and bool(actions)
+        and all(isinstance(action, dict) and isinstance(action.get("action_id"), str) for action in actions)
     )
 
 

@@ -42,6 +42,8 @@ __all__ = [
     "Target",
     "TargetKind",
     "Usage",
+    "check_characters",
+    "control_character_in",
     "parse_license",
     "parse_subscription",
     "usage_text",
@@ -448,14 +450,29 @@ def _tokens(text: str, command: str) -> list[str]:
             usage_text(command),
             "Split it into several commands, or use a user group or has:PRODUCT for many users.",
         )
+    check_characters(text, command)
+    return _TOKEN.findall(text)
+
+
+def check_characters(text: str, command: str) -> None:
+    """`InvalidCommand` when the text of `command` holds an invisible control character or a
+    direction override (what a paste can bring along, and no database should store)."""
     for char in text:
-        if char in _BIDI_CONTROLS or (unicodedata.category(char) == "Cc" and char not in "\t\n\r"):
+        if char in _BIDI_CONTROLS or control_character_in(char):
             raise InvalidCommand(
                 f"The command contains an invisible control character (U+{ord(char):04X}).",
                 usage_text(command),
                 "Type the command again without pasting it from elsewhere.",
             )
-    return _TOKEN.findall(text)
+
+
+def control_character_in(text: str) -> str | None:
+    """The first control character of `text` (C0, DEL or C1) other than tab, newline and carriage
+    return; None when there is none."""
+    for char in text:
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            return char
+    return None
 
 
 def _subcommand(

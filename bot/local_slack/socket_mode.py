@@ -313,6 +313,18 @@ class SocketModeServer:
         link.send_json(envelope)
         return envelope_id
 
+    def send_raw(self, text: str, *, envelope_id: str = "") -> None:
+        """Deliver `text` as it is (a malformed envelope, say) to the newest connection; an ack of
+        `envelope_id` is then recorded like the ack of any envelope."""
+        with self._changed:
+            open_links = [link for link in self._links if not link.closing]
+            if not open_links:
+                raise ConnectionError("no app is connected over Socket Mode")
+            link = open_links[-1]
+            if envelope_id:
+                self._sent_at[envelope_id] = time.monotonic()
+        link.send(Opcode.TEXT, text.encode())
+
     def disconnect(self, reason: str) -> None:
         """Ask every connected app to reconnect (``refresh_requested``, ``warning``, ``link_disabled``)."""
         with self._changed:

@@ -1028,6 +1028,15 @@ class LocalSlack:
             retry_reason=retry_reason,
         )
 
+    def socket_send_raw(self, text: str, *, envelope_id: str = "") -> None:
+        """Deliver `text` as it is over Socket Mode (what Slack never sends: not JSON, a payload
+        that is not an object…); `wait_ack(envelope_id)` then waits for its ack."""
+        with self._lock:
+            server = self._socket_mode
+        if server is None:
+            raise ConnectionError("no app is connected over Socket Mode")
+        server.send_raw(text, envelope_id=envelope_id)
+
     def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> socket_mode.Ack:
         """The app's ack of an envelope, once it came (its payload, and how long it took)."""
         ack = self.wait_for(

@@ -23,7 +23,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +31,7 @@ from bot.app import create_app
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack, Message, View, render_blocks, signed_headers
 from bot.local_slack.signing import Selection
+from bot.web import create_wsgi_app
 from domain.audit import AuditEntry
 from domain.catalog import ProductCatalog
 from domain.ports import TenantDirectory, UnitOfWorkFactory
@@ -262,17 +262,26 @@ def slack() -> Iterator[LocalSlack]:
         yield local
 
 
-@pytest.fixture
-def tenant(tmp_path: Path) -> Iterator[Tenant]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'licensebot.db'}")
+@contextmanager
+def open_tenant(url: str) -> Iterator[Tenant]:
+    """The demo tenant in the empty database at `url` (SQLite or PostgreSQL)."""
+    engine = create_engine(url)
     ensure_schema(engine)
     sessions = session_factory(engine)
     clock = SystemClock()
     with sessions() as session:
         reset_demo_tenant(session, clock)
         session.commit()
-    yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions), SimulatedTenant(sessions, clock))
-    engine.dispose()
+    try:
+        yield Tenant(engine, sessions, SqlUnitOfWorkFactory(sessions), SimulatedTenant(sessions, clock))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def tenant(tmp_path: Path) -> Iterator[Tenant]:
+    with open_tenant(f"sqlite:///{tmp_path / 'licensebot.db'}") as opened:
+        yield opened
 
 
 def licensing_on(uow: UnitOfWorkFactory, directory: TenantDirectory) -> Licensing:
@@ -307,12 +316,18 @@ FAST = Timing(progress_interval=0.0)
 
 @contextmanager
 def serve(slack: LocalSlack, services: Services) -> Iterator[SlackBot]:
-    """The app from `create_app`, served over HTTP on a free port, its WebClient on `slack`."""
+    """The app from `create_app` behind the WSGI app `licensebot serve` runs (`create_wsgi_app`: the
+    signature and the body are checked before Bolt sees them), served over HTTP on a free port, its
+    WebClient on `slack`."""
     app = create_app(
         bot_token=slack.bot_token, signing_secret=SIGNING_SECRET, services=services, base_url=slack.api_url
     )
     server = make_server(
-        "127.0.0.1", 0, SlackRequestHandler(app), server_class=_ThreadingServer, handler_class=_QuietHandler
+        "127.0.0.1",
+        0,
+        create_wsgi_app(app, lambda: True, signing_secret=SIGNING_SECRET),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
     )
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="bolt-http", daemon=True)
     thread.start()

@@ -320,7 +320,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[int]:
     ready: bool = request.param
     bolt = App(token="xoxb-test", signing_secret="secret", token_verification_enabled=False)
     server: WSGIServer = make_server(
-        "127.0.0.1", 0, create_wsgi_app(bolt, lambda: ready), handler_class=_Quiet
+        "127.0.0.1", 0, create_wsgi_app(bolt, lambda: ready, signing_secret="secret"), handler_class=_Quiet
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
