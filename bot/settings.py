@@ -50,7 +50,11 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="Passphrase of an encrypted certificate private key."
     )
     graph_access_token: SecretStr = SecretStr("")
-    graph_api_url: str = Field(default="", description="Defaults to the cloud's Graph endpoint.")
+    graph_api_url: str = Field(
+        default="",
+        description="Defaults to the cloud's Graph endpoint; the root, without the API version "
+        "(a trailing /v1.0 is dropped: licensebot adds it).",
+    )
     graph_login_url: str = Field(default="", description="Defaults to the cloud's login endpoint.")
     graph_write_quota: int = Field(default=3000, ge=1, description="Directory writes per window (R17).")
     graph_write_window_seconds: float = Field(default=150.0, gt=0)
@@ -102,6 +106,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return aliases.get(value.strip().lower(), value.strip().lower())
         return value
+
+    @field_validator("graph_api_url")
+    @classmethod
+    def _graph_root(cls, value: str) -> str:
+        """The Graph root: licensebot adds `/v1.0` to every request itself, so a URL copied with the
+        version is taken as its root, and another version is refused before it turns into 404s."""
+        root = value.strip().rstrip("/")
+        head, _, last = root.rpartition("/")
+        if last.casefold() == "v1.0" and "://" in head:
+            return head
+        if last.casefold() == "beta" or (last[:1] in "vV" and last[1:2].isdigit() and "://" in head):
+            raise ValueError(
+                f"licensebot speaks Microsoft Graph v1.0 and adds the version itself: set GRAPH_API_URL "
+                f"to the endpoint's root, {head} (not {root})"
+            )
+        return root
 
     @property
     def is_sqlite(self) -> bool:
