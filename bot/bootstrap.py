@@ -169,6 +169,9 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
             credit_check_business_days=settings.credit_check_business_days,
             lease_ttl=timedelta(seconds=settings.lease_seconds),
             poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+            reminder_every=timedelta(hours=settings.task_reminder_hours),
+            approval_reminder_every=timedelta(hours=settings.approval_reminder_hours),
+            digest_time_utc=settings.digest_time_utc,
         ),
         owner=licensing.process,
     )

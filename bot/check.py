@@ -163,13 +163,13 @@ def _slack(settings: Settings) -> list[Finding]:
             "APPROVALS_CHANNEL",
             settings.approvals_channel,
             "approval requests",
-            "approval requests go to the channel where each workflow was started",
+            "approval requests and their reminders go to the channel where each workflow was started",
         ),
         (
             "REMINDER_CHANNEL",
             settings.reminder_channel,
-            "reminders for no one in particular (and those a direct message cannot reach)",
-            "reminders go to the admin they are for, else to the workflow's channel",
+            "the daily digest and overdue purchases",
+            "no daily digest; reminders go by direct message, else to the workflow's channel",
         ),
     ):
         if not channel:

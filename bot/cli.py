@@ -157,7 +157,7 @@ def _invalid_settings(error: ValidationError) -> str:
     lines = ["licensebot: the configuration is not valid:"]
     for problem in error.errors(include_url=False):
         name = "_".join(str(part) for part in problem["loc"]).upper() or "the settings"
-        lines.append(f"  {name}: {problem['msg']}")
+        lines.append(f"  {name}: {problem['msg'].removeprefix('Value error, ')}")
     lines.append("Fix these environment variables (the README's 'Configuration' lists every one).")
     return "\n".join(lines)
 
