@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -62,6 +63,9 @@ _CHANNEL_ID: Final = (
     "Set it to the channel's ID (in Slack: open the channel, click its name, the ID is at the bottom "
     "of About, e.g. C0123ABCDEF); for a private channel, invite the bot first."
 )
+
+
+_CHANNEL_ID_SHAPE: Final = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
 class Outcome(StrEnum):
@@ -216,6 +220,12 @@ def _channel(client: WebClient, variable: str, channel: str, use: str, bot: str)
         info = client.conversations_info(channel=channel).get("channel") or {}
     except SlackApiError as refused:
         error = str(refused.response.get("error") or "")
+        if error == "channel_not_found" and not _CHANNEL_ID_SHAPE.fullmatch(channel):
+            return _fail(
+                variable,
+                f"{channel} is a channel name, and licensebot needs the channel's ID",
+                _CHANNEL_ID,
+            )
         if error == "channel_not_found":
             return _fail(
                 variable,
@@ -277,8 +287,9 @@ def _graph(settings: Settings, app_factory: ConfidentialAppFactory) -> list[Find
             _fail(
                 "Graph credential",
                 f"the login endpoint {config.authority} did not answer",
-                "Check that this machine reaches it (proxy, firewall) and that M365_CLOUD (or "
-                "GRAPH_LOGIN_URL) names the tenant's cloud.",
+                "Check that this machine reaches it (proxy, firewall), that GRAPH_TENANT_ID is the "
+                "Directory (tenant) ID of the tenant, and that M365_CLOUD (or GRAPH_LOGIN_URL) names "
+                "the tenant's cloud.",
             ),
             _skip("Graph permissions", "not checked without a token"),
             _skip("Graph endpoint", "not checked without a token"),
@@ -289,6 +300,13 @@ def _graph(settings: Settings, app_factory: ConfidentialAppFactory) -> list[Find
 
 def _sign_in_refused(config: GraphConfig, error: str) -> Finding:
     place = "Microsoft Entra admin center → App registrations → the app"
+    if "certificate file" in error:
+        return _fail(
+            "Graph credential",
+            error[0].upper() + error[1:],
+            "Set GRAPH_CERTIFICATE_PATH to the PEM file with the certificate's private key, readable "
+            "by licensebot.",
+        )
     if "AADSTS7000215" in error or "AADSTS7000222" in error or "invalid_client" in error:
         detail = f"Microsoft refused the app's credential ({error})"
         fix = (

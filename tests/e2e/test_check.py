@@ -148,11 +148,21 @@ def test_a_missing_signing_secret(slack: LocalSlack, graph: GraphSimulator, data
 
 
 def test_a_channel_not_found(slack: LocalSlack, graph: GraphSimulator, database: str) -> None:
-    settings = _settings(slack, graph, database, approvals_channel="#license-approvals")
+    settings = _settings(slack, graph, database, approvals_channel="C0DELETED1")
     failed = _only_failure(check(settings, app_factory=http_app))
     assert failed.subject == "APPROVALS_CHANNEL"
-    assert "#license-approvals is no channel the bot can see" in failed.detail
+    assert (
+        failed.detail
+        == "C0DELETED1 is no channel the bot can see, so approval requests would not arrive there"
+    )
     assert "channel's ID" in failed.fix
+
+
+def test_a_channel_name_instead_of_its_id(slack: LocalSlack, graph: GraphSimulator, database: str) -> None:
+    settings = _settings(slack, graph, database, approvals_channel="#license-approvals")
+    failed = _only_failure(check(settings, app_factory=http_app))
+    assert failed.detail == "#license-approvals is a channel name, and licensebot needs the channel's ID"
+    assert "About" in failed.fix
 
 
 def test_the_bot_not_a_member(slack: LocalSlack, graph: GraphSimulator, database: str) -> None:
@@ -170,6 +180,22 @@ def test_a_bad_graph_secret(slack: LocalSlack, graph: GraphSimulator, database: 
     assert "AADSTS7000215" in failed.detail
     assert "GRAPH_CLIENT_SECRET to its Value" in failed.fix
     assert "stale" not in report(findings)
+
+
+def test_an_unreadable_certificate(
+    slack: LocalSlack, graph: GraphSimulator, database: str, tmp_path: Path
+) -> None:
+    settings = _settings(
+        slack,
+        graph,
+        database,
+        graph_client_secret="",
+        graph_certificate_path=tmp_path / "missing.pem",
+        graph_certificate_thumbprint="AB12",
+    )
+    failed = _only_failure(check(settings, app_factory=http_app))
+    assert failed.detail.startswith("The certificate file ")
+    assert "GRAPH_CERTIFICATE_PATH" in failed.fix
 
 
 def test_a_missing_graph_permission(slack: LocalSlack, database: str) -> None:
