@@ -24,7 +24,9 @@ from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, WorkflowSections
+from handlers.message_updates import MessageUpdates
 from handlers.notifier import SlackNotifier
+from handlers.slack_directory import SlackUsers
 from storage.calendar import HolidayCalendar
 from storage.catalog_file import load_product_table
 from storage.commerce import AdminTaskCommerce
@@ -112,10 +114,15 @@ def bootstrap(
         lease_ttl=timedelta(seconds=settings.lease_seconds),
         owner=process_owner(),
     )
-    notifier = build_notifier(settings)
+    users, updates = SlackUsers(), MessageUpdates()  # one of each per process, shared by every request
+    notifier = build_notifier(settings, users, updates)
     subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
     services = Services(
-        licensing=licensing, subscriptions=subscriptions, workflows=workflow_provider(subscriptions)
+        licensing=licensing,
+        subscriptions=subscriptions,
+        workflows=workflow_provider(subscriptions),
+        slack_users=users,
+        message_updates=updates,
     )
     log.info(
         "licensebot ready",
@@ -124,12 +131,16 @@ def bootstrap(
     return Container(settings, engine, sessions, clock, uow, directory, services, subscriptions, notifier)
 
 
-def build_notifier(settings: Settings) -> SlackNotifier:
+def build_notifier(settings: Settings, users: SlackUsers, updates: MessageUpdates) -> SlackNotifier:
     """The Slack side of the workflows; without a bot token it is connected later (the shell)."""
     token = settings.slack_bot_token.get_secret_value()
     client = WebClient(token=token, base_url=settings.slack_api_url) if token else None
     return SlackNotifier(
-        client, approvals_channel=settings.approvals_channel, reminder_channel=settings.reminder_channel
+        client,
+        approvals_channel=settings.approvals_channel,
+        reminder_channel=settings.reminder_channel,
+        users=users,
+        updates=updates,
     )
 
 
@@ -172,6 +183,9 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
             credit_check_business_days=settings.credit_check_business_days,
             lease_ttl=timedelta(seconds=settings.lease_seconds),
             poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+            reminder_every=timedelta(hours=settings.task_reminder_hours),
+            approval_reminder_every=timedelta(hours=settings.approval_reminder_hours),
+            digest_time_utc=settings.digest_time_utc,
         ),
         owner=licensing.process,
     )

@@ -1,4 +1,4 @@
-"""The `licensebot` command line: serve, scheduler, workflows, shell, db, tenant, graph-sim."""
+"""The `licensebot` command line: serve, scheduler, check, workflows, shell, db, tenant, graph-sim."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "scheduler", help="only poll pending subscriptions and send reminders, every POLL_INTERVAL_SECONDS"
+    )
+
+    commands.add_parser(
+        "check",
+        help="try the configuration for real (Slack, Microsoft Graph, the database) before going live",
     )
 
     workflows = commands.add_parser("workflows", help="print the subscription workflows, or one of them")
@@ -111,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "serve": _serve,
         "scheduler": _scheduler,
+        "check": _check,
         "workflows": _workflows,
         "shell": _shell,
         "db": _db,
@@ -151,7 +157,7 @@ def _invalid_settings(error: ValidationError) -> str:
     lines = ["licensebot: the configuration is not valid:"]
     for problem in error.errors(include_url=False):
         name = "_".join(str(part) for part in problem["loc"]).upper() or "the settings"
-        lines.append(f"  {name}: {problem['msg']}")
+        lines.append(f"  {name}: {problem['msg'].removeprefix('Value error, ')}")
     lines.append("Fix these environment variables (the README's 'Configuration' lists every one).")
     return "\n".join(lines)
 
@@ -215,6 +221,14 @@ def _scheduler(_args: argparse.Namespace, settings: Settings) -> int:
     finally:
         scheduler.shutdown()
     return 0
+
+
+def _check(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.check import Outcome, check, report
+
+    findings = check(settings)
+    print(report(findings))
+    return 1 if any(f.outcome is Outcome.FAIL for f in findings) else 0
 
 
 def _workflows(args: argparse.Namespace, settings: Settings) -> int:

@@ -117,6 +117,7 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
             running.pop().shutdown()
         for container in containers:
             container.subscriptions.release_leases()
+            _flush_updates(container)
 
     options = {
         "bind": f"{settings.host}:{settings.port}",
@@ -129,6 +130,12 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
         "worker_exit": worker_exit,
     }
     _Gunicorn(load, options).run()
+
+
+def _flush_updates(container: Container) -> None:
+    """Message updates still waiting for their second go out before the process ends."""
+    if container.services.message_updates is not None:
+        container.services.message_updates.flush()
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:
@@ -153,3 +160,4 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
         if running is not None:
             running.shutdown()
         container.subscriptions.release_leases()
+        _flush_updates(container)

@@ -5,10 +5,13 @@ Nothing else in licensebot reads the environment. Every variable is listed in th
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from enum import StrEnum
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.model import Cloud
@@ -50,7 +53,11 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="Passphrase of an encrypted certificate private key."
     )
     graph_access_token: SecretStr = SecretStr("")
-    graph_api_url: str = Field(default="", description="Defaults to the cloud's Graph endpoint.")
+    graph_api_url: str = Field(
+        default="",
+        description="Defaults to the cloud's Graph endpoint; the root, without the API version "
+        "(a trailing /v1.0 is dropped: licensebot adds it).",
+    )
     graph_login_url: str = Field(default="", description="Defaults to the cloud's login endpoint.")
     graph_write_quota: int = Field(default=3000, ge=1, description="Directory writes per window (R17).")
     graph_write_window_seconds: float = Field(default=150.0, gt=0)
@@ -79,6 +86,18 @@ class Settings(BaseSettings):
     approval_ttl_hours: float = Field(
         default=24.0, gt=0, description="How long an approval stays open (R13)."
     )
+    approval_reminder_hours: float = Field(
+        default=4.0, gt=0, description="How often an approval still waiting is reminded."
+    )
+    task_reminder_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How often an open admin-center task, a decision waiting and an overdue purchase "
+        "are reminded.",
+    )
+    digest_time_utc: time = Field(
+        default=time(9, 0), description="HH:MM (UTC, 24-hour clock): when the daily digest goes out."
+    )
     credit_check_business_days: int = Field(default=2, ge=0, description="R10: an invoice purchase's wait.")
     sim_activation_seconds: float = Field(
         default=60.0, ge=0, description="Simulated tenant: how long a card purchase stays Pending."
@@ -102,6 +121,46 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return aliases.get(value.strip().lower(), value.strip().lower())
         return value
+
+    @field_validator("digest_time_utc", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        """Only `HH:MM` on a 24-hour clock: pydantic would also read `9` as nine seconds past midnight."""
+        if isinstance(value, time):
+            return value
+        text = str(value).strip()
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+        if match is None:
+            raise ValueError(
+                f"write a time of day as HH:MM on a 24-hour clock in UTC, e.g. 09:00, not {text!r}"
+            )
+        return time(int(match.group(1)), int(match.group(2)))
+
+    @model_validator(mode="after")
+    def _approvals_reminded_before_they_expire(self) -> Self:
+        if self.approval_reminder_hours >= self.approval_ttl_hours:
+            raise ValueError(
+                f"APPROVAL_REMINDER_HOURS={self.approval_reminder_hours:g} is not shorter than "
+                f"APPROVAL_TTL_HOURS={self.approval_ttl_hours:g}: an approval would expire before its "
+                "first reminder. Set APPROVAL_REMINDER_HOURS below APPROVAL_TTL_HOURS."
+            )
+        return self
+
+    @field_validator("graph_api_url")
+    @classmethod
+    def _graph_root(cls, value: str) -> str:
+        """The Graph root: licensebot adds `/v1.0` to every request itself, so a URL copied with the
+        version is taken as its root, and another version is refused before it turns into 404s."""
+        root = value.strip().rstrip("/")
+        head, _, last = root.rpartition("/")
+        if last.casefold() == "v1.0" and "://" in head:
+            return head
+        if last.casefold() == "beta" or (last[:1] in "vV" and last[1:2].isdigit() and "://" in head):
+            raise ValueError(
+                f"licensebot speaks Microsoft Graph v1.0 and adds the version itself: set GRAPH_API_URL "
+                f"to the endpoint's root, {head} (not {root})"
+            )
+        return root
 
     @property
     def is_sqlite(self) -> bool:

@@ -50,6 +50,7 @@ from bot.local_slack import (
 from bot.settings import Settings, TenantBackend
 from bot.shell_demo import DEMO_USERGROUPS, STAFF_GROUP, add_staff
 from bot.shell_forms import Form
+from handlers.message_updates import MessageUpdates
 
 __all__ = ["Console", "TrackingExecutor", "run_shell"]
 
@@ -123,10 +124,16 @@ class Console:
         self._secret = secrets.token_hex(16)
         self._slack = LocalSlack().start()
         self._executor = TrackingExecutor(LISTENER_THREADS)
-        # Every batch of a change gets its progress update: the local Slack has no rate limit to
-        # respect, and the console shows each one (Slack's pace is the listeners' own, tested there).
+        # Every batch of a change gets its progress update, and every change of a checklist its
+        # update: the local Slack has no rate limit to respect, and the console shows each one
+        # (Slack's pace is the listeners' own, tested there).
+        unpaced = MessageUpdates(interval=0.0)
         services = container.services
-        services = replace(services, timing=replace(services.timing, progress_interval=0.0))
+        services = replace(
+            services,
+            timing=replace(services.timing, progress_interval=0.0),
+            message_updates=unpaced,
+        )
         self._app: App = create_app(
             bot_token=self._slack.bot_token,
             signing_secret=self._secret,
@@ -143,7 +150,7 @@ class Console:
         # Applies a submission's `response_action: update` to the form, as Slack itself would.
         self._slack_itself = WebClient(token=self._slack.bot_token, base_url=self._slack.api_url)
         # Workflow checklists, approval requests and reminders go to this local workspace.
-        container.notifier.connect(self._slack_itself)
+        container.notifier.connect(self._slack_itself, unpaced)
         self._print_lock = threading.Lock()
         self._held: dict[tuple[str, str], tuple[str, Message]] | None = None
         """While a request is worked on, the latest state of each message it posted or updated."""

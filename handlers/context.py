@@ -10,6 +10,8 @@ from slack_bolt import BoltContext
 
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
+from handlers.message_updates import MessageUpdates
+from handlers.slack_directory import SlackUsers
 
 __all__ = [
     "CLAIM_DELIVERY",
@@ -73,6 +75,17 @@ class Services:
     workflows: WorkflowProvider | None = None
     """App Home shows "Workflows in flight" and "Waiting on me" only when this is given."""
     timing: Timing = field(default_factory=Timing)
+    slack_users: SlackUsers = field(default_factory=SlackUsers)
+    """Slack people looked up by id or email, cached for every request of the process."""
+    message_updates: MessageUpdates | None = None
+    """`chat.update` at most once per `timing.progress_interval` per message, for every request of
+    the process (built from `timing` when not given)."""
+
+    def __post_init__(self) -> None:
+        if self.message_updates is None:
+            object.__setattr__(
+                self, "message_updates", MessageUpdates(interval=self.timing.progress_interval)
+            )
 
 
 def correlation_id(context: BoltContext) -> str:

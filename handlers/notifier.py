@@ -6,6 +6,8 @@
   Approve (they lose access) and Reject; it is updated without buttons once decided or expired.
 - A license change that another process finished after a crash (`change_resumed`) shows its
   result in place of its progress message, else to the requester directly.
+- Updates go through `MessageUpdates` (at most one a second per message, the last state wins), and
+  people are looked up through the process's `SlackUsers` cache.
 - Reminders go to the admin they are for (a direct message), else to `REMINDER_CHANNEL` (approval
   nudges to the approvals channel).
 
@@ -28,6 +30,8 @@ from domain.workflows import Reminder, ReminderKind, WorkflowStatus
 from handlers.blocks.changes import change_result
 from handlers.blocks.message import Message
 from handlers.blocks.workflows import approval_decided, approval_request, reminder_message, workflow_checklist
+from handlers.message_updates import MessageUpdates
+from handlers.slack_directory import SlackUsers
 
 __all__ = ["MessageLinks", "SlackNotifier"]
 
@@ -49,8 +53,12 @@ class SlackNotifier:
         *,
         approvals_channel: str = "",
         reminder_channel: str = "",
+        users: SlackUsers | None = None,
+        updates: MessageUpdates | None = None,
     ) -> None:
         self._client = client
+        self._users = users or SlackUsers()
+        self._updates = updates or MessageUpdates()
         self._approvals_channel = approvals_channel
         self._reminder_channel = reminder_channel
         self._links: MessageLinks | None = None
@@ -58,8 +66,11 @@ class SlackNotifier:
         self._posted: dict[str, tuple[str, str]] = {}
         """Workflow or approval id → (channel, ts), for updates that race the attach."""
 
-    def connect(self, client: WebClient) -> None:
+    def connect(self, client: WebClient, updates: MessageUpdates | None = None) -> None:
+        """A client connected late (the local shell), with its own pacing of updates when given."""
         self._client = client
+        if updates is not None:
+            self._updates = updates
 
     def bind(self, links: MessageLinks) -> None:
         self._links = links
@@ -165,7 +176,7 @@ class SlackNotifier:
         if self._client is None:
             return
         try:
-            self._client.chat_update(channel=where[0], ts=where[1], **message.to_dict())
+            self._updates.update(self._client, where[0], where[1], message)
         except SlackApiError as error:
             log.warning("could not update a message in %s: %s", where[0], error.response.get("error"))
 
@@ -173,7 +184,7 @@ class SlackNotifier:
         if self._client is None:
             return ""
         try:
-            user = self._client.users_lookupByEmail(email=email).get("user") or {}
+            user = self._users.by_email(self._client, email).get("user") or {}
             opened = self._client.conversations_open(users=str(user.get("id") or ""))
         except SlackApiError as error:
             log.info("no direct message to %s: %s", email, error.response.get("error"))

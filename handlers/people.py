@@ -17,6 +17,7 @@ from slack_sdk.web import SlackResponse
 from domain.errors import InvalidCommand, UnknownRequester, UnknownUser
 from domain.services import HOLDERS_PREFIX
 from handlers.parsing import Target, TargetKind
+from handlers.slack_directory import SlackUsers
 
 __all__ = ["SlackPeople"]
 
@@ -33,10 +34,12 @@ _GROUP_FIXES = {
 
 
 class SlackPeople:
-    """Looks people up in Slack for one request, asking about each person once."""
+    """Looks people up in Slack for one request, asking about each person once (and Slack only when
+    the process's `SlackUsers` cache does not know them)."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, users: SlackUsers | None = None) -> None:
         self._client = client
+        self._users = users or SlackUsers()
         self._emails: dict[str, str | None] = {}
 
     def requester(self, user_id: str) -> str:
@@ -102,7 +105,7 @@ class SlackPeople:
 
     def _lookup(self, user_id: str) -> str | None:
         try:
-            response = self._client.users_info(user=user_id)
+            response = self._users.info(self._client, user_id)
         except SlackApiError as error:
             if error.response.get("error") in _GONE:
                 return None

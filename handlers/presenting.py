@@ -29,6 +29,7 @@ from handlers.blocks import (
     result_fits,
 )
 from handlers.exports import preview_csv, result_csv
+from handlers.message_updates import MessageUpdates
 from handlers.replies import reply
 
 __all__ = ["BULK_USERS", "ChangeReplies", "Progress", "Surface", "is_bulk"]
@@ -53,6 +54,8 @@ class Surface:
     channel: str
     user: str
     respond: Respond | None = None
+    updates: MessageUpdates | None = None
+    """The process's pacing of `chat.update` (at most once a second per message, the last state wins)."""
 
     def only_to_them(self, message: Message, *, replace_original: bool = False) -> None:
         """An ephemeral message: through the response URL when there is one, else `chat.postEphemeral`
@@ -82,7 +85,10 @@ class Surface:
         return str(response["ts"])
 
     def update(self, ts: str, message: Message) -> None:
-        self.client.chat_update(channel=self.channel, ts=ts, **message.to_dict())
+        if self.updates is None:
+            self.client.chat_update(channel=self.channel, ts=ts, **message.to_dict())
+        else:
+            self.updates.update(self.client, self.channel, ts, message)
 
     def attach(self, thread_ts: str, filename: str, content: str, comment: str) -> None:
         self.client.files_upload_v2(

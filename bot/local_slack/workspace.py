@@ -62,6 +62,19 @@ RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 VIEW_STACK_MAX = 3
 
+BOT_SCOPES: tuple[str, ...] = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",
+    "files:write",
+    "im:write",
+    "channels:read",
+    "groups:read",
+)
+"""The bot token's scopes by default: those manifest.yml asks for (sent back in `x-oauth-scopes`)."""
+
 # Methods that take the app-level token (xapp-…), in the Authorization header only; no other does.
 _APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 # Methods Slack documents as form-only: a JSON body's arguments are not read (so they count as
@@ -650,6 +663,7 @@ class LocalSlack:
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
+        scopes: Sequence[str] = BOT_SCOPES,
     ) -> None:
         self.team_id = team_id
         self.team_domain = team_domain
@@ -659,6 +673,7 @@ class LocalSlack:
         self.bot_user_id = bot_user_id
         self._bot_token = bot_token
         self._app_token = app_token
+        self._scopes = tuple(scopes)
         self._clock = clock
         self._address = (host, port)
         self._lock = threading.RLock()
@@ -702,6 +717,7 @@ class LocalSlack:
             "users.lookupByEmail": self._users_lookup_by_email,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -1254,6 +1270,7 @@ class LocalSlack:
     def _api(self, method: str, query: str, headers: HttpHeaders, body: bytes) -> _Reply:
         with self._lock:
             params: dict[str, Any] = {}
+            granted: dict[str, str] = {}
             try:
                 params, body_token = _parse_params(
                     headers.get("Content-Type", ""),
@@ -1265,6 +1282,8 @@ class LocalSlack:
                 if handler is None:
                     raise _ApiError("unknown_method")
                 self._authenticate(method, headers.get("Authorization"), body_token)
+                if method not in _APP_LEVEL_METHODS:  # Slack names a bot token's scopes on every answer
+                    granted["x-oauth-scopes"] = ",".join(self._scopes)
                 failure = self._next_failure(method)
                 if failure is not None:
                     self._record(Call(method, params, failure.error))
@@ -1275,14 +1294,14 @@ class LocalSlack:
                             429,
                             {"Retry-After": retry_after},
                         )
-                    return _Reply.json({"ok": False, "error": failure.error})
+                    return _Reply.json({"ok": False, "error": failure.error}, headers=granted)
                 result = handler(_Params(params))
             except _ApiError as error:
                 self._record(Call(method, params, error.error))
-                return _Reply.json({"ok": False, "error": error.error, **error.extra})
+                return _Reply.json({"ok": False, "error": error.error, **error.extra}, headers=granted)
             else:
                 self._record(Call(method, params))
-                return _Reply.json({"ok": True, **result})
+                return _Reply.json({"ok": True, **result}, headers=granted)
 
     def _authenticate(self, method: str, authorization: str | None, body_token: str | None) -> None:
         token = body_token
@@ -1344,6 +1363,25 @@ class LocalSlack:
         if group is None:
             raise _ApiError("no_such_subteam")
         return {"users": list(group.users)}
+
+    def _conversations_info(self, p: _Params) -> dict[str, Any]:
+        channel = self._channels.get(p.require("channel"))
+        is_member = channel is not None and self.bot_user_id in channel.members
+        if channel is None or (channel.is_private and not is_member):
+            raise _ApiError("channel_not_found")  # a private channel is invisible to a non-member
+        return {
+            "channel": {
+                "id": channel.id,
+                "name": channel.name,
+                "is_channel": not (channel.is_private or channel.is_im or channel.is_mpim),
+                "is_group": channel.is_private,
+                "is_im": channel.is_im,
+                "is_mpim": channel.is_mpim,
+                "is_private": channel.is_private or channel.is_im or channel.is_mpim,
+                "is_archived": False,
+                "is_member": is_member,
+            }
+        }
 
     def _conversations_open(self, p: _Params) -> dict[str, Any]:
         channel_id = p.text("channel")

@@ -19,8 +19,8 @@ __all__ = ["digest", "reminders_for"]
 def digest(
     statuses: Sequence[WorkflowStatus], now: datetime, settings: WorkflowSettings
 ) -> tuple[str, Reminder] | None:
-    """The daily digest to the reminders channel, from `digest_hour_utc` on."""
-    if now.hour < settings.digest_hour_utc:
+    """The daily digest to the reminders channel, from `digest_time_utc` on."""
+    if now.time() < settings.digest_time_utc:
         return None
     approvals = sum(1 for s in statuses if s.approval and s.approval.state is ApprovalState.PENDING)
     tasks = sum(1 for s in statuses if s.task and s.task.state is TaskState.OPEN)
@@ -65,9 +65,8 @@ def reminders_for(
             )
     if workflow.escalated_at is not None and workflow.waiting_for in {WaitFor.ACTIVATION, WaitFor.TASK}:
         slot = int((now - workflow.escalated_at) / settings.reminder_every)
-        text = (
-            f"{workflow.summary} is overdue: contact support ({admin_center(workflow.cloud).support}) (R10)."
-        )
+        # R10: past the credit check's deadline only support can help.
+        text = f"{workflow.summary} is overdue: contact support ({admin_center(workflow.cloud).support})."
         found.append(
             (
                 f"escalation:{workflow.id}:{slot}",

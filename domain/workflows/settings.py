@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 __all__ = ["CREDIT_CHECK_BUSINESS_DAYS", "WorkflowSettings", "business_days"]
 
@@ -25,10 +25,12 @@ class WorkflowSettings:
     activation_grace: timedelta = timedelta(hours=24)
     """A card purchase not active after this long is overdue: the bot says to contact support."""
     reminder_every: timedelta = timedelta(hours=24)
-    """Nudges to task owners, to requesters who must choose, and about overdue purchases."""
+    """Nudges to task owners, to requesters who must choose, and about overdue purchases
+    (`TASK_REMINDER_HOURS`)."""
     approval_reminder_every: timedelta = timedelta(hours=4)
-    digest_hour_utc: int = 9
-    """The daily digest is due from this hour (UTC) on, once a day."""
+    """Nudges about an approval still waiting (`APPROVAL_REMINDER_HOURS`)."""
+    digest_time_utc: time = time(9, 0)
+    """The daily digest is due from this time of day (UTC) on, once a day (`DIGEST_TIME_UTC`)."""
     lease_ttl: timedelta = timedelta(minutes=5)
     """How long a running step is held before another process may take it over (after a crash)."""
     poll_interval: timedelta = timedelta(minutes=5)

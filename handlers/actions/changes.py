@@ -22,6 +22,7 @@ from handlers.blocks import change_applying, change_cancelled, change_result, no
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
+from handlers.message_updates import MessageUpdates
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
@@ -41,6 +42,8 @@ class _Buttons:
     def __init__(self, services: Services) -> None:
         self._licensing = services.licensing
         self._interval = services.timing.progress_interval
+        self._users = services.slack_users
+        self._updates = services.message_updates
 
     def confirm_change(
         self,
@@ -50,8 +53,8 @@ class _Buttons:
         respond: Respond,
         context: BoltContext,
     ) -> None:
-        surface = _surface(body, client, respond)
-        requester = SlackPeople(client).requester(surface.user)
+        surface = _surface(body, client, respond, self._updates)
+        requester = SlackPeople(client, self._users).requester(surface.user)
         confirm = ConfirmChange(
             str(action.get("value") or ""),
             requester,
@@ -89,8 +92,8 @@ class _Buttons:
         respond: Respond,
         context: BoltContext,
     ) -> None:
-        surface = _surface(body, client, respond)
-        requester = SlackPeople(client).requester(surface.user)
+        surface = _surface(body, client, respond, self._updates)
+        requester = SlackPeople(client, self._users).requester(surface.user)
         cancel = CancelChange(str(action.get("value") or ""), requester, correlation_id(context))
         try:
             change_set = self._licensing.cancel(cancel)
@@ -142,8 +145,8 @@ class _Buttons:
         start: Callable[[str, str, str], ChangeSet],
     ) -> None:
         """Retry and Undo: a new change planned from a finished one (change set id, requester, id)."""
-        surface = _surface(body, client, respond)
-        requester = SlackPeople(client).requester(surface.user)
+        surface = _surface(body, client, respond, self._updates)
+        requester = SlackPeople(client, self._users).requester(surface.user)
         try:
             change_set = start(str(action.get("value") or ""), requester, correlation_id(context))
         except ChangeNotPending as already:
@@ -157,10 +160,12 @@ class _Buttons:
         )
 
 
-def _surface(body: dict[str, Any], client: WebClient, respond: Respond) -> Surface:
+def _surface(
+    body: dict[str, Any], client: WebClient, respond: Respond, updates: MessageUpdates | None
+) -> Surface:
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    return Surface(client, str(channel), str(body["user"]["id"]), respond)
+    return Surface(client, str(channel), str(body["user"]["id"]), respond, updates)
 
 
 def _only_theirs(body: dict[str, Any]) -> bool:

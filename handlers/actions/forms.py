@@ -40,7 +40,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         context[OPEN_VIEW] = str(view["id"])
         metadata = str(view.get("private_metadata") or "")
         seal.open(metadata, user_id=user_id)
-        requester = SlackPeople(client).requester(user_id)
+        requester = SlackPeople(client, services.slack_users).requester(user_id)
         products = licensing.list_subscriptions(ListSubscriptions(requester)).products
         wanted = str((action.get("selected_option") or {}).get("value") or "")
         chosen = next((p for p in products if p.sku_id == wanted), None)

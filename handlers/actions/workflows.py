@@ -32,6 +32,7 @@ from handlers.ids import (
 )
 from handlers.people import SlackPeople
 from handlers.replies import reply
+from handlers.slack_directory import SlackUsers
 
 __all__ = ["register"]
 
@@ -39,7 +40,7 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.subscriptions)
+    buttons = _Buttons(services.subscriptions, services.slack_users)
     acknowledge_first(app.action(re.compile(WORKFLOW_CHOICE_PATTERN)), buttons.choose)
     acknowledge_first(app.action(APPROVE_CANCELLATION), buttons.approve)
     acknowledge_first(app.action(APPROVE_LOSING_ACCESS), buttons.approve_losing_access)
@@ -48,8 +49,9 @@ def register(app: App, services: Services) -> None:
 
 
 class _Buttons:
-    def __init__(self, subscriptions: Subscriptions) -> None:
+    def __init__(self, subscriptions: Subscriptions, users: SlackUsers) -> None:
         self._subscriptions = subscriptions
+        self._users = users
 
     def choose(
         self,
@@ -62,7 +64,7 @@ class _Buttons:
         workflow_id, step, choice = parse_choice_value(str(action.get("value") or ""))
         if not workflow_id:
             raise DomainError("That button does not belong to a workflow.", "Use `/subscription status`.")
-        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
         decide = DecideStep(requester, workflow_id, step, choice, correlation_id(context))
         status = _noticed(respond, lambda: self._subscriptions.decide(decide))
         if status is not None and (body.get("container") or {}).get("is_ephemeral"):
@@ -98,7 +100,7 @@ class _Buttons:
         respond: Respond,
         context: BoltContext,
     ) -> None:
-        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
         cmd = RejectCancellation(
             requester, str(action.get("value") or ""), correlation_id=correlation_id(context)
         )
@@ -107,7 +109,7 @@ class _Buttons:
     def mark_done(
         self, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
-        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
         cmd = MarkTaskDone(requester, str(action.get("value") or ""), correlation_id(context))
         self._subscriptions.mark_task_done(cmd)
 
@@ -121,7 +123,7 @@ class _Buttons:
         *,
         accept_loss_of_access: bool,
     ) -> None:
-        requester = SlackPeople(client).requester(str(body["user"]["id"]))
+        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
         cmd = ApproveCancellation(
             requester,
             str(action.get("value") or ""),

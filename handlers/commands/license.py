@@ -25,6 +25,7 @@ from handlers.parsing import ParsedChange, ParsedForm, ParsedHelp, ParsedService
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
+from handlers.slack_directory import SlackUsers
 
 __all__ = ["register"]
 
@@ -43,15 +44,29 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             reply(respond, help_message(parsed.command, parsed.topic))
             return
         if isinstance(parsed, ParsedForm | ParsedServices):
-            _open_form(licensing, seal, parsed, command=command, client=client, context=context)
+            _open_form(
+                licensing,
+                seal,
+                parsed,
+                command=command,
+                client=client,
+                context=context,
+                users=services.slack_users,
+            )
             return
-        people = SlackPeople(client)
+        people = SlackPeople(client, services.slack_users)
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])
             reply(respond, user_overview(licensing.show_user(ShowUser(requester, user))))
             return
-        surface = Surface(client, str(command.get("channel_id") or ""), command["user_id"], respond)
+        surface = Surface(
+            client,
+            str(command.get("channel_id") or ""),
+            command["user_id"],
+            respond,
+            services.message_updates,
+        )
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
     acknowledge_first(app.command(LICENSE_COMMAND), license_command)
@@ -94,6 +109,7 @@ def _open_form(
     command: dict[str, Any],
     client: WebClient,
     context: BoltContext,
+    users: SlackUsers,
 ) -> None:
     user_id = str(command["user_id"])
     channel = str(command.get("channel_id") or "")
@@ -118,7 +134,7 @@ def _open_form(
         ) from error
     view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
     context[OPEN_VIEW] = view_id  # from here on, a refusal is shown in the form
-    people = SlackPeople(client)
+    people = SlackPeople(client, users)
     requester = people.requester(user_id)
     if isinstance(parsed, ParsedServices):
         (user,) = people.tenant_keys([parsed.target])

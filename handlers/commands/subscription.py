@@ -58,7 +58,7 @@ def register(app: App, services: Services) -> None:
         if isinstance(parsed, ParsedHelp):
             reply(respond, help_message(parsed.command, parsed.topic))
             return
-        people = SlackPeople(client)
+        people = SlackPeople(client, services.slack_users)
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedSubscriptionList):
             reply(respond, subscription_list(licensing.list_subscriptions(ListSubscriptions(requester))))

@@ -24,7 +24,7 @@ def register(app: App, services: Services) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
         user_id = str(event["user"])
-        requester = SlackPeople(client).requester(user_id)
+        requester = SlackPeople(client, services.slack_users).requester(user_id)
         overview = licensing.home(ShowHome(requester))
         sections = services.workflows(requester) if services.workflows is not None else None
         client.views_publish(user_id=user_id, view=app_home(overview, sections, datetime.now(UTC)))

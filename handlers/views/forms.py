@@ -138,12 +138,14 @@ class _Forms:
         product: list[str] = []
 
         def check() -> ChangeSet:
-            people = SlackPeople(client)
+            people = SlackPeople(client, self._services.slack_users)
             command, sku = build(metadata, people, people.requester(user_id))
             product.append(sku)
             return self._licensing.plan_change(command)
 
-        surface = Surface(client, metadata.get("channel", ""), user_id)
+        surface = Surface(
+            client, metadata.get("channel", ""), user_id, updates=self._services.message_updates
+        )
         pending = self._checks.submit(check)
         budget = self._services.timing.form_check_seconds - (time.monotonic() - started)
         try:

@@ -36,6 +36,8 @@ class GraphRequestError(DomainError):
 
 class GraphSignInFailed(DomainError):
     def __init__(self, detail: str) -> None:
+        self.detail = detail
+        """The login endpoint's own reason (`invalid_client: AADSTS7000215: …`)."""
         super().__init__(
             f"The bot could not sign in to Microsoft 365 ({detail}); nothing was changed.",
             "Check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and the client secret or certificate of the app "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.graph_sim.faults import FaultKind, FaultPlan
 from storage.graph_sim.rules import GraphRules
-from storage.graph_sim.server import GraphSimulator
+from storage.graph_sim.server import GraphSimulator, SimApp
 from storage.graph_sim.stats import SimStats
 from storage.graph_sim.tenant import DatabaseTenant, SimTenant, TenantSource
 
@@ -14,6 +14,7 @@ __all__ = [
     "FaultPlan",
     "GraphRules",
     "GraphSimulator",
+    "SimApp",
     "SimStats",
     "SimTenant",
     "TenantSource",

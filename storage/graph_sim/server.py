@@ -5,6 +5,10 @@ Knobs: page size, latency per request and per write, the write quota per app (42
 when exceeded), injected faults; counters of what it saw (`stats()`). Every request needs a bearer
 token (401 `InvalidAuthenticationToken` otherwise); writes are counted per app, as Graph does: the
 `appid` claim of a JWT, or the token itself for an opaque one.
+
+With `apps` (client id → `SimApp`), it also answers the client credentials flow at
+`POST /{tenant}/oauth2/v2.0/token`, as the Microsoft identity platform does: a token (a JWT, not
+signed) with the app's `roles`, or `invalid_client` (AADSTS7000215) for a wrong secret.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -33,11 +38,20 @@ from storage.graph_sim.shapes import error_body
 from storage.graph_sim.stats import SimStats, StatsRecorder
 from storage.graph_sim.tenant import DatabaseTenant, TenantSource
 
-__all__ = ["GraphSimulator"]
+__all__ = ["GraphSimulator", "SimApp"]
 
 log = logging.getLogger(__name__)
 
 _PREFIX: Final = f"/{API_VERSION}"
+_TOKEN_PATH: Final = "/oauth2/v2.0/token"  # noqa: S105 - the login endpoint's path, not a secret
+
+
+@dataclass(frozen=True)
+class SimApp:
+    """An app registration the simulator's token endpoint knows: its secret and granted permissions."""
+
+    secret: str = field(repr=False)
+    roles: tuple[str, ...] = ()
 
 
 class GraphSimulator:
@@ -54,6 +68,7 @@ class GraphSimulator:
         faults: FaultPlan | None = None,
         rules: GraphRules | None = None,
         tokens: Mapping[str, str] | None = None,
+        apps: Mapping[str, SimApp] | None = None,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = 0,
     ) -> None:
@@ -61,6 +76,7 @@ class GraphSimulator:
         `rules`: what a real tenant does beyond the simulated rules (license error states,
         dependencies, usage locations); see `rules`.
         `tokens`: accepted bearer tokens → app id (default: any non-empty token).
+        `apps`: client id → app, for the token endpoint (its tokens are then accepted too).
         `clock`: monotonic seconds for the write quota (tests share a fake one with the pacer)."""
         self._owned = tenant is None
         self._tenant: TenantSource = tenant if tenant is not None else DatabaseTenant()
@@ -68,6 +84,7 @@ class GraphSimulator:
         self._port = port
         self._latency = latency_ms / 1000
         self._tokens = dict(tokens) if tokens is not None else None
+        self._apps = dict(apps or {})
         self._stats = StatsRecorder()
         self._faults = Faults(faults or FaultPlan(seed=seed))
         self._quota = (
@@ -177,6 +194,8 @@ class GraphSimulator:
     def _respond(self, method: str, target: str, headers: Mapping[str, str], raw: bytes) -> ApiResponse:
         request_id = str(uuid.uuid4())
         parts = urlsplit(target)
+        if method == "POST" and parts.path.endswith(_TOKEN_PATH):
+            return self._issue_token(raw)
         if not parts.path.startswith(_PREFIX + "/"):
             return _error(400, "BadRequest", f"Only {API_VERSION} is served here.", request_id)
         token = _bearer(headers.get("authorization", ""))
@@ -204,6 +223,24 @@ class GraphSimulator:
         response = self._api.handle(request)
         response.headers.setdefault("request-id", request_id)
         return response
+
+    def _issue_token(self, raw: bytes) -> ApiResponse:
+        form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        client_id = form.get("client_id", "")
+        app = self._apps.get(client_id)
+        headers = {"Content-Type": "application/json"}
+        if app is None:
+            error = f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory."
+            return ApiResponse(400, {"error": "unauthorized_client", "error_description": error}, headers)
+        if form.get("client_secret") != app.secret:
+            error = "AADSTS7000215: Invalid client secret provided."
+            return ApiResponse(401, {"error": "invalid_client", "error_description": error}, headers)
+        claims = {"appid": client_id, "roles": list(app.roles), "aud": "https://graph.microsoft.com"}
+        token = ".".join(_b64(part) for part in ({"alg": "none", "typ": "JWT"}, claims, {}))
+        if self._tokens is not None:
+            self._tokens[token] = client_id
+        body = {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+        return ApiResponse(200, body, headers)
 
     def _wait_out(self, response: ApiResponse) -> None:
         """Latency, or an injected hang that lasts past the client's timeout (or until stop())."""
@@ -271,6 +308,10 @@ def _error(status: int, code: str, message: str, request_id: str) -> ApiResponse
         error_body(code, message, request_id, datetime.now(UTC)),
         {"Content-Type": "application/json", "request-id": request_id},
     )
+
+
+def _b64(part: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=") if part else ""
 
 
 def _bearer(value: str) -> str:

@@ -39,6 +39,7 @@ from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, Timing, WorkflowSections
+from handlers.message_updates import MessageUpdates
 from handlers.notifier import SlackNotifier
 from storage.calendar import HolidayCalendar
 from storage.database import create_engine, session_factory
@@ -360,9 +361,17 @@ class WorkflowWiring:
     services: Services
 
 
-def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminders: str) -> WorkflowWiring:
+def wire_workflows(
+    slack: LocalSlack,
+    database: Path,
+    *,
+    approvals: str,
+    reminders: str,
+    updates: MessageUpdates | None = None,
+) -> WorkflowWiring:
     """The workflows on the simulated tenant in `database` (a Monday morning; purchases active after
-    two minutes), telling Slack through `slack` with these approval and reminder channels."""
+    two minutes), telling Slack through `slack` with these approval and reminder channels (and
+    `updates` pacing its message updates, as `bot.bootstrap` shares one with the listeners)."""
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
     engine = create_engine(f"sqlite:///{database}")
     ensure_schema(engine)
@@ -376,6 +385,7 @@ def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminde
         WebClient(token=slack.bot_token, base_url=slack.api_url),
         approvals_channel=approvals,
         reminder_channel=reminders,
+        updates=updates,
     )
     commerce = SimulatedCommerce(
         sessions, clock, activation_delay=timedelta(minutes=2), credit_check_delay=timedelta(days=10)
@@ -395,5 +405,11 @@ def wire_workflows(slack: LocalSlack, database: Path, *, approvals: str, reminde
     def sections(requester: str) -> WorkflowSections:
         return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
 
-    services = Services(licensing=licensing, subscriptions=subscriptions, workflows=sections, timing=FAST)
+    services = Services(
+        licensing=licensing,
+        subscriptions=subscriptions,
+        workflows=sections,
+        timing=FAST,
+        message_updates=updates,
+    )
     return WorkflowWiring(Tenant(engine, sessions, uow, directory), clock, subscriptions, notifier, services)

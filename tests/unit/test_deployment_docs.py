@@ -19,6 +19,7 @@ import sys
 import threading
 import tomllib
 from collections.abc import Iterator
+from datetime import time
 from enum import Enum
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -63,6 +64,8 @@ def shown(value: object) -> str:
         return str(value.value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
     return str(value)
 
 
