@@ -1,7 +1,9 @@
-"""One directory behaviour suite, two backends: the simulated tenant (SimulatedDirectory on the
-database) and Microsoft Graph (GraphDirectory over HTTP to graph-sim serving that same database).
+"""One directory behaviour suite, three backends: the simulated tenant (SimulatedTenant on the
+database, as the services are given it), Microsoft Graph (GraphDirectory over HTTP to graph-sim
+serving that same database), and the in-memory double the unit tests use (`tests.fakes`), loaded
+with the same tenant.
 
-Both must read the same tenant, accept and refuse the same changes with the same words (R2–R7), and
+All must read the same tenant, accept and refuse the same changes with the same words (R2–R7), and
 leave the tenant in the same state. The suite runs on SQLite and, when reachable, PostgreSQL.
 """
 
@@ -22,9 +24,9 @@ from domain.ports import TenantDirectory
 from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator
-from storage.simulated import SimulatedDirectory, demo_user_id
+from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5, O365_F3
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, InMemoryDirectory
 from tests.integration.demo_catalog import DEMO_CATALOG
 
 E3 = DEMO_PRODUCTS[O365_E3].sku_id
@@ -53,8 +55,23 @@ class Backend:
         return plan_user_change(kind, self.user(who), products[sku], products, org, **services)
 
 
-def _simulated(session: Session, clock: FixedClock) -> Iterator[Backend]:
-    yield Backend("simulated", SimulatedDirectory(session, clock))
+def _simulated(sessions: sessionmaker[Session], clock: FixedClock) -> Iterator[Backend]:
+    yield Backend("simulated", SimulatedTenant(sessions, clock))
+
+
+def _in_memory(sessions: sessionmaker[Session], clock: FixedClock) -> Iterator[Backend]:
+    """The in-memory double, holding a copy of the demo tenant."""
+    with sessions() as session:
+        demo = SimulatedDirectory(session, clock)
+        users = demo.users()
+        copy = InMemoryDirectory(
+            demo.organization(),
+            products=demo.products(),
+            users=users,
+            subscriptions=demo.subscriptions(),
+            roles={user.id: demo.admin_roles(user.id) for user in users},
+        )
+    yield Backend("in-memory", copy)
 
 
 def _graph(engine: Engine, clock: FixedClock) -> Iterator[Backend]:
@@ -68,15 +85,15 @@ def _graph(engine: Engine, clock: FixedClock) -> Iterator[Backend]:
         client.close()
 
 
-@pytest.fixture(params=["simulated", "graph"])
+@pytest.fixture(params=["simulated", "graph", "in-memory"])
 def backend(
     request: pytest.FixtureRequest, seeded: sessionmaker[Session], engine: Engine, clock: FixedClock
 ) -> Iterator[Backend]:
     """The demo tenant behind either backend (the `seeded` database of tests/integration/conftest.py)."""
     if request.param == "simulated":
-        with seeded() as session:
-            yield from _simulated(session, clock)
-            session.rollback()
+        yield from _simulated(seeded, clock)
+    elif request.param == "in-memory":
+        yield from _in_memory(seeded, clock)
     else:
         yield from _graph(engine, clock)
 
@@ -240,19 +257,22 @@ def _story(backend: Backend) -> dict[str, Any]:
     }
 
 
-def test_both_backends_tell_the_same_story() -> None:
+def test_every_backend_tells_the_same_story() -> None:
     clock = FixedClock()
     simulated_tenant = DatabaseTenant(clock=clock)
     graph_tenant = DatabaseTenant(clock=clock)
+    memory_tenant = DatabaseTenant(clock=clock)
     try:
-        with session_factory(simulated_tenant.engine)() as session:
-            simulated = _story(next(_simulated(session, clock)))
+        simulated = _story(next(_simulated(session_factory(simulated_tenant.engine), clock)))
+        in_memory = _story(next(_in_memory(session_factory(memory_tenant.engine), clock)))
         graph_backends = _graph(graph_tenant.engine, clock)
         graph = _story(next(graph_backends))
         graph_backends.close()
     finally:
         simulated_tenant.close()
         graph_tenant.close()
+        memory_tenant.close()
     assert [o[1] for o in simulated["outcomes"]].count(OutcomeKind.FAILED) == 4  # 2 seats, conflict, R4
     for part in simulated:
         assert graph[part] == simulated[part], part
+        assert in_memory[part] == simulated[part], part
