@@ -179,7 +179,9 @@ def test_a_workflow_checklist_is_updated_at_most_once_a_second_and_ends_on_its_f
     gaps = [later - earlier for earlier, later in pairwise(stamps)]
     assert gaps, "the checklist was updated"
     assert min(gaps) >= 1.0, f"two updates of the checklist {min(gaps):.2f} s apart"
-    assert updates.asked[checklist.ts] > len(stamps), "updates within a second were coalesced"
+    # How many were merged depends on how fast the workflow ran against the polling above (the unit
+    # tests of `MessageUpdates` prove the merging itself): never more sent than asked.
+    assert updates.asked[checklist.ts] >= len(stamps)
     final = slack.message(checklist.channel, checklist.ts)
     assert final is not None
     assert final.text == updates.last[checklist.ts], "the checklist ends on the last state asked"
