@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AccountRefused",
     "AmbiguousProduct",
     "AmbiguousSubscription",
     "AmbiguousUser",
@@ -104,6 +105,13 @@ class UnknownRequester(DomainError):
             f"Your Slack account ({slack_user}) does not match any user of the Microsoft 365 tenant.",
             "Use the same email address in Slack as in Microsoft 365, or ask an admin to run the command.",
         )
+
+
+class AccountRefused(DomainError):
+    """R24: the Slack account may not act for anyone in the tenant (a guest, another organization's
+    member, a bot or app, a deactivated account, an email Slack has not confirmed)."""
+
+    rule = "R24"
 
 
 class UnknownUser(DomainError):

@@ -686,6 +686,7 @@ class WorkflowEngine:
                 return
             now = self._clock.now()
             holders = uow.directory.users_with_product(workflow.product.sku_id)
+            requester = uow.directory.user(workflow.requested_by)
             approval = Approval(
                 id=_new_id(),
                 workflow_id=workflow.id,
@@ -695,6 +696,7 @@ class WorkflowEngine:
                 requested_at=now,
                 expires_at=now + self._settings.approval_ttl,
                 holders=tuple(u.display_name for u in holders),
+                requested_by_id=requester.id if requester is not None else "",
             )
             uow.approvals.add(approval)
             workflow.approval_id = approval.id

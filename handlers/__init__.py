@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, errors, events, views
+from handlers import access, actions, commands, errors, events, views
 from handlers.context import HomeItem, Services, Timing, WorkflowProvider, WorkflowSections
 from handlers.metadata import FormSeal
 
@@ -16,6 +16,7 @@ def register(app: App, services: Services, *, signing_secret: str) -> None:
     """
     seal = FormSeal(signing_secret)
     errors.register(app, services.licensing)
+    access.register(app, services)
     commands.register(app, services, seal)
     actions.register(app, services, seal)
     views.register(app, services, seal)

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
 from domain.errors import DomainError
 from domain.services import Licensing
+from handlers.access import people as people_of
 from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
@@ -45,7 +46,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         if isinstance(parsed, ParsedForm | ParsedServices):
             _open_form(licensing, seal, parsed, command=command, client=client, context=context)
             return
-        people = SlackPeople(client)
+        people = people_of(context)
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])
@@ -118,7 +119,7 @@ def _open_form(
         ) from error
     view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
     context[OPEN_VIEW] = view_id  # from here on, a refusal is shown in the form
-    people = SlackPeople(client)
+    people = people_of(context)
     requester = people.requester(user_id)
     if isinstance(parsed, ParsedServices):
         (user,) = people.tenant_keys([parsed.target])
