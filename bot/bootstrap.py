@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SystemClock
 from bot.settings import Settings, TenantBackend
+from bot.sign_in import build_access
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
@@ -29,6 +30,7 @@ from storage.calendar import HolidayCalendar
 from storage.catalog_file import load_product_table
 from storage.commerce import AdminTaskCommerce
 from storage.database import create_engine, session_factory
+from storage.graph.signin import LoginHttp, MicrosoftSignIn
 from storage.migrate import ensure_schema
 from storage.simulated import directory_factory as simulated_directory_factory
 from storage.simulated import reset_demo_tenant, tenant_is_empty
@@ -56,6 +58,8 @@ class Container:
     services: Services
     subscriptions: Subscriptions
     notifier: SlackNotifier
+    sign_in: MicrosoftSignIn | None = None
+    """With `ADMIN_BINDING=entra`: the Microsoft sign-in that binds Slack accounts (R24)."""
 
 
 def _directory_factory(settings: Settings, clock: Clock, catalog: ProductCatalog) -> DirectoryFactory:
@@ -90,6 +94,7 @@ def bootstrap(
     clock: Clock | None = None,
     directory_factory: DirectoryFactory | None = None,
     migrate: bool = True,
+    login_http: LoginHttp | None = None,
 ) -> Container:
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
@@ -112,14 +117,30 @@ def bootstrap(
     )
     notifier = build_notifier(settings)
     subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
+    token = settings.slack_bot_token.get_secret_value()
+    slack = WebClient(token=token, base_url=settings.slack_api_url) if token else None
+    access = build_access(
+        settings,
+        licensing=licensing,
+        uow=uow,
+        sessions=sessions,
+        clock=clock,
+        slack=slack,
+        http=login_http,
+    )
     services = Services(
-        licensing=licensing, subscriptions=subscriptions, workflows=workflow_provider(subscriptions)
+        licensing=licensing,
+        subscriptions=subscriptions,
+        workflows=workflow_provider(subscriptions),
+        access=access.access,
     )
     log.info(
         "licensebot ready",
         extra={"action": "bootstrap", "command": settings.tenant_backend.value},
     )
-    return Container(settings, engine, sessions, clock, uow, services, subscriptions, notifier)
+    return Container(
+        settings, engine, sessions, clock, uow, services, subscriptions, notifier, access.sign_in
+    )
 
 
 def build_notifier(settings: Settings) -> SlackNotifier:

@@ -11,10 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
 
-from domain.errors import AccountRefused, DomainError, UnknownRequester
+from domain.audit import AuditEntry, AuditResult
+from domain.errors import AccountRefused, DomainError, SignInRequired, UnknownRequester
+from domain.model import AdminRole, User
+from domain.ports import Clock
 
-__all__ = ["Access", "Installation", "Refuse", "SlackAccount", "account_refusal"]
+__all__ = [
+    "Access",
+    "AdminBinding",
+    "Binding",
+    "BindingStore",
+    "EntraStanding",
+    "Installation",
+    "Refuse",
+    "SignIn",
+    "SignedIn",
+    "SlackAccount",
+    "account_refusal",
+]
 
 Refuse = Callable[[str, str, DomainError, str], None]
 """Audit a refusal in its own commit: who (email or Slack id), what, the refusal, correlation id."""
@@ -100,11 +118,92 @@ def _outside(account: SlackAccount, installation: Installation) -> bool:
     return teams != {installation.team_id}
 
 
-class Access:
-    """Admits the Slack account behind a request, or refuses it with the reason, audited (R24, R20)."""
+class AdminBinding(StrEnum):
+    """How a Slack account is tied to its tenant user."""
 
-    def __init__(self, refuse: Refuse) -> None:
+    EMAIL = "email"
+    """By the email of the Slack profile, once Slack vouches for the account."""
+    ENTRA = "entra"
+    """By a Microsoft sign-in: the Slack account is bound to the Entra user who signed in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A Slack account bound to an Entra user by a Microsoft sign-in (R24)."""
+
+    slack_user_id: str
+    slack_team_id: str
+    object_id: str
+    user_principal_name: str
+    email: str
+    """The Slack profile email when last seen: a change is noticed (and audited) once."""
+    bound_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """Who Microsoft says signed in: the id token's `oid` and `preferred_username`."""
+
+    object_id: str
+    user_principal_name: str
+
+
+class BindingStore(Protocol):
+    """The bindings, each change recorded with its audit entry in one transaction."""
+
+    def get(self, slack_user_id: str) -> Binding | None: ...
+
+    def bind(self, binding: Binding, entry: AuditEntry) -> None:
+        """Bind (or bind again, replacing the previous binding of the Slack account)."""
+        ...
+
+    def unbind(self, slack_user_id: str, entry: AuditEntry) -> bool:
+        """Forget the binding; False when there was none (nothing is recorded then)."""
+        ...
+
+    def saw_email(self, slack_user_id: str, email: str, entry: AuditEntry) -> None: ...
+
+
+class SignIn(Protocol):
+    """Starts a Microsoft sign-in for a Slack account; when it completes, the adapter calls
+    `Access.signed_in`. Called with no transaction open (it talks to the login endpoint)."""
+
+    def start(self, account: SlackAccount) -> str:
+        """What the person is told to do: a link to open, or a code to enter and where."""
+        ...
+
+
+EntraStanding = Callable[[str], tuple[User | None, frozenset[AdminRole]]]
+"""An Entra object id → the user (None when deleted) and their admin roles, read from the tenant."""
+
+
+class Access:
+    """Admits the Slack account behind a request, or refuses it with the reason, audited (R24, R20).
+
+    With `AdminBinding.ENTRA` (given `bindings`, `sign_in`, `standing` and `clock`), an admitted
+    account acts for the Entra user it is bound to, whatever its Slack profile says; an unbound one
+    is asked to sign in; a binding whose user was deleted, disabled or holds no admin role any more
+    is dropped (audited) and the person asked to sign in again.
+    """
+
+    def __init__(
+        self,
+        refuse: Refuse,
+        *,
+        bindings: BindingStore | None = None,
+        sign_in: SignIn | None = None,
+        standing: EntraStanding | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._refuse = refuse
+        self._bindings = bindings
+        self._sign_in = sign_in
+        self._standing = standing
+        self._clock = clock
+
+    @property
+    def mode(self) -> AdminBinding:
+        return AdminBinding.ENTRA if self._bindings is not None else AdminBinding.EMAIL
 
     def admit(
         self, account: SlackAccount, installation: Installation, action: str, correlation_id: str
@@ -115,6 +214,111 @@ class Access:
         if refusal is not None:
             self._refuse(account.email or account.user_id, action, refusal, correlation_id)
             raise refusal
+        if self._bindings is not None:
+            return self._bound(self._bindings, account, action, correlation_id)
         if account.email is None:
             raise UnknownRequester(account.user_id)
         return account.email
+
+    def signed_in(self, account: SlackAccount, who: SignedIn) -> Binding:
+        """Microsoft confirmed who signed in for `account`: bind them, audited."""
+        bindings, clock = self._entra()
+        binding = Binding(
+            slack_user_id=account.user_id,
+            slack_team_id=account.team_id,
+            object_id=who.object_id,
+            user_principal_name=who.user_principal_name,
+            email=account.email or "",
+            bound_at=clock.now(),
+        )
+        bindings.bind(
+            binding,
+            self._entry(
+                binding,
+                "sign in with Microsoft",
+                AuditResult.APPLIED,
+                f"Slack account bound to the Entra user {who.user_principal_name}",
+            ),
+        )
+        return binding
+
+    def sign_out(self, account: SlackAccount) -> Binding | None:
+        """The person asks to be forgotten: their binding goes (audited); None when there was none."""
+        bindings, _ = self._entra()
+        binding = bindings.get(account.user_id)
+        if binding is None:
+            return None
+        entry = self._entry(binding, "sign out", AuditResult.APPLIED, "unbound on request")
+        return binding if bindings.unbind(account.user_id, entry) else None
+
+    def _bound(self, bindings: BindingStore, account: SlackAccount, action: str, correlation_id: str) -> str:
+        binding = bindings.get(account.user_id)
+        if binding is None:
+            refusal: AccountRefused = SignInRequired(self._start_sign_in(account))
+            self._refuse(account.email or account.user_id, action, refusal, correlation_id)
+            raise refusal
+        lost = self._lost(binding)
+        if lost:
+            bindings.unbind(
+                account.user_id, self._entry(binding, "unbind", AuditResult.APPLIED, lost, correlation_id)
+            )
+            refusal = SignInRequired(
+                f"Your sign-in no longer counts: {lost}. " + self._start_sign_in(account)
+            )
+            self._refuse(binding.user_principal_name, action, refusal, correlation_id)
+            raise refusal
+        if account.email and account.email.casefold() != binding.email.casefold():
+            bindings.saw_email(
+                account.user_id,
+                account.email,
+                self._entry(
+                    binding,
+                    "slack profile email changed",
+                    AuditResult.REQUESTED,
+                    f"the Slack profile email changed from {binding.email or 'none'} to "
+                    f"{account.email}; still acting for {binding.user_principal_name}",
+                    correlation_id,
+                ),
+            )
+        return binding.object_id
+
+    def _lost(self, binding: Binding) -> str:
+        """Why the bound Entra user may no longer act through this binding, or ""."""
+        if self._standing is None:
+            return ""
+        user, roles = self._standing(binding.object_id)
+        if user is None:
+            return f"the Microsoft 365 user {binding.user_principal_name} no longer exists"
+        if not user.account_enabled:
+            return f"the Microsoft 365 user {user.user_principal_name} is disabled"
+        if not roles:
+            return f"{user.user_principal_name} no longer holds an admin role in Microsoft 365"
+        return ""
+
+    def _start_sign_in(self, account: SlackAccount) -> str:
+        if self._sign_in is None:
+            return "Ask the person who runs licensebot to set up the Microsoft sign-in."
+        return self._sign_in.start(account)
+
+    def _entra(self) -> tuple[BindingStore, Clock]:
+        if self._bindings is None or self._clock is None:
+            raise DomainError(
+                "licensebot goes by your Slack email here: there is no Microsoft sign-in to use or forget.",
+                "Nothing to do.",
+            )
+        return self._bindings, self._clock
+
+    def _entry(
+        self, binding: Binding, action: str, result: AuditResult, reason: str, correlation_id: str = ""
+    ) -> AuditEntry:
+        _, clock = self._entra()
+        return AuditEntry(
+            at=clock.now(),
+            actor=binding.user_principal_name,
+            action=action,
+            result=result,
+            target=binding.object_id,
+            reason=reason,
+            correlation_id=correlation_id,
+            details={"slack_user": binding.slack_user_id, "slack_team": binding.slack_team_id},
+        )

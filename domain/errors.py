@@ -30,6 +30,7 @@ __all__ = [
     "ProhibitedInUsageLocation",
     "SeatsInUse",
     "ServicePlanConflict",
+    "SignInRequired",
     "StepNotOpen",
     "SubscriptionNotActive",
     "UnknownApproval",
@@ -112,6 +113,17 @@ class AccountRefused(DomainError):
     member, a bot or app, a deactivated account, an email Slack has not confirmed)."""
 
     rule = "R24"
+
+
+class SignInRequired(AccountRefused):
+    """R24, with the Microsoft sign-in: the Slack account is not bound to an Entra user yet."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(
+            "Before your first change, sign in once with Microsoft, so that licensebot knows which "
+            "Microsoft 365 user you are whatever your Slack profile says. Nothing was changed.",
+            f"{how} Then run the command again.",
+        )
 
 
 class UnknownUser(DomainError):

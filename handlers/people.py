@@ -59,6 +59,13 @@ class SlackPeople:
             raise UnknownRequester(user_id)
         return self._admit(slack_account(user, request_team=self._request_team))
 
+    def account(self, user_id: str) -> SlackAccount:
+        """What Slack says about a person's account, not admitted (to sign them out)."""
+        user = self._user(user_id)
+        if user is None:
+            raise UnknownRequester(user_id)
+        return slack_account(user, request_team=self._request_team)
+
     def tenant_keys(self, targets: Iterable[Target]) -> tuple[str, ...]:
         """What the domain looks users up by, in the order named, each once."""
         keys: dict[str, None] = {}

@@ -16,13 +16,22 @@ from slack_sdk.errors import SlackApiError
 from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
 from domain.errors import DomainError
 from domain.services import Licensing
+from handlers.access import access_of, signed_out
 from handlers.access import people as people_of
 from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal
-from handlers.parsing import ParsedChange, ParsedForm, ParsedHelp, ParsedServices, ParsedShow, parse_license
+from handlers.parsing import (
+    ParsedChange,
+    ParsedForm,
+    ParsedHelp,
+    ParsedServices,
+    ParsedShow,
+    ParsedSignOut,
+    parse_license,
+)
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
@@ -47,6 +56,10 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             _open_form(licensing, seal, parsed, command=command, client=client, context=context)
             return
         people = people_of(context)
+        if isinstance(parsed, ParsedSignOut):
+            gone = access_of(context).sign_out(people.account(command["user_id"]))
+            reply(respond, signed_out(gone.user_principal_name if gone else None))
+            return
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import pytest
 
-from domain.access import Access, Installation, SlackAccount, account_refusal
-from domain.errors import AccountRefused, DomainError, UnknownRequester
+from domain.access import Access, Binding, Installation, SignedIn, SlackAccount, account_refusal
+from domain.audit import AuditEntry
+from domain.errors import AccountRefused, DomainError, SignInRequired, UnknownRequester
+from domain.model import AdminRole, User
+from tests.fakes import FixedClock
 
 HOME = Installation(team_id="T1")
 MEMBER = SlackAccount(user_id="U1", team_id="T1", email="lena@contoso.com", email_confirmed=True)
@@ -57,3 +61,118 @@ def test_a_refusal_is_audited_before_it_is_raised_and_an_admitted_account_acts_b
     assert "guest" in refusal.message
     with pytest.raises(UnknownRequester):
         access.admit(replace(MEMBER, email=None), HOME, "/license show", "c3")
+
+
+class _Bindings:
+    """`BindingStore` in memory, recording what it audited."""
+
+    def __init__(self) -> None:
+        self.bound: dict[str, Binding] = {}
+        self.audited: list[AuditEntry] = []
+
+    def get(self, slack_user_id: str) -> Binding | None:
+        return self.bound.get(slack_user_id)
+
+    def bind(self, binding: Binding, entry: AuditEntry) -> None:
+        self.bound[binding.slack_user_id] = binding
+        self.audited.append(entry)
+
+    def unbind(self, slack_user_id: str, entry: AuditEntry) -> bool:
+        if self.bound.pop(slack_user_id, None) is None:
+            return False
+        self.audited.append(entry)
+        return True
+
+    def saw_email(self, slack_user_id: str, email: str, entry: AuditEntry) -> None:
+        self.bound[slack_user_id] = replace(self.bound[slack_user_id], email=email)
+        self.audited.append(entry)
+
+
+class _SignIn:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start(self, account: SlackAccount) -> str:
+        self.started.append(account.user_id)
+        return "Go to https://microsoft.com/devicelogin and enter the code ABC."
+
+
+LENA_USER = User("oid-lena", "lena@contoso.com", "Lena Fischer")
+
+
+@dataclass
+class _Entra:
+    bindings: _Bindings
+    sign_in: _SignIn
+    access: Access
+    refused: list[tuple[str, str, DomainError, str]]
+    tenant: dict[str, tuple[User | None, frozenset[AdminRole]]]
+
+
+@pytest.fixture
+def entra() -> _Entra:
+    bindings, sign_in = _Bindings(), _SignIn()
+    refused: list[tuple[str, str, DomainError, str]] = []
+    tenant = {"oid-lena": (LENA_USER, frozenset({AdminRole.LICENSE}))}
+    access = Access(
+        lambda *refusal: refused.append(refusal),
+        bindings=bindings,
+        sign_in=sign_in,
+        standing=lambda oid: tenant.get(oid, (None, frozenset())),
+        clock=FixedClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC)),
+    )
+    return _Entra(bindings, sign_in, access, refused, tenant)
+
+
+def test_entra_an_unbound_account_is_asked_to_sign_in_and_the_refusal_audited(entra: _Entra) -> None:
+    with pytest.raises(SignInRequired, match="sign in once with Microsoft") as asked:
+        entra.access.admit(MEMBER, HOME, "/license replace", "c1")
+    assert "enter the code ABC" in asked.value.message
+    assert entra.sign_in.started == ["U1"]
+    assert [(who, action) for who, action, _, _ in entra.refused] == [
+        ("lena@contoso.com", "/license replace")
+    ]
+
+
+def test_entra_a_bound_account_acts_for_its_entra_user_and_a_new_email_is_noticed_once(entra: _Entra) -> None:
+    entra.access.signed_in(MEMBER, SignedIn("oid-lena", "lena@contoso.com"))
+    carol = replace(MEMBER, email="carol@contoso.com")
+
+    assert entra.access.admit(carol, HOME, "/license show", "c1") == "oid-lena"
+    assert entra.access.admit(carol, HOME, "/license show", "c2") == "oid-lena"
+
+    actions = [e.action for e in entra.bindings.audited]
+    assert actions == ["sign in with Microsoft", "slack profile email changed"]
+    assert "carol@contoso.com" in entra.bindings.audited[1].reason
+
+
+@pytest.mark.parametrize(
+    ("standing", "why"),
+    [
+        ((None, frozenset()), "no longer exists"),
+        ((replace(LENA_USER, account_enabled=False), frozenset({AdminRole.LICENSE})), "is disabled"),
+        ((LENA_USER, frozenset()), "no longer holds an admin role"),
+    ],
+)
+def test_entra_a_deleted_disabled_or_roleless_user_is_unbound_and_asked_to_sign_in_again(
+    entra: _Entra, standing: tuple[User | None, frozenset[AdminRole]], why: str
+) -> None:
+    entra.access.signed_in(MEMBER, SignedIn("oid-lena", "lena@contoso.com"))
+    entra.tenant["oid-lena"] = standing
+
+    with pytest.raises(SignInRequired, match=why):
+        entra.access.admit(MEMBER, HOME, "/license replace", "c1")
+
+    assert entra.bindings.get("U1") is None
+    assert entra.bindings.audited[-1].action == "unbind"
+    assert why in entra.bindings.audited[-1].reason
+
+
+def test_entra_sign_out_forgets_once_and_email_mode_has_nothing_to_forget(entra: _Entra) -> None:
+    entra.access.signed_in(MEMBER, SignedIn("oid-lena", "lena@contoso.com"))
+    gone = entra.access.sign_out(MEMBER)
+    assert gone is not None
+    assert gone.object_id == "oid-lena"
+    assert entra.access.sign_out(MEMBER) is None
+    with pytest.raises(DomainError, match="no Microsoft sign-in"):
+        Access(lambda *_: None).sign_out(MEMBER)
