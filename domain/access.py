@@ -59,6 +59,8 @@ class SlackAccount:
     request_team_id: str = ""
     """The workspace the request says it comes from (the payload's `user.team_id` or `team_id`)."""
     enterprise_id: str = ""
+    enterprise_teams: tuple[str, ...] = ()
+    """On Enterprise Grid, the organization's workspaces the account belongs to."""
     deleted: bool = False
     bot: bool = False
     app_user: bool = False
@@ -112,10 +114,16 @@ def _outside(account: SlackAccount, installation: Installation) -> bool:
     """Another workspace's or organization's member: Slack Connect, or a request from elsewhere."""
     if account.stranger:
         return True
+    same_organization = (
+        bool(installation.enterprise_id) and account.enterprise_id == installation.enterprise_id
+    )
     if installation.enterprise_install and installation.enterprise_id:
-        return account.enterprise_id != installation.enterprise_id
-    teams = {account.team_id, account.request_team_id or account.team_id}
-    return teams != {installation.team_id}
+        return not same_organization
+    member_here = account.team_id == installation.team_id or (
+        same_organization and installation.team_id in account.enterprise_teams
+    )
+    from_here = account.request_team_id in {"", installation.team_id}
+    return not (member_here and from_here)
 
 
 class AdminBinding(StrEnum):

@@ -150,6 +150,7 @@ def slack_account(user: dict[str, Any], *, request_team: str = "") -> SlackAccou
         email=str(email) if email else None,
         request_team_id=request_team,
         enterprise_id=str(enterprise.get("enterprise_id") or ""),
+        enterprise_teams=tuple(str(team) for team in enterprise.get("teams") or ()),
         deleted=bool(user.get("deleted")),
         bot=bool(user.get("is_bot")),
         app_user=bool(user.get("is_app_user")) or bool(user.get("is_workflow_bot")),

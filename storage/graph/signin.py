@@ -182,7 +182,18 @@ class MicrosoftSignIn:
         )
 
     def _start_with_code(self, account: SlackAccount) -> str:
-        flow = self._public_app().initiate_device_flow(scopes=SCOPES)
+        now = self._clock.now().timestamp()
+        with self._lock:
+            waiting = next(
+                (
+                    f
+                    for a, f in self._pending
+                    if a.user_id == account.user_id and float(f.get("expires_at", 0)) > now + 60
+                ),
+                None,
+            )
+        # The same person asking again (another command, App Home) gets the code already given.
+        flow = waiting or self._public_app().initiate_device_flow(scopes=SCOPES)
         if "user_code" not in flow:
             raise SignInFailed(
                 "Microsoft did not start a sign-in "
@@ -190,10 +201,11 @@ class MicrosoftSignIn:
                 "Try again in a minute; if it keeps failing, ask whoever runs licensebot to check "
                 "that the app registration allows public client flows.",
             )
-        with self._lock:
-            self._pending = [(a, f) for a, f in self._pending if a.user_id != account.user_id]
-            self._pending.append((account, dict(flow)))
-        minutes = max(1, int(flow.get("expires_in", 900)) // 60)
+        if waiting is None:
+            with self._lock:
+                self._pending = [(a, f) for a, f in self._pending if a.user_id != account.user_id]
+                self._pending.append((account, dict(flow)))
+        minutes = max(1, int(float(flow.get("expires_at", now)) - now) // 60)
         return (
             f"Go to {flow['verification_uri']} and enter the code `{flow['user_code']}` (valid "
             f"{minutes} minutes), signing in with your Microsoft 365 admin account."

@@ -43,6 +43,14 @@ def test_accounts_slack_does_not_vouch_for_are_refused_with_the_reason(
     assert reason in refusal.message
 
 
+def test_a_workspace_of_an_enterprise_grid_admits_its_members_by_their_workspaces() -> None:
+    workspace = Installation(team_id="T1", enterprise_id="E1")
+    grid_member = replace(MEMBER, team_id="E1", enterprise_id="E1", enterprise_teams=("T1", "T3"))
+    assert account_refusal(grid_member, workspace) is None
+    assert account_refusal(replace(grid_member, enterprise_teams=("T3",)), workspace) is not None
+    assert account_refusal(replace(grid_member, enterprise_id="E2"), workspace) is not None
+
+
 def test_an_organization_wide_install_admits_members_of_its_other_workspaces_only() -> None:
     grid = Installation(team_id="T1", enterprise_id="E1", enterprise_install=True)
     assert account_refusal(replace(MEMBER, team_id="T7", enterprise_id="E1"), grid) is None
