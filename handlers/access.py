@@ -21,12 +21,12 @@ from slack_sdk import WebClient
 
 from domain.access import Access, Installation, SlackAccount
 from domain.audit import SlackOrigin, set_slack_origin
-from handlers.blocks.message import Message, message, section
-from handlers.blocks.text import escape
+from handlers.blocks.message import Message
+from handlers.blocks.sign_in import sign_in_failed, signed_in
 from handlers.context import PEOPLE, Services, correlation_id
 from handlers.people import SlackPeople
 
-__all__ = ["SignInNotices", "access_of", "people", "register", "request_team", "signed_out"]
+__all__ = ["SignInNotices", "access_of", "people", "register", "request_team"]
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +45,6 @@ def access_of(context: BoltContext) -> Access:
     return found
 
 
-def signed_out(upn: str | None) -> Message:
-    """`/license signout`: what was forgotten."""
-    if upn is None:
-        text = "You were not signed in with Microsoft from this Slack account: nothing to forget."
-    else:
-        text = (
-            f"Signed out: licensebot no longer acts for {escape(upn)} from this Slack account. "
-            "Your next change asks you to sign in with Microsoft again."
-        )
-    return message(text, [section(f":wave: {text}")])
-
-
 class SignInNotices:
     """Tells a person in Slack (a direct message) how their Microsoft sign-in ended."""
 
@@ -64,22 +52,17 @@ class SignInNotices:
         self._client = client
 
     def signed_in(self, slack_user_id: str, upn: str) -> None:
-        self._tell(
-            slack_user_id,
-            f":white_check_mark: You are signed in with Microsoft as {escape(upn)}. From now on "
-            "licensebot acts for that Microsoft 365 user when you use it from this Slack account, "
-            "whatever your Slack profile says. Run your command again. (`/license signout` undoes it.)",
-        )
+        self._tell(slack_user_id, signed_in(upn))
 
     def failed(self, slack_user_id: str, why: str) -> None:
-        self._tell(slack_user_id, f":no_entry: {escape(why)}")
+        self._tell(slack_user_id, sign_in_failed(why))
 
-    def _tell(self, slack_user_id: str, text: str) -> None:
+    def _tell(self, slack_user_id: str, notice: Message) -> None:
         if self._client is None:
             log.info("a sign-in ended, with no Slack client to tell the person")
             return
         try:
-            self._client.chat_postMessage(channel=slack_user_id, text=text, blocks=[section(text).to_dict()])
+            self._client.chat_postMessage(channel=slack_user_id, **notice.to_dict())
         except Exception:  # the binding holds whether or not Slack takes the message
             log.exception("could not tell a person how their Microsoft sign-in ended")
 

@@ -16,9 +16,9 @@ from slack_sdk.errors import SlackApiError
 from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
 from domain.errors import DomainError
 from domain.services import Licensing
-from handlers.access import access_of, signed_out
+from handlers.access import access_of
 from handlers.access import people as people_of
-from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
+from handlers.blocks import help_message, license_form, loading_form, services_form, signed_out, user_overview
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM

@@ -316,3 +316,19 @@ def test_an_approval_by_the_same_entra_user_under_a_second_slack_account_is_refu
 
 def _dms(bot: SlackBot, who: str) -> list[str]:
     return [text_of(m) for m in bot.slack.messages(bot.slack.open_im(bot.people[who]))]
+
+
+def test_a_declined_sign_in_binds_nothing_and_says_so(bound: Bound) -> None:
+    bot = bound.bot
+    assert bot.command("lena", f"show {bot.mention('bob')}") == 200
+    asked = text_of(bot.wait_reply("lena", containing="sign in once with Microsoft"))
+    code = re.search(r"enter the code (\w+)", asked)
+    assert code is not None
+    bound.login.decline(code.group(1))
+
+    assert bound.sign_in.poll() == 0
+
+    assert bound.bindings.get(bot.people["lena"]) is None
+    (told,) = _dms(bot, "lena")
+    assert "The Microsoft sign-in did not complete (authorization_declined" in told
+    assert not [e for e in bound.tenant.audit(LENA) if e.action == "sign in with Microsoft"]
