@@ -70,7 +70,10 @@ class SqlSignInFlows:
         flow: dict[str, Any],
         expires_at: datetime,
     ) -> None:
+        """Keep a sign-in until `expires_at`. It replaces the person's earlier ones: only the newest
+        link works, and sign-ins nobody finished do not pile up."""
         with self._sessions.begin() as session:
+            session.execute(delete(SignInFlowRow).where(SignInFlowRow.slack_user_id == slack_user_id))
             session.add(
                 SignInFlowRow(
                     state=state,

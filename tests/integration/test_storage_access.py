@@ -57,6 +57,11 @@ def test_a_browser_sign_in_is_taken_once_and_not_after_it_expired(sessions: sess
     )
     flows.add("state-2", "U2", {"user_id": "U2"}, {"state": "state-2"}, NOW + timedelta(minutes=10))
 
+    flows.add("state-0", "U3", {"user_id": "U3"}, {"state": "state-0"}, NOW + timedelta(minutes=10))
+    flows.add("state-3", "U3", {"user_id": "U3"}, {"state": "state-3"}, NOW + timedelta(minutes=10))
+
+    assert flows.take("state-0", NOW) is None, "a person's newer sign-in replaced it"
+    assert flows.take("state-3", NOW) == ({"user_id": "U3"}, {"state": "state-3"})
     assert flows.take("state-1", NOW) == ({"user_id": "U1"}, {"state": "state-1", "code_verifier": "v"})
     assert flows.take("state-1", NOW) is None
     assert flows.take("state-2", NOW + timedelta(minutes=11)) is None

@@ -11,6 +11,7 @@ from domain.access import Access, Binding, Installation, SignedIn, SlackAccount,
 from domain.audit import AuditEntry
 from domain.errors import AccountRefused, DomainError, SignInRequired, UnknownRequester
 from domain.model import AdminRole, User
+from handlers.people import slack_account
 from tests.fakes import FixedClock
 
 HOME = Installation(team_id="T1")
@@ -184,3 +185,30 @@ def test_entra_sign_out_forgets_once_and_email_mode_has_nothing_to_forget(entra:
     assert entra.access.sign_out(MEMBER) is None
     with pytest.raises(DomainError, match="no Microsoft sign-in"):
         Access(lambda *_: None).sign_out(MEMBER)
+
+
+def test_slacks_user_object_is_read_as_slack_says_it_and_an_unreported_confirmation_counts_against() -> None:
+    user = {
+        "id": "U9",
+        "team_id": "E1",
+        "deleted": False,
+        "is_bot": False,
+        "is_app_user": False,
+        "is_restricted": True,
+        "is_ultra_restricted": True,
+        "profile": {"email": "lena@contoso.com"},
+        "enterprise_user": {"enterprise_id": "E1", "teams": ["T1", "T2"]},
+    }
+    account = slack_account(user, request_team="T1")
+    assert account == SlackAccount(
+        user_id="U9",
+        team_id="E1",
+        email="lena@contoso.com",
+        request_team_id="T1",
+        enterprise_id="E1",
+        enterprise_teams=("T1", "T2"),
+        guest=True,
+        single_channel_guest=True,
+        email_confirmed=False,
+    )
+    assert slack_account({**user, "is_email_confirmed": True}).email_confirmed
