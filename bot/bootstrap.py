@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SystemClock
 from bot.settings import Settings, TenantBackend
+from bot.sign_in import build_access
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
@@ -31,6 +32,7 @@ from storage.calendar import HolidayCalendar
 from storage.catalog_file import load_product_table
 from storage.commerce import AdminTaskCommerce
 from storage.database import create_engine, session_factory
+from storage.graph.signin import LoginHttp, MicrosoftSignIn
 from storage.migrate import ensure_schema
 from storage.simulated import SimulatedTenant, reset_demo_tenant, tenant_is_empty
 from storage.simulated.commerce import SimulatedCommerce
@@ -56,6 +58,8 @@ class Container:
     services: Services
     subscriptions: Subscriptions
     notifier: SlackNotifier
+    sign_in: MicrosoftSignIn | None = None
+    """With `ADMIN_BINDING=entra`: the Microsoft sign-in that binds Slack accounts (R24)."""
 
 
 def _directory(
@@ -92,6 +96,7 @@ def bootstrap(
     clock: Clock | None = None,
     directory: TenantDirectory | None = None,
     migrate: bool = True,
+    login_http: LoginHttp | None = None,
 ) -> Container:
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
@@ -117,18 +122,31 @@ def bootstrap(
     users, updates = SlackUsers(), MessageUpdates()  # one of each per process, shared by every request
     notifier = build_notifier(settings, users, updates)
     subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
+    token = settings.slack_bot_token.get_secret_value()
+    slack = WebClient(token=token, base_url=settings.slack_api_url) if token else None
+    access = build_access(
+        settings,
+        licensing=licensing,
+        sessions=sessions,
+        clock=clock,
+        slack=slack,
+        http=login_http,
+    )
     services = Services(
         licensing=licensing,
         subscriptions=subscriptions,
         workflows=workflow_provider(subscriptions),
         slack_users=users,
         message_updates=updates,
+        access=access.access,
     )
     log.info(
         "licensebot ready",
         extra={"action": "bootstrap", "command": settings.tenant_backend.value},
     )
-    return Container(settings, engine, sessions, clock, uow, directory, services, subscriptions, notifier)
+    return Container(
+        settings, engine, sessions, clock, uow, directory, services, subscriptions, notifier, access.sign_in
+    )
 
 
 def build_notifier(settings: Settings, users: SlackUsers, updates: MessageUpdates) -> SlackNotifier:

@@ -18,6 +18,7 @@ from bot.app import LISTENER_THREADS, create_app
 from bot.bootstrap import Container, bootstrap
 from bot.scheduler import SchedulerRefused, WorkflowScheduler, one_scheduler_lock, start_scheduler
 from bot.settings import Settings
+from bot.sign_in import SignInPoller
 from bot.web import AcksFirst, AcksFirstExecutor, create_wsgi_app
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
         master.engine.dispose()
     containers: list[Container] = []
     running: list[WorkflowScheduler] = []
+    pollers: list[SignInPoller] = []
 
     def load() -> WSGIApplication:
         container = bootstrap(settings)
@@ -101,11 +103,14 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
                 running.append(start_scheduler(container))
             except SchedulerRefused as refused:
                 log.error("%s This worker runs without a scheduler.", refused)
+        if container.sign_in is not None and not container.sign_in.in_browser:
+            pollers.append(SignInPoller(container.sign_in, settings.sign_in_poll_seconds).start())
         acks = AcksFirst()
         return create_wsgi_app(
             build_bolt_app(container, acks),
             database_ready(container),
             acks,
+            container.sign_in,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
         )
 
@@ -115,6 +120,8 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
             container.subscriptions.stop()
         while running:
             running.pop().shutdown()
+        while pollers:
+            pollers.pop().stop()
         for container in containers:
             container.subscriptions.release_leases()
             _flush_updates(container)
@@ -150,6 +157,11 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
         running = start_scheduler(container) if scheduler else None
     except SchedulerRefused as refused:
         raise SystemExit(str(refused)) from None
+    poller = (
+        SignInPoller(container.sign_in, settings.sign_in_poll_seconds).start()
+        if container.sign_in is not None
+        else None
+    )
     handler = CheckedSocketModeHandler(build_bolt_app(container), settings.slack_app_token.get_secret_value())
     # `docker stop` sends SIGTERM (ignored by a PID 1 without a handler): stop like Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -159,5 +171,7 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
         container.subscriptions.stop()
         if running is not None:
             running.shutdown()
+        if poller is not None:
+            poller.stop()
         container.subscriptions.release_leases()
         _flush_updates(container)

@@ -14,6 +14,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.access import AdminBinding
 from domain.model import Cloud
 
 __all__ = ["ConfigurationError", "Settings", "TenantBackend"]
@@ -104,6 +105,25 @@ class Settings(BaseSettings):
     )
     sim_credit_check_hours: float = Field(
         default=24.0, ge=0, description="Simulated tenant: how long an invoice purchase waits for credit."
+    )
+    admin_binding: AdminBinding = Field(
+        default=AdminBinding.EMAIL,
+        description="email: a Slack account acts for the tenant user of its confirmed profile email; "
+        "entra: for the Entra user it is bound to by a Microsoft sign-in (R24).",
+    )
+    public_url: str = Field(
+        default="",
+        description="The public https address of `serve` in HTTP mode; with ADMIN_BINDING=entra and a "
+        "client secret, sign-ins go through the browser to {PUBLIC_URL}/auth/microsoft/callback.",
+    )
+    sign_in_client_id: str = Field(
+        default="", description="App registration of the sign-in; GRAPH_CLIENT_ID."
+    )
+    sign_in_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Its client secret for browser sign-ins; GRAPH_CLIENT_SECRET."
+    )
+    sign_in_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often device-code sign-ins are checked while any wait."
     )
     log_level: str = "INFO"
     log_format: str = Field(default="auto", description="auto (JSON when not a terminal), json or text.")

@@ -50,6 +50,7 @@ from bot.local_slack import (
 from bot.settings import Settings, TenantBackend
 from bot.shell_demo import DEMO_USERGROUPS, STAFF_GROUP, add_staff
 from bot.shell_forms import Form
+from bot.sign_in import SignInPoller
 from handlers.message_updates import MessageUpdates
 
 __all__ = ["Console", "TrackingExecutor", "run_shell"]
@@ -594,6 +595,12 @@ def run_shell(
     container = bootstrap(settings)
     interactive = lines is None and sys.stdin.isatty()
     console = Console(container, as_user, out, live=interactive and out.isatty())
+    # ADMIN_BINDING=entra: device-code sign-ins complete while the shell runs.
+    poller = (
+        SignInPoller(container.sign_in, settings.sign_in_poll_seconds).start()
+        if container.sign_in is not None
+        else None
+    )
     try:
         if interactive:
             print(f"licensebot shell: you are {as_user}. {HELP}", file=out)
@@ -604,6 +611,8 @@ def run_shell(
             if not console.handle(line):
                 break
     finally:
+        if poller is not None:
+            poller.stop()
         console.close()
         container.engine.dispose()
     return 0

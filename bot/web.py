@@ -8,6 +8,7 @@ listeners need, `handlers.inbound.malformed`). Either refusal is one log line, n
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import threading
@@ -16,19 +17,23 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
+from domain.errors import DomainError
 from handlers.inbound import malformed
+from storage.graph.signin import MicrosoftSignIn
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = [
     "ACK_FIRST_MAX_WAIT_SECONDS",
+    "SIGN_IN_CALLBACK_PATH",
     "SLACK_PATH",
     "AcksFirst",
     "AcksFirstExecutor",
@@ -39,6 +44,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+SIGN_IN_CALLBACK_PATH = "/auth/microsoft/callback"
+"""Where Microsoft sends the browser back after a sign-in (R24, `ADMIN_BINDING=entra`)."""
+_CALLBACK_MAX_BYTES = 64 * 1024
+"""A sign-in's answer (code, state, session state) is a few kilobytes at most."""
 ACK_FIRST_MAX_WAIT_SECONDS = 0.25
 """The longest work waits for the acknowledgements in flight: under a steady stream of requests
 there is always one, and the work must still go on."""
@@ -165,10 +174,16 @@ class SlackGate:
 
 
 def create_wsgi_app(
-    bolt_app: App, ready: Callable[[], bool], acks: AcksFirst | None = None, *, signing_secret: str
+    bolt_app: App,
+    ready: Callable[[], bool],
+    acks: AcksFirst | None = None,
+    sign_in: MicrosoftSignIn | None = None,
+    *,
+    signing_secret: str,
 ) -> WSGIApplication:
     """`/slack/events` goes to Bolt once it passed the `SlackGate` of `signing_secret`; `/healthz`
-    says the process lives; `/readyz` checks the database.
+    says the process lives; `/readyz` checks the database; with `sign_in`, `/auth/microsoft/callback`
+    finishes a browser sign-in.
 
     With `acks`, every Slack request counts as being acknowledged until Bolt has answered it (see
     `AcksFirst`)."""
@@ -177,6 +192,8 @@ def create_wsgi_app(
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == SIGN_IN_CALLBACK_PATH and sign_in is not None:
+            return _signed_in(sign_in, environ, start_response)
         if path == "/healthz":
             return _plain(start_response, "200 OK", b"ok\n")
         if path == "/readyz":
@@ -196,6 +213,53 @@ def create_wsgi_app(
             return answer
 
     return app
+
+
+def _signed_in(
+    sign_in: MicrosoftSignIn, environ: WSGIEnvironment, start_response: StartResponse
+) -> list[bytes]:
+    """Microsoft's redirect: bind who signed in, and say so on a page (the person is told in Slack too)."""
+    params = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+    if environ.get("REQUEST_METHOD") == "POST":  # form_post: the code comes in the body
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(min(length, _CALLBACK_MAX_BYTES)).decode("utf-8", "replace")
+        params.update(parse_qsl(body, keep_blank_values=True))
+    try:
+        who = sign_in.finish_in_browser(params)
+    except DomainError as refusal:
+        return _page(start_response, "400 Bad Request", "Not signed in", refusal.message)
+    except Exception:  # the page says only that it failed; the log has the rest
+        log.exception("a browser sign-in failed")
+        return _page(
+            start_response,
+            "500 Internal Server Error",
+            "Not signed in",
+            "Something went wrong; nothing was bound.",
+        )
+    return _page(
+        start_response,
+        "200 OK",
+        "Signed in",
+        f"You are signed in as {who.user_principal_name}. You can close this page and go back to Slack.",
+    )
+
+
+def _page(start_response: StartResponse, status: str, title: str, text: str) -> list[bytes]:
+    body = (
+        '<!doctype html><html><head><meta charset="utf-8"><title>licensebot: '
+        f"{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(text)}</p></body></html>\n"
+    ).encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Referrer-Policy", "no-referrer"),
+        ],
+    )
+    return [body]
 
 
 def _plain(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AccountRefused",
     "AmbiguousProduct",
     "AmbiguousSubscription",
     "AmbiguousUser",
@@ -29,6 +30,7 @@ __all__ = [
     "ProhibitedInUsageLocation",
     "SeatsInUse",
     "ServicePlanConflict",
+    "SignInRequired",
     "StepNotOpen",
     "SubscriptionNotActive",
     "UnknownApproval",
@@ -103,6 +105,24 @@ class UnknownRequester(DomainError):
         super().__init__(
             f"Your Slack account ({slack_user}) does not match any user of the Microsoft 365 tenant.",
             "Use the same email address in Slack as in Microsoft 365, or ask an admin to run the command.",
+        )
+
+
+class AccountRefused(DomainError):
+    """R24: the Slack account may not act for anyone in the tenant (a guest, another organization's
+    member, a bot or app, a deactivated account, an email Slack has not confirmed)."""
+
+    rule = "R24"
+
+
+class SignInRequired(AccountRefused):
+    """R24, with the Microsoft sign-in: the Slack account is not bound to an Entra user yet."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(
+            "Before your first change, sign in once with Microsoft, so that licensebot knows which "
+            "Microsoft 365 user you are whatever your Slack profile says. Nothing was changed.",
+            f"{how} Then run the command again.",
         )
 
 

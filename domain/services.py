@@ -267,6 +267,12 @@ class Licensing:
         )
         uow.commit()
 
+    def refuse(self, who: str, action: str, refusal: DomainError, correlation_id: str) -> None:
+        """Audit a refusal made before any tenant lookup, in its own unit of work (R24: a Slack
+        account that may not act for anyone; R20)."""
+        with self._uow() as uow:
+            self.audit_refusal(uow, who, action, refusal, correlation_id)
+
     def show_user(self, cmd: ShowUser) -> UserOverview:
         self.authorize_now(cmd.requester, Permission.READ, "show user", target=cmd.user)
         user = self._find_user(cmd.user)

@@ -370,6 +370,7 @@ class Subscriptions:
                         now,
                         users_losing_access=losing,
                         accept_loss_of_access=cmd.accept_loss_of_access,
+                        approver_id=approver.user.id,
                     )
                 except DomainError as refusal:
                     self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)

@@ -730,8 +730,9 @@ class WorkflowEngine:
     def _run_approval(self, workflow_id: str, correlation_id: str) -> None:
         """R13: an approval request, open for `approval_ttl`, to the approvers' channel."""
         with self._uow() as uow:
-            sku = self.load(uow, workflow_id).product.sku_id
-        holders = self._directory.users_with_product(sku)
+            seen = self.load(uow, workflow_id)
+        holders = self._directory.users_with_product(seen.product.sku_id)
+        requester = self._directory.user(seen.requested_by)  # R24: four eyes are two Entra users
         with self._uow() as uow:
             workflow = self.load(uow, workflow_id, for_update=True)
             if not _is_current(workflow, StepName.APPROVAL, StepStatus.PENDING):
@@ -746,6 +747,7 @@ class WorkflowEngine:
                 requested_at=now,
                 expires_at=now + self._settings.approval_ttl,
                 holders=tuple(u.display_name for u in holders),
+                requested_by_id=requester.id if requester is not None else "",
             )
             uow.approvals.add(approval)
             workflow.approval_id = approval.id

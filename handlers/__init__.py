@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, errors, events, inbound, views
+from handlers import access, actions, commands, errors, events, inbound, views
 from handlers.context import HomeItem, Services, Timing, WorkflowProvider, WorkflowSections
 from handlers.metadata import FormSeal
 
@@ -18,6 +18,7 @@ def register(app: App, services: Services, *, signing_secret: str) -> None:
     seal = FormSeal(signing_secret)
     errors.register(app, services.licensing)
     inbound.register(app)
+    access.register(app, services)
     commands.register(app, services, seal)
     actions.register(app, services, seal)
     views.register(app, services, seal)

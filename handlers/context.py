@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from slack_bolt import BoltContext
 
+from domain.access import Access
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.message_updates import MessageUpdates
@@ -17,6 +18,7 @@ __all__ = [
     "CLAIM_DELIVERY",
     "CORRELATION_ID",
     "OPEN_VIEW",
+    "PEOPLE",
     "HomeItem",
     "Services",
     "Timing",
@@ -29,6 +31,8 @@ CORRELATION_ID = "correlation_id"
 """The key of the request's correlation id in Bolt's context (set by `handlers.errors`)."""
 CLAIM_DELIVERY = "claim_delivery"
 """The key of a function that claims the request's delivery key: False for a redelivery."""
+PEOPLE = "people"
+"""The key of the request's `handlers.people.SlackPeople` (set by `handlers.access`)."""
 OPEN_VIEW = "open_view"
 """The key of the id of the form a listener opened: an error after that is shown in the form."""
 
@@ -86,6 +90,10 @@ class Services:
             object.__setattr__(
                 self, "message_updates", MessageUpdates(interval=self.timing.progress_interval)
             )
+
+    access: Access | None = None
+    """Who may act for whom (R24); without it, Slack accounts are admitted by their confirmed
+    profile email, refusals audited through `licensing`."""
 
 
 def correlation_id(context: BoltContext) -> str:

@@ -19,6 +19,7 @@ that message's place; otherwise it comes as a message only to them.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import inspect
 import json
@@ -68,7 +69,8 @@ def acknowledge_first(listen: Callable[..., object], work: Callable[..., None]) 
 
     def listener(args: Args) -> None:
         args.ack()
-        args.context.listener_runner.listener_executor.submit(run, args)
+        # In the request's context: what it states (its Slack account, for the audit) holds there.
+        args.context.listener_runner.listener_executor.submit(contextvars.copy_context().run, run, args)
 
     # Named after `work` for Bolt's logs; no __wrapped__, or Bolt would inject `work`'s arguments.
     listener.__name__ = listener.__qualname__ = work.__name__

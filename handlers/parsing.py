@@ -34,6 +34,7 @@ __all__ = [
     "ParsedSeats",
     "ParsedServices",
     "ParsedShow",
+    "ParsedSignOut",
     "ParsedStatus",
     "ParsedSubscriptionList",
     "ParsedSwitch",
@@ -93,6 +94,12 @@ LICENSE_USAGE: dict[str, Usage] = {
         f"{LICENSE_COMMAND} show @user",
         "A user's licenses, the services turned off, assignment errors and the seats left.",
         (f"{LICENSE_COMMAND} show @alice", f"{LICENSE_COMMAND} show alice@contoso.com"),
+    ),
+    "signout": Usage(
+        f"{LICENSE_COMMAND} signout",
+        "Forget your Microsoft sign-in (where licensebot asks admins to sign in with Microsoft); "
+        "your next change asks you to sign in again.",
+        (f"{LICENSE_COMMAND} signout",),
     ),
     "help": Usage(
         f"{LICENSE_COMMAND} help [FORM]",
@@ -220,6 +227,11 @@ class ParsedForm:
 
 
 @dataclass(frozen=True, slots=True)
+class ParsedSignOut:
+    """`/license signout`: forget the Microsoft sign-in of this Slack account (R24)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedHelp:
     """`/license help [topic]`, `/subscription help [topic]`, or `/subscription` with no text."""
 
@@ -282,7 +294,7 @@ class ParsedStatus:
     workflow_id: str = ""
 
 
-LicenseCommand = ParsedChange | ParsedServices | ParsedShow | ParsedForm | ParsedHelp
+LicenseCommand = ParsedChange | ParsedServices | ParsedShow | ParsedForm | ParsedHelp | ParsedSignOut
 SubscriptionCommand = (
     ParsedSubscriptionList
     | ParsedHelp
@@ -325,6 +337,12 @@ def parse_license(text: str) -> LicenseCommand:
         return _parse_show(rest)
     if subcommand == "services":
         return _parse_services(rest)
+    if subcommand == "signout":
+        if rest:
+            raise InvalidCommand(
+                f"`{LICENSE_COMMAND} signout` takes nothing after it.", usage_text(LICENSE_COMMAND, "signout")
+            )
+        return ParsedSignOut()
     return _parse_change(ChangeKind(subcommand), rest)
 
 

@@ -4,22 +4,32 @@ Slack knows people by id; the tenant knows them by email or user principal name.
 gives a person's email (scope `users:read.email`), `usergroups.users.list` a group's members.
 Emails and user principal names typed in the command are passed on as typed, and `has:E3` as the
 target key `has:E3`, which the domain expands to everyone holding the product.
+
+The requester is more than an email (R24): what Slack says about their account (guest, another
+organization, bot or app, deactivated, email confirmed) goes to `admit`, which refuses the account
+or says which tenant user it acts for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from domain.access import SlackAccount
 from domain.errors import InvalidCommand, UnknownRequester, UnknownUser
 from domain.services import HOLDERS_PREFIX
 from handlers.parsing import Target, TargetKind
 from handlers.slack_directory import SlackUsers
 
-__all__ = ["SlackPeople"]
+__all__ = ["Admit", "SlackPeople", "slack_account"]
+
+Admit = Callable[[SlackAccount], str]
+"""The account behind a request → the tenant user it acts for (a key the directory finds), or a
+refusal raised (and audited)."""
 
 _GONE = {"user_not_found", "users_not_found"}
 
@@ -37,17 +47,32 @@ class SlackPeople:
     """Looks people up in Slack for one request, asking about each person once (and Slack only when
     the process's `SlackUsers` cache does not know them)."""
 
-    def __init__(self, client: WebClient, users: SlackUsers | None = None) -> None:
+    def __init__(
+        self, client: WebClient, admit: Admit, *, request_team: str = "", users: SlackUsers | None = None
+    ) -> None:
         self._client = client
-        self._users = users or SlackUsers()
-        self._emails: dict[str, str | None] = {}
+        self._admit = admit
+        self._request_team = request_team
+        self._cache = users or SlackUsers()
+        self._users: dict[str, dict[str, Any] | None] = {}
+        self._asked: set[str] = set()
+        """The people read from Slack afresh during this request."""
 
     def requester(self, user_id: str) -> str:
-        """The email of the person who sent the command or pressed the button (R16 is checked on it)."""
-        email = self._email(user_id)
-        if email is None:
+        """Who the person who sent the command or pressed the button acts for in the tenant, once
+        their Slack account is admitted (R24); R16 is checked on it. Their account is read from Slack
+        afresh, not from the process's cache: a guest, a deactivation or a changed email counts at once."""
+        user = self._user(user_id, fresh=True)
+        if user is None:
             raise UnknownRequester(user_id)
-        return email
+        return self._admit(slack_account(user, request_team=self._request_team))
+
+    def account(self, user_id: str) -> SlackAccount:
+        """What Slack says about a person's account, not admitted (to sign them out)."""
+        user = self._user(user_id, fresh=True)
+        if user is None:
+            raise UnknownRequester(user_id)
+        return slack_account(user, request_team=self._request_team)
 
     def tenant_keys(self, targets: Iterable[Target]) -> tuple[str, ...]:
         """What the domain looks users up by, in the order named, each once."""
@@ -99,19 +124,48 @@ class SlackPeople:
         return email
 
     def _email(self, user_id: str) -> str | None:
-        if user_id not in self._emails:
-            self._emails[user_id] = self._lookup(user_id)
-        return self._emails[user_id]
+        user = self._user(user_id)
+        if user is None or user.get("deleted") or user.get("is_bot"):
+            return None
+        email = (user.get("profile") or {}).get("email")
+        return str(email) if email else None
 
-    def _lookup(self, user_id: str) -> str | None:
+    def _user(self, user_id: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        if user_id not in self._users or (fresh and user_id not in self._asked):
+            self._users[user_id] = self._lookup(user_id, fresh=fresh)
+            if fresh:
+                self._asked.add(user_id)
+        return self._users[user_id]
+
+    def _lookup(self, user_id: str, *, fresh: bool) -> dict[str, Any] | None:
         try:
-            response = self._users.info(self._client, user_id)
+            response = self._cache.info(self._client, user_id, fresh=fresh)
         except SlackApiError as error:
             if error.response.get("error") in _GONE:
                 return None
             raise
-        user = response.get("user") or {}
-        if user.get("deleted") or user.get("is_bot"):
-            return None
-        email = (user.get("profile") or {}).get("email")
-        return str(email) if email else None
+        user = response.get("user")
+        return dict(user) if isinstance(user, dict) else None
+
+
+def slack_account(user: dict[str, Any], *, request_team: str = "") -> SlackAccount:
+    """The `users.info` user object as the domain sees it. A field Slack leaves out counts against
+    the account: an email is confirmed only when Slack says so."""
+    profile = user.get("profile") or {}
+    enterprise = user.get("enterprise_user") or {}
+    email = profile.get("email")
+    return SlackAccount(
+        user_id=str(user.get("id") or ""),
+        team_id=str(user.get("team_id") or profile.get("team") or ""),
+        email=str(email) if email else None,
+        request_team_id=request_team,
+        enterprise_id=str(enterprise.get("enterprise_id") or ""),
+        enterprise_teams=tuple(str(team) for team in enterprise.get("teams") or ()),
+        deleted=bool(user.get("deleted")),
+        bot=bool(user.get("is_bot")),
+        app_user=bool(user.get("is_app_user")) or bool(user.get("is_workflow_bot")),
+        guest=bool(user.get("is_restricted")),
+        single_channel_guest=bool(user.get("is_ultra_restricted")),
+        stranger=bool(user.get("is_stranger")),
+        email_confirmed=user.get("is_email_confirmed") is True,
+    )

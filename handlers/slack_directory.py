@@ -88,11 +88,13 @@ class SlackUsers:
             method: RateBudget(per_minute, 60.0, clock) for method in ("users.info", "users.lookupByEmail")
         }
 
-    def info(self, client: WebClient, user_id: str) -> Mapping[str, Any]:
+    def info(self, client: WebClient, user_id: str, *, fresh: bool = False) -> Mapping[str, Any]:
         """`users.info`'s answer (`{"user": {...}}`), from the cache when fresh; Slack's refusals
-        (`user_not_found`, …) are raised as `SlackApiError` and not cached."""
+        (`user_not_found`, …) are raised as `SlackApiError` and not cached. `fresh` asks Slack
+        whatever the cache holds (and keeps the answer): for the person making a request, whose
+        account (a guest now, deactivated, another email) decides what they may do (R24)."""
         team = client.token or ""
-        cached = self._fresh((team, user_id))
+        cached = None if fresh else self._fresh((team, user_id))
         if cached is not None:
             return {"user": cached}
         user = self._call("users.info", lambda: client.users_info(user=user_id))

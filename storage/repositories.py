@@ -132,6 +132,8 @@ class SqlAuditLog:
                 correlation_id=entry.correlation_id or None,
                 change_set_id=entry.change_set_id or None,
                 details=dict(entry.details),
+                slack_user_id=entry.slack_user or None,
+                slack_team_id=entry.slack_team or None,
             )
         )
         self._session.flush()
@@ -353,4 +355,6 @@ def _audit_entry(row: AuditRow) -> AuditEntry:
         correlation_id=row.correlation_id or "",
         change_set_id=row.change_set_id or "",
         details=dict(row.details),
+        slack_user=row.slack_user_id or "",
+        slack_team=row.slack_team_id or "",
     )

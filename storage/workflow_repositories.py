@@ -373,6 +373,7 @@ def _fill_approval(row: ApprovalRow, approval: Approval) -> None:
     row.product_sku, row.product_part, row.product_name = _product_columns(approval.product)
     row.subscription_id = approval.subscription_id
     row.requested_by = approval.requested_by
+    row.requested_by_id = approval.requested_by_id
     row.requested_at = approval.requested_at
     row.expires_at = approval.expires_at
     row.holders = list(approval.holders)
@@ -392,6 +393,7 @@ def _approval(row: ApprovalRow) -> Approval:
         product=ProductRef(row.product_sku, row.product_part, row.product_name),
         subscription_id=row.subscription_id,
         requested_by=row.requested_by,
+        requested_by_id=row.requested_by_id,
         requested_at=row.requested_at,
         expires_at=row.expires_at,
         holders=tuple(row.holders),

@@ -161,9 +161,20 @@ class User:
     deleted: bool = False
     is_admin: bool = False
     tz: str = "Europe/Amsterdam"
+    is_restricted: bool = False
+    """A multi-channel guest."""
+    is_ultra_restricted: bool = False
+    """A single-channel guest."""
+    is_app_user: bool = False
+    is_email_confirmed: bool = True
+    team_id: str | None = None
+    """Another workspace's member (Slack Connect): their own team; None for this workspace."""
+    enterprise_id: str | None = None
 
     def as_api(self, team_id: str) -> dict[str, Any]:
-        """The ``user`` object of ``users.info``."""
+        """The ``user`` object of ``users.info``; ``team_id`` is the workspace's, used unless the
+        user belongs to another one (then Slack marks them ``is_stranger`` as well)."""
+        team_id = self.team_id or team_id
         profile: dict[str, Any] = {
             "real_name": self.real_name,
             "real_name_normalized": self.real_name,
@@ -186,12 +197,28 @@ class User:
             "is_admin": self.is_admin,
             "is_owner": False,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": self.is_restricted or self.is_ultra_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
             "is_bot": self.is_bot,
-            "is_app_user": False,
+            "is_app_user": self.is_app_user,
+            "is_email_confirmed": self.is_email_confirmed,
             "updated": 0,
-        }
+        } | self._foreign()
+
+    def _foreign(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.team_id is not None:
+            fields["is_stranger"] = True
+        if self.enterprise_id is not None:
+            fields["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "enterprise_name": self.enterprise_id,
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [self.team_id] if self.team_id else [],
+            }
+        return fields
 
 
 @dataclass(frozen=True)
@@ -805,7 +832,15 @@ class LocalSlack:
         deleted: bool = False,
         is_admin: bool = False,
         user_id: str | None = None,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
+        is_app_user: bool = False,
+        is_email_confirmed: bool = True,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
     ) -> str:
+        """A person (or bot) of the workspace; ``team_id`` makes them another organization's member
+        reaching it through a shared channel (Slack Connect)."""
         with self._lock:
             new_id = user_id or self._new_id("U")
             self._users[new_id] = User(
@@ -817,8 +852,19 @@ class LocalSlack:
                 is_bot=is_bot,
                 deleted=deleted,
                 is_admin=is_admin,
+                is_restricted=is_restricted,
+                is_ultra_restricted=is_ultra_restricted,
+                is_app_user=is_app_user,
+                is_email_confirmed=is_email_confirmed,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
             )
             return new_id
+
+    def set_email(self, user_id: str, email: str | None) -> None:
+        """Someone (a Slack admin, a provisioning service) changes the email of a user's profile."""
+        with self._lock:
+            self._users[user_id] = replace(self._require_user(user_id), email=email)
 
     def add_channel(
         self,

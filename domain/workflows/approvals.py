@@ -45,6 +45,9 @@ class Approval:
     channel: str = ""
     message_ts: str = ""
     """The approval request's Slack message, updated when it is decided or expires."""
+    requested_by_id: str = ""
+    """The requester's Entra object id: the approver must be another Entra user (R24), whatever
+    Slack account or email either of them uses."""
 
     @property
     def action(self) -> str:
@@ -66,9 +69,11 @@ class Approval:
         *,
         users_losing_access: int,
         accept_loss_of_access: bool,
+        approver_id: str = "",
     ) -> None:
         self._require_decidable(now)
-        if approver.casefold() == self.requested_by.casefold():
+        same_entra_user = bool(approver_id) and approver_id == self.requested_by_id
+        if same_entra_user or approver.casefold() == self.requested_by.casefold():
             raise ApproverNotAllowed(
                 approver,
                 f"approve their own request to {self.action}",

@@ -18,12 +18,12 @@ from slack_sdk import WebClient
 from domain.changes import ChangeSet, ChangeState
 from domain.commands import CancelChange, ConfirmChange, RetryFailed, UndoChange
 from domain.errors import ChangeNotPending
+from handlers.access import people
 from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
 from handlers.message_updates import MessageUpdates
-from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
 
@@ -54,7 +54,7 @@ class _Buttons:
         context: BoltContext,
     ) -> None:
         surface = _surface(body, client, respond, self._updates)
-        requester = SlackPeople(client, self._users).requester(surface.user)
+        requester = people(context).requester(surface.user)
         confirm = ConfirmChange(
             str(action.get("value") or ""),
             requester,
@@ -93,7 +93,7 @@ class _Buttons:
         context: BoltContext,
     ) -> None:
         surface = _surface(body, client, respond, self._updates)
-        requester = SlackPeople(client, self._users).requester(surface.user)
+        requester = people(context).requester(surface.user)
         cancel = CancelChange(str(action.get("value") or ""), requester, correlation_id(context))
         try:
             change_set = self._licensing.cancel(cancel)
@@ -146,7 +146,7 @@ class _Buttons:
     ) -> None:
         """Retry and Undo: a new change planned from a finished one (change set id, requester, id)."""
         surface = _surface(body, client, respond, self._updates)
-        requester = SlackPeople(client, self._users).requester(surface.user)
+        requester = people(context).requester(surface.user)
         try:
             change_set = start(str(action.get("value") or ""), requester, correlation_id(context))
         except ChangeNotPending as already:

@@ -17,12 +17,12 @@ from slack_sdk.errors import SlackApiError
 
 from domain.commands import ListSubscriptions
 from domain.errors import UnknownProduct
+from handlers.access import people
 from handlers.blocks import license_form
 from handlers.context import OPEN_VIEW, Services
 from handlers.errors import acknowledge_first
 from handlers.ids import FORM_PRODUCT
 from handlers.metadata import FormSeal
-from handlers.people import SlackPeople
 
 __all__ = ["register"]
 
@@ -40,7 +40,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         context[OPEN_VIEW] = str(view["id"])
         metadata = str(view.get("private_metadata") or "")
         seal.open(metadata, user_id=user_id)
-        requester = SlackPeople(client, services.slack_users).requester(user_id)
+        requester = people(context).requester(user_id)
         products = licensing.list_subscriptions(ListSubscriptions(requester)).products
         wanted = str((action.get("selected_option") or {}).get("value") or "")
         chosen = next((p for p in products if p.sku_id == wanted), None)

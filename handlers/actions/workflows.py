@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
-from slack_sdk import WebClient
 
 from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
 from domain.subscriptions import Subscriptions
 from domain.workflows import WorkflowStatus
+from handlers.access import people
 from handlers.blocks.workflows import parse_choice_value, workflow_checklist, workflow_notice
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
@@ -30,7 +30,6 @@ from handlers.ids import (
     TASK_DONE,
     WORKFLOW_CHOICE_PATTERN,
 )
-from handlers.people import SlackPeople
 from handlers.replies import reply
 from handlers.slack_directory import SlackUsers
 
@@ -57,14 +56,13 @@ class _Buttons:
         self,
         body: dict[str, Any],
         action: dict[str, Any],
-        client: WebClient,
         respond: Respond,
         context: BoltContext,
     ) -> None:
         workflow_id, step, choice = parse_choice_value(str(action.get("value") or ""))
         if not workflow_id:
             raise DomainError("That button does not belong to a workflow.", "Use `/subscription status`.")
-        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
+        requester = people(context).requester(str(body["user"]["id"]))
         decide = DecideStep(requester, workflow_id, step, choice, correlation_id(context))
         status = _noticed(respond, lambda: self._subscriptions.decide(decide))
         if status is not None and (body.get("container") or {}).get("is_ephemeral"):
@@ -76,40 +74,35 @@ class _Buttons:
         self,
         body: dict[str, Any],
         action: dict[str, Any],
-        client: WebClient,
         respond: Respond,
         context: BoltContext,
     ) -> None:
-        self._approve(body, action, client, respond, context, accept_loss_of_access=False)
+        self._approve(body, action, respond, context, accept_loss_of_access=False)
 
     def approve_losing_access(
         self,
         body: dict[str, Any],
         action: dict[str, Any],
-        client: WebClient,
         respond: Respond,
         context: BoltContext,
     ) -> None:
-        self._approve(body, action, client, respond, context, accept_loss_of_access=True)
+        self._approve(body, action, respond, context, accept_loss_of_access=True)
 
     def reject(
         self,
         body: dict[str, Any],
         action: dict[str, Any],
-        client: WebClient,
         respond: Respond,
         context: BoltContext,
     ) -> None:
-        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
+        requester = people(context).requester(str(body["user"]["id"]))
         cmd = RejectCancellation(
             requester, str(action.get("value") or ""), correlation_id=correlation_id(context)
         )
         _noticed(respond, lambda: self._subscriptions.reject(cmd))
 
-    def mark_done(
-        self, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
+    def mark_done(self, body: dict[str, Any], action: dict[str, Any], context: BoltContext) -> None:
+        requester = people(context).requester(str(body["user"]["id"]))
         cmd = MarkTaskDone(requester, str(action.get("value") or ""), correlation_id(context))
         self._subscriptions.mark_task_done(cmd)
 
@@ -117,13 +110,12 @@ class _Buttons:
         self,
         body: dict[str, Any],
         action: dict[str, Any],
-        client: WebClient,
         respond: Respond,
         context: BoltContext,
         *,
         accept_loss_of_access: bool,
     ) -> None:
-        requester = SlackPeople(client, self._users).requester(str(body["user"]["id"]))
+        requester = people(context).requester(str(body["user"]["id"]))
         cmd = ApproveCancellation(
             requester,
             str(action.get("value") or ""),

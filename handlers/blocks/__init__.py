@@ -14,6 +14,7 @@ from handlers.blocks.forms import license_form, loading_form, notice_view, servi
 from handlers.blocks.help import help_message
 from handlers.blocks.home import app_home, home_notice
 from handlers.blocks.message import Message
+from handlers.blocks.sign_in import sign_in_failed, signed_in, signed_out
 from handlers.blocks.subscriptions import subscription_list
 from handlers.blocks.users import user_overview
 
@@ -37,6 +38,9 @@ __all__ = [
     "preview_fits",
     "result_fits",
     "services_form",
+    "sign_in_failed",
+    "signed_in",
+    "signed_out",
     "subscription_list",
     "usage_error",
     "user_overview",

@@ -16,16 +16,25 @@ from slack_sdk.errors import SlackApiError
 from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
 from domain.errors import DomainError
 from domain.services import Licensing
-from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
+from handlers.access import access_of
+from handlers.access import people as people_of
+from handlers.blocks import help_message, license_form, loading_form, services_form, signed_out, user_overview
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal
-from handlers.parsing import ParsedChange, ParsedForm, ParsedHelp, ParsedServices, ParsedShow, parse_license
+from handlers.parsing import (
+    ParsedChange,
+    ParsedForm,
+    ParsedHelp,
+    ParsedServices,
+    ParsedShow,
+    ParsedSignOut,
+    parse_license,
+)
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
-from handlers.slack_directory import SlackUsers
 
 __all__ = ["register"]
 
@@ -51,10 +60,13 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
                 command=command,
                 client=client,
                 context=context,
-                users=services.slack_users,
             )
             return
-        people = SlackPeople(client, services.slack_users)
+        people = people_of(context)
+        if isinstance(parsed, ParsedSignOut):
+            gone = access_of(context).sign_out(people.account(command["user_id"]))
+            reply(respond, signed_out(gone.user_principal_name if gone else None))
+            return
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])
@@ -109,7 +121,6 @@ def _open_form(
     command: dict[str, Any],
     client: WebClient,
     context: BoltContext,
-    users: SlackUsers,
 ) -> None:
     user_id = str(command["user_id"])
     channel = str(command.get("channel_id") or "")
@@ -134,7 +145,7 @@ def _open_form(
         ) from error
     view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
     context[OPEN_VIEW] = view_id  # from here on, a refusal is shown in the form
-    people = SlackPeople(client, users)
+    people = people_of(context)
     requester = people.requester(user_id)
     if isinstance(parsed, ParsedServices):
         (user,) = people.tenant_keys([parsed.target])

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
-from slack_sdk import WebClient
 
 from domain.commands import (
     BuySubscription,
@@ -26,6 +25,7 @@ from domain.errors import DomainError
 from domain.model import PaymentMethod
 from domain.subscriptions import Subscriptions
 from domain.workflows import EVERYONE, WorkflowStatus
+from handlers.access import people as people_of
 from handlers.blocks import cannot_post_here, help_message, subscription_list
 from handlers.blocks.workflows import workflow_checklist, workflow_list
 from handlers.context import Services, correlation_id
@@ -42,7 +42,6 @@ from handlers.parsing import (
     ParsedUpgrade,
     parse_subscription,
 )
-from handlers.people import SlackPeople
 from handlers.replies import reply
 
 __all__ = ["register"]
@@ -51,14 +50,12 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     licensing = services.licensing
 
-    def subscription_command(
-        command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
-    ) -> None:
+    def subscription_command(command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         parsed = parse_subscription(str(command.get("text") or ""))
         if isinstance(parsed, ParsedHelp):
             reply(respond, help_message(parsed.command, parsed.topic))
             return
-        people = SlackPeople(client, services.slack_users)
+        people = people_of(context)
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedSubscriptionList):
             reply(respond, subscription_list(licensing.list_subscriptions(ListSubscriptions(requester))))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from domain.commands import ShowHome
+from handlers.access import people
 from handlers.blocks import app_home
 from handlers.context import Services
 from handlers.errors import acknowledge_first
-from handlers.people import SlackPeople
 
 __all__ = ["register"]
 
@@ -20,11 +20,11 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     licensing = services.licensing
 
-    def app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
         user_id = str(event["user"])
-        requester = SlackPeople(client, services.slack_users).requester(user_id)
+        requester = people(context).requester(user_id)
         overview = licensing.home(ShowHome(requester))
         sections = services.workflows(requester) if services.workflows is not None else None
         client.views_publish(user_id=user_id, view=app_home(overview, sections, datetime.now(UTC)))

@@ -11,6 +11,7 @@ a valid change closes the form and continues as the slash command does: a previe
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from slack_sdk import WebClient
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses
 from domain.errors import DomainError
+from handlers.access import people as people_of
 from handlers.blocks import Message, domain_error, notice_view
 from handlers.blocks.message import message, section
 from handlers.context import OPEN_VIEW, Services, correlation_id
@@ -138,7 +140,7 @@ class _Forms:
         product: list[str] = []
 
         def check() -> ChangeSet:
-            people = SlackPeople(client, self._services.slack_users)
+            people = people_of(context)
             command, sku = build(metadata, people, people.requester(user_id))
             product.append(sku)
             return self._licensing.plan_change(command)
@@ -146,7 +148,7 @@ class _Forms:
         surface = Surface(
             client, metadata.get("channel", ""), user_id, updates=self._services.message_updates
         )
-        pending = self._checks.submit(check)
+        pending = self._checks.submit(contextvars.copy_context().run, check)
         budget = self._services.timing.form_check_seconds - (time.monotonic() - started)
         try:
             if budget <= 0:
@@ -188,7 +190,7 @@ class _Forms:
             except Exception as error:
                 handle_error(error, body, context, client)
 
-        context.listener_runner.listener_executor.submit(run)
+        context.listener_runner.listener_executor.submit(contextvars.copy_context().run, run)
 
     def _answer(
         self,

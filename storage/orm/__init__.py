@@ -5,6 +5,7 @@ The schema is created and changed by the Alembic migrations in `storage/migratio
 
 from __future__ import annotations
 
+from storage.orm.access import SignInFlowRow, SlackBindingRow
 from storage.orm.base import Base
 from storage.orm.state import AuditRow, ChangeItemRow, ChangeSetRow, IdempotencyKeyRow, WorkLeaseRow
 from storage.orm.tenant import (
@@ -28,6 +29,7 @@ __all__ = [
     "ChangeItemRow",
     "ChangeSetRow",
     "IdempotencyKeyRow",
+    "SignInFlowRow",
     "SimLicenseEventRow",
     "SimOrganizationRow",
     "SimProductRow",
@@ -37,6 +39,7 @@ __all__ = [
     "SimUserLicenseRow",
     "SimUserRow",
     "SimVerifiedDomainRow",
+    "SlackBindingRow",
     "WorkLeaseRow",
     "WorkflowRow",
     "WorkflowStepRow",

@@ -92,6 +92,8 @@ class AuditRow(Base):
     correlation_id: Mapped[str | None] = mapped_column(sa.String(128))
     change_set_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(Json)
+    slack_user_id: Mapped[str | None] = mapped_column(sa.String(32))
+    slack_team_id: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class IdempotencyKeyRow(Base):

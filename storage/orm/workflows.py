@@ -92,6 +92,7 @@ class ApprovalRow(Base):
     product_name: Mapped[str] = mapped_column(sa.String(256))
     subscription_id: Mapped[str] = mapped_column(sa.String(64))
     requested_by: Mapped[str] = mapped_column(sa.String(320))
+    requested_by_id: Mapped[str] = mapped_column(sa.String(64), server_default="")
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     holders: Mapped[list[str]] = mapped_column(Json)

@@ -25,6 +25,8 @@ from storage.migrate import (
 )
 
 TABLES = {
+    "slack_bindings",
+    "sign_in_flows",
     "change_sets",
     "change_items",
     "audit_log",

@@ -11,6 +11,8 @@ EVERY_ERROR: list[DomainError] = [
     errors.InvalidCommand("No such form.", "/license help"),
     errors.NotAuthorized("Bob", "remove licenses", ["License administrator"]),
     errors.UnknownRequester("U123"),
+    errors.SignInRequired("Go to https://microsoft.com/devicelogin and enter the code ABC."),
+    errors.AccountRefused("This Slack account is a guest.", "Ask a full member."),
     errors.UnknownUser("zed"),
     errors.AmbiguousUser("al", ["alice@contoso.com", "alan@contoso.com"]),
     errors.OutsideOrganization("eve@fabrikam.com", ["contoso.com"]),

@@ -26,6 +26,7 @@ def approval() -> Approval:
         requested_at=NOW,
         expires_at=NOW + timedelta(hours=24),
         holders=("Alice Wu", "Bob Smith"),
+        requested_by_id="oid-bill",
     )
 
 
@@ -43,6 +44,30 @@ def test_the_requester_cannot_approve_their_own_request() -> None:
         request.approve("BILL@contoso.com", BILLING, NOW, users_losing_access=0, accept_loss_of_access=False)
     assert refused.value.rule == "R13"
     assert request.state is ApprovalState.PENDING
+
+
+def test_the_same_entra_user_under_another_name_cannot_approve_their_own_request() -> None:
+    """R24: four eyes are two Entra users; a renamed account or a second address is the same one."""
+    request = approval()
+    with pytest.raises(ApproverNotAllowed, match="their own request"):
+        request.approve(
+            "william@contoso.com",
+            BILLING,
+            NOW,
+            users_losing_access=0,
+            accept_loss_of_access=False,
+            approver_id="oid-bill",
+        )
+    assert request.state is ApprovalState.PENDING
+    request.approve(
+        "william@contoso.com",
+        BILLING,
+        NOW,
+        users_losing_access=0,
+        accept_loss_of_access=False,
+        approver_id="oid-w",
+    )
+    assert request.state is ApprovalState.APPROVED
 
 
 @pytest.mark.parametrize("role", [AdminRole.LICENSE, AdminRole.USER])
