@@ -94,15 +94,18 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
     running: list[WorkflowScheduler] = []
 
     def load() -> WSGIApplication:
+        # The app first, then the scheduler: its first tick resumes what a restart found
+        # unfinished, in the background, while this worker already answers Slack.
         container = bootstrap(settings)
         containers.append(container)
+        acks = AcksFirst()
+        app = create_wsgi_app(build_bolt_app(container, acks), database_ready(container), acks)
         if scheduler:
             try:
                 running.append(start_scheduler(container))
             except SchedulerRefused as refused:
                 log.error("%s This worker runs without a scheduler.", refused)
-        acks = AcksFirst()
-        return create_wsgi_app(build_bolt_app(container, acks), database_ready(container), acks)
+        return app
 
     def worker_exit(_server: object, _worker: object) -> None:
         # Graceful: the change being applied stops after its batch; leases go back at once.
@@ -134,11 +137,14 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     container = bootstrap(settings)
+    app = build_bolt_app(container)
+    # The app first, then the scheduler: its first tick resumes what a restart found unfinished,
+    # in the background, while the handler connects and takes Slack's envelopes.
     try:
         running = start_scheduler(container) if scheduler else None
     except SchedulerRefused as refused:
         raise SystemExit(str(refused)) from None
-    handler = SocketModeHandler(build_bolt_app(container), settings.slack_app_token.get_secret_value())
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
     # `docker stop` sends SIGTERM (ignored by a PID 1 without a handler): stop like Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
