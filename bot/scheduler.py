@@ -10,7 +10,11 @@ finishes the current batch and gives its leases back at once.
 
 SQLite serves one process: a second scheduler on the same SQLite database is refused with a
 message (a lease names the one that runs; one left by a process that died is taken over), and the
-one scheduler takes over steps a crash left running at once (`resume(force=True)`).
+one scheduler takes over at once the work a crash left running (`OneSchedulerLock.take_over`).
+
+A process serves first: starting the scheduler only writes to the database (the lease, the take
+over); the work a restart finds unfinished is resumed by the first tick, on the scheduler's own
+thread, while the process already answers Slack.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.bootstrap import Container
+from domain.changes import ChangeState
 from domain.ports import Clock, Notifier, UnitOfWorkFactory
+from domain.services import change_set_lease
 from domain.subscriptions import Subscriptions, TickReport
 
 __all__ = ["OneSchedulerLock", "SchedulerRefused", "WorkflowScheduler", "start_scheduler"]
@@ -80,6 +86,23 @@ class OneSchedulerLock:
             else:
                 log.error("another scheduler took this SQLite database over; this one keeps ticking")
 
+    def take_over(self) -> int:
+        """Alone on its database, this process takes over at once what a crash left running: the
+        claims on workflows and the leases of change sets still applying (whoever held them is
+        gone). Called before the process serves, when nothing of it holds a lease yet, so it only
+        frees what a previous life held; the first tick then resumes that work under this
+        process's own leases, in the background. Returns how many it took over."""
+        with self._uow() as uow:
+            taken = uow.workflows.release_owned("")
+            for change_set_id in uow.change_sets.ids_in_state(ChangeState.APPLYING):
+                lease = change_set_lease(change_set_id)
+                holder = uow.leases.holder(lease)
+                if holder is not None:
+                    uow.leases.release(lease, holder.owner)
+                    taken += 1
+            uow.commit()
+        return taken
+
     def release(self) -> None:
         _LIVE.discard(self._owner)
         with self._uow() as uow:
@@ -129,13 +152,11 @@ class WorkflowScheduler:
         notifier: Notifier,
         *,
         interval_seconds: float,
-        alone: bool = False,
         lock: OneSchedulerLock | None = None,
     ) -> None:
         self._subscriptions = subscriptions
         self._notifier = notifier
         self._interval = interval_seconds
-        self._alone = alone
         self._one = lock
         self._scheduler: BackgroundScheduler | None = None
         self._lock = threading.Lock()
@@ -168,18 +189,18 @@ class WorkflowScheduler:
         return report
 
     def start(self) -> None:
-        """Resume what a crash left running, then tick every interval (the first one at once).
+        """Take over what a crash left running (alone on SQLite), then tick every interval, the
+        first tick at once: it resumes that work in the background, so whoever starts the
+        scheduler (a worker loading its app, Socket Mode) serves without waiting for it.
 
         Raises `SchedulerRefused` when another scheduler runs on the same SQLite database."""
         if self._one is not None:
             self._one.acquire()
-        if self._alone:
-            resumed = self._subscriptions.resume(force=True)
-            finished = self._subscriptions.finish_changes(force=True)
-            if resumed or finished:
+            taken = self._one.take_over()
+            if taken:
                 log.info(
-                    "resumed work after a restart",
-                    extra={"action": "resume", "count": len(resumed) + len(finished)},
+                    "taking over work a restart found unfinished; it is resumed in the background",
+                    extra={"action": "resume", "count": taken},
                 )
         scheduler = BackgroundScheduler(timezone=UTC)
         scheduler.add_job(
@@ -227,7 +248,6 @@ def start_scheduler(container: Container) -> WorkflowScheduler:
         container.subscriptions,
         container.notifier,
         interval_seconds=settings.poll_interval_seconds,
-        alone=settings.is_sqlite,
         lock=one_scheduler_lock(container),
     )
     scheduler.start()

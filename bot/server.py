@@ -96,8 +96,18 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
     pollers: list[SignInPoller] = []
 
     def load() -> WSGIApplication:
+        # The app first, then the scheduler: its first tick resumes what a restart found
+        # unfinished, in the background, while this worker already answers Slack.
         container = bootstrap(settings)
         containers.append(container)
+        acks = AcksFirst()
+        app = create_wsgi_app(
+            build_bolt_app(container, acks),
+            database_ready(container),
+            acks,
+            container.sign_in,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+        )
         if scheduler:
             try:
                 running.append(start_scheduler(container))
@@ -105,14 +115,7 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
                 log.error("%s This worker runs without a scheduler.", refused)
         if container.sign_in is not None and not container.sign_in.in_browser:
             pollers.append(SignInPoller(container.sign_in, settings.sign_in_poll_seconds).start())
-        acks = AcksFirst()
-        return create_wsgi_app(
-            build_bolt_app(container, acks),
-            database_ready(container),
-            acks,
-            container.sign_in,
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
-        )
+        return app
 
     def worker_exit(_server: object, _worker: object) -> None:
         # Graceful: the change being applied stops after its batch; leases go back at once.
@@ -153,6 +156,9 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     from bot.socket_mode import CheckedSocketModeHandler
 
     container = bootstrap(settings)
+    app = build_bolt_app(container)
+    # The app first, then the scheduler: its first tick resumes what a restart found unfinished,
+    # in the background, while the handler connects and takes Slack's envelopes.
     try:
         running = start_scheduler(container) if scheduler else None
     except SchedulerRefused as refused:
@@ -162,7 +168,7 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
         if container.sign_in is not None
         else None
     )
-    handler = CheckedSocketModeHandler(build_bolt_app(container), settings.slack_app_token.get_secret_value())
+    handler = CheckedSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     # `docker stop` sends SIGTERM (ignored by a PID 1 without a handler): stop like Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:

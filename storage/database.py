@@ -2,11 +2,15 @@
 
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with `BEGIN IMMEDIATE`:
 writers queue up behind each other (for `busy_timeout`) instead of failing halfway, and a read
-meant to be followed by a write (`for_update`) is as safe as a row lock on PostgreSQL.
+meant to be followed by a write (`for_update`) is as safe as a row lock on PostgreSQL. Within a
+process they queue in the order they came (`WriterQueue`), so a long job writing batch after batch
+(a resume after a restart) cannot keep a request's transaction waiting until it times out.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +23,7 @@ __all__ = [
     "DEFAULT_URL",
     "NAMING_CONVENTION",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "WriterQueue",
     "create_engine",
     "metadata",
     "normalize_url",
@@ -72,6 +77,61 @@ def _make_parent_directory(url: URL) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+class WriterQueue:
+    """A SQLite database's transactions in this process, one at a time, first come first served.
+
+    SQLite's own lock is not fair: a writer that finds the database locked sleeps and retries (up
+    to 100 ms between tries), and a thread that commits and begins again at once — a change being
+    applied batch after batch — takes the lock back before the sleeper wakes, time after time,
+    until the sleeper's `busy_timeout` runs out ("database is locked"). Here a transaction that has
+    to wait is woken in turn when the one before it ends; SQLite's lock still guards against other
+    processes. A thread that already holds the queue passes (one thread, two connections), and one
+    that waited `timeout` seconds goes on to SQLite's own lock rather than waiting forever.
+    """
+
+    def __init__(self, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+        self._timeout = timeout
+        self._changed = threading.Condition()
+        self._waiting: deque[int] = deque()
+        self._holder: int | None = None
+        self._depth = 0
+
+    @property
+    def waiting(self) -> int:
+        """Transactions waiting for their turn now."""
+        with self._changed:
+            return len(self._waiting)
+
+    def enter(self) -> bool:
+        """Wait for this thread's turn; False when it did not come within the timeout."""
+        me = threading.get_ident()
+        with self._changed:
+            if self._holder == me:
+                self._depth += 1
+                return True
+            self._waiting.append(me)
+            turn = self._changed.wait_for(
+                lambda: self._holder is None and self._waiting[0] == me, self._timeout
+            )
+            self._waiting.remove(me)
+            if not turn:
+                self._changed.notify_all()  # the next one may have been waiting behind this one
+                return False
+            self._holder, self._depth = me, 1
+            return True
+
+    def leave(self) -> None:
+        with self._changed:
+            self._depth -= 1
+            if self._depth <= 0:
+                self._holder, self._depth = None, 0
+                self._changed.notify_all()
+
+
+_QUEUED: Final = "licensebot_writer_queue"
+"""Set in a connection's `info` while its transaction holds the queue."""
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # The recipe from SQLAlchemy's SQLite documentation ("Enabling Non-Legacy SQLite Transactional
     # Modes"): sqlite3 stops emitting its own BEGIN, and SQLAlchemy emits BEGIN IMMEDIATE instead.
@@ -86,6 +146,39 @@ def _configure_sqlite(engine: Engine) -> None:
         finally:
             cursor.close()
 
+    queue = WriterQueue()
+
+    def leave(info: dict[Any, Any]) -> None:
+        if info.pop(_QUEUED, False):
+            queue.leave()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if queue.enter():
+            connection.info[_QUEUED] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            leave(connection.info)
+            raise
+
+    # Before the COMMIT or ROLLBACK itself: the next in turn may find the database locked for the
+    # instant it takes, which SQLite's busy handler covers.
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Connection) -> None:
+        leave(connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Connection) -> None:
+        leave(connection.info)
+
+    # A connection that ends without either (invalidated, or handed back mid-transaction).
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            leave(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        if record is not None:
+            leave(record.info)

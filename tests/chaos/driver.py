@@ -8,7 +8,8 @@ runs. Every start does what a restarted bot does first: finish whatever a crash 
 (`Licensing.resume_unfinished`). Then:
 
 * no change set remembered in `--state` yet: plan the replace (`Licensing.plan_change`), remember
-  its id in `--state` (written atomically), confirm it (`Licensing.confirm`), which applies it;
+  its id in `--state` (written atomically), confirm it (`Licensing.confirm`, with the progress
+  message `--channel` and `--message-ts` when given), which applies it;
 * one remembered and still previewed (a kill before the confirmation was kept): confirm it;
 * one remembered and still applying (a resume that left it to another owner): apply it.
 
@@ -87,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
             change_set_id = planned.id
         change_set = load(container, change_set_id)
         if change_set.state is ChangeState.PREVIEWED:
-            change_set = licensing.confirm(ConfirmChange(change_set_id, args.requester))
+            confirm = ConfirmChange(
+                change_set_id, args.requester, channel=args.channel, message_ts=args.message_ts
+            )
+            change_set = licensing.confirm(confirm)
         elif change_set.state is ChangeState.APPLYING:
             change_set = licensing.apply(change_set_id)
         statuses = Counter(item.status.value for item in change_set.items)
@@ -110,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", nargs="+", required=True, help="users, or has:PRODUCT")
     parser.add_argument("--product", required=True, help="the product to replace with")
     parser.add_argument("--without", action="append", default=[], help="a service plan to turn off")
+    parser.add_argument("--channel", default="", help="where the change's progress message is")
+    parser.add_argument("--message-ts", default="", help="the progress message, updated with the result")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return run(parser.parse_args(argv))
 

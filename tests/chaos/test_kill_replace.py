@@ -168,7 +168,8 @@ class Driver:
         }
         self.runs = 0
 
-    def start(self) -> subprocess.Popen[str]:
+    def start(self, *options: str) -> subprocess.Popen[str]:
+        """A run of the driver; `options` are added to its command line."""
         self.runs += 1
         log_file = (self.folder / f"driver-{self.runs}.log").open("w")
         command = [
@@ -187,6 +188,7 @@ class Driver:
             "Sway",
             "--without",
             "Yammer",
+            *options,
         ]
         try:
             return subprocess.Popen(

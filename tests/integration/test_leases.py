@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import text
 
 from bot.scheduler import SQLITE_SCHEDULER_LEASE, OneSchedulerLock, SchedulerRefused
+from domain.services import change_set_lease
 from domain.workflows import StepName, StepStatus, WaitFor, Workflow, WorkflowKind, fresh_steps
 from domain.workflows.workflow import ProductRef
 from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
+from tests.integration.test_storage_repositories import make_change_set
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TTL = timedelta(minutes=5)
@@ -255,4 +257,41 @@ def test_a_scheduler_lease_left_by_a_dead_process_does_not_block_the_restart(
         holder = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
     assert holder is not None
     assert holder.owner == _owner(os.getpid())
+    restarted.release()
+
+
+@SQLITE_ONLY
+def test_a_restart_alone_on_sqlite_takes_over_what_the_killed_process_held_and_keeps_its_own(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """Before serving, the restarted process frees the claims and change-set leases its killed
+    predecessor held (its first tick resumes them in the background); a lease that is not a change
+    still applying stays, and so does the scheduler's own."""
+    killed = _owner(_dead_pid())
+    clock = FixedClock(NOW)
+    applying, previewed = make_change_set(clock, "cs-applying"), make_change_set(clock, "cs-previewed")
+    applying.confirm("lena@contoso.com", NOW)
+    _add(uow_factory, _workflow("wf-1", 0))
+    with uow_factory() as uow:
+        uow.change_sets.add(applying)
+        uow.change_sets.add(previewed)
+        assert uow.workflows.claim_ready(killed, NOW, TTL) == ["wf-1"]
+        uow.leases.claim(change_set_lease("cs-applying"), f"{killed}:1", NOW, TTL)
+        uow.leases.claim("poll", f"{killed}:poll", NOW, TTL)
+        uow.commit()
+    restarted = OneSchedulerLock(uow_factory, clock, _owner(os.getpid()), TTL)
+    restarted.acquire()
+
+    assert restarted.take_over() == 2
+
+    with uow_factory() as uow:
+        workflow = uow.workflows.get("wf-1")
+        assert workflow is not None
+        assert not workflow.lease_owner
+        assert uow.leases.holder(change_set_lease("cs-applying")) is None
+        assert uow.leases.holder("poll") is not None, "the poll lease runs out by itself"
+        scheduler = uow.leases.holder(SQLITE_SCHEDULER_LEASE)
+        assert scheduler is not None
+        assert scheduler.owner == _owner(os.getpid())
+        assert uow.workflows.claim_ready(_owner(os.getpid()), NOW, TTL) == ["wf-1"]
     restarted.release()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from storage.database import SQLITE_BUSY_TIMEOUT_MS, create_engine, normalize_url
+from storage.database import SQLITE_BUSY_TIMEOUT_MS, WriterQueue, create_engine, normalize_url
 from storage.orm import AuditRow
 from storage.orm.types import UtcDateTime
 
@@ -43,6 +45,49 @@ def test_sqlite_transactions_begin_immediate_so_writers_queue_up(sqlite_engine: 
                 driver.execute("BEGIN IMMEDIATE")
         finally:
             raw.invalidate()
+
+
+def test_a_writer_that_begins_again_at_once_waits_behind_the_one_already_waiting() -> None:
+    """Within a process, SQLite transactions take turns in the order they asked: a job committing
+    and beginning batch after batch cannot keep a request's transaction out until it times out."""
+    queue = WriterQueue()
+    assert queue.enter()
+    order: list[str] = []
+
+    def request() -> None:
+        assert queue.enter()
+        order.append("request")
+        queue.leave()
+
+    waiting = threading.Thread(target=request)
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while queue.waiting == 0:
+        assert time.monotonic() < deadline, "the request never queued"
+        time.sleep(0.001)
+
+    queue.leave()
+    assert queue.enter()  # the job's next batch, asked for at once
+    order.append("next batch")
+    queue.leave()
+    waiting.join(timeout=10)
+
+    assert order == ["request", "next batch"]
+
+
+def test_a_thread_holding_the_writer_queue_passes_and_a_waiter_gives_up_after_its_timeout() -> None:
+    queue = WriterQueue(timeout=0.05)
+    assert queue.enter()
+    assert queue.enter(), "a second connection of the same thread does not wait for the first"
+    turns: list[bool] = []
+    waiter = threading.Thread(target=lambda: turns.append(queue.enter()))
+    waiter.start()
+    waiter.join(timeout=10)
+    assert turns == [False]  # it goes on to SQLite's own lock
+    queue.leave()
+    queue.leave()
+    assert queue.enter()
+    queue.leave()
 
 
 def test_sqlite_transactions_roll_back_ddl_too(sqlite_engine: Engine) -> None:

@@ -1,5 +1,6 @@
-"""The APScheduler job: ticks at once and then every interval, survives a failing tick, resumes
-crashed steps when alone, and sends the reminders the service makes due."""
+"""The APScheduler job: ticks at once and then every interval, survives a failing tick, starts
+without waiting for its first tick (which resumes what a restart found unfinished), stops it after
+its batch, and sends the reminders the service makes due."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from domain.subscriptions import Subscriptions, TickReport
 
 
 class _Subscriptions:
-    def __init__(self, fail_first: bool = False) -> None:
+    def __init__(self, fail_first: bool = False, first_tick_until_stopped: bool = False) -> None:
         self.ticks = 0
         self.resumed = 0
         self._fail_first = fail_first
+        self._first_until_stopped = first_tick_until_stopped
+        self._stopping = threading.Event()
         self.ticked = threading.Condition()
 
     def tick(self) -> TickReport:
@@ -23,6 +26,9 @@ class _Subscriptions:
             self.ticked.notify_all()
             if self._fail_first and self.ticks == 1:
                 raise RuntimeError("the directory did not answer")
+        if self._first_until_stopped and self.ticks == 1:
+            # A long resume after a restart: it ends only when the process stops (after its batch).
+            assert self._stopping.wait(timeout=10), "the scheduler was never stopped"
         return TickReport(polled=0, advanced=(), expired_approvals=(), resumed=())
 
     def due_reminders(self) -> list[Any]:
@@ -36,7 +42,7 @@ class _Subscriptions:
         return []
 
     def stop(self) -> None:
-        self.stopped = True
+        self._stopping.set()
 
     def release_leases(self) -> int:
         self.released = True
@@ -59,15 +65,27 @@ def _wait_for_ticks(subscriptions: _Subscriptions, count: int) -> bool:
 def test_ticks_at_once_then_every_interval_and_survives_a_failing_tick() -> None:
     subscriptions, notifier = _Subscriptions(fail_first=True), _Notifier()
     scheduler = WorkflowScheduler(
-        cast(Subscriptions, subscriptions), cast(Any, notifier), interval_seconds=0.05, alone=True
+        cast(Subscriptions, subscriptions), cast(Any, notifier), interval_seconds=0.05
     )
     scheduler.start()
     try:
         assert _wait_for_ticks(subscriptions, 3), "the job kept running after a failed tick"
     finally:
         scheduler.shutdown()
-    assert subscriptions.resumed == 1, "alone with its database, it resumes crashed steps first"
     assert notifier.reminders, "reminders of the successful ticks were sent"
+
+
+def test_start_returns_while_the_first_tick_resumes_and_shutdown_stops_it_and_gives_leases_back() -> None:
+    subscriptions = _Subscriptions(first_tick_until_stopped=True)
+    scheduler = WorkflowScheduler(
+        cast(Subscriptions, subscriptions), cast(Any, _Notifier()), interval_seconds=60
+    )
+
+    scheduler.start()  # returns although the first tick (the resume) does not end by itself
+
+    assert _wait_for_ticks(subscriptions, 1), "the first tick runs at once, on the scheduler's thread"
+    scheduler.shutdown()
+    assert subscriptions.released, "the leases went back once the tick had stopped"
 
 
 def test_run_once_sends_every_due_reminder() -> None:
