@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.check import SLACK_SCOPES
 from bot.local_slack import signing, socket_mode
 
 __all__ = [
@@ -62,17 +63,7 @@ RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 VIEW_STACK_MAX = 3
 
-BOT_SCOPES: tuple[str, ...] = (
-    "commands",
-    "chat:write",
-    "users:read",
-    "users:read.email",
-    "usergroups:read",
-    "files:write",
-    "im:write",
-    "channels:read",
-    "groups:read",
-)
+BOT_SCOPES: tuple[str, ...] = SLACK_SCOPES
 """The bot token's scopes by default: those manifest.yml asks for (sent back in `x-oauth-scopes`)."""
 
 # Methods that take the app-level token (xapp-…), in the Authorization header only; no other does.
