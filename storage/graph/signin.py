@@ -32,6 +32,7 @@ from domain.access import SignedIn, SlackAccount
 from domain.errors import DomainError
 from domain.model import Cloud
 from domain.ports import Clock
+from domain.transactions import forbid_remote_call
 
 __all__ = ["LoginHttp", "MicrosoftSignIn", "SignInConfig", "SignInFailed", "SignInFlows"]
 
@@ -123,6 +124,7 @@ class LoginHttp:
         self._client.close()
 
     def _route(self, url: str) -> str:
+        forbid_remote_call("the Microsoft sign-in endpoints")
         if self._actual and url.startswith(self._public):
             return self._actual + url[len(self._public) :]
         return url
