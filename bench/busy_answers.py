@@ -610,7 +610,8 @@ def run(params: Params, log: Log = no_log) -> list[Table]:
         f"Cancel on one of her own previews (a write to the bot's database), {params.probes} times each; "
         "first with nothing else running, then during the change, one pair each time another "
         f"{spread_step(params)} users are written (spread over its first 80 %). "
-        "`ack`: the HTTP answer Slack waits for; `answer`: from sending the request to the reply in Slack.",
+        "`ack`: the HTTP answer Slack waits for; `answer`: from sending the request to the reply in Slack"
+        + (f" (with {params.probes} of each, p99 is the slowest one)." if params.probes <= 100 else "."),
         f"The change: {params.users} users in {result.change_seconds:.1f} s from Confirm to its result, "
         f"{result.throttled} writes answered 429 and written again after reading the user back, "
         f"{sum(result.writes.values())} writes applied; {result.written_at_last_answer} of them "
