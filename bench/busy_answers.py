@@ -3,9 +3,10 @@
 `licensebot serve` (gunicorn, its scheduler ticking every second) runs on SQLite with
 TENANT_BACKEND=graph against the Graph simulator, which answers 429 with `Retry-After: 1` to a fifth
 of the license writes. Lena (a License admin) replaces E3 with E5 for the 500 holders of E3 and
-confirms; once the first batch is written, Grace (a Global admin) asks `/license show @someone` and
-presses Cancel on a preview of her own, one after the other, `probes` times each. The same is done
-first with nothing else running, as the baseline.
+confirms; while it is written, Grace (a Global admin) asks `/license show @someone` and presses
+Cancel on a preview of her own, one after the other, `probes` times each, one pair every few users
+written (spread over the first 80 % of the change). The same is done first with nothing else
+running, as the baseline.
 
 Each request is timed twice: the acknowledgement (the HTTP answer Slack waits for) and the answer
 (from sending the request to the reply arriving in the local fake Slack: the show's message, or the
@@ -15,13 +16,14 @@ reached", the serve log holds no "database is locked" and no traceback, the chan
 written when the last answer arrives, and it then ends with each of the 500 users on E5, written
 once (the simulator's own history), and nobody else written.
 
-`tests/faults/test_throttled_change.py` runs the same at a small number of probes and asserts the
+`tests/faults/test_throttled_change.py` runs the same (without the baseline) and asserts the
 correctness half; the times are this benchmark's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import math
 import sqlite3
 import tempfile
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.common import (
     BENCH_SECRET,
@@ -48,6 +51,7 @@ from bench.common import (
     settled_change_message,
     sim_tenant_file,
 )
+from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE
 
 NAME = "busy"
 TITLE = "Another admin's answers while a throttled 500-user change runs (SQLite, Graph backend)"
@@ -65,8 +69,7 @@ OTHER_ADMIN = "grace@contoso.com"
 E3_PART, E5_PART, F3_PART = "ENTERPRISEPACK", "ENTERPRISEPREMIUM", "DESKLESSPACK"
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 E5 = "c7df2760-2c81-4ef7-b578-5b5392b571df"
-CONFIRM = "change.confirm"
-CANCEL = "change.cancel"
+CONFIRM, CANCEL = CONFIRM_CHANGE, CANCEL_CHANGE
 UNREACHABLE = ("cannot be reached", "could not be reached")
 """What the bot says when its database (or Microsoft 365) is unusable: must never appear."""
 BAD_LOG_LINES = ("database is locked", "Traceback", " ERROR ", "[ERROR]", " CRITICAL ")
@@ -200,9 +203,6 @@ class Workspace:
     """The Slack side: Lena, Grace, a channel, and a Slack user for every tenant user named."""
 
     def __init__(self, slack: Any, url: str, secret: str) -> None:
-        import http.client
-        from urllib.parse import urlsplit
-
         self.slack = slack
         self.lena = slack.add_user("lena", real_name="Lena Fischer", email=REQUESTER)
         self.grace = slack.add_user("grace", real_name="Grace Kim", email=OTHER_ADMIN)
@@ -210,7 +210,6 @@ class Workspace:
         self.events = SlackEvents(slack)
         self._secret = secret
         self._target = urlsplit(url)
-        self._http = http.client
         self._ids: dict[str, str] = {}
 
     def mention(self, upn: str) -> str:
@@ -224,7 +223,7 @@ class Workspace:
         from bot.local_slack import signed_headers
 
         payload = body.encode()
-        connection = self._http.HTTPConnection(self._target.hostname, self._target.port, timeout=30)
+        connection = http.client.HTTPConnection(self._target.hostname, self._target.port, timeout=30)
         try:
             headers = {**signed_headers(body, self._secret), "Content-Length": str(len(payload))}
             connection.request("POST", self._target.path, body=payload, headers=headers)
@@ -351,7 +350,9 @@ def probe(
     bot: Bot, previews: list[Any], first_show: int, before: Callable[[int], None] | None = None
 ) -> list[Answer]:
     """`probes` × (show, then Cancel on the next preview), one request after the other; `before(n)`
-    is called before the n-th pair (to spread them over the change)."""
+    is called before the n-th pair (to spread them over the change). Stops at the first request
+    left unanswered: the bot is not answering, and waiting for each of the others would only delay
+    the verdict."""
     ws, params = bot.workspace, bot.params
     answers: list[Answer] = []
     for n, preview in enumerate(previews):
@@ -360,6 +361,8 @@ def probe(
         shown = 1 + (first_show + n) % params.users
         answers.append(ws.show(bench_upn(shown, MOVERS), params.answer_timeout_seconds))
         answers.append(ws.cancel(preview, params.answer_timeout_seconds))
+        if not all(a.answered for a in answers[-2:]):
+            break
     return answers
 
 
@@ -373,15 +376,19 @@ def writes_reach(bot: Bot, count: int, timeout: float) -> bool:
     return True
 
 
-def check_answers(answers: list[Answer], phase: str, first_show: int, users: int) -> list[str]:
+def check_answers(answers: list[Answer], phase: str, first_show: int, params: Params) -> list[str]:
     problems: list[str] = []
     shows = [a for a in answers if a.kind == "show"]
     cancels = [a for a in answers if a.kind == "cancel"]
+    if len(shows) != params.probes or len(cancels) != params.probes:
+        problems.append(
+            f"{phase}: {len(shows)} shows and {len(cancels)} presses sent of {params.probes} each"
+        )
     not_acked = [a for a in answers if a.status != 200]
     if not_acked:
         problems.append(f"{phase}: {len(not_acked)} requests not acknowledged with 200")
     for n, answer in enumerate(shows):
-        name = bench_name(1 + (first_show + n) % users, MOVERS)
+        name = bench_name(1 + (first_show + n) % params.users, MOVERS)
         if not answer.answered or name not in answer.text:
             problems.append(f"{phase}: show {n + 1} not answered with {name}: {answer.text[:200]!r}")
     for n, answer in enumerate(cancels):
@@ -462,7 +469,7 @@ def measure(params: Params, folder: Path, log: Log = no_log) -> Run:
         if params.baseline:
             log(f"busy: baseline, {params.probes} × (show, Cancel) with nothing else running")
             run.idle = probe(bot, previews[: params.probes], 0)
-            run.problems += check_answers(run.idle, "baseline", 0, params.users)
+            run.problems += check_answers(run.idle, "baseline", 0, params)
         database = folder / "graph-tenant.db"
         before = last_event(database)
         _during_change(bot, previews[-params.probes :], run, log)
@@ -490,13 +497,14 @@ def _during_change(bot: Bot, previews: list[Any], run: Run, log: Log) -> None:
     # are written, so the answers sample the whole change, its Retry-After waits and the
     # scheduler's ticks, and the last one still comes well before its end.
     step = spread_step(params)
+    deadline = time.monotonic() + params.change_timeout_seconds
 
     def spread(n: int) -> None:
-        writes_reach(bot, max(1, n * step), params.change_timeout_seconds)
+        writes_reach(bot, max(1, n * step), max(0.0, deadline - time.monotonic()))
 
     log(f"busy: {params.probes} × (show, Cancel) while the change runs, one every {step} writes")
     run.busy = probe(bot, previews, params.probes, spread)
-    run.problems += check_answers(run.busy, "during the change", params.probes, params.users)
+    run.problems += check_answers(run.busy, "during the change", params.probes, params)
     run.written_at_last_answer = bot.graph.stats().total_writes_applied
     current = ws.slack.message(ws.channel, change.ts)
     run.running_at_last_answer = (
@@ -607,7 +615,9 @@ def run(params: Params, log: Log = no_log) -> list[Table]:
         f"(429 with Retry-After: {params.retry_after_seconds} on {params.throttle:.0%} of license writes) "
         "and the fake Slack run in the benchmark's process; every process shares this machine's cores.",
         f"Grace sends her requests one after the other: `/license show` of a user of the change, then "
-        f"Cancel on one of her own previews (a write to the bot's database), {params.probes} times each; "
+        f"Cancel on one of her own previews, {params.probes} times each; both write to the bot's database "
+        "(every request claims its delivery key right after the ack; Cancel also saves the change and "
+        "its audit). They are sent "
         "first with nothing else running, then during the change, one pair each time another "
         f"{spread_step(params)} users are written (spread over its first 80 %). "
         "`ack`: the HTTP answer Slack waits for; `answer`: from sending the request to the reply in Slack"
