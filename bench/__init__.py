@@ -11,6 +11,8 @@ besides the full defaults) and `run(params, log) -> list[Table]`:
 - `poll_cost`: Graph requests per scheduler tick against the number of pending subscriptions.
 - `footprint`: start-up time and resident memory of `serve`, small and large tenants.
 - `shell_latency`: the local shell, from a typed command to the rendered reply.
+- `busy_answers`: another admin's `/license show` and button presses answered while a 500-user
+  change runs on SQLite against `graph-sim` throttling a fifth of the writes, against a baseline.
 
 Traffic goes to 127.0.0.1 only; every loop is bounded in count and in time.
 """
@@ -24,6 +26,8 @@ __all__ = ["modules"]
 
 def modules() -> dict[str, ModuleType]:
     """Every benchmark by name, in the order they run."""
-    from bench import ack_latency, bulk_reassign, footprint, poll_cost, shell_latency
+    from bench import ack_latency, bulk_reassign, busy_answers, footprint, poll_cost, shell_latency
 
-    return {m.NAME: m for m in (ack_latency, bulk_reassign, poll_cost, footprint, shell_latency)}
+    return {
+        m.NAME: m for m in (ack_latency, bulk_reassign, poll_cost, footprint, shell_latency, busy_answers)
+    }

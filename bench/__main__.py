@@ -3,7 +3,7 @@
 python -m bench                      every benchmark at full size; writes docs/benchmarks.md
 python -m bench --profile            the same, plus pyinstrument profiles (pip install pyinstrument)
 python -m bench --quick              small sizes; prints only (add --output FILE to write)
-python -m bench --only bulk,poll     some of them: ack, bulk, poll, footprint, shell
+python -m bench --only bulk,poll     some of them: ack, bulk, poll, footprint, shell, busy
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--bulk-no-loop", action="store_true", help="skip the per-user loop")
     sizes.add_argument("--poll-pending", type=_numbers(int), metavar="N,N", help="pending subscriptions")
     sizes.add_argument("--footprint-sizes", type=_numbers(int), metavar="N,N", help="tenant sizes (users)")
+    sizes.add_argument("--busy-users", type=int, metavar="N", help="users in the throttled change")
+    sizes.add_argument("--busy-probes", type=int, metavar="N", help="shows and presses during the change")
     sizes.add_argument("--shell-rounds", type=int, metavar="N", help="rounds of replace + confirm")
     return parser
 
@@ -107,6 +109,11 @@ def _params(name: str, module: Any, args: argparse.Namespace) -> Any:
         overrides["pending"] = args.poll_pending
     elif name == "footprint" and args.footprint_sizes:
         overrides["tenant_sizes"] = args.footprint_sizes
+    elif name == "busy":
+        if args.busy_users:
+            overrides["users"] = args.busy_users
+        if args.busy_probes:
+            overrides["probes"] = args.busy_probes
     elif name == "shell" and args.shell_rounds:
         overrides["rounds"] = args.shell_rounds
     return dataclasses.replace(params, **overrides)

@@ -132,6 +132,12 @@ class ChangeApplier:
         `force` takes them all over at once — only for a process that knows it is alone."""
         with self._uow() as uow:
             unfinished = uow.change_sets.ids_in_state(ChangeState.APPLYING)
+            if not force:
+                # Left to its live holder without being read: reading a change set of 500 users
+                # with its row locked (on SQLite, the whole database's write lock) at every
+                # scheduler tick kept every other writer waiting for nothing.
+                now = self._clock.now()
+                unfinished = [c for c in unfinished if not self._held_by_another(uow, c, now)]
         finished: list[str] = []
         for change_set_id in unfinished:
             if self._stopping.is_set():
@@ -142,6 +148,12 @@ class ChangeApplier:
             if held and change_set.state is not ChangeState.APPLYING:
                 finished.append(change_set_id)
         return finished
+
+    def _held_by_another(self, uow: UnitOfWork, change_set_id: str, now: datetime) -> bool:
+        """Another thread or process holds the change set's lease and it has not run out: a claim
+        would fail (`Leases.claim`)."""
+        holder = uow.leases.holder(change_set_lease(change_set_id))
+        return holder is not None and holder.owner != self.owner and holder.expires_at > now
 
     def take_over(self, change_set_id: str) -> None:
         """Drop whatever lease the change set has, so this thread applies it next."""

@@ -11,8 +11,9 @@
 - Reminders go to the admin they are for (a direct message), else to `REMINDER_CHANNEL` (approval
   nudges to the approvals channel).
 
-The domain calls it after its commit; nothing raised here may stop a workflow, so Slack failures are
-logged and swallowed. The client may be connected late (the local shell starts its Slack after the
+The domain calls it after its commit, never with a database transaction open (every Slack call
+here checks it, `domain.transactions`); nothing raised here may stop a workflow, so Slack failures
+are logged and swallowed. The client may be connected late (the local shell starts its Slack after the
 composition root).
 """
 
@@ -26,6 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from domain.changes import ChangeSet
+from domain.transactions import forbid_remote_call
 from domain.workflows import Reminder, ReminderKind, WorkflowStatus
 from handlers.blocks.changes import change_result
 from handlers.blocks.message import Message
@@ -163,6 +165,7 @@ class SlackNotifier:
     # --- Slack --------------------------------------------------------------------------------
 
     def _post(self, channel: str, message: Message) -> tuple[str, str] | None:
+        forbid_remote_call("Slack (chat.postMessage)")
         if self._client is None:
             return None
         try:
@@ -173,6 +176,7 @@ class SlackNotifier:
         return str(response.get("channel") or channel), str(response.get("ts") or "")
 
     def _update(self, where: tuple[str, str], message: Message) -> None:
+        forbid_remote_call("Slack (chat.update)")
         if self._client is None:
             return
         try:
@@ -181,6 +185,7 @@ class SlackNotifier:
             log.warning("could not update a message in %s: %s", where[0], error.response.get("error"))
 
     def _direct_channel(self, email: str) -> str:
+        forbid_remote_call("Slack (users.lookupByEmail, conversations.open)")
         if self._client is None:
             return ""
         try:

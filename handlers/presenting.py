@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from domain.changes import ChangeSet, ChangeState
 from domain.services import Licensing
+from domain.transactions import forbid_remote_call
 from handlers.blocks import (
     Message,
     cannot_post_here,
@@ -119,6 +120,9 @@ class Progress:
         self._last: float | None = None
 
     def __call__(self, change_set: ChangeSet) -> None:
+        # Called by the domain between batches: never while a transaction is open (the SQLite write
+        # lock would be held across a Slack call and its rate-limit waits).
+        forbid_remote_call("Slack (chat.update of a change's progress)")
         if change_set.state is not ChangeState.APPLYING:
             return  # the result replaces the message right after
         now = self._clock()

@@ -26,6 +26,7 @@ from domain.changes import (
 )
 from domain.model import AdminRole, LicenseAssignment, Product, Seats, ServicePlan
 from domain.services import HomeOverview, Requester, UserServices
+from domain.transactions import RemoteCallInTransaction, closed, opened
 from handlers.blocks import (
     app_home,
     change_preview,
@@ -41,6 +42,7 @@ from handlers.blocks.message import Message
 from handlers.context import HomeItem, WorkflowSections
 from handlers.exports import preview_csv, result_csv
 from handlers.ids import RETRY_FAILED, UNDO_CHANGE
+from handlers.notifier import SlackNotifier
 from handlers.presenting import BULK_USERS, Progress, Surface, is_bulk
 from tests.fakes import SKU_E3, SKU_E5, license_of, make_product, make_subscription, make_user
 
@@ -406,6 +408,28 @@ def test_a_failing_progress_update_does_not_stop_the_change() -> None:
     running = change_set(3)
     running.state = ChangeState.APPLYING
     Progress(FakeSurface(fail=True), "1.0", 0.0)(running)  # logged, not raised
+
+
+def test_slack_is_never_called_with_a_database_transaction_open() -> None:
+    """Progress and the notifier are what the domain calls back into Slack with; each refuses a
+    call made inside a unit of work (DESIGN.md §5: SQLite's write lock would be held across it)."""
+    running = change_set(3)
+    running.state = ChangeState.APPLYING
+    running.channel, running.message_ts = "C1", "1.0"
+    surface = FakeSurface()
+    notifier = SlackNotifier()
+    opened()
+    try:
+        with pytest.raises(RemoteCallInTransaction):
+            Progress(surface, "1.0", 0.0)(running)
+        with pytest.raises(RemoteCallInTransaction):
+            notifier.change_resumed(running)
+    finally:
+        closed()
+    assert surface.updates == []
+    Progress(surface, "1.0", 0.0)(running)
+    notifier.change_resumed(running)  # no client: nothing sent, nothing refused
+    assert len(surface.updates) == 1
 
 
 @pytest.mark.parametrize("count", [0, 1, 9, 10, 11, 55])

@@ -48,6 +48,20 @@ def test_a_change_another_live_process_applies_is_left_to_it(tenant: Tenant) -> 
     assert all(tenant.directory.writes_for(email) == 1 for email in staff)
 
 
+def test_a_tick_leaves_a_change_another_process_applies_without_locking_it(tenant: Tenant) -> None:
+    """A scheduler tick during a long change: the change is not read, nor its row locked (on SQLite
+    the whole database's write lock), only its lease looked at."""
+    preview = _plan(tenant, add_e3_holders(tenant, 5))
+    _hold(tenant, preview.id, "replica-a:1")
+    tenant.licensing.confirm(ConfirmChange(preview.id, LICENSE))
+    tenant.uow.locks.clear()
+
+    assert _replica(tenant, "replica-b").resume_unfinished() == []
+
+    assert tenant.uow.locks == [], "the change set's row was not locked"
+    assert tenant.stored(preview).state is ChangeState.APPLYING
+
+
 def test_a_process_alone_takes_a_dead_processs_change_over_at_once(tenant: Tenant) -> None:
     staff = add_e3_holders(tenant, 3)
     preview = _plan(tenant, staff)

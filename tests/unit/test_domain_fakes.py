@@ -20,6 +20,7 @@ from tests.fakes import (
     FixedClock,
     InMemoryDirectory,
     InMemoryUnitOfWorkFactory,
+    RecordingNotifier,
     SimulatedCrash,
     license_of,
     make_product,
@@ -287,6 +288,18 @@ def test_the_directory_refuses_to_be_called_inside_a_unit_of_work() -> None:
     assert tenant.licenses_of("alice@contoso.com") == (license_of(SKU_E3),)
     tenant.apply([change("alice", (license_of(SKU_E3),), license_of(SKU_E5))])
     assert tenant.licenses_of("alice@contoso.com") == (license_of(SKU_E5),)
+
+
+def test_the_notifier_refuses_to_be_called_inside_a_unit_of_work() -> None:
+    uow = InMemoryUnitOfWorkFactory(directory())
+    notifier = RecordingNotifier()
+
+    with uow(), pytest.raises(RemoteCallInTransaction):
+        notifier.change_resumed(a_change_set())
+
+    assert notifier.events == []
+    notifier.change_resumed(a_change_set())
+    assert [name for name, _, _ in notifier.events] == ["change_resumed"]
 
 
 def test_change_set_repository_stores_only_what_is_added_or_saved() -> None:
