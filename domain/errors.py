@@ -472,9 +472,7 @@ class ProhibitedInUsageLocation(DomainError):
 
 class SignInActivityUnavailable(DomainError):
     """The tenant's sign-in activity cannot be read (R22): it needs the AuditLog.Read.All permission
-    and a Microsoft Entra ID P1 (or P2) license in the tenant."""
-
-    rule = "R22"
+    and a Microsoft Entra ID P1 (or P2) license in the tenant. No rule number in what admins read."""
 
     def __init__(self, why: str) -> None:
         super().__init__(

@@ -10,6 +10,7 @@ from slack_bolt import BoltContext
 
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
+from domain.waste_service import Waste
 
 __all__ = [
     "CLAIM_DELIVERY",
@@ -73,6 +74,12 @@ class Services:
     workflows: WorkflowProvider | None = None
     """App Home shows "Workflows in flight" and "Waiting on me" only when this is given."""
     timing: Timing = field(default_factory=Timing)
+    waste_service: Waste | None = None
+    """Reclaim and the license report (R22); built on `licensing` when not given."""
+
+    @property
+    def waste(self) -> Waste:
+        return self.waste_service or Waste(self.licensing)
 
 
 def correlation_id(context: BoltContext) -> str:
