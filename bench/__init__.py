@@ -11,6 +11,7 @@ besides the full defaults) and `run(params, log) -> list[Table]`:
 - `poll_cost`: Graph requests per scheduler tick against the number of pending subscriptions.
 - `footprint`: start-up time and resident memory of `serve`, small and large tenants.
 - `shell_latency`: the local shell, from a typed command to the rendered reply.
+- `license_report`: `/license report` on tenants of 5,000 and 50,000 users: time and memory.
 
 Traffic goes to 127.0.0.1 only; every loop is bounded in count and in time.
 """
@@ -24,6 +25,8 @@ __all__ = ["modules"]
 
 def modules() -> dict[str, ModuleType]:
     """Every benchmark by name, in the order they run."""
-    from bench import ack_latency, bulk_reassign, footprint, poll_cost, shell_latency
+    from bench import ack_latency, bulk_reassign, footprint, license_report, poll_cost, shell_latency
 
-    return {m.NAME: m for m in (ack_latency, bulk_reassign, poll_cost, footprint, shell_latency)}
+    return {
+        m.NAME: m for m in (ack_latency, bulk_reassign, poll_cost, footprint, shell_latency, license_report)
+    }

@@ -174,6 +174,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
             poll_interval=timedelta(seconds=settings.poll_interval_seconds),
         ),
         owner=licensing.process,
+        renewal_days=settings.renewal_alert_days,
     )
     notifier.bind(subscriptions)
     return subscriptions

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.model import Cloud
 
@@ -88,6 +89,26 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: str = Field(default="auto", description="auto (JSON when not a terminal), json or text.")
+
+    # --- Waste (R22): renewal alerts --------------------------------------------------------------
+    renewal_alert_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(14, 3),
+        description="Days before a subscription renews when the alert about its unused seats is sent, "
+        "comma-separated (empty: no renewal alerts).",
+    )
+
+    @field_validator("renewal_alert_days", mode="before")
+    @classmethod
+    def _renewal_days(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() and 0 < int(part) <= 365 for part in parts):
+            raise ValueError(
+                f"RENEWAL_ALERT_DAYS takes whole numbers of days from 1 to 365, comma-separated "
+                f"(like 14,3), not {value!r}"
+            )
+        return tuple(int(part) for part in parts)
 
     @field_validator("m365_cloud", mode="before")
     @classmethod

@@ -52,9 +52,11 @@ from domain.ports import (
     TenantDirectory,
     UnitOfWork,
     UnitOfWorkFactory,
+    UserQuery,
 )
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
+from domain.waste import RENEWAL_ALERT_DAYS, renewal_alerts, renewal_text
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -91,6 +93,7 @@ from domain.workflows.checks import (
 from domain.workflows.polling import wants_products
 from domain.workflows.reminders import digest, reminders_for
 from domain.workflows.settings import WorkflowSettings
+from domain.workflows.views import ReminderKind
 
 __all__ = ["Subscriptions", "TickReport", "WorkflowSettings"]
 
@@ -111,6 +114,8 @@ class TickReport:
     """Workflows whose ready or crashed step was run."""
     changes: tuple[str, ...] = ()
     """License changes a crash had left half-applied, finished by this tick."""
+    renewals: tuple[Reminder, ...] = ()
+    """Renewal alerts this tick claimed and sent (R22)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,9 @@ class Subscriptions:
         notifier: Notifier,
         settings: WorkflowSettings | None = None,
         owner: str | None = None,
+        renewal_days: Sequence[int] = RENEWAL_ALERT_DAYS,
     ) -> None:
+        self._renewal_days = tuple(sorted({days for days in renewal_days if days > 0}, reverse=True))
         self._uow = uow
         self._directory = directory
         self._clock = clock
@@ -558,21 +565,70 @@ class Subscriptions:
         now = now or self._clock.now()
         expired = self._expire_approvals(now)
         waiting: list[Workflow] = []
+        polling = False
         snapshot = DirectorySnapshot(())
         with self._uow() as uow:
             poller = f"{self._engine.process}:poll"
             if uow.leases.claim(POLL_LEASE, poller, now, self._settings.poll_interval * 0.9):
                 uow.commit()
+                polling = True
                 waiting = uow.workflows.waiting_for(POLLED_WAITS)
-        if waiting:
-            need_products = any(wants_products(w) for w in waiting)
+        # R22: renewals are watched from the same read, so the poll reads the tenant at every tick
+        # it holds (subscriptions and products: two reads, whatever the number of items).
+        if waiting or (polling and self._renewal_days):
+            need_products = bool(self._renewal_days) or any(wants_products(w) for w in waiting)
             snapshot = DirectorySnapshot(
                 tuple(self._directory.subscriptions()),
                 tuple(self._directory.products()) if need_products else None,
             )
+        # Sent before the workflows move on, so their updates stay the latest messages.
+        renewals = self._renewals(snapshot, now) if polling else ()
         advanced = tuple(w.id for w in waiting if self._engine.advance(w.id, snapshot, now))
         resumed = tuple(self.resume())
-        return TickReport(len(waiting), advanced, tuple(expired), resumed, tuple(self.finish_changes()))
+        return TickReport(
+            len(waiting), advanced, tuple(expired), resumed, tuple(self.finish_changes()), renewals
+        )
+
+    def _renewals(self, snapshot: DirectorySnapshot, now: datetime) -> tuple[Reminder, ...]:
+        """Send the renewal alerts due (R22), each claimed once in the database first: a restart or
+        another replica finds it claimed (at most once: a notifier that fails is logged). The
+        licenses of disabled accounts are read only for the alerts claimed, after the claim's
+        transaction ended."""
+        if not self._renewal_days or snapshot.products is None:
+            return ()
+        products = {p.sku_id: p for p in snapshot.products}
+        due = renewal_alerts(snapshot.subscriptions, products, now, self._renewal_days)
+        if not due:
+            return ()
+        with self._uow() as uow:
+            claimed = [alert for alert in due if uow.keys.claim(f"reminder:{alert.key}", now)]
+            uow.commit()
+        if not claimed:
+            return ()
+        held = self._held_by_disabled_accounts()
+        alerts = [
+            a.with_reclaimable(None if held is None else held.get(a.subscription.sku_id, 0)) for a in claimed
+        ]
+        reminders = tuple(Reminder(ReminderKind.RENEWAL, "", renewal_text(a), renewal=a) for a in alerts)
+        for reminder in reminders:
+            try:
+                self._notifier.reminder(reminder)
+            except Exception:
+                log.exception("a renewal alert could not be sent")
+        return reminders
+
+    def _held_by_disabled_accounts(self) -> dict[str, int] | None:
+        """Licenses of disabled accounts by product (None: could not be read; the alert goes anyway)."""
+        held: dict[str, int] = {}
+        try:
+            for page in self._directory.user_pages(UserQuery(enabled=False, licensed=True)):
+                for user in page:
+                    for lic in user.licenses:
+                        held[lic.sku_id] = held.get(lic.sku_id, 0) + 1
+        except DomainError:
+            log.warning("the licenses of disabled accounts could not be read for a renewal alert")
+            return None
+        return held
 
     def resume(self, *, force: bool = False) -> list[str]:
         """Run every workflow whose current step is ready (pending) or was left running by a crash.

@@ -7,19 +7,28 @@ what a set of reclaimed licenses frees.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.changes import UserChange
-from domain.model import User
+from domain.model import Product, Subscription, User
 
 __all__ = [
     "RECLAIM_DISABLED",
     "RECLAIM_INACTIVE",
+    "RENEWAL_ALERT_DAYS",
+    "RenewalAlert",
     "is_inactive",
     "reclaim_change",
     "reclaim_changes",
+    "renewal_alerts",
+    "renewal_text",
 ]
+
+RENEWAL_ALERT_DAYS = (14, 3)
+"""Days before a renewal when its alert is sent, unless the settings say otherwise."""
 
 RECLAIM_DISABLED = "Licenses of disabled accounts"
 RECLAIM_INACTIVE = "Licenses of disabled and inactive accounts"
@@ -64,3 +73,79 @@ def reclaim_changes(users: Iterable[User]) -> list[UserChange]:
         if change is not None:
             changes.append(change)
     return changes
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalAlert:
+    """An active subscription renewing soon with seats unused (R22): seats can often be reduced only
+    at renewal, so this is the moment to say so. One per subscription, renewal and threshold."""
+
+    subscription: Subscription
+    product_name: str
+    renews_at: datetime
+    days: int
+    """The threshold crossed (14, 3…): the alert's place in the sequence."""
+    days_left: int
+    """Whole days until the renewal, rounded up, when the alert was made."""
+    unused: int
+    """The product's enabled seats minus those in use, at most this subscription's licenses."""
+    reclaimable: int | None = None
+    """Licenses of the product held by disabled accounts (None: not read)."""
+
+    @property
+    def key(self) -> str:
+        """Claimed once (`IdempotencyKeys`), so restarts and replicas send it once; the renewal date
+        is part of it, so next year's renewal alerts again."""
+        return f"renewal:{self.subscription.id}:{self.renews_at:%Y-%m-%d}:{self.days}"
+
+    @property
+    def reduce_to(self) -> int:
+        return self.subscription.total_licenses - self.unused
+
+    def with_reclaimable(self, count: int | None) -> RenewalAlert:
+        return replace(self, reclaimable=count)
+
+
+def renewal_alerts(
+    subscriptions: Sequence[Subscription],
+    products: Mapping[str, Product],
+    now: datetime,
+    thresholds: Sequence[int] = RENEWAL_ALERT_DAYS,
+) -> list[RenewalAlert]:
+    """The alerts due now: for each active subscription with a renewal date ahead and seats unused,
+    the nearest threshold it has crossed (one, when a first look finds several crossed: the 3-day
+    alert, not the 14-day one too)."""
+    alerts: list[RenewalAlert] = []
+    for subscription in subscriptions:
+        renews_at = subscription.next_lifecycle
+        product = products.get(subscription.sku_id)
+        if (
+            not subscription.status.is_active
+            or subscription.is_trial
+            or renews_at is None
+            or renews_at <= now
+            or product is None
+        ):
+            continue
+        unused = min(product.seats.enabled - product.seats.consumed, subscription.total_licenses)
+        if unused <= 0:
+            continue
+        days_left = math.ceil((renews_at - now) / timedelta(days=1))
+        crossed = [days for days in thresholds if days_left <= days]
+        if crossed:
+            alerts.append(
+                RenewalAlert(subscription, product.display_name, renews_at, min(crossed), days_left, unused)
+            )
+    return alerts
+
+
+def renewal_text(alert: RenewalAlert) -> str:
+    """The alert in plain words: "Office 365 E3 renews on 21 Dec with 12 of 25 licenses unused."."""
+    total = alert.subscription.total_licenses
+    text = (
+        f"{alert.product_name} renews on {alert.renews_at:%d %b} with {alert.unused:,} of {total:,} "
+        f"licenses unused."
+    )
+    if alert.reclaimable:
+        text += f" Disabled accounts hold {alert.reclaimable:,} more, which `/license reclaim` frees."
+    return text

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ConfirmObject,
+    MarkdownTextObject,
+    PlainTextObject,
+)
+
+from domain.waste import RenewalAlert, renewal_text
 from domain.waste_service import ReclaimPlan
 from handlers.blocks.message import Message, context, message, section
 from handlers.blocks.text import escape, plural
+from handlers.ids import RENEWAL_ACTIONS_BLOCK, RENEWAL_NOT_NOW, RENEWAL_REDUCE
 
-__all__ = ["reclaim_notice", "report_attached", "report_comment"]
+__all__ = [
+    "parse_renewal_value",
+    "reclaim_notice",
+    "renewal_answered",
+    "renewal_message",
+    "renewal_value",
+    "report_attached",
+    "report_comment",
+]
+
+_SEPARATOR = "|"
 
 
 def reclaim_notice(plan: ReclaimPlan) -> Message | None:
@@ -40,3 +60,63 @@ def report_attached(scope: str, users: int, products: int) -> Message:
             ),
         ],
     )
+
+
+def renewal_value(alert: RenewalAlert) -> str:
+    """What the Reduce button carries: the product, the seats to remove and the alert's key."""
+    return _SEPARATOR.join((alert.subscription.sku_id, str(-alert.unused), alert.key))
+
+
+def parse_renewal_value(value: str) -> tuple[str, int, str] | None:
+    """(sku id, seat change, alert key), or None for a value no renewal alert made."""
+    sku, _, rest = value.partition(_SEPARATOR)
+    delta, _, key = rest.partition(_SEPARATOR)
+    if not sku or not key.startswith("renewal:") or not delta.startswith("-") or not delta[1:].isdigit():
+        return None
+    return sku, int(delta), key
+
+
+def renewal_message(alert: RenewalAlert) -> Message:
+    """The alert in the reminders channel, with the fix one click away (R22): reduce the seats at
+    renewal (a tracked admin-center task on directly billed tenants), or not now."""
+    text = renewal_text(alert)
+    when = "in 1 day" if alert.days_left == 1 else f"in {alert.days_left} days"
+    reduce = f"Reduce to {alert.reduce_to:,} at renewal"
+    return message(
+        escape(text),
+        [
+            section(f":calendar: {escape(text)}"),
+            context(
+                f"It renews {when}. Seats can often be reduced only at renewal: reducing now avoids paying "
+                "for the unused ones for another term."
+            ),
+            ActionsBlock(
+                block_id=RENEWAL_ACTIONS_BLOCK,
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text=reduce),
+                        action_id=RENEWAL_REDUCE,
+                        value=renewal_value(alert),
+                        style="primary",
+                        confirm=ConfirmObject(
+                            title=PlainTextObject(text="Reduce the seats?"),
+                            text=MarkdownTextObject(
+                                text=f"{escape(alert.product_name)} goes from "
+                                f"{alert.subscription.total_licenses:,} to {alert.reduce_to:,} licenses."
+                            ),
+                            confirm=PlainTextObject(text="Reduce"),
+                            deny=PlainTextObject(text="Back"),
+                        ),
+                    ),
+                    ButtonElement(
+                        text=PlainTextObject(text="Not now"), action_id=RENEWAL_NOT_NOW, value="not-now"
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def renewal_answered(original: str, answer: str) -> Message:
+    """The alert once someone answered it: its text, what was decided, no buttons."""
+    return message(f"{original} {answer}", [section(f":calendar: {original}"), context(answer)])

@@ -1,0 +1,133 @@
+"""Renewal alerts (R22): on every scheduler tick, from the poll's own read, an alert per active
+subscription renewing within a threshold with seats unused — once per threshold, the nearest one when
+a first look finds several crossed, whatever the restarts and the number of replicas."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from domain.catalog import ProductCatalog
+from domain.model import SubscriptionStatus
+from domain.services import Licensing
+from domain.subscriptions import Subscriptions
+from domain.waste import RenewalAlert, renewal_alerts, renewal_text
+from domain.workflows import ReminderKind
+from tests.fakes import (
+    SKU_E3,
+    FixedClock,
+    InMemoryCommerce,
+    InMemoryDirectory,
+    InMemoryUnitOfWorkFactory,
+    RecordingNotifier,
+    make_product,
+    make_subscription,
+    make_user,
+)
+from tests.unit.test_workflow_services import WeekdaysOnly
+
+
+def e3_tenant(clock: FixedClock, *, renews_in: timedelta) -> InMemoryDirectory:
+    e3 = make_product("ENTERPRISEPACK", seats=25)
+    holders = [make_user(f"u{n:02}", SKU_E3) for n in range(13)]
+    holders.append(replace(make_user("victor", SKU_E3), account_enabled=False))
+    subscription = replace(make_subscription(e3), next_lifecycle=clock.now() + renews_in)
+    return InMemoryDirectory(products=[e3], users=holders, subscriptions=[subscription])
+
+
+def replica(directory: InMemoryDirectory, uow: InMemoryUnitOfWorkFactory, clock: FixedClock) -> Subscriptions:
+    """One process's services on the shared database (`uow`): a restart or another replica."""
+    catalog = ProductCatalog()
+    return Subscriptions(
+        uow,
+        directory,
+        clock,
+        catalog,
+        licensing=Licensing(uow, directory, clock, catalog),
+        commerce=InMemoryCommerce(directory, clock),
+        calendar=WeekdaysOnly(),
+        notifier=RecordingNotifier(),
+    )
+
+
+def test_the_nearest_crossed_threshold_only() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=2, hours=1))
+    products = {p.sku_id: p for p in directory.products()}
+
+    (alert,) = renewal_alerts(directory.subscriptions(), products, clock.now(), (14, 3))
+
+    assert (alert.days, alert.days_left, alert.unused, alert.reduce_to) == (3, 3, 11, 14)
+    assert renewal_text(alert).startswith("Office 365 E3 renews on ")
+    assert "with 11 of 25 licenses unused." in renewal_text(alert)
+
+
+def test_no_alert_before_a_threshold_without_unused_seats_or_for_an_inactive_subscription() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=20))
+    products = {p.sku_id: p for p in directory.products()}
+    subscription = directory.subscriptions()[0]
+    now = clock.now()
+
+    assert renewal_alerts([subscription], products, now, (14, 3)) == []
+    soon = replace(subscription, next_lifecycle=now + timedelta(days=5))
+    assert len(renewal_alerts([soon], products, now, (14, 3))) == 1
+    assert renewal_alerts([replace(soon, status=SubscriptionStatus.WARNING)], products, now, (14, 3)) == []
+    assert renewal_alerts([replace(soon, is_trial=True)], products, now, (14, 3)) == []
+    assert renewal_alerts([replace(soon, next_lifecycle=now - timedelta(days=1))], products, now) == []
+    full = {sku: replace(p, seats=replace(p.seats, consumed=25)) for sku, p in products.items()}
+    assert renewal_alerts([soon], full, now, (14, 3)) == []
+
+
+def test_one_alert_per_threshold_across_restarts_and_replicas() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=10))
+    uow = InMemoryUnitOfWorkFactory(directory)
+    first, second = replica(directory, uow, clock), replica(directory, uow, clock)
+
+    alerts = [r for s in (first, second, first) for r in s.tick().renewals]
+    clock.advance(timedelta(minutes=10))
+    alerts += [r for s in (second, first) for r in s.tick().renewals]
+
+    assert [(r.kind, r.renewal.days if r.renewal else 0) for r in alerts] == [(ReminderKind.RENEWAL, 14)]
+    alert = alerts[0].renewal
+    assert isinstance(alert, RenewalAlert)
+    assert alert.reclaimable == 1  # Victor's disabled account holds one
+    assert "Disabled accounts hold 1 more, which `/license reclaim` frees." in alerts[0].text
+
+    clock.advance(timedelta(days=7, hours=1))
+    restarted = replica(directory, uow, clock)
+    later = [r for s in (restarted, second, restarted) for r in s.tick().renewals]
+    assert [r.renewal.days for r in later if r.renewal] == [3]
+
+
+def test_a_first_look_finding_both_thresholds_crossed_sends_only_the_nearest() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=2))
+    subscriptions = replica(directory, InMemoryUnitOfWorkFactory(directory), clock)
+
+    sent = [r.renewal.days for r in subscriptions.tick().renewals if r.renewal]
+    clock.advance(timedelta(hours=1))
+    sent += [r.renewal.days for r in subscriptions.tick().renewals if r.renewal]
+
+    assert sent == [3]
+
+
+def test_no_thresholds_no_alerts_and_no_extra_read() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=2))
+    uow = InMemoryUnitOfWorkFactory(directory)
+    catalog = ProductCatalog()
+    quiet = Subscriptions(
+        uow,
+        directory,
+        clock,
+        catalog,
+        licensing=Licensing(uow, directory, clock, catalog),
+        commerce=InMemoryCommerce(directory, clock),
+        calendar=WeekdaysOnly(),
+        notifier=RecordingNotifier(),
+        renewal_days=(),
+    )
+
+    assert quiet.tick().renewals == ()
