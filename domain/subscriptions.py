@@ -56,7 +56,7 @@ from domain.ports import (
 )
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
-from domain.waste import RENEWAL_ALERT_DAYS, renewal_alerts, renewal_text
+from domain.waste import RENEWAL_ALERT_DAYS, renewal_alerts, renewal_text, waste_line, waste_summary
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -707,7 +707,23 @@ class Subscriptions:
                 if uow.keys.claim(f"reminder:{key}", now):
                     due.append(reminder)
             uow.commit()
-        return due
+        # R22: the digest's line on waste, read once the digest is claimed (no transaction open).
+        return [self._with_waste(r, now) if r.kind is ReminderKind.DIGEST else r for r in due]
+
+    def _with_waste(self, reminder: Reminder, now: datetime) -> Reminder:
+        try:
+            disabled = [
+                user
+                for page in self._directory.user_pages(UserQuery(enabled=False, licensed=True))
+                for user in page
+            ]
+            summary = waste_summary(
+                self._directory.products(), self._directory.subscriptions(), disabled, now
+            )
+        except DomainError:
+            log.warning("the digest goes without its line on waste: the tenant could not be read")
+            return reminder
+        return replace(reminder, text=f"{reminder.text} {waste_line(summary)}", waste=summary)
 
     # ==============================================================================================
     # Choices

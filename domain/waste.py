@@ -20,12 +20,18 @@ __all__ = [
     "RECLAIM_INACTIVE",
     "RENEWAL_ALERT_DAYS",
     "RenewalAlert",
+    "WasteSummary",
     "is_inactive",
     "reclaim_change",
     "reclaim_changes",
     "renewal_alerts",
     "renewal_text",
+    "waste_line",
+    "waste_summary",
 ]
+
+RENEWALS_AHEAD = timedelta(days=30)
+"""The digest names the renewals within this time."""
 
 RENEWAL_ALERT_DAYS = (14, 3)
 """Days before a renewal when its alert is sent, unless the settings say otherwise."""
@@ -149,3 +155,70 @@ def renewal_text(alert: RenewalAlert) -> str:
     if alert.reclaimable:
         text += f" Disabled accounts hold {alert.reclaimable:,} more, which `/license reclaim` frees."
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class WasteSummary:
+    """The digest's line on waste (R22)."""
+
+    unused: tuple[tuple[str, int], ...]
+    """(product name, seats unused) of the active products applying to users, most unused first."""
+    disabled_licenses: int
+    disabled_accounts: int
+    renewals: tuple[tuple[str, datetime], ...]
+    """(product name, renewal date) of the active subscriptions renewing within 30 days, soonest first."""
+
+
+def waste_summary(
+    products: Iterable[Product],
+    subscriptions: Iterable[Subscription],
+    disabled: Iterable[User],
+    now: datetime,
+) -> WasteSummary:
+    names = {p.sku_id: p.display_name for p in products}
+    unused = sorted(
+        (
+            (p.display_name, p.seats.enabled - p.seats.consumed)
+            for p in products
+            if p.assignable_to_users and p.seats.enabled > p.seats.consumed
+        ),
+        key=lambda item: (-item[1], item[0]),
+    )
+    holders = [user for user in disabled if user.licenses]
+    renewals = sorted(
+        (
+            (names.get(s.sku_id, s.part_number), s.next_lifecycle)
+            for s in subscriptions
+            if s.status.is_active
+            and not s.is_trial
+            and s.next_lifecycle is not None
+            and now < s.next_lifecycle <= now + RENEWALS_AHEAD
+        ),
+        key=lambda item: item[1],
+    )
+    return WasteSummary(
+        tuple(unused),
+        sum(len(user.licenses) for user in holders),
+        len(holders),
+        tuple(renewals),
+    )
+
+
+def waste_line(summary: WasteSummary) -> str:
+    """`Waste: unused seats: Office 365 E3 11, Office 365 F3 3 · 3 licenses on 2 disabled accounts
+    (/license reclaim) · renewing within 30 days: Office 365 F3 on 17 Dec.`"""
+    parts = []
+    if summary.unused:
+        parts.append("unused seats: " + ", ".join(f"{name} {count:,}" for name, count in summary.unused))
+    if summary.disabled_licenses:
+        accounts = (
+            f"{summary.disabled_accounts:,} disabled account{'s' if summary.disabled_accounts != 1 else ''}"
+        )
+        licenses = f"{summary.disabled_licenses:,} license{'s' if summary.disabled_licenses != 1 else ''}"
+        parts.append(f"{licenses} on {accounts} (`/license reclaim`)")
+    if summary.renewals:
+        parts.append(
+            "renewing within 30 days: "
+            + ", ".join(f"{name} on {when:%d %b}" for name, when in summary.renewals)
+        )
+    return "Waste: " + (" · ".join(parts) if parts else "none found") + "."

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.changes import ChangeSet
-from domain.waste import RenewalAlert
+from domain.waste import RenewalAlert, WasteSummary
 from domain.workflows.approvals import Approval
 from domain.workflows.steps import Choice, Step, StepStatus
 from domain.workflows.tasks import AdminTask
@@ -65,6 +65,8 @@ class Reminder:
     status: WorkflowStatus | None = None
     digest: tuple[WorkflowStatus, ...] = ()
     renewal: RenewalAlert | None = None
+    waste: WasteSummary | None = None
+    """The digest's line on waste (R22), also in `text`."""
 
 
 @dataclass(frozen=True, slots=True)
