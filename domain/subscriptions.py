@@ -56,7 +56,7 @@ from domain.ports import (
 )
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
-from domain.waste import RENEWAL_ALERT_DAYS, renewal_alerts, renewal_text, waste_line, waste_summary
+from domain.waste import RENEWAL_ALERT_DAYS, renewal_text, renewals_due, waste_line, waste_summary
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -573,10 +573,10 @@ class Subscriptions:
                 uow.commit()
                 polling = True
                 waiting = uow.workflows.waiting_for(POLLED_WAITS)
-        # R22: renewals are watched from the same read, so the poll reads the tenant at every tick
-        # it holds (subscriptions and products: two reads, whatever the number of items).
+        # R22: renewals are watched from the same read of the subscriptions, which the poll therefore
+        # makes at every tick it holds; the products are read only for a renewal newly due.
         if waiting or (polling and self._renewal_days):
-            need_products = bool(self._renewal_days) or any(wants_products(w) for w in waiting)
+            need_products = any(wants_products(w) for w in waiting)
             snapshot = DirectorySnapshot(
                 tuple(self._directory.subscriptions()),
                 tuple(self._directory.products()) if need_products else None,
@@ -594,15 +594,18 @@ class Subscriptions:
         another replica finds it claimed (at most once: a notifier that fails is logged). The
         licenses of disabled accounts are read only for the alerts claimed, after the claim's
         transaction ended."""
-        if not self._renewal_days or snapshot.products is None:
+        if not self._renewal_days:
             return ()
-        products = {p.sku_id: p for p in snapshot.products}
-        due = renewal_alerts(snapshot.subscriptions, products, now, self._renewal_days)
+        due = renewals_due(snapshot.subscriptions, now, self._renewal_days)
         if not due:
             return ()
         with self._uow() as uow:
-            claimed = [alert for alert in due if uow.keys.claim(f"reminder:{alert.key}", now)]
+            newly = [d for d in due if uow.keys.claim(f"reminder:{d.key}", now)]
             uow.commit()
+        if not newly:
+            return ()
+        products = {p.sku_id: p for p in snapshot.products or self._directory.products()}
+        claimed = [a for d in newly if (a := d.alert(products.get(d.subscription.sku_id))) is not None]
         if not claimed:
             return ()
         held = self._held_by_disabled_accounts()

@@ -20,12 +20,14 @@ __all__ = [
     "RECLAIM_INACTIVE",
     "RENEWAL_ALERT_DAYS",
     "RenewalAlert",
+    "RenewalDue",
     "WasteSummary",
     "is_inactive",
     "reclaim_change",
     "reclaim_changes",
     "renewal_alerts",
     "renewal_text",
+    "renewals_due",
     "waste_line",
     "waste_summary",
 ]
@@ -112,37 +114,68 @@ class RenewalAlert:
         return replace(self, reclaimable=count)
 
 
+@dataclass(frozen=True, slots=True)
+class RenewalDue:
+    """A subscription whose renewal has crossed a threshold, known from the subscriptions alone:
+    whether its alert says anything depends on the product's seats (`alert`)."""
+
+    subscription: Subscription
+    renews_at: datetime
+    days: int
+    days_left: int
+
+    @property
+    def key(self) -> str:
+        """Claimed once (`IdempotencyKeys`), so restarts and replicas send it once; the renewal date
+        is part of it, so next year's renewal alerts again."""
+        return f"renewal:{self.subscription.id}:{self.renews_at:%Y-%m-%d}:{self.days}"
+
+    def alert(self, product: Product | None) -> RenewalAlert | None:
+        """The alert, when the product has seats unused (None: nothing to say)."""
+        if product is None:
+            return None
+        unused = min(product.seats.enabled - product.seats.consumed, self.subscription.total_licenses)
+        if unused <= 0:
+            return None
+        return RenewalAlert(
+            self.subscription, product.display_name, self.renews_at, self.days, self.days_left, unused
+        )
+
+
+def renewals_due(
+    subscriptions: Sequence[Subscription], now: datetime, thresholds: Sequence[int] = RENEWAL_ALERT_DAYS
+) -> list[RenewalDue]:
+    """Each active subscription with a renewal date ahead, at the nearest threshold it has crossed
+    (one, when a first look finds several crossed: the 3-day alert, not the 14-day one too)."""
+    due: list[RenewalDue] = []
+    for subscription in subscriptions:
+        renews_at = subscription.next_lifecycle
+        if (
+            not subscription.status.is_active
+            or subscription.is_trial
+            or renews_at is None
+            or renews_at <= now
+        ):
+            continue
+        days_left = math.ceil((renews_at - now) / timedelta(days=1))
+        crossed = [days for days in thresholds if days_left <= days]
+        if crossed:
+            due.append(RenewalDue(subscription, renews_at, min(crossed), days_left))
+    return due
+
+
 def renewal_alerts(
     subscriptions: Sequence[Subscription],
     products: Mapping[str, Product],
     now: datetime,
     thresholds: Sequence[int] = RENEWAL_ALERT_DAYS,
 ) -> list[RenewalAlert]:
-    """The alerts due now: for each active subscription with a renewal date ahead and seats unused,
-    the nearest threshold it has crossed (one, when a first look finds several crossed: the 3-day
-    alert, not the 14-day one too)."""
-    alerts: list[RenewalAlert] = []
-    for subscription in subscriptions:
-        renews_at = subscription.next_lifecycle
-        product = products.get(subscription.sku_id)
-        if (
-            not subscription.status.is_active
-            or subscription.is_trial
-            or renews_at is None
-            or renews_at <= now
-            or product is None
-        ):
-            continue
-        unused = min(product.seats.enabled - product.seats.consumed, subscription.total_licenses)
-        if unused <= 0:
-            continue
-        days_left = math.ceil((renews_at - now) / timedelta(days=1))
-        crossed = [days for days in thresholds if days_left <= days]
-        if crossed:
-            alerts.append(
-                RenewalAlert(subscription, product.display_name, renews_at, min(crossed), days_left, unused)
-            )
-    return alerts
+    """The alerts due now: `renewals_due` whose product has seats unused."""
+    return [
+        alert
+        for due in renewals_due(subscriptions, now, thresholds)
+        if (alert := due.alert(products.get(due.subscription.sku_id))) is not None
+    ]
 
 
 def renewal_text(alert: RenewalAlert) -> str:

@@ -816,7 +816,7 @@ def test_a_tick_reads_the_subscriptions_once_whatever_the_number_of_pending_purc
     report = bot.subscriptions.tick()
     assert report.polled == pending
     assert bot.counts["subscriptions"] == 1
-    assert bot.counts["products"] == 0
+    assert bot.counts["products"] == 1, "once, for the demo's F3 renewal alert newly due (R22)"
 
     bot.clock.advance(timedelta(minutes=5))
     bot.counts.clear()
@@ -826,7 +826,13 @@ def test_a_tick_reads_the_subscriptions_once_whatever_the_number_of_pending_purc
     assert bot.counts["products"] == 0
 
 
-def test_a_tick_with_nothing_waiting_reads_nothing(bot: Bot) -> None:
+def test_a_tick_with_nothing_waiting_reads_only_the_subscriptions_for_renewals(bot: Bot) -> None:
     bot.counts.clear()
-    bot.subscriptions.tick()
-    assert bot.counts == Counter()
+    first = bot.subscriptions.tick()
+    assert [r.kind for r in first.renewals] == [ReminderKind.RENEWAL]  # the demo's F3 (R22)
+    assert bot.counts == Counter({"subscriptions": 1, "products": 1})
+
+    bot.clock.advance(timedelta(minutes=5))
+    bot.counts.clear()
+    assert bot.subscriptions.tick().renewals == ()
+    assert bot.counts == Counter({"subscriptions": 1}), "the alert is out: no products read"
