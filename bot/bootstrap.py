@@ -15,12 +15,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SystemClock
-from bot.settings import Settings, TenantBackend
+from bot.settings import ConfigurationError, Settings, TenantBackend
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
+from domain.prices import Prices
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
+from domain.waste_service import Waste
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, WorkflowSections
@@ -30,6 +32,7 @@ from storage.catalog_file import load_product_table
 from storage.commerce import AdminTaskCommerce
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
+from storage.prices_file import PricesFileError, load_prices
 from storage.simulated import SimulatedTenant, reset_demo_tenant, tenant_is_empty
 from storage.simulated.commerce import SimulatedCommerce
 from storage.uow import SqlUnitOfWorkFactory
@@ -113,9 +116,13 @@ def bootstrap(
         owner=process_owner(),
     )
     notifier = build_notifier(settings)
-    subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
+    prices = _prices(settings)
+    subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier, prices)
     services = Services(
-        licensing=licensing, subscriptions=subscriptions, workflows=workflow_provider(subscriptions)
+        licensing=licensing,
+        subscriptions=subscriptions,
+        workflows=workflow_provider(subscriptions),
+        waste_service=Waste(licensing, prices=prices),
     )
     log.info(
         "licensebot ready",
@@ -133,6 +140,16 @@ def build_notifier(settings: Settings) -> SlackNotifier:
     )
 
 
+def _prices(settings: Settings) -> Prices:
+    """The operator's prices (R22), or none: then only seats are shown."""
+    if settings.prices_file is None:
+        return Prices()
+    try:
+        return load_prices(settings.prices_file)
+    except PricesFileError as problem:
+        raise ConfigurationError(str(problem)) from problem
+
+
 def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it built
     settings: Settings,
     sessions: sessionmaker[Session],
@@ -141,6 +158,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
     uow: SqlUnitOfWorkFactory,
     licensing: Licensing,
     notifier: SlackNotifier,
+    prices: Prices | None = None,
 ) -> Subscriptions:
     """The workflows on the simulated tenant's commerce, or as admin-center tasks on a real one (R19)."""
     commerce: SimulatedCommerce | AdminTaskCommerce
@@ -175,6 +193,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
         ),
         owner=licensing.process,
         renewal_days=settings.renewal_alert_days,
+        prices=prices,
     )
     notifier.bind(subscriptions)
     return subscriptions

@@ -90,7 +90,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="auto", description="auto (JSON when not a terminal), json or text.")
 
-    # --- Waste (R22): renewal alerts --------------------------------------------------------------
+    # --- Waste (R22): renewal alerts and prices --------------------------------------------------
+    prices_file: Path | None = Field(
+        default=None,
+        description="CSV of product,monthly_price,currency: money next to seats in renewal alerts, "
+        "the digest and reclaim previews (none: seats only).",
+    )
     renewal_alert_days: Annotated[tuple[int, ...], NoDecode] = Field(
         default=(14, 3),
         description="Days before a subscription renews when the alert about its unused seats is sent, "

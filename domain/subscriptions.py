@@ -54,6 +54,7 @@ from domain.ports import (
     UnitOfWorkFactory,
     UserQuery,
 )
+from domain.prices import Prices
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
 from domain.waste import RENEWAL_ALERT_DAYS, renewal_text, renewals_due, waste_line, waste_summary
@@ -146,7 +147,9 @@ class Subscriptions:
         settings: WorkflowSettings | None = None,
         owner: str | None = None,
         renewal_days: Sequence[int] = RENEWAL_ALERT_DAYS,
+        prices: Prices | None = None,
     ) -> None:
+        self._prices = prices or Prices()
         self._renewal_days = tuple(sorted({days for days in renewal_days if days > 0}, reverse=True))
         self._uow = uow
         self._directory = directory
@@ -605,7 +608,9 @@ class Subscriptions:
         if not newly:
             return ()
         products = {p.sku_id: p for p in snapshot.products or self._directory.products()}
-        claimed = [a for d in newly if (a := d.alert(products.get(d.subscription.sku_id))) is not None]
+        claimed = [
+            a for d in newly if (a := d.alert(products.get(d.subscription.sku_id), self._prices)) is not None
+        ]
         if not claimed:
             return ()
         held = self._held_by_disabled_accounts()

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from domain.changes import UserChange
 from domain.model import Product, Subscription, User
+from domain.prices import Price, Prices, monthly
 
 __all__ = [
     "RECLAIM_DISABLED",
@@ -99,6 +100,8 @@ class RenewalAlert:
     """The product's enabled seats minus those in use, at most this subscription's licenses."""
     reclaimable: int | None = None
     """Licenses of the product held by disabled accounts (None: not read)."""
+    unused_monthly: Price | None = None
+    """What the unused seats cost a month (`PRICES_FILE`; None: no price known)."""
 
     @property
     def key(self) -> str:
@@ -130,7 +133,7 @@ class RenewalDue:
         is part of it, so next year's renewal alerts again."""
         return f"renewal:{self.subscription.id}:{self.renews_at:%Y-%m-%d}:{self.days}"
 
-    def alert(self, product: Product | None) -> RenewalAlert | None:
+    def alert(self, product: Product | None, prices: Prices | None = None) -> RenewalAlert | None:
         """The alert, when the product has seats unused (None: nothing to say)."""
         if product is None:
             return None
@@ -138,7 +141,13 @@ class RenewalDue:
         if unused <= 0:
             return None
         return RenewalAlert(
-            self.subscription, product.display_name, self.renews_at, self.days, self.days_left, unused
+            self.subscription,
+            product.display_name,
+            self.renews_at,
+            self.days,
+            self.days_left,
+            unused,
+            unused_monthly=prices.of_seats(product, unused) if prices else None,
         )
 
 
@@ -181,9 +190,10 @@ def renewal_alerts(
 def renewal_text(alert: RenewalAlert) -> str:
     """The alert in plain words: "Office 365 E3 renews on 21 Dec with 12 of 25 licenses unused."."""
     total = alert.subscription.total_licenses
+    cost = f" ({monthly([alert.unused_monthly])})" if alert.unused_monthly is not None else ""
     text = (
         f"{alert.product_name} renews on {alert.renews_at:%d %b} with {alert.unused:,} of {total:,} "
-        f"licenses unused."
+        f"licenses unused{cost}."
     )
     if alert.reclaimable:
         text += f" Disabled accounts hold {alert.reclaimable:,} more, which `/license reclaim` frees."
@@ -194,8 +204,9 @@ def renewal_text(alert: RenewalAlert) -> str:
 class WasteSummary:
     """The digest's line on waste (R22)."""
 
-    unused: tuple[tuple[str, int], ...]
-    """(product name, seats unused) of the active products applying to users, most unused first."""
+    unused: tuple[tuple[str, int, Price | None], ...]
+    """(product name, seats unused, what they cost a month) of the active products applying to
+    users, most unused first."""
     disabled_licenses: int
     disabled_accounts: int
     renewals: tuple[tuple[str, datetime], ...]
@@ -207,11 +218,17 @@ def waste_summary(
     subscriptions: Iterable[Subscription],
     disabled: Iterable[User],
     now: datetime,
+    prices: Prices | None = None,
 ) -> WasteSummary:
+    products = list(products)
     names = {p.sku_id: p.display_name for p in products}
     unused = sorted(
         (
-            (p.display_name, p.seats.enabled - p.seats.consumed)
+            (
+                p.display_name,
+                p.seats.enabled - p.seats.consumed,
+                prices.of_seats(p, p.seats.enabled - p.seats.consumed) if prices else None,
+            )
             for p in products
             if p.assignable_to_users and p.seats.enabled > p.seats.consumed
         ),
@@ -242,7 +259,13 @@ def waste_line(summary: WasteSummary) -> str:
     (/license reclaim) · renewing within 30 days: Office 365 F3 on 17 Dec.`"""
     parts = []
     if summary.unused:
-        parts.append("unused seats: " + ", ".join(f"{name} {count:,}" for name, count in summary.unused))
+        parts.append(
+            "unused seats: "
+            + ", ".join(
+                f"{name} {count:,}" + (f" ({monthly([cost])})" if cost else "")
+                for name, count, cost in summary.unused
+            )
+        )
     if summary.disabled_licenses:
         accounts = (
             f"{summary.disabled_accounts:,} disabled account{'s' if summary.disabled_accounts != 1 else ''}"

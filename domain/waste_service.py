@@ -9,6 +9,7 @@ written in batches, audited, retried and undone by `Licensing`, like any change.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from domain.commands import LicenseReport, ReclaimLicenses
 from domain.errors import NothingToChange, SignInActivityUnavailable
 from domain.model import Permission, Product, User
 from domain.ports import UserQuery
+from domain.prices import Prices, monthly
 from domain.services import Licensing
 from domain.waste import RECLAIM_DISABLED, RECLAIM_INACTIVE, is_inactive, reclaim_changes
 
@@ -34,6 +36,8 @@ class ReclaimPlan:
     inactive: int
     inactive_days: int | None = None
     sign_ins_unavailable: SignInActivityUnavailable | None = None
+    freed_monthly: str = ""
+    """What the freed seats cost a month (`PRICES_FILE`), e.g. "USD 31.00 a month"; "" unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +54,10 @@ class ReportPages:
 class Waste:
     """R22 on top of `Licensing` (R16 roles, R17 batches, R20 audit, Undo)."""
 
-    def __init__(self, licensing: Licensing) -> None:
+    def __init__(self, licensing: Licensing, *, prices: Prices | None = None) -> None:
         self._licensing = licensing
         self._directory = licensing.directory
+        self._prices = prices or Prices()
 
     @property
     def catalog(self) -> ProductCatalog:
@@ -93,6 +98,11 @@ class Waste:
         items = [ChangeItem(change) for change in changes]
         label = RECLAIM_INACTIVE if cmd.inactive_days and unavailable is None else RECLAIM_DISABLED
         touched = {lic.sku_id for change in changes for lic in change.before}
+        products = self._directory.products()
+        freed = Counter(lic.sku_id for change in changes for lic in change.before)
+        freed_monthly = monthly(
+            self._prices.of_seats(p, freed[p.sku_id]) for p in products if p.sku_id in freed
+        )
         change_set = ChangeSet(
             id=uuid.uuid4().hex,
             kind=ChangeKind.RECLAIM,
@@ -103,7 +113,7 @@ class Waste:
             created_at=now,
             expires_at=now + self._licensing.preview_ttl,
             channel=cmd.channel,
-            products=snapshot_products(self._directory.products(), touched),
+            products=snapshot_products(products, touched),
         )
         self._licensing.keep(change_set, label, cmd.correlation_id)
         return ReclaimPlan(
@@ -112,6 +122,7 @@ class Waste:
             inactive=len(changes) - len(reclaim_changes(disabled)),
             inactive_days=cmd.inactive_days,
             sign_ins_unavailable=unavailable,
+            freed_monthly=freed_monthly,
         )
 
     def report(self, cmd: LicenseReport) -> ReportPages:

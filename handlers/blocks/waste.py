@@ -30,15 +30,20 @@ _SEPARATOR = "|"
 
 
 def reclaim_notice(plan: ReclaimPlan) -> Message | None:
-    """Said next to a reclaim preview: who it covers, and why inactive accounts are left out when
-    sign-ins could not be read (None: nothing to add)."""
+    """Said next to a reclaim preview: what the freed seats cost (with `PRICES_FILE`), and why
+    inactive accounts are left out when sign-ins could not be read (None: nothing to add)."""
+    lines: list[str] = []
+    if plan.freed_monthly:
+        lines.append(f":moneybag: The seats this frees cost {escape(plan.freed_monthly)}.")
     unavailable = plan.sign_ins_unavailable
-    if unavailable is None:
+    if unavailable is not None:
+        lines.append(
+            f":information_source: Only disabled accounts are in this preview "
+            f"({plural(plan.disabled, 'account')}): {escape(unavailable.problem)} {escape(unavailable.fix)}"
+        )
+    if not lines:
         return None
-    text = (
-        f":information_source: Only disabled accounts are in this preview "
-        f"({plural(plan.disabled, 'account')}): {escape(unavailable.problem)} {escape(unavailable.fix)}"
-    )
+    text = "\n".join(lines)
     return message(text, [section(text)])
 
 

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 from bot.clock import SystemClock
+from bot.local_slack import LocalSlack
 from domain.audit import AuditResult
+from domain.prices import Price, Prices
+from domain.waste_service import Waste
+from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE, UNDO_CHANGE
 from storage.simulated import SimulatedDirectory
-from tests.slack.conftest import SlackBot, Tenant, text_of
+from tests.slack.conftest import SlackBot, Tenant, licensing_on, serve, text_of
 
 E3, SPB = "ENTERPRISEPACK", "SPB"
 
@@ -133,3 +138,16 @@ def test_report_by_group_is_not_available_yet_and_says_what_to_use(bot: SlackBot
     assert "Reports by Entra group are not available in this version yet." in reply
     assert "/license report E3" in reply
     assert bot.slack.files() == []
+
+
+def test_with_prices_the_reclaim_preview_says_what_the_freed_seats_cost(
+    slack: LocalSlack, tenant: Tenant
+) -> None:
+    licensing = licensing_on(tenant.uow, tenant.directory)
+    prices = Prices({"ENTERPRISEPACK": Price(Decimal("23.00"), "USD"), "SPB": Price(Decimal("22.00"), "USD")})
+    with serve(slack, Services(licensing=licensing, waste_service=Waste(licensing, prices=prices))) as bot:
+        assert bot.command("lena", "reclaim") == 200
+
+        notice = text_of(bot.wait_reply("lena", containing="The seats this frees cost"))
+        assert "USD 45.00 a month" in notice
+        bot.wait_reply("lena", 2, containing="Preview: reclaim licenses")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from domain.commands import BuySubscription
+from domain.prices import Price, Prices
 from domain.waste import waste_line, waste_summary
 from domain.workflows import ReminderKind
 from tests.fakes import SKU_E3, FixedClock, make_product, make_subscription, make_user
@@ -25,7 +27,7 @@ def test_the_line_names_unused_seats_disabled_accounts_and_renewals() -> None:
 
     summary = waste_summary([e3, f3], [soon, later], disabled, now)
 
-    assert summary.unused == (("Office 365 E3", 11),)
+    assert summary.unused == (("Office 365 E3", 11, None),)
     assert (summary.disabled_licenses, summary.disabled_accounts) == (1, 1)
     assert waste_line(summary) == (
         "Waste: unused seats: Office 365 E3 11 · 1 license on 1 disabled account (`/license reclaim`) · "
@@ -47,3 +49,14 @@ def test_the_digest_carries_the_line() -> None:
     assert "1 license on 1 disabled account (`/license reclaim`)" in sent.text
     assert "renewing within 30 days: Office 365 E3 on" in sent.text
     assert [r for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.DIGEST] == []
+
+
+def test_with_prices_the_line_says_what_unused_seats_cost() -> None:
+    now = FixedClock().now()
+    e3 = make_product("ENTERPRISEPACK", seats=25)
+    e3 = replace(e3, seats=replace(e3.seats, consumed=14))
+    prices = Prices({"ENTERPRISEPACK": Price(Decimal("23.00"), "USD")})
+
+    summary = waste_summary([e3], [], [], now, prices)
+
+    assert waste_line(summary) == "Waste: unused seats: Office 365 E3 11 (USD 253.00 a month)."

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from domain.catalog import ProductCatalog
 from domain.model import SubscriptionStatus
+from domain.prices import Price, Prices
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
-from domain.waste import RenewalAlert, renewal_alerts, renewal_text
+from domain.waste import RenewalAlert, renewal_alerts, renewal_text, renewals_due
 from domain.workflows import ReminderKind
 from tests.fakes import (
     SKU_E3,
@@ -131,3 +133,17 @@ def test_no_thresholds_no_alerts_and_no_extra_read() -> None:
     )
 
     assert quiet.tick().renewals == ()
+
+
+def test_with_prices_the_alert_says_what_the_unused_seats_cost() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=5))
+    products = {p.sku_id: p for p in directory.products()}
+    prices = Prices({"ENTERPRISEPACK": Price(Decimal("23"), "USD")})
+
+    (due,) = renewals_due(directory.subscriptions(), clock.now(), (14, 3))
+    alert = due.alert(products[due.subscription.sku_id], prices)
+
+    assert alert is not None
+    assert "with 11 of 25 licenses unused (USD 253.00 a month)." in renewal_text(alert)
+    assert due.alert(None) is None
