@@ -103,7 +103,7 @@ def render(tables: Sequence[Table], profiles: Sequence[Profile], run: RunInfo, a
         ". .venv/bin/activate",
         f"{run.command}",
         "python -m bench --quick                # small sizes, a few minutes; writes nothing unless --output",
-        "python -m bench --only bulk,poll       # some benchmarks: ack, bulk, poll, footprint, shell",
+        "python -m bench --only bulk,poll       # some benchmarks: ack, bulk, poll, footprint, shell, report",
         "python -m bench --help                 # sizes, latencies, servers",
         "```",
         "",
