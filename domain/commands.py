@@ -156,6 +156,8 @@ class ChangeSeats:
     delta: int
     correlation_id: str = ""
     channel: str = ""
+    subscription_id: str = ""
+    """The subscription to change (a renewal alert's, R22); "": the product's largest active one."""
 
 
 @dataclass(frozen=True, slots=True)

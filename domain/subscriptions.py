@@ -211,7 +211,9 @@ class Subscriptions:
             product = self._catalog.resolve(cmd.product, self._directory.products())
             if cmd.delta > 0:
                 check_on_sale(product.part_number, product.display_name)  # R14
-            subscription = seat_subscription(product, self._directory.subscriptions(), cmd.delta)
+            subscription = seat_subscription(
+                product, self._directory.subscriptions(), cmd.delta, cmd.subscription_id
+            )
         organization = self._directory.organization()
         with self._uow() as uow:
             workflow = self._new_seats(

@@ -111,7 +111,12 @@ class RenewalAlert:
 
     @property
     def reduce_to(self) -> int:
-        return self.subscription.total_licenses - self.unused
+        """What the subscription can go down to: never zero (that is cancelling it)."""
+        return max(self.subscription.total_licenses - self.unused, 1)
+
+    @property
+    def can_reduce(self) -> bool:
+        return self.reduce_to < self.subscription.total_licenses
 
     def with_reclaimable(self, count: int | None) -> RenewalAlert:
         return replace(self, reclaimable=count)

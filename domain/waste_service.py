@@ -23,7 +23,7 @@ from domain.prices import Prices, monthly
 from domain.services import Licensing
 from domain.waste import RECLAIM_DISABLED, RECLAIM_INACTIVE, is_inactive, reclaim_changes
 
-__all__ = ["ReclaimPlan", "ReportPages", "Waste"]
+__all__ = ["InactiveAccount", "ReclaimPlan", "ReportPages", "Waste"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,17 @@ class ReclaimPlan:
     sign_ins_unavailable: SignInActivityUnavailable | None = None
     freed_monthly: str = ""
     """What the freed seats cost a month (`PRICES_FILE`), e.g. "USD 31.00 a month"; "" unknown."""
+    inactive_accounts: tuple[InactiveAccount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InactiveAccount:
+    """Why an enabled account is in a reclaim: how long since it last signed in (None: never, and
+    then how old the account is)."""
+
+    name: str
+    days_since_sign_in: int | None
+    account_age_days: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,15 @@ class Waste:
             inactive_days=cmd.inactive_days,
             sign_ins_unavailable=unavailable,
             freed_monthly=freed_monthly,
+            inactive_accounts=tuple(
+                InactiveAccount(
+                    user.display_name,
+                    (now - user.last_sign_in).days if user.last_sign_in else None,
+                    (now - user.created).days if user.created else None,
+                )
+                for user in inactive
+                if user.licenses
+            ),
         )
 
     def report(self, cmd: LicenseReport) -> ReportPages:

@@ -53,7 +53,7 @@ class _Buttons:
         parsed = parse_renewal_value(str(action.get("value") or ""))
         if parsed is None:
             raise DomainError("That button does not belong to a renewal alert.", "Use `/subscription list`.")
-        sku, delta, key = parsed
+        sku, delta, key, subscription_id = parsed
         requester = SlackPeople(client).requester(str(body["user"]["id"]))
         channel = str((body.get("channel") or {}).get("id") or "")
         # A double click starts one workflow: the click is claimed per person, so someone refused
@@ -62,7 +62,7 @@ class _Buttons:
             reply(respond, workflow_notice(DomainError("You answered this renewal alert already.")))
             return
         status = self._subscriptions.change_seats(
-            ChangeSeats(requester, sku, delta, correlation_id(context), channel)
+            ChangeSeats(requester, sku, delta, correlation_id(context), channel, subscription_id)
         )
         total = status.workflow.expected_total
         _answer(

@@ -116,9 +116,6 @@ def _reclaim(
             channel=surface.channel,
         )
     )
-    notice = reclaim_notice(plan)
-    if notice is not None:
-        surface.only_to_them(notice)
     replies = ChangeReplies(
         services.licensing,
         surface,
@@ -126,6 +123,9 @@ def _reclaim(
         correlation_id=correlation_id(context),
     )
     replies.show(plan.change_set)
+    notice = reclaim_notice(plan)
+    if notice is not None:
+        surface.only_to_them(notice)
 
 
 def _open_form(

@@ -60,6 +60,9 @@ def test_reclaim_inactive_adds_people_who_have_not_signed_in(bot: SlackBot, tena
     assert "Judy Martin (judy@contoso.com)" in preview  # last signed in four months ago
     assert "Yara Haddad (yara@contoso.com)" in preview  # never signed in
     assert "Heidi Novak" not in preview  # her apps signed in for her three days ago
+    why = text_of(bot.wait_reply("lena", 2, containing="Not signed in for 90 days or more"))
+    assert "Judy Martin (last signed in 120 days ago)" in why
+    assert "Yara Haddad (never signed in, account 200 days old)" in why
 
 
 def test_without_entra_id_p1_it_says_so_and_still_previews_the_disabled(
@@ -70,12 +73,12 @@ def test_without_entra_id_p1_it_says_so_and_still_previews_the_disabled(
 
     assert bot.command("lena", "reclaim inactive 90") == 200
 
-    notice = text_of(bot.wait_reply("lena", containing="Only disabled accounts"))
+    preview = text_of(bot.wait_reply("lena", containing="Preview: reclaim licenses"))
+    assert "Licenses of disabled accounts: 2 users" in preview
+    notice = text_of(bot.wait_reply("lena", 2, containing="Only disabled accounts"))
     assert "Microsoft Entra ID P1" in notice
     assert "AuditLog.Read.All" in notice
     assert "R22" not in notice
-    preview = text_of(bot.wait_reply("lena", 2, containing="Preview: reclaim licenses"))
-    assert "Licenses of disabled accounts: 2 users" in preview
 
 
 def test_reclaim_with_a_wrong_number_of_days_says_how_and_changes_nothing(
@@ -148,6 +151,6 @@ def test_with_prices_the_reclaim_preview_says_what_the_freed_seats_cost(
     with serve(slack, Services(licensing=licensing, waste_service=Waste(licensing, prices=prices))) as bot:
         assert bot.command("lena", "reclaim") == 200
 
-        notice = text_of(bot.wait_reply("lena", containing="The seats this frees cost"))
+        bot.wait_reply("lena", containing="Preview: reclaim licenses")
+        notice = text_of(bot.wait_reply("lena", 2, containing="The seats this frees cost"))
         assert "USD 45.00 a month" in notice
-        bot.wait_reply("lena", 2, containing="Preview: reclaim licenses")

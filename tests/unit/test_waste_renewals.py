@@ -15,6 +15,9 @@ from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from domain.waste import RenewalAlert, renewal_alerts, renewal_text, renewals_due
 from domain.workflows import ReminderKind
+from domain.workflows.checks import seat_subscription
+from handlers.blocks.waste import parse_renewal_value, renewal_message, renewal_value
+from handlers.ids import RENEWAL_REDUCE
 from tests.fakes import (
     SKU_E3,
     FixedClock,
@@ -147,3 +150,36 @@ def test_with_prices_the_alert_says_what_the_unused_seats_cost() -> None:
     assert alert is not None
     assert "with 11 of 25 licenses unused (USD 253.00 a month)." in renewal_text(alert)
     assert due.alert(None) is None
+
+
+def test_reduce_never_goes_to_zero_and_a_one_seat_subscription_is_offered_cancelling() -> None:
+    clock = FixedClock()
+    e3 = make_product("ENTERPRISEPACK", seats=1)
+    lone = replace(make_subscription(e3, total=1), next_lifecycle=clock.now() + timedelta(days=2))
+    (alert,) = renewal_alerts([lone], {e3.sku_id: e3}, clock.now())
+
+    assert (alert.unused, alert.reduce_to, alert.can_reduce) == (1, 1, False)
+    shown = str(renewal_message(alert).to_dict())
+    assert RENEWAL_REDUCE not in shown
+    assert "/subscription cancel ENTERPRISEPACK" in shown
+
+
+def test_the_reduce_button_names_the_alerted_subscription() -> None:
+    clock = FixedClock()
+    directory = e3_tenant(clock, renews_in=timedelta(days=5))
+    products = {p.sku_id: p for p in directory.products()}
+    (alert,) = renewal_alerts(directory.subscriptions(), products, clock.now())
+
+    assert parse_renewal_value(renewal_value(alert)) == (
+        alert.subscription.sku_id,
+        -11,
+        alert.key,
+        alert.subscription.id,
+    )
+    assert parse_renewal_value("sku|+3|renewal:x:2026-01-01:3") is None
+    assert parse_renewal_value("garbage") is None
+    other = replace(alert.subscription, id="sub-bigger", total_licenses=50)
+    e3 = products[alert.subscription.sku_id]
+    assert (
+        seat_subscription(e3, [other, alert.subscription], -11, alert.subscription.id) == alert.subscription
+    )
