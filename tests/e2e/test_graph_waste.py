@@ -84,3 +84,14 @@ def test_renewal_alert_through_graph_once_per_threshold(tmp_path: Path, graph: G
     assert text.count("Office 365 F3 renews on") == 2
     assert "It renews in 10 days" in text
     assert "It renews in 2 days" in text
+
+
+def test_reduce_on_a_directly_billed_tenant_is_an_admin_center_task(
+    tmp_path: Path, graph: GraphSimulator
+) -> None:
+    text = _shell(tmp_path, graph, [":tick", "1"], as_user="bill@contoso.com")
+
+    assert "(you pressed Reduce to 2 at renewal)" in text
+    assert "Admin-center task" in text
+    assert "Reducing to 2 licenses: started by bill@contoso.com" in text
+    assert sum(dict(graph.stats().writes_applied).values()) == 0, "nothing is bought or cut through Graph"
