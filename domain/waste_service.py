@@ -97,6 +97,8 @@ class Waste:
                     inactive += [user for user in page if is_inactive(user, now, cmd.inactive_days)]
             except SignInActivityUnavailable as refusal:
                 unavailable = refusal
+        disabled.sort(key=_by_name)
+        inactive.sort(key=_by_name)
         changes = reclaim_changes([*disabled, *inactive])
         if not changes:
             nobody = "No disabled account holds a license" + (
@@ -126,7 +128,7 @@ class Waste:
             channel=cmd.channel,
             products=snapshot_products(products, touched),
         )
-        self._licensing.keep(change_set, label, cmd.correlation_id)
+        self._licensing.keep(change_set, label.lower(), cmd.correlation_id)
         return ReclaimPlan(
             change_set,
             disabled=len(reclaim_changes(disabled)),
@@ -159,3 +161,7 @@ class Waste:
         else:
             query, scope = UserQuery(licensed=True), "every licensed user"
         return ReportPages({p.sku_id: p for p in products}, self._directory.user_pages(query), scope)
+
+
+def _by_name(user: User) -> tuple[str, str]:
+    return user.display_name.casefold(), user.id

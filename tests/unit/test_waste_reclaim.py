@@ -103,7 +103,7 @@ def test_reclaim_previews_every_license_of_disabled_accounts(tenant: Tenant) -> 
     assert tenant.directory.writes == []
     assert tenant.uow.change_set(change_set.id) is not None
     requested = [e for e in tenant.uow.audit_entries if e.result is AuditResult.REQUESTED]
-    assert requested[-1].action == f"reclaim {RECLAIM_DISABLED}"
+    assert requested[-1].action == "reclaim licenses of disabled accounts"
 
 
 def test_reclaim_inactive_adds_members_without_a_sign_in_for_the_period(tenant: Tenant) -> None:
