@@ -8,6 +8,8 @@ import csv
 import io
 from decimal import Decimal
 
+from sqlalchemy import update
+
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack
 from domain.audit import AuditResult
@@ -15,8 +17,9 @@ from domain.prices import Price, Prices
 from domain.waste_service import Waste
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE, UNDO_CHANGE
+from storage.orm import SimUserRow
 from storage.simulated import SimulatedDirectory
-from tests.slack.conftest import SlackBot, Tenant, licensing_on, serve, text_of
+from tests.slack.conftest import FAST, SlackBot, Tenant, licensing_on, serve, text_of
 
 E3, SPB = "ENTERPRISEPACK", "SPB"
 
@@ -154,3 +157,32 @@ def test_with_prices_the_reclaim_preview_says_what_the_freed_seats_cost(
         bot.wait_reply("lena", containing="Preview: reclaim licenses")
         notice = text_of(bot.wait_reply("lena", 2, containing="The seats this frees cost"))
         assert "USD 45.00 a month" in notice
+
+
+def test_a_bulk_reclaim_is_shared_with_its_csv_and_written_in_batches_with_progress(
+    slack: LocalSlack, tenant: Tenant
+) -> None:
+    leavers = [tenant.add_user(f"leaver{n:02}@contoso.com", f"Leaver {n:02}", E3) for n in range(1, 31)]
+    tenant.buy(E3, 30)
+    with tenant.sessions.begin() as session:
+        session.execute(
+            update(SimUserRow)
+            .where(SimUserRow.user_principal_name.in_(leavers))
+            .values(account_enabled=False)
+        )
+    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as bot:
+        assert bot.command("lena", "reclaim") == 200
+
+        preview = bot.wait_posted("Preview: reclaim licenses")
+        assert "32 users will lose every license" in text_of(preview)
+        upload = bot.slack.wait_for(bot.slack.files, description="the preview's CSV")[0]
+        assert upload.thread_ts == preview.ts
+        assert bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
+
+        result = bot.wait_posted("Licenses reclaimed")
+        assert "32 applied" in text_of(result)
+        progress = [
+            c.params.get("text") for c in bot.slack.calls("chat.update") if c.params.get("ts") == preview.ts
+        ]
+        assert any("Reclaiming licenses" in str(text) for text in progress)
+        assert all(tenant.products_of(upn) == set() for upn in leavers)
