@@ -25,6 +25,8 @@ __all__ = [
     "renewal_value",
     "report_attached",
     "report_comment",
+    "report_failed",
+    "report_preparing",
 ]
 
 _SEPARATOR = "|"
@@ -65,9 +67,19 @@ def _inactive_line(account: InactiveAccount) -> str:
     return f"{escape(account.name)} (never signed in{age})"
 
 
+def report_preparing(scope: str) -> Message:
+    text = f"Preparing the license report of {escape(scope)}…"
+    return message(text, [section(f":hourglass_flowing_sand: {text}")])
+
+
+def report_failed(scope: str) -> Message:
+    text = f"The license report of {escape(scope)} could not be finished: the reason is in your reply."
+    return message(text, [section(f":x: {text}")])
+
+
 def report_comment(scope: str, users: int) -> str:
     """The comment of the report's CSV file."""
-    return f"License report: {plural(users, 'user')} ({scope})."
+    return f"License report: {plural(users, 'user')} ({escape(scope)})."
 
 
 def report_attached(scope: str, users: int, products: int) -> Message:

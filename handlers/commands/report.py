@@ -15,8 +15,7 @@ from pathlib import Path
 
 from domain.commands import LicenseReport
 from domain.errors import DomainError
-from handlers.blocks.message import message, section
-from handlers.blocks.waste import report_attached, report_comment
+from handlers.blocks.waste import report_attached, report_comment, report_failed, report_preparing
 from handlers.context import Services
 from handlers.exports import write_report
 from handlers.ids import LICENSE_COMMAND
@@ -38,17 +37,16 @@ def send_report(services: Services, parsed: ParsedReport, *, requester: str, sur
     report = services.waste.report(
         LicenseReport(requester, product=parsed.product, include_unlicensed=parsed.include_unlicensed)
     )
-    ts = surface.post(
-        message(
-            "Preparing the license report…",
-            [section(f":hourglass_flowing_sand: Preparing the license report of {report.scope}…")],
-        )
-    )
+    ts = surface.post(report_preparing(report.scope))
     handle, name = tempfile.mkstemp(prefix="license-report-", suffix=".csv")
     path = Path(name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            users = write_report(out, report.products, report.pages)
+            try:
+                users = write_report(out, report.products, report.pages)
+            except DomainError:
+                surface.update(ts, report_failed(report.scope))
+                raise
         surface.update(ts, report_attached(report.scope, users, len(report.products)))
         _upload(surface, ts, path, "license-report.csv", report_comment(report.scope, users))
     finally:

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import update
 
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack
 from domain.audit import AuditResult
+from domain.errors import DirectoryUnavailable
+from domain.model import User
+from domain.ports import UserQuery
 from domain.prices import Price, Prices
 from domain.waste_service import Waste
 from handlers.context import Services
@@ -186,3 +191,30 @@ def test_a_bulk_reclaim_is_shared_with_its_csv_and_written_in_batches_with_progr
         ]
         assert any("Reclaiming licenses" in str(text) for text in progress)
         assert all(tenant.products_of(upn) == set() for upn in leavers)
+
+
+class _FailsAfterOnePage:
+    """The tenant, whose listing of users fails after its first page (Graph went away)."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._inner = tenant.directory
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def user_pages(self, query: UserQuery) -> Iterator[list[User]]:
+        pages = self._inner.user_pages(query)
+        yield next(pages)[:3]
+        raise DirectoryUnavailable("the next page of users did not come")
+
+
+def test_a_report_that_cannot_finish_says_so_in_place_and_attaches_nothing(
+    slack: LocalSlack, tenant: Tenant
+) -> None:
+    directory: Any = _FailsAfterOnePage(tenant)
+    with serve(slack, Services(licensing=licensing_on(tenant.uow, directory))) as bot:
+        assert bot.command("lena", "report") == 200
+
+        bot.wait_posted("could not be finished")
+        assert "the next page of users did not come" in text_of(bot.wait_reply("lena"))
+        assert bot.slack.files() == []
