@@ -13,6 +13,7 @@ besides the full defaults) and `run(params, log) -> list[Table]`:
 - `shell_latency`: the local shell, from a typed command to the rendered reply.
 - `busy_answers`: another admin's `/license show` and button presses answered while a 500-user
   change runs on SQLite against `graph-sim` throttling a fifth of the writes, against a baseline.
+- `license_report`: `/license report` on tenants of 5,000 and 50,000 users: time and memory.
 
 Traffic goes to 127.0.0.1 only; every loop is bounded in count and in time.
 """
@@ -26,8 +27,25 @@ __all__ = ["modules"]
 
 def modules() -> dict[str, ModuleType]:
     """Every benchmark by name, in the order they run."""
-    from bench import ack_latency, bulk_reassign, busy_answers, footprint, poll_cost, shell_latency
+    from bench import (
+        ack_latency,
+        bulk_reassign,
+        busy_answers,
+        footprint,
+        license_report,
+        poll_cost,
+        shell_latency,
+    )
 
     return {
-        m.NAME: m for m in (ack_latency, bulk_reassign, poll_cost, footprint, shell_latency, busy_answers)
+        m.NAME: m
+        for m in (
+            ack_latency,
+            bulk_reassign,
+            poll_cost,
+            footprint,
+            shell_latency,
+            busy_answers,
+            license_report,
+        )
     }

@@ -3,7 +3,7 @@
 python -m bench                      every benchmark at full size; writes docs/benchmarks.md
 python -m bench --profile            the same, plus pyinstrument profiles (pip install pyinstrument)
 python -m bench --quick              small sizes; prints only (add --output FILE to write)
-python -m bench --only bulk,poll     some of them: ack, bulk, poll, footprint, shell, busy
+python -m bench --only bulk,poll     some of them: ack, bulk, poll, footprint, shell, busy, report
 """
 
 from __future__ import annotations

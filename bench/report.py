@@ -103,7 +103,7 @@ def render(tables: Sequence[Table], profiles: Sequence[Profile], run: RunInfo, a
         ". .venv/bin/activate",
         f"{run.command}",
         "python -m bench --quick                # small sizes, a few minutes; writes nothing unless --output",
-        "python -m bench --only bulk,poll       # some benchmarks: ack, bulk, poll, footprint, shell, busy",
+        "python -m bench --only bulk,poll       # some: ack, bulk, poll, footprint, shell, busy, report",
         "python -m bench --help                 # sizes, latencies, servers",
         "```",
         "",

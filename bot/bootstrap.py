@@ -15,13 +15,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SystemClock
-from bot.settings import Settings, TenantBackend
+from bot.settings import ConfigurationError, Settings, TenantBackend
 from bot.sign_in import build_access
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
+from domain.prices import Prices
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
+from domain.waste_service import Waste
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, WorkflowSections
@@ -34,6 +36,7 @@ from storage.commerce import AdminTaskCommerce
 from storage.database import create_engine, session_factory
 from storage.graph.signin import LoginHttp, MicrosoftSignIn
 from storage.migrate import ensure_schema
+from storage.prices_file import PricesFileError, load_prices
 from storage.simulated import SimulatedTenant, reset_demo_tenant, tenant_is_empty
 from storage.simulated.commerce import SimulatedCommerce
 from storage.uow import SqlUnitOfWorkFactory
@@ -121,7 +124,8 @@ def bootstrap(
     )
     users, updates = SlackUsers(), MessageUpdates()  # one of each per process, shared by every request
     notifier = build_notifier(settings, users, updates)
-    subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
+    prices = _prices(settings)
+    subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier, prices)
     token = settings.slack_bot_token.get_secret_value()
     slack = WebClient(token=token, base_url=settings.slack_api_url) if token else None
     access = build_access(
@@ -139,6 +143,7 @@ def bootstrap(
         slack_users=users,
         message_updates=updates,
         access=access.access,
+        waste_service=Waste(licensing, prices=prices),
     )
     log.info(
         "licensebot ready",
@@ -162,6 +167,16 @@ def build_notifier(settings: Settings, users: SlackUsers, updates: MessageUpdate
     )
 
 
+def _prices(settings: Settings) -> Prices:
+    """The operator's prices (R22), or none: then only seats are shown."""
+    if settings.prices_file is None:
+        return Prices()
+    try:
+        return load_prices(settings.prices_file)
+    except PricesFileError as problem:
+        raise ConfigurationError(str(problem)) from problem
+
+
 def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it built
     settings: Settings,
     sessions: sessionmaker[Session],
@@ -170,6 +185,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
     uow: SqlUnitOfWorkFactory,
     licensing: Licensing,
     notifier: SlackNotifier,
+    prices: Prices | None = None,
 ) -> Subscriptions:
     """The workflows on the simulated tenant's commerce, or as admin-center tasks on a real one (R19)."""
     commerce: SimulatedCommerce | AdminTaskCommerce
@@ -206,6 +222,8 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
             digest_time_utc=settings.digest_time_utc,
         ),
         owner=licensing.process,
+        renewal_days=settings.renewal_alert_days,
+        prices=prices,
     )
     notifier.bind(subscriptions)
     return subscriptions

@@ -9,10 +9,10 @@ import re
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.access import AdminBinding
 from domain.model import Cloud
@@ -127,6 +127,31 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: str = Field(default="auto", description="auto (JSON when not a terminal), json or text.")
+
+    # --- Waste (R22): renewal alerts and prices --------------------------------------------------
+    prices_file: Path | None = Field(
+        default=None,
+        description="CSV of product,monthly_price,currency: money next to seats in renewal alerts, "
+        "the digest and reclaim previews (none: seats only).",
+    )
+    renewal_alert_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(14, 3),
+        description="Days before a subscription renews when the alert about its unused seats is sent, "
+        "comma-separated (empty: no renewal alerts).",
+    )
+
+    @field_validator("renewal_alert_days", mode="before")
+    @classmethod
+    def _renewal_days(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() and 0 < int(part) <= 365 for part in parts):
+            raise ValueError(
+                f"RENEWAL_ALERT_DAYS takes whole numbers of days from 1 to 365, comma-separated "
+                f"(like 14,3), not {value!r}"
+            )
+        return tuple(int(part) for part in parts)
 
     @field_validator("m365_cloud", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +36,7 @@ from slack_sdk import WebClient
 
 from bot.app import LISTENER_THREADS, create_app
 from bot.bootstrap import Container, bootstrap
+from bot.clock import MovableClock
 from bot.local_slack import (
     EventKind,
     LocalSlack,
@@ -52,6 +54,9 @@ from bot.shell_demo import DEMO_USERGROUPS, STAFF_GROUP, add_staff
 from bot.shell_forms import Form
 from bot.sign_in import SignInPoller
 from handlers.message_updates import MessageUpdates
+
+MAX_CLOCK_DAYS = 3650
+"""How far `:tick +DAYS` moves the clock at once."""
 
 __all__ = ["Console", "TrackingExecutor", "run_shell"]
 
@@ -75,7 +80,8 @@ Forms: :set FIELD VALUE fills a field, by number or label: :set users @alice @bo
   :form shows what the form holds, :submit sends it, :close closes it.
 Bulk changes: :add-users 60 adds 60 people holding Office 365 E3 to the simulated tenant, in the
   user group @staff; then /license replace @staff E5 (or has:E3) shows the CSV and the progress.
-Console commands: :tick (poll now, as the scheduler does), :home (open App Home),
+Console commands: :tick (poll now, as the scheduler does; :tick +14 moves the clock 14 days on
+  first), :home (open App Home),
   :as EMAIL (act as another admin), :add-users N, :help, :quit"""
 
 
@@ -152,6 +158,7 @@ class Console:
         self._slack_itself = WebClient(token=self._slack.bot_token, base_url=self._slack.api_url)
         # Workflow checklists, approval requests and reminders go to this local workspace.
         container.notifier.connect(self._slack_itself, unpaced)
+        container.notifier.remind_in(self._channel)
         self._print_lock = threading.Lock()
         self._held: dict[tuple[str, str], tuple[str, Message]] | None = None
         """While a request is worked on, the latest state of each message it posted or updated."""
@@ -189,8 +196,8 @@ class Console:
             )
             self._form = None
             self._say(f"You are now {line[4:].strip()}.")
-        elif line == ":tick":
-            self._tick()
+        elif line == ":tick" or line.startswith(":tick "):
+            self._tick(line[len(":tick") :].strip())
         elif line == ":home":
             self._dispatch(self._slack.app_home_opened_body(self._user_id))
         elif line.partition(" ")[0] == ":add-users":
@@ -341,12 +348,25 @@ class Console:
         email = self._tenant_email(word.lstrip("@"))
         return self._slack_user(email) if email else None
 
-    def _tick(self) -> None:
-        """Poll now, as the scheduler does every POLL_INTERVAL_SECONDS."""
+    def _tick(self, move: str = "") -> None:
+        """Poll now, as the scheduler does every POLL_INTERVAL_SECONDS; `+DAYS` moves the clock on
+        first. Renewal alerts the poll finds come here, unless REMINDER_CHANNEL names another."""
         subscriptions = self._container.services.subscriptions
         if subscriptions is None:
             self._say("There are no subscription workflows to poll.")
             return
+        if move:
+            clock = self._container.clock
+            days = move.removeprefix("+")
+            if (
+                not days.isdigit()
+                or not 1 <= int(days) <= MAX_CLOCK_DAYS
+                or not isinstance(clock, MovableClock)
+            ):
+                self._say(f"Use :tick +DAYS (1 to {MAX_CLOCK_DAYS}), for example :tick +14.")
+                return
+            now = clock.move_on(timedelta(days=int(days)))
+            self._say(f"(the clock is now {now:%a %d %b %Y %H:%M} UTC)")
         self._hold()
         try:
             report = subscriptions.tick()
@@ -592,7 +612,7 @@ def run_shell(
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
     if demo:
         settings = _demo_settings(settings)
-    container = bootstrap(settings)
+    container = bootstrap(settings, clock=MovableClock())
     interactive = lines is None and sys.stdin.isatty()
     console = Console(container, as_user, out, live=interactive and out.isatty())
     # ADMIN_BINDING=entra: device-code sign-ins complete while the shell runs.

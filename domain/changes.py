@@ -47,6 +47,8 @@ class ChangeKind(StrEnum):
     SERVICES = "services"
     UNDO = "undo"
     """Each user back to what they held before an earlier change set (`ChangeSet.undo_of`)."""
+    RECLAIM = "reclaim"
+    """Every license of disabled (or inactive) accounts taken back (R22), whatever the product."""
 
     @property
     def removes_access(self) -> bool:
@@ -54,7 +56,7 @@ class ChangeKind(StrEnum):
 
         An undo takes back whatever the change it undoes gave, so it is always previewed.
         """
-        return self in {ChangeKind.REPLACE, ChangeKind.REMOVE, ChangeKind.UNDO}
+        return self in {ChangeKind.REPLACE, ChangeKind.REMOVE, ChangeKind.UNDO, ChangeKind.RECLAIM}
 
 
 @dataclass(frozen=True, slots=True)

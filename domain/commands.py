@@ -16,8 +16,10 @@ __all__ = [
     "ChangeSeats",
     "ConfirmChange",
     "DecideStep",
+    "LicenseReport",
     "ListSubscriptions",
     "MarkTaskDone",
+    "ReclaimLicenses",
     "RejectCancellation",
     "RetryFailed",
     "ShowHome",
@@ -73,6 +75,27 @@ class ShowUser:
 @dataclass(frozen=True, slots=True)
 class ListSubscriptions:
     requester: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimLicenses:
+    """Take back the licenses of disabled accounts, and of accounts nobody signed in to for
+    `inactive_days` when it is given (R22): previewed, then confirmed like any change."""
+
+    requester: str
+    inactive_days: int | None = None
+    correlation_id: str = ""
+    channel: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseReport:
+    """Every user a report covers, with their licenses (R22): those who hold `product` (None: any
+    license), or everyone with `include_unlicensed`."""
+
+    requester: str
+    product: str | None = None
+    include_unlicensed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +156,8 @@ class ChangeSeats:
     delta: int
     correlation_id: str = ""
     channel: str = ""
+    subscription_id: str = ""
+    """The subscription to change (a renewal alert's, R22); "": the product's largest active one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ __all__ = [
     "ProhibitedInUsageLocation",
     "SeatsInUse",
     "ServicePlanConflict",
+    "SignInActivityUnavailable",
     "SignInRequired",
     "StepNotOpen",
     "SubscriptionNotActive",
@@ -487,3 +488,16 @@ class ProhibitedInUsageLocation(DomainError):
             "Choose a product offered in that country, or correct the user's usage location in the "
             "admin center (Users > Active users > the user > Usage location).",
         )
+
+
+class SignInActivityUnavailable(DomainError):
+    """The tenant's sign-in activity cannot be read (R22): it needs the AuditLog.Read.All permission
+    and a Microsoft Entra ID P1 (or P2) license in the tenant. No rule number in what admins read."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"Sign-in activity cannot be read in this tenant ({why}), so inactive accounts cannot be found.",
+            "Reading when people last signed in needs the AuditLog.Read.All permission for licensebot "
+            "and a Microsoft Entra ID P1 or P2 license in the tenant.",
+        )
+        self.why = why

@@ -285,6 +285,11 @@ class User:
     account_enabled: bool = True
     licenses: tuple[LicenseAssignment, ...] = ()
     assignment_errors: tuple[AssignmentError, ...] = ()
+    created: datetime | None = None
+    """`createdDateTime`: when the account was created (None: not read)."""
+    last_sign_in: datetime | None = None
+    """The latest of `signInActivity`'s interactive and non-interactive sign-ins (R22); None when
+    the user never signed in or sign-ins were not read (`UserQuery.sign_ins`)."""
 
     @property
     def domain(self) -> str:

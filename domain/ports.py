@@ -6,7 +6,7 @@ that implement the same Protocols.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -28,6 +28,8 @@ from domain.workflows import (
 )
 
 __all__ = [
+    "SIGN_INS_PAGE",
+    "USERS_PAGE",
     "AdminTaskRepository",
     "ApprovalRepository",
     "AuditLog",
@@ -42,6 +44,7 @@ __all__ = [
     "TenantDirectory",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UserQuery",
     "WorkflowRepository",
 ]
 
@@ -50,6 +53,28 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         ...
+
+
+USERS_PAGE = 999
+"""The largest page of users Graph serves."""
+
+SIGN_INS_PAGE = 120
+"""The largest page of users Graph serves when their `signInActivity` is selected."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """Which users to read a page at a time (`TenantDirectory.user_pages`)."""
+
+    enabled: bool | None = None
+    """Only enabled (True) or disabled (False) accounts (`accountEnabled`); None: both."""
+    sku_id: str | None = None
+    """Only the users who hold this product."""
+    licensed: bool = False
+    """Only the users who hold at least one license."""
+    sign_ins: bool = False
+    """Read `createdDateTime` and `signInActivity` too (R22), members only (no guests): raises
+    `SignInActivityUnavailable` when the tenant does not allow it."""
 
 
 class TenantDirectory(Protocol):
@@ -76,6 +101,12 @@ class TenantDirectory(Protocol):
 
     def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
         """Each user by object id (None: gone), read in `$batch`es of at most 20 (R17)."""
+        ...
+
+    def user_pages(self, query: UserQuery) -> Iterator[list[User]]:
+        """The users `query` selects, a page at a time (Graph's pages: at most `USERS_PAGE`, or
+        `SIGN_INS_PAGE` with sign-ins), in a stable order. Each page is one remote call of its own:
+        never consume it while a unit of work is open. Memory holds one page, whatever the tenant."""
         ...
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]: ...

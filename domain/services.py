@@ -60,6 +60,7 @@ from domain.model import (
 )
 from domain.ports import Clock, TenantDirectory, UnitOfWork, UnitOfWorkFactory
 from domain.rules import check_seats, require, resolve_plans
+from domain.waste import reclaim_changes
 
 __all__ = [
     "BATCH_SIZE",
@@ -175,6 +176,21 @@ class Licensing:
     @property
     def directory(self) -> TenantDirectory:
         return self._directory
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def preview_ttl(self) -> timedelta:
+        return self._preview_ttl
+
+    def keep(self, change_set: ChangeSet, label: str, correlation_id: str = "") -> None:
+        """Keep a change set planned elsewhere (a reclaim, R22) with its audited request, in one
+        short transaction: from then on it is confirmed, applied, retried and undone like any other."""
+        with self._uow() as uow:
+            self._keep(uow, change_set, label, correlation_id)
+            uow.commit()
 
     def hold(self, uow: UnitOfWork, change_set_id: str) -> None:
         """Take the change set's lease for this thread in `uow` (`ChangeApplier.hold`)."""
@@ -412,7 +428,10 @@ class Licensing:
             original = self._load(uow, cmd.change_set_id)
             slot = self._retry_slot(uow, original)
         failed = original.failed_items
-        if original.kind is ChangeKind.UNDO:
+        if original.kind is ChangeKind.RECLAIM:
+            change_set = self._reclaim_retry(original, failed, requester, slot)
+            part_number = original.product_label
+        elif original.kind is ChangeKind.UNDO:
             retried = [ChangeItem(i.change) for i in failed]
             change_set = self._undo_set(
                 original, retried, refused=[], unchanged=[], requester=requester, slot=slot
@@ -437,6 +456,30 @@ class Licensing:
             self._keep(uow, change_set, part_number, cmd.correlation_id)
             uow.commit()
         return change_set
+
+    def _reclaim_retry(
+        self, original: ChangeSet, failed: list[ChangeItem], requester: Requester, slot: _Slot
+    ) -> ChangeSet:
+        """The failed users of a reclaim (R22), planned again from what they hold now."""
+        current = self._directory.users_by_id([item.change.user_id for item in failed])
+        changes = reclaim_changes(user for user in current.values() if user is not None)
+        if not changes:
+            raise NothingToChange("Nothing to retry: those accounts hold no license any more.")
+        now = self._clock.now()
+        items = [ChangeItem(change) for change in changes]
+        return ChangeSet(
+            id=slot.change_set_id,
+            kind=ChangeKind.RECLAIM,
+            requested_by=requester.name,
+            product_sku="",
+            product_label=original.product_label,
+            items=items,
+            created_at=now,
+            expires_at=now + self._preview_ttl,
+            channel=original.channel,
+            products=snapshot_products(self._directory.products(), _touched_skus(items, "")),
+            request_key=slot.key,
+        )
 
     def _retry_slot(self, uow: UnitOfWork, original: ChangeSet) -> _Slot:
         if original.state is not ChangeState.DONE:

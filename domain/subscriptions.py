@@ -52,9 +52,12 @@ from domain.ports import (
     TenantDirectory,
     UnitOfWork,
     UnitOfWorkFactory,
+    UserQuery,
 )
+from domain.prices import Prices
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
+from domain.waste import RENEWAL_ALERT_DAYS, renewal_text, renewals_due, waste_line, waste_summary
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -91,6 +94,7 @@ from domain.workflows.checks import (
 from domain.workflows.polling import wants_products
 from domain.workflows.reminders import digest, reminders_for
 from domain.workflows.settings import WorkflowSettings
+from domain.workflows.views import ReminderKind
 
 __all__ = ["Subscriptions", "TickReport", "WorkflowSettings"]
 
@@ -111,6 +115,8 @@ class TickReport:
     """Workflows whose ready or crashed step was run."""
     changes: tuple[str, ...] = ()
     """License changes a crash had left half-applied, finished by this tick."""
+    renewals: tuple[Reminder, ...] = ()
+    """Renewal alerts this tick claimed and sent (R22)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +146,11 @@ class Subscriptions:
         notifier: Notifier,
         settings: WorkflowSettings | None = None,
         owner: str | None = None,
+        renewal_days: Sequence[int] = RENEWAL_ALERT_DAYS,
+        prices: Prices | None = None,
     ) -> None:
+        self._prices = prices or Prices()
+        self._renewal_days = tuple(sorted({days for days in renewal_days if days > 0}, reverse=True))
         self._uow = uow
         self._directory = directory
         self._clock = clock
@@ -201,7 +211,9 @@ class Subscriptions:
             product = self._catalog.resolve(cmd.product, self._directory.products())
             if cmd.delta > 0:
                 check_on_sale(product.part_number, product.display_name)  # R14
-            subscription = seat_subscription(product, self._directory.subscriptions(), cmd.delta)
+            subscription = seat_subscription(
+                product, self._directory.subscriptions(), cmd.delta, cmd.subscription_id
+            )
         organization = self._directory.organization()
         with self._uow() as uow:
             workflow = self._new_seats(
@@ -559,21 +571,75 @@ class Subscriptions:
         now = now or self._clock.now()
         expired = self._expire_approvals(now)
         waiting: list[Workflow] = []
+        polling = False
         snapshot = DirectorySnapshot(())
         with self._uow() as uow:
             poller = f"{self._engine.process}:poll"
             if uow.leases.claim(POLL_LEASE, poller, now, self._settings.poll_interval * 0.9):
                 uow.commit()
+                polling = True
                 waiting = uow.workflows.waiting_for(POLLED_WAITS)
-        if waiting:
+        # R22: renewals are watched from the same read of the subscriptions, which the poll therefore
+        # makes at every tick it holds; the products are read only for a renewal newly due.
+        if waiting or (polling and self._renewal_days):
             need_products = any(wants_products(w) for w in waiting)
             snapshot = DirectorySnapshot(
                 tuple(self._directory.subscriptions()),
                 tuple(self._directory.products()) if need_products else None,
             )
+        # Sent before the workflows move on, so their updates stay the latest messages.
+        renewals = self._renewals(snapshot, now) if polling else ()
         advanced = tuple(w.id for w in waiting if self._engine.advance(w.id, snapshot, now))
         resumed = tuple(self.resume())
-        return TickReport(len(waiting), advanced, tuple(expired), resumed, tuple(self.finish_changes()))
+        return TickReport(
+            len(waiting), advanced, tuple(expired), resumed, tuple(self.finish_changes()), renewals
+        )
+
+    def _renewals(self, snapshot: DirectorySnapshot, now: datetime) -> tuple[Reminder, ...]:
+        """Send the renewal alerts due (R22), each claimed once in the database first: a restart or
+        another replica finds it claimed (at most once: a notifier that fails is logged). The
+        licenses of disabled accounts are read only for the alerts claimed, after the claim's
+        transaction ended."""
+        if not self._renewal_days:
+            return ()
+        due = renewals_due(snapshot.subscriptions, now, self._renewal_days)
+        if not due:
+            return ()
+        with self._uow() as uow:
+            newly = [d for d in due if uow.keys.claim(f"reminder:{d.key}", now)]
+            uow.commit()
+        if not newly:
+            return ()
+        products = {p.sku_id: p for p in snapshot.products or self._directory.products()}
+        claimed = [
+            a for d in newly if (a := d.alert(products.get(d.subscription.sku_id), self._prices)) is not None
+        ]
+        if not claimed:
+            return ()
+        held = self._held_by_disabled_accounts()
+        alerts = [
+            a.with_reclaimable(None if held is None else held.get(a.subscription.sku_id, 0)) for a in claimed
+        ]
+        reminders = tuple(Reminder(ReminderKind.RENEWAL, "", renewal_text(a), renewal=a) for a in alerts)
+        for reminder in reminders:
+            try:
+                self._notifier.reminder(reminder)
+            except Exception:
+                log.exception("a renewal alert could not be sent")
+        return reminders
+
+    def _held_by_disabled_accounts(self) -> dict[str, int] | None:
+        """Licenses of disabled accounts by product (None: could not be read; the alert goes anyway)."""
+        held: dict[str, int] = {}
+        try:
+            for page in self._directory.user_pages(UserQuery(enabled=False, licensed=True)):
+                for user in page:
+                    for lic in user.licenses:
+                        held[lic.sku_id] = held.get(lic.sku_id, 0) + 1
+        except DomainError:
+            log.warning("the licenses of disabled accounts could not be read for a renewal alert")
+            return None
+        return held
 
     def resume(self, *, force: bool = False) -> list[str]:
         """Run every workflow whose current step is ready (pending) or was left running by a crash.
@@ -652,7 +718,23 @@ class Subscriptions:
                 if uow.keys.claim(f"reminder:{key}", now):
                     due.append(reminder)
             uow.commit()
-        return due
+        # R22: the digest's line on waste, read once the digest is claimed (no transaction open).
+        return [self._with_waste(r, now) if r.kind is ReminderKind.DIGEST else r for r in due]
+
+    def _with_waste(self, reminder: Reminder, now: datetime) -> Reminder:
+        try:
+            disabled = [
+                user
+                for page in self._directory.user_pages(UserQuery(enabled=False, licensed=True))
+                for user in page
+            ]
+            summary = waste_summary(
+                self._directory.products(), self._directory.subscriptions(), disabled, now
+            )
+        except DomainError:
+            log.warning("the digest goes without its line on waste: the tenant could not be read")
+            return reminder
+        return replace(reminder, text=f"{reminder.text} {waste_line(summary)}", waste=summary)
 
     # ==============================================================================================
     # Choices

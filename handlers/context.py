@@ -11,6 +11,7 @@ from slack_bolt import BoltContext
 from domain.access import Access
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
+from domain.waste_service import Waste
 from handlers.message_updates import MessageUpdates
 from handlers.slack_directory import SlackUsers
 
@@ -84,6 +85,11 @@ class Services:
     message_updates: MessageUpdates | None = None
     """`chat.update` at most once per `timing.progress_interval` per message, for every request of
     the process (built from `timing` when not given)."""
+    access: Access | None = None
+    """Who may act for whom (R24); without it, Slack accounts are admitted by their confirmed
+    profile email, refusals audited through `licensing`."""
+    waste_service: Waste | None = None
+    """Reclaim and the license report (R22); built on `licensing` when not given."""
 
     def __post_init__(self) -> None:
         if self.message_updates is None:
@@ -91,9 +97,9 @@ class Services:
                 self, "message_updates", MessageUpdates(interval=self.timing.progress_interval)
             )
 
-    access: Access | None = None
-    """Who may act for whom (R24); without it, Slack accounts are admitted by their confirmed
-    profile email, refusals audited through `licensing`."""
+    @property
+    def waste(self) -> Waste:
+        return self.waste_service or Waste(self.licensing)
 
 
 def correlation_id(context: BoltContext) -> str:

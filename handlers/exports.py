@@ -1,4 +1,5 @@
-"""The full list of a bulk change as CSV, for when it does not fit in a Slack message.
+"""The full list of a bulk change as CSV, for when it does not fit in a Slack message; and the
+license report (R22), written a page of users at a time.
 
 A cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab or a carriage return
 first) gets a leading apostrophe: display names come from the tenant and must not run as formulas.
@@ -8,12 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TextIO
 
 from domain.changes import ChangeSet
+from domain.model import LicenseAssignment, Product, User
 from handlers.blocks.changes import describe_change
 
-__all__ = ["preview_csv", "result_csv"]
+__all__ = ["preview_csv", "result_csv", "write_report"]
+
+DIRECT = "direct"
+"""How a license assigned to the user is shown (a license inherited from a group will name it)."""
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -61,3 +67,46 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def write_report(out: TextIO, products: Mapping[str, Product], pages: Iterable[Sequence[User]]) -> int:
+    """The license report as CSV into `out`, one row per user, written as each page of users
+    arrives (memory holds one page); returns the number of users.
+
+    Columns: user, user principal name, enabled, usage location, then per product (the tenant's
+    products that apply to users, by name) how the user holds it and the services turned off.
+    """
+    shown = sorted(
+        (p for p in products.values() if p.assignable_to_users), key=lambda p: (p.display_name, p.sku_id)
+    )
+    header = ["user", "user principal name", "enabled", "usage location"]
+    for product in shown:
+        header += [product.display_name, f"{product.display_name}: services off"]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    users = 0
+    for page in pages:
+        for user in page:
+            held = {lic.sku_id: lic for lic in user.licenses}
+            row = [
+                user.display_name,
+                user.user_principal_name,
+                "yes" if user.account_enabled else "no",
+                user.usage_location or "",
+            ]
+            for product in shown:
+                lic = held.get(product.sku_id)
+                row += [_source(lic), _services_off(product, lic)] if lic else ["", ""]
+            writer.writerow([_cell(value) for value in row])
+        users += len(page)
+    return users
+
+
+def _source(lic: LicenseAssignment) -> str:  # noqa: ARG001 - a license will carry its source (R21)
+    return DIRECT
+
+
+def _services_off(product: Product, lic: LicenseAssignment) -> str:
+    return "; ".join(
+        plan.display_name or plan.name for plan in product.service_plans if plan.id in lic.disabled_plans
+    )

@@ -20,6 +20,9 @@ __all__ = [
     "LICENSE_COMMAND",
     "LICENSE_FORM",
     "REJECT_CANCELLATION",
+    "RENEWAL_ACTIONS_BLOCK",
+    "RENEWAL_NOT_NOW",
+    "RENEWAL_REDUCE",
     "RESULT_ACTIONS_BLOCK",
     "RETRY_FAILED",
     "SERVICES_FORM",
@@ -82,3 +85,8 @@ APPROVE_LOSING_ACCESS = "approval.approve-loss"
 """'Approve (they lose access)': approve although users still hold licenses of the subscription."""
 REJECT_CANCELLATION = "approval.reject"
 APPROVAL_ACTIONS_BLOCK = "approval.actions"
+
+RENEWAL_REDUCE = "renewal.reduce"
+"""'Reduce to N at renewal' on a renewal alert (R22); its value is `renewal_value(...)`."""
+RENEWAL_NOT_NOW = "renewal.not-now"
+RENEWAL_ACTIONS_BLOCK = "renewal.actions"

@@ -74,6 +74,10 @@ class SlackNotifier:
         if updates is not None:
             self._updates = updates
 
+    def remind_in(self, channel: str) -> None:
+        """Where reminders go when no reminder channel is configured (the shell's own channel)."""
+        self._reminder_channel = self._reminder_channel or channel
+
     def bind(self, links: MessageLinks) -> None:
         self._links = links
 

@@ -31,6 +31,8 @@ __all__ = [
     "ParsedChange",
     "ParsedForm",
     "ParsedHelp",
+    "ParsedReclaim",
+    "ParsedReport",
     "ParsedSeats",
     "ParsedServices",
     "ParsedShow",
@@ -100,6 +102,18 @@ LICENSE_USAGE: dict[str, Usage] = {
         "Forget your Microsoft sign-in (where licensebot asks admins to sign in with Microsoft); "
         "your next change asks you to sign in again.",
         (f"{LICENSE_COMMAND} signout",),
+    ),
+    "reclaim": Usage(
+        f"{LICENSE_COMMAND} reclaim [inactive DAYS]",
+        "Take back the licenses of disabled accounts; with `inactive 90`, also of people who have not "
+        "signed in for 90 days (shows a preview to confirm first, with Undo after).",
+        (f"{LICENSE_COMMAND} reclaim", f"{LICENSE_COMMAND} reclaim inactive 90"),
+    ),
+    "report": Usage(
+        f"{LICENSE_COMMAND} report [PRODUCT | has:PRODUCT | group:NAME | all]",
+        "A CSV file of users and their licenses, in the thread: every licensed user, the holders of "
+        "a product, or `all` users (the unlicensed too).",
+        (f"{LICENSE_COMMAND} report", f"{LICENSE_COMMAND} report E3", f"{LICENSE_COMMAND} report all"),
     ),
     "help": Usage(
         f"{LICENSE_COMMAND} help [FORM]",
@@ -222,6 +236,22 @@ class ParsedServices:
 
 
 @dataclass(frozen=True, slots=True)
+class ParsedReclaim:
+    """`/license reclaim [inactive DAYS]` (R22)."""
+
+    inactive_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReport:
+    """`/license report [PRODUCT | has:PRODUCT | group:NAME | all]`: with nothing, every licensed user."""
+
+    product: str | None = None
+    group: str | None = None
+    include_unlicensed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedForm:
     """`/license` with no text: the form to fill in."""
 
@@ -294,7 +324,16 @@ class ParsedStatus:
     workflow_id: str = ""
 
 
-LicenseCommand = ParsedChange | ParsedServices | ParsedShow | ParsedForm | ParsedHelp | ParsedSignOut
+LicenseCommand = (
+    ParsedChange
+    | ParsedServices
+    | ParsedShow
+    | ParsedForm
+    | ParsedHelp
+    | ParsedReclaim
+    | ParsedReport
+    | ParsedSignOut
+)
 SubscriptionCommand = (
     ParsedSubscriptionList
     | ParsedHelp
@@ -343,7 +382,63 @@ def parse_license(text: str) -> LicenseCommand:
                 f"`{LICENSE_COMMAND} signout` takes nothing after it.", usage_text(LICENSE_COMMAND, "signout")
             )
         return ParsedSignOut()
+    if subcommand == "reclaim":
+        return _parse_reclaim(rest)
+    if subcommand == "report":
+        return _parse_report(rest)
     return _parse_change(ChangeKind(subcommand), rest)
+
+
+MAX_INACTIVE_DAYS = 3650
+_INACTIVE = "inactive"
+_GROUP_PREFIX = "group:"
+
+
+def _parse_reclaim(rest: Sequence[str]) -> ParsedReclaim:
+    usage = usage_text(LICENSE_COMMAND, "reclaim")
+    words = [_unescape(word) for word in rest]
+    if not words:
+        return ParsedReclaim()
+    if words[0].casefold() != _INACTIVE:
+        raise InvalidCommand(
+            f"`{LICENSE_COMMAND} reclaim` takes no {words[0][:40]!r}.",
+            usage,
+            f"Use `{LICENSE_COMMAND} reclaim` for disabled accounts, or "
+            f"`{LICENSE_COMMAND} reclaim inactive 90` to add people who have not signed in for 90 days.",
+        )
+    if len(words) != 2 or not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_INACTIVE_DAYS:
+        raise InvalidCommand(
+            "Say after how many days without a sign-in an account counts as inactive: a whole number "
+            f"of days from 1 to {MAX_INACTIVE_DAYS:,}.",
+            usage,
+            f"For example: `{LICENSE_COMMAND} reclaim inactive 90`.",
+        )
+    return ParsedReclaim(int(words[1]))
+
+
+def _parse_report(rest: Sequence[str]) -> ParsedReport:
+    usage = usage_text(LICENSE_COMMAND, "report")
+    text = " ".join(_unescape(word) for word in rest).strip()
+    if not text:
+        return ParsedReport()
+    if text.casefold() == "all":
+        return ParsedReport(include_unlicensed=True)
+    if rest[0].startswith("<") or "@" in text:
+        raise InvalidCommand(
+            "A report covers a product, a group or everyone, not people.",
+            usage,
+            f"To see one person's licenses, use `{LICENSE_COMMAND} show @alice`.",
+        )
+    if text.casefold().startswith(_GROUP_PREFIX):
+        group = text[len(_GROUP_PREFIX) :].strip().strip('"')
+        if not group:
+            raise InvalidCommand("Say which group, after `group:`.", usage, "For example: `group:Sales`.")
+        return ParsedReport(group=group)
+    if text.casefold().startswith(HOLDERS_PREFIX):
+        text = text[len(HOLDERS_PREFIX) :].strip()
+    if not text:
+        raise InvalidCommand("Say which product, after `has:`.", usage, "For example: `has:E3`.")
+    return ParsedReport(product=text)
 
 
 def parse_subscription(text: str) -> SubscriptionCommand:

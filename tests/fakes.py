@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -22,7 +22,14 @@ from domain import transactions
 from domain.audit import AuditEntry
 from domain.catalog import KnownProduct
 from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, OutcomeKind, UserChange
-from domain.errors import ChangeConflict, DomainError, UnknownProduct, UnknownServicePlan, UnknownUser
+from domain.errors import (
+    ChangeConflict,
+    DomainError,
+    SignInActivityUnavailable,
+    UnknownProduct,
+    UnknownServicePlan,
+    UnknownUser,
+)
 from domain.model import (
     AdminRole,
     Cloud,
@@ -44,6 +51,7 @@ from domain.ports import (
     IdempotencyKeys,
     Lease,
     Leases,
+    UserQuery,
     WorkflowRepository,
 )
 from domain.rules import check_assignable, check_seats, check_usage_location, find_conflict
@@ -374,6 +382,8 @@ class InMemoryDirectory:
         self._roles: dict[str, frozenset[AdminRole]] = {}
         self.writes: list[DirectoryWrite] = []
         self.calls: list[ApplyCall] = []
+        self.page_size = 999
+        self.sign_ins_readable = True
         self._crash_after: int | None = None
         for product in products:
             self.add_product(product)
@@ -457,6 +467,24 @@ class InMemoryDirectory:
     def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
         forbid_remote_call("the in-memory directory (users)")
         return {user_id: self._users.get(user_id) for user_id in user_ids}
+
+    def user_pages(self, query: UserQuery) -> Iterator[list[User]]:
+        """Pages of `page_size` users by id; each page checks for an open transaction on its own.
+        `sign_ins_readable = False` stands for a tenant without Microsoft Entra ID P1 (R22)."""
+        size = self.page_size
+        chosen = [
+            user
+            for user in sorted(self._users.values(), key=lambda user: user.id)
+            if (query.enabled is None or user.account_enabled is query.enabled)
+            and (query.sku_id is None or user.holds(query.sku_id))
+            and (not query.licensed or user.licenses)
+        ]
+        for start in range(0, len(chosen), size):
+            forbid_remote_call("the in-memory directory (a page of users)")
+            if query.sign_ins and not self.sign_ins_readable:
+                raise SignInActivityUnavailable("the tenant has no Microsoft Entra ID P1 or P2 license")
+            page = chosen[start : start + size]
+            yield page if query.sign_ins else [replace(u, created=None, last_sign_in=None) for u in page]
 
     def users_with_product(self, sku_id: str) -> list[User]:
         forbid_remote_call("the in-memory directory (users with a product)")

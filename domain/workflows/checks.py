@@ -400,9 +400,12 @@ def best_target(subscriptions: Sequence[Subscription], sku_id: str) -> Subscript
     return usable[0] if usable else None
 
 
-def seat_subscription(product: Product, subscriptions: Sequence[Subscription], delta: int) -> Subscription:
-    """The subscription whose licenses change: the product's largest active one; never below what
-    users hold (R2), never to zero (that is cancelling)."""
+def seat_subscription(
+    product: Product, subscriptions: Sequence[Subscription], delta: int, subscription_id: str = ""
+) -> Subscription:
+    """The subscription whose licenses change: the one named (a renewal alert's, R22) if it is
+    active, else the product's largest active one; never below what users hold (R2), never to zero
+    (that is cancelling)."""
     if delta == 0:
         raise DomainError("Add or remove at least one license: `+5` or `-3`.")
     active = active_subscriptions(subscriptions, product.sku_id)
@@ -410,7 +413,7 @@ def seat_subscription(product: Product, subscriptions: Sequence[Subscription], d
         raise SubscriptionNotActive(product.display_name, "not active", "Buy it first (`/subscription buy`).")
     if delta < 0 and product.seats.consumed > product.seats.enabled + delta:
         raise SeatsInUse(product.part_number, product.seats.enabled, product.seats.consumed, -delta)
-    chosen = active[0]
+    chosen = next((s for s in active if s.id == subscription_id), active[0])
     if chosen.total_licenses + delta < 1:
         raise DomainError(
             f"The largest {product.part_number} subscription ({chosen.id}) has {chosen.total_licenses} "

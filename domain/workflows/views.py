@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.changes import ChangeSet
+from domain.waste import RenewalAlert, WasteSummary
 from domain.workflows.approvals import Approval
 from domain.workflows.steps import Choice, Step, StepStatus
 from domain.workflows.tasks import AdminTask
@@ -51,6 +52,8 @@ class ReminderKind(StrEnum):
     """To the requester: a workflow waits for their choice."""
     ESCALATION = "escalation"
     """To the requester and the reminders channel: a purchase is overdue; contact support (R10)."""
+    RENEWAL = "renewal"
+    """To the reminders channel: a subscription renews soon with seats unused (R22)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class Reminder:
     text: str
     status: WorkflowStatus | None = None
     digest: tuple[WorkflowStatus, ...] = ()
+    renewal: RenewalAlert | None = None
+    waste: WasteSummary | None = None
+    """The digest's line on waste (R22), also in `text`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers.actions import changes, forms, workflows
+from handlers.actions import changes, forms, renewals, workflows
 from handlers.context import Services
 from handlers.metadata import FormSeal
 
@@ -13,3 +13,4 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
     changes.register(app, services)
     forms.register(app, services, seal)
     workflows.register(app, services)
+    renewals.register(app, services)

@@ -67,6 +67,7 @@ _WORDS = {
         "change services of", "services changed", "Preview: change services", "Changing services"
     ),
     ChangeKind.UNDO: _Words("undo", "undone", "Preview: undo a change", "Undoing a change"),
+    ChangeKind.RECLAIM: _Words("reclaim", "reclaimed", "Preview: reclaim licenses", "Reclaiming licenses"),
 }
 
 _OUTCOME = {
@@ -254,6 +255,8 @@ def describe_change(change: UserChange, change_set: ChangeSet) -> str:
 def _result_title(change_set: ChangeSet, all_ok: bool) -> str:
     if change_set.kind is ChangeKind.UNDO:
         return "Change undone" if all_ok else "Change undone, with problems"
+    if change_set.kind is ChangeKind.RECLAIM:
+        return "Licenses reclaimed" if all_ok else "Licenses reclaimed, with problems"
     done = _WORDS[change_set.kind].done
     return f"Licenses {done}" if all_ok else f"Licenses {done}, with problems"
 
@@ -269,6 +272,11 @@ def _summary(change_set: ChangeSet, users: str) -> str:
         return f"*{users}* will lose *{product}* and every service that comes with it."
     if change_set.kind is ChangeKind.SERVICES:
         return f"*{users}* will get these services of *{product}* turned on or off (R5)."
+    if change_set.kind is ChangeKind.RECLAIM:
+        return (
+            f"*{product}*: *{users}* will lose every license assigned to them, and the seats go back "
+            "to the pool for others."
+        )
     if change_set.kind is ChangeKind.UNDO:
         return (
             f"*{users}* will get back exactly what they held before change `{escape(change_set.undo_of)}` "

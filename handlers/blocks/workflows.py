@@ -34,6 +34,7 @@ from domain.workflows import (
 )
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import BUTTON_TEXT_LIMIT, CONFIRM_TEXT_LIMIT, clip, escape, plural, shorten_list
+from handlers.blocks.waste import renewal_message
 from handlers.context import HomeItem, WorkflowSections
 from handlers.ids import (
     APPROVAL_ACTIONS_BLOCK,
@@ -196,6 +197,8 @@ def approval_decided(status: WorkflowStatus) -> Message:
 
 
 def reminder_message(reminder: Reminder) -> Message:
+    if reminder.renewal is not None:
+        return renewal_message(reminder.renewal)
     blocks: list[Block] = [section(f"🔔 {escape(reminder.text)}")]
     if reminder.digest:
         lines = [f"• {_status_line(s)}" for s in reminder.digest]

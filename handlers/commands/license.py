@@ -13,12 +13,14 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
+from domain.commands import ChangeLicenses, ListSubscriptions, ReclaimLicenses, ShowServices, ShowUser
 from domain.errors import DomainError
 from domain.services import Licensing
 from handlers.access import access_of
 from handlers.access import people as people_of
 from handlers.blocks import help_message, license_form, loading_form, services_form, signed_out, user_overview
+from handlers.blocks.waste import reclaim_notice
+from handlers.commands.report import send_report
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
@@ -27,6 +29,8 @@ from handlers.parsing import (
     ParsedChange,
     ParsedForm,
     ParsedHelp,
+    ParsedReclaim,
+    ParsedReport,
     ParsedServices,
     ParsedShow,
     ParsedSignOut,
@@ -79,6 +83,12 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             respond,
             services.message_updates,
         )
+        if isinstance(parsed, ParsedReport):
+            send_report(services, parsed, requester=requester, surface=surface)
+            return
+        if isinstance(parsed, ParsedReclaim):
+            _reclaim(services, parsed, requester=requester, surface=surface, context=context)
+            return
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
     acknowledge_first(app.command(LICENSE_COMMAND), license_command)
@@ -111,6 +121,31 @@ def _change(
         licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
     )
     replies.show(change_set)
+
+
+def _reclaim(
+    services: Services, parsed: ParsedReclaim, *, requester: str, surface: Surface, context: BoltContext
+) -> None:
+    """The licenses of disabled (or inactive) accounts, previewed like any change that removes
+    access (R22); confirmed, written, audited and undone through the same buttons."""
+    plan = services.waste.plan_reclaim(
+        ReclaimLicenses(
+            requester,
+            inactive_days=parsed.inactive_days,
+            correlation_id=correlation_id(context),
+            channel=surface.channel,
+        )
+    )
+    replies = ChangeReplies(
+        services.licensing,
+        surface,
+        interval=services.timing.progress_interval,
+        correlation_id=correlation_id(context),
+    )
+    replies.show(plan.change_set)
+    notice = reclaim_notice(plan)
+    if notice is not None:
+        surface.only_to_them(notice)
 
 
 def _open_form(

@@ -207,6 +207,14 @@ class GraphClient:
 
     def get_all(self, url: str, headers: Mapping[str, str] | None = None) -> Iterator[Mapping[str, Any]]:
         """Every item of a collection, page after page over `@odata.nextLink`."""
+        for page in self.get_pages(url, headers):
+            yield from page
+
+    def get_pages(
+        self, url: str, headers: Mapping[str, str] | None = None
+    ) -> Iterator[list[Mapping[str, Any]]]:
+        """A collection a page at a time over `@odata.nextLink`: each page is read when the one
+        before has been consumed, so memory holds one page whatever the collection's size."""
         next_url: str | None = url
         while next_url is not None:
             page = self.get(next_url, headers)
@@ -214,9 +222,7 @@ class GraphClient:
                 raise GraphRequestError(
                     "GET", _path(next_url), status=200, code="UnexpectedBody", message="not a JSON object"
                 )
-            for item in page.get("value", ()):
-                if isinstance(item, Mapping):
-                    yield item
+            yield [item for item in page.get("value", ()) if isinstance(item, Mapping)]
             link = page.get("@odata.nextLink")
             next_url = self._same_origin(link) if isinstance(link, str) and link else None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from domain.catalog import ProductCatalog
@@ -33,6 +33,7 @@ from domain.model import (
 
 __all__ = [
     "ORGANIZATION_SELECT",
+    "SIGN_INS_SELECT",
     "USER_SELECT",
     "assign_license_body",
     "parse_organization",
@@ -48,6 +49,8 @@ USER_SELECT: Final = (
     "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled,assignedLicenses,"
     "licenseAssignmentStates"
 )
+SIGN_INS_SELECT: Final = f"{USER_SELECT},userType,createdDateTime,signInActivity"
+"""A user with when they were created and last signed in (R22: AuditLog.Read.All, Entra ID P1)."""
 ORGANIZATION_SELECT: Final = "id,displayName,verifiedDomains,countryLetterCode"
 _NO_ERROR: Final = frozenset({"", "none"})
 
@@ -69,9 +72,10 @@ def _when(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _licenses(items: Any) -> tuple[LicenseAssignment, ...]:
@@ -98,7 +102,21 @@ def parse_user(item: Mapping[str, Any]) -> User:
         account_enabled=item.get("accountEnabled") is not False,
         licenses=_licenses(item.get("assignedLicenses")),
         assignment_errors=errors,
+        created=_when(item.get("createdDateTime")),
+        last_sign_in=_last_sign_in(item.get("signInActivity")),
     )
+
+
+def _last_sign_in(activity: Any) -> datetime | None:
+    """The latest of the interactive and non-interactive sign-ins (R22); None: never (or not read)."""
+    if not isinstance(activity, Mapping):
+        return None
+    moments = [
+        moment
+        for name in ("lastSignInDateTime", "lastNonInteractiveSignInDateTime")
+        if (moment := _when(activity.get(name))) is not None
+    ]
+    return max(moments, default=None)
 
 
 def _capability(value: str) -> CapabilityStatus:

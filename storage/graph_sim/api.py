@@ -42,6 +42,7 @@ from storage.graph_sim.shapes import (
     SUBSCRIBED_SKU_PROPERTIES,
     SUBSCRIPTION_PROPERTIES,
     USER_PROPERTIES,
+    activity_json,
     error_body,
     organization_json,
     role_json,
@@ -56,9 +57,12 @@ __all__ = ["MAX_BATCH", "ApiRequest", "ApiResponse", "GraphApi", "endpoint_of"]
 
 MAX_BATCH: Final = 20
 MAX_TOP: Final = 999
+SIGN_INS_PAGE: Final = 120
+"""Graph serves at most this many users a page when their `signInActivity` is selected."""
 _GUID: Final = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 _ANY_SKU: Final = re.compile(rf"^assignedLicenses/any\(\s*(\w+)\s*:\s*\1/skuId\s+eq\s+({_GUID})\s*\)$")
 _EQUALS: Final = re.compile(r"^(mail|userPrincipalName)\s+eq\s+'((?:[^']|'')*)'$")
+_ENABLED: Final = re.compile(r"^accountEnabled\s+eq\s+(true|false)$")
 _USER: Final = re.compile(r"^/users/(?P<key>[^/]+)$")
 _ROLES: Final = re.compile(r"^/users/(?P<key>[^/]+)/transitiveMemberOf/microsoft\.graph\.directoryRole$")
 _ASSIGN: Final = re.compile(r"^/users/(?P<key>[^/]+)/(?:microsoft\.graph\.)?assignLicense$")
@@ -268,10 +272,32 @@ class GraphApi:
     def _users(self, request: ApiRequest, _key: str) -> ApiResponse:
         selected = _selected(request, USER_PROPERTIES, "user")
         wanted = request.query.get("$filter", "").strip()
+        sign_ins = selected is not None and "signInActivity" in selected
         with self._tenant.session() as tenant:
+            if sign_ins and not tenant.allows_sign_in_activity():
+                # R22: what Graph answers a tenant without Microsoft Entra ID P1.
+                raise _Refusal(
+                    403,
+                    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                    "Neither tenant is B2C or tenant doesn't have premium license",
+                )
             users = _filtered(tenant, wanted)
-        items = [_pick(self._user_json(user), selected or DEFAULT_USER_PROPERTIES) for user in users]
-        return self._page(request, items, _context(request, "users", selected))
+            start, end = self._window(request, len(users), SIGN_INS_PAGE if sign_ins else MAX_TOP)
+            shown = users[start:end]
+            activity = (
+                tenant.account_activity([u.id for u in shown])
+                if selected is not None and {"signInActivity", "createdDateTime"} & set(selected)
+                else {}
+            )
+        items = []
+        for user in shown:
+            item = self._user_json(user)
+            if user.id in activity:
+                item.update(activity_json(activity[user.id]))
+            items.append(_pick(item, selected or DEFAULT_USER_PROPERTIES))
+        return self._page(
+            request, items, _context(request, "users", selected), window=(start, end, len(users))
+        )
 
     def _user(self, request: ApiRequest, key: str) -> ApiResponse:
         selected = _selected(request, USER_PROPERTIES, "user")
@@ -302,8 +328,10 @@ class GraphApi:
             items = [{"@odata.type": item["@odata.type"], **_pick(item, selected)} for item in items]
         return self._page(request, items, _context(request, "directoryRoles", selected))
 
-    def _page(self, request: ApiRequest, items: list[dict[str, Any]], context: str) -> ApiResponse:
-        size = self._page_size
+    def _window(self, request: ApiRequest, total: int, largest: int = MAX_TOP) -> tuple[int, int]:
+        """The slice of a collection of `total` items this request's page holds (`$top`, at most
+        `largest` per page, and `$skiptoken`)."""
+        size = min(self._page_size, largest)
         top = request.query.get("$top")
         if top is not None:
             if not top.isdigit() or not 1 <= int(top) <= MAX_TOP:
@@ -314,11 +342,28 @@ class GraphApi:
                 )
             size = min(size, int(top))
         start = _skip(request.query.get("$skiptoken"))
+        return start, min(start + size, total)
+
+    def _page(
+        self,
+        request: ApiRequest,
+        items: list[dict[str, Any]],
+        context: str,
+        *,
+        window: tuple[int, int, int] | None = None,
+    ) -> ApiResponse:
+        """One page of `items`; with `window` (start, end, total), `items` is that page already."""
+        if window is None:
+            start, end = self._window(request, len(items))
+            total, page = len(items), items[start:end]
+        else:
+            (start, end, total), page = window, items
+        size = end - start
         body: dict[str, Any] = {"@odata.context": context}
         if request.query.get("$count") == "true":
-            body["@odata.count"] = len(items)
-        body["value"] = items[start : start + size]
-        if start + size < len(items):
+            body["@odata.count"] = total
+        body["value"] = page
+        if end < total:
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode()
             body["@odata.nextLink"] = f"{request.base_url}{request.path}?{_encode(query)}"
@@ -489,6 +534,10 @@ def _filtered(tenant: SimTenant, wanted: str) -> list[User]:
     holds = _ANY_SKU.match(wanted)
     if holds:
         return sorted(tenant.users_with_product(holds.group(2).lower()), key=lambda user: user.id)
+    enabled = _ENABLED.match(wanted)
+    if enabled:
+        flag = enabled.group(1) == "true"
+        return sorted((u for u in tenant.users() if u.account_enabled is flag), key=lambda user: user.id)
     equals = _EQUALS.match(wanted)
     if equals:
         prop, value = equals.group(1), equals.group(2).replace("''", "'").casefold()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from domain.model import ROLE_TEMPLATE_IDS, AdminRole, Organization, Product, Subscription, User
+from storage.simulated.directory import AccountActivity
 
 __all__ = [
     "DEFAULT_USER_PROPERTIES",
@@ -20,6 +21,7 @@ __all__ = [
     "SUBSCRIBED_SKU_PROPERTIES",
     "SUBSCRIPTION_PROPERTIES",
     "USER_PROPERTIES",
+    "activity_json",
     "error_body",
     "organization_json",
     "role_json",
@@ -46,6 +48,9 @@ USER_PROPERTIES: Final = frozenset(
         "mobilePhone",
         "officeLocation",
         "preferredLanguage",
+        "createdDateTime",
+        "signInActivity",
+        "userType",
     }
 )
 ORGANIZATION_PROPERTIES: Final = frozenset(
@@ -196,8 +201,29 @@ def subscription_json(subscription: Subscription, product: Product | None) -> di
     }
 
 
+def activity_json(activity: AccountActivity) -> dict[str, Any]:
+    """`createdDateTime` and `signInActivity` (null for an account that never signed in)."""
+    interactive, background = activity.last_sign_in, activity.last_non_interactive_sign_in
+    sign_ins: dict[str, Any] | None = None
+    if interactive is not None or background is not None:
+        sign_ins = {
+            "lastSignInDateTime": timestamp(interactive),
+            "lastSignInRequestId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"i{interactive}"))
+            if interactive
+            else None,
+            "lastNonInteractiveSignInDateTime": timestamp(background),
+            "lastNonInteractiveSignInRequestId": (
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"n{background}")) if background else None
+            ),
+            "lastSuccessfulSignInDateTime": timestamp(max(m for m in (interactive, background) if m)),
+            "lastSuccessfulSignInRequestId": None,
+        }
+    return {"createdDateTime": timestamp(activity.created), "signInActivity": sign_ins}
+
+
 def user_json(user: User) -> dict[str, Any]:
-    """Every user property the simulator knows; `$select` picks from these."""
+    """Every user property the simulator knows; `$select` picks from these (`createdDateTime` and
+    `signInActivity` come from `activity_json`)."""
     errors = {e.sku_id: e.error for e in user.assignment_errors}
     given, _, surname = user.display_name.partition(" ")
     return {
@@ -209,6 +235,7 @@ def user_json(user: User) -> dict[str, Any]:
         "mail": user.mail,
         "usageLocation": user.usage_location,
         "accountEnabled": user.account_enabled,
+        "userType": "Member",
         "businessPhones": [],
         "jobTitle": None,
         "mobilePhone": None,

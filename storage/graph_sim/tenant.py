@@ -21,6 +21,7 @@ from domain.ports import Clock
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
 from storage.simulated import SimulatedDirectory, reset_demo_tenant, tenant_is_empty
+from storage.simulated.directory import AccountActivity
 
 __all__ = ["DatabaseTenant", "SimTenant", "TenantSource", "UtcClock"]
 
@@ -44,6 +45,10 @@ class SimTenant(Protocol):
     def users_with_product(self, sku_id: str) -> list[User]: ...
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]: ...
+
+    def allows_sign_in_activity(self) -> bool: ...
+
+    def account_activity(self, user_ids: Sequence[str]) -> dict[str, AccountActivity]: ...
 
     def assign_license(
         self,

@@ -32,6 +32,8 @@ class SimOrganizationRow(Base):
     display_name: Mapped[str] = mapped_column(sa.String(256))
     country_code: Mapped[str] = mapped_column(sa.String(2))
     cloud: Mapped[str] = mapped_column(sa.String(20))
+    sign_in_activity: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    """Whether `signInActivity` can be read (R22: Microsoft Entra ID P1 and AuditLog.Read.All)."""
 
     verified_domains: Mapped[list[SimVerifiedDomainRow]] = relationship(
         order_by="SimVerifiedDomainRow.name", cascade="all, delete-orphan", lazy="selectin"
@@ -106,6 +108,11 @@ class SimUserRow(Base):
     mail: Mapped[str | None] = mapped_column(sa.String(320))
     usage_location: Mapped[str | None] = mapped_column(sa.String(2))
     account_enabled: Mapped[bool] = mapped_column(sa.Boolean)
+    created: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """`signInActivity.lastSignInDateTime` (interactive); None: never."""
+    last_non_interactive_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """`signInActivity.lastNonInteractiveSignInDateTime`; None: never."""
 
     licenses: Mapped[list[SimUserLicenseRow]] = relationship(
         order_by="SimUserLicenseRow.sku_id", cascade="all, delete-orphan", lazy="selectin"

@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.catalog import KnownProduct
@@ -25,6 +26,7 @@ from domain.errors import (
     DirectoryUnavailable,
     DomainError,
     NothingToChange,
+    SignInActivityUnavailable,
     UnknownProduct,
     UnknownServicePlan,
     UnknownUser,
@@ -47,7 +49,7 @@ from domain.model import (
     licenses_by_sku,
     licenses_to_json,
 )
-from domain.ports import Clock
+from domain.ports import SIGN_INS_PAGE, USERS_PAGE, Clock, UserQuery
 from domain.rules import check_assignable, check_seats, check_usage_location, find_conflict
 from domain.transactions import forbid_remote_call
 from storage.orm import (
@@ -62,7 +64,7 @@ from storage.orm import (
 )
 from storage.simulated.products import COMPANY_PLANS, DEMO_PRODUCTS
 
-__all__ = ["SimulatedDirectory", "SimulatedTenant", "find_user_row", "user_from_row"]
+__all__ = ["AccountActivity", "SimulatedDirectory", "SimulatedTenant", "find_user_row", "user_from_row"]
 
 _CAPABILITY_ORDER = (
     SubscriptionStatus.ENABLED,
@@ -75,6 +77,16 @@ _CAPABILITY_ORDER = (
 
 _TERM = timedelta(days=365)
 _TRIAL_TERM = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountActivity:
+    """When an account was created and last signed in, as Graph's `createdDateTime` and
+    `signInActivity` tell it (R22)."""
+
+    created: datetime | None
+    last_sign_in: datetime | None
+    last_non_interactive_sign_in: datetime | None
 
 
 class SimulatedDirectory:
@@ -130,6 +142,57 @@ class SimulatedDirectory:
                 select(SimUserRow).where(SimUserRow.id.in_(wanted[start : start + 500]))
             )
             found.update((row.id, user_from_row(row)) for row in rows)
+        return found
+
+    def user_page(self, query: UserQuery, after: str = "", size: int = USERS_PAGE) -> list[User]:
+        """One page of the users `query` selects, by object id after `after` (keyset paging: the
+        same cost for the last page as for the first)."""
+        if query.sign_ins:
+            self.check_sign_in_activity()
+        statement = select(SimUserRow).where(SimUserRow.id > after).order_by(SimUserRow.id).limit(size)
+        if query.enabled is not None:
+            statement = statement.where(SimUserRow.account_enabled == query.enabled)
+        if query.sku_id is not None:
+            holds = select(SimUserLicenseRow.user_id).where(SimUserLicenseRow.sku_id == query.sku_id)
+            statement = statement.where(SimUserRow.id.in_(holds))
+        if query.licensed:
+            statement = statement.where(exists().where(SimUserLicenseRow.user_id == SimUserRow.id))
+        return [user_from_row(row, sign_ins=query.sign_ins) for row in self._session.scalars(statement)]
+
+    def user_pages(self, query: UserQuery) -> Iterator[list[User]]:
+        size = SIGN_INS_PAGE if query.sign_ins else USERS_PAGE
+        after = ""
+        while page := self.user_page(query, after, size):
+            yield page
+            after = page[-1].id
+
+    def check_sign_in_activity(self) -> None:
+        """R22: sign-ins are readable only in a tenant with Microsoft Entra ID P1 (or P2)."""
+        if not self.allows_sign_in_activity():
+            raise SignInActivityUnavailable("the tenant has no Microsoft Entra ID P1 or P2 license")
+
+    def allows_sign_in_activity(self) -> bool:
+        return bool(self._session.scalar(select(SimOrganizationRow.sign_in_activity)))
+
+    def set_sign_in_activity(self, allowed: bool) -> None:
+        """The tenant gains or loses its Microsoft Entra ID P1 license (tests, demos)."""
+        for row in self._session.scalars(select(SimOrganizationRow)):
+            row.sign_in_activity = allowed
+        self._session.flush()
+
+    def account_activity(self, user_ids: Sequence[str]) -> dict[str, AccountActivity]:
+        found: dict[str, AccountActivity] = {}
+        wanted = list(dict.fromkeys(user_ids))
+        for start in range(0, len(wanted), 500):
+            rows = self._session.execute(
+                select(
+                    SimUserRow.id,
+                    SimUserRow.created,
+                    SimUserRow.last_sign_in,
+                    SimUserRow.last_non_interactive_sign_in,
+                ).where(SimUserRow.id.in_(wanted[start : start + 500]))
+            )
+            found.update((row[0], AccountActivity(row[1], row[2], row[3])) for row in rows)
         return found
 
     def users_with_product(self, sku_id: str) -> list[User]:
@@ -455,7 +518,13 @@ def find_user_row(session: Session, key: str) -> SimUserRow | None:
     return next(iter(by_id + by_upn + list(rows)), None)
 
 
-def user_from_row(row: SimUserRow) -> User:
+def user_from_row(row: SimUserRow, *, sign_ins: bool = False) -> User:
+    """The user as Graph describes it; with `sign_ins`, also when the account was created and last
+    signed in (the latest of its interactive and non-interactive sign-ins, R22)."""
+    last = None
+    if sign_ins:
+        moments = [m for m in (row.last_sign_in, row.last_non_interactive_sign_in) if m is not None]
+        last = max(moments, default=None)
     return User(
         id=row.id,
         user_principal_name=row.user_principal_name,
@@ -467,6 +536,8 @@ def user_from_row(row: SimUserRow) -> User:
             LicenseAssignment(lic.sku_id, frozenset(lic.disabled_plans))
             for lic in sorted(row.licenses, key=lambda lic: lic.sku_id)
         ),
+        created=row.created if sign_ins else None,
+        last_sign_in=last,
     )
 
 
@@ -558,6 +629,19 @@ class SimulatedTenant:
     def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
         with self._tenant("users") as tenant:
             return tenant.users_by_id(user_ids)
+
+    def user_pages(self, query: UserQuery) -> Iterator[list[User]]:
+        """Each page in a short transaction of its own, as Graph serves each page on its own."""
+        size = SIGN_INS_PAGE if query.sign_ins else USERS_PAGE
+        after = ""
+        while True:
+            with self._tenant("a page of users") as tenant:
+                page = tenant.user_page(query, after, size)
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            after = page[-1].id
 
     def users_with_product(self, sku_id: str) -> list[User]:
         with self._tenant("users with a product") as tenant:

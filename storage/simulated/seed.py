@@ -5,7 +5,9 @@ About 25 people on contoso.com with Office 365 E3, E4 and E5, F3, Business Premi
 Conferencing add-on; admins for every role of R16; a user without a usage location (R4); plans that
 conflict (F3's MCOIMP vs MCOSTANDARD of E3/E4/E5, R6); a subscription in its grace period and a
 suspended one (R9); a product that applies to the company, not to users (R3). Seats leave room to
-replace one user's license, but not to move every E3 user to E5 at once (R2).
+replace one user's license, but not to move every E3 user to E5 at once (R2). Waste to find (R22):
+two disabled accounts holding licenses, two enabled ones inactive for months, and the F3
+subscription renewing within two weeks with seats unused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import delete, select
@@ -90,6 +92,11 @@ class _Person:
     roles: tuple[AdminRole, ...] = ()
     enabled: bool = True
     disabled_plans: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    signed_in_days_ago: int | None = 1
+    """The last interactive sign-in; None: never."""
+    background_days_ago: int | None = None
+    """The last non-interactive sign-in (an app signing in for them); None: never."""
+    created_days_ago: int = 400
 
     @property
     def upn(self) -> str:
@@ -105,14 +112,18 @@ _PEOPLE: Final = (
     _Person("dave", "Dave Brown", "US", (O365_E3,)),
     _Person("erin", "Erin Garcia", "US", (O365_E3,)),
     _Person("frank", "Frank Miller", "GB", (O365_E3,)),
-    _Person("heidi", "Heidi Novak", "NL", (O365_E3,)),
+    # Signed in herself long ago, but her apps still sign in for her: not inactive (R22).
+    _Person("heidi", "Heidi Novak", "NL", (O365_E3,), signed_in_days_ago=150, background_days_ago=3),
     _Person("ivan", "Ivan Petrov", "US", (O365_E3,)),
-    _Person("judy", "Judy Martin", "US", (O365_E3,)),
+    # Inactive (R22): last signed in four months ago.
+    _Person("judy", "Judy Martin", "US", (O365_E3,), signed_in_days_ago=120),
     _Person("lena", "Lena Fischer", "DE", (O365_E3,), (AdminRole.LICENSE,)),
     _Person("uma", "Uma Rao", "US", (O365_E3,), (AdminRole.USER,)),
-    _Person("yara", "Yara Haddad", "US", (O365_E3,)),
+    # Inactive (R22): never signed in, account created half a year ago.
+    _Person("yara", "Yara Haddad", "US", (O365_E3,), signed_in_days_ago=None, created_days_ago=200),
     _Person("zoe", "Zoe Clark", "US", (O365_E3,)),
-    _Person("victor", "Victor Chen", "US", (O365_E3,), enabled=False),
+    # Disabled accounts still holding licenses: reclaimable (R22).
+    _Person("victor", "Victor Chen", "US", (O365_E3,), enabled=False, signed_in_days_ago=200),
     _Person("grace", "Grace Kim", "US", (O365_E5,), (AdminRole.GLOBAL,)),
     _Person("bill", "Bill Evans", "US", (O365_E5,), (AdminRole.BILLING,)),
     _Person("beatrice", "Beatrice Moss", "US", (O365_E5,), (AdminRole.BILLING,)),
@@ -125,6 +136,7 @@ _PEOPLE: Final = (
     _Person("rita", "Rita Patel", "US", (O365_F3,)),
     _Person("sam", "Sam Wilson", "US", (BUSINESS_PREMIUM,)),
     _Person("tina", "Tina Nguyen", "US", (BUSINESS_PREMIUM,)),
+    _Person("xena", "Xena Ward", "US", (BUSINESS_PREMIUM,), enabled=False, signed_in_days_ago=95),
     _Person("nora", "Nora Lee", None),
 )
 
@@ -147,7 +159,8 @@ _PURCHASES: Final = (
     _Purchase("e5", O365_E5, SubscriptionStatus.ENABLED, 10, 90, 275),
     # Bought directly by invoice, so the E4 upgrade of R14 is allowed.
     _Purchase("e4", O365_E4, SubscriptionStatus.ENABLED, 8, 700, 30, PaymentMethod.INVOICE),
-    _Purchase("f3", O365_F3, SubscriptionStatus.ENABLED, 5, 150, 215),
+    # Renews within two weeks with seats unused: the renewal alert of R22.
+    _Purchase("f3", O365_F3, SubscriptionStatus.ENABLED, 5, 150, 10),
     _Purchase("spb", BUSINESS_PREMIUM, SubscriptionStatus.ENABLED, 5, 60, 305),
     _Purchase("audio", AUDIO_CONFERENCING, SubscriptionStatus.ENABLED, 5, 400, 330),
     _Purchase("storage", EXTRA_FILE_STORAGE, SubscriptionStatus.SUSPENDED, 10, 500, 20),
@@ -230,12 +243,16 @@ def reset_demo_tenant(session: Session, clock: Clock) -> None:
             )
         )
     for person in _PEOPLE:
-        session.add(_user_row(person))
+        session.add(_user_row(person, now))
     session.flush()
 
 
-def _user_row(person: _Person) -> SimUserRow:
+def _user_row(person: _Person, now: datetime) -> SimUserRow:
     user_id = demo_user_id(person.upn)
+
+    def ago(days: int | None) -> datetime | None:
+        return None if days is None else now - timedelta(days=days)
+
     return SimUserRow(
         id=user_id,
         user_principal_name=person.upn,
@@ -243,6 +260,9 @@ def _user_row(person: _Person) -> SimUserRow:
         mail=person.upn,
         usage_location=person.usage_location,
         account_enabled=person.enabled,
+        created=ago(person.created_days_ago),
+        last_sign_in=ago(person.signed_in_days_ago),
+        last_non_interactive_sign_in=ago(person.background_days_ago),
         licenses=[
             SimUserLicenseRow(
                 sku_id=DEMO_PRODUCTS[part].sku_id,

@@ -43,6 +43,7 @@ SCRIPT = (
     "/license services @carol E3",
     ":close",
     ":home",
+    "/license reclaim inactive 90",
 )
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)

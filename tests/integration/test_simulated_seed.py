@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,12 +60,30 @@ def test_admins_hold_the_roles_of_r16(directory: SimulatedDirectory) -> None:
         assert directory.admin_roles(user.id) == roles, key
 
 
-def test_about_25_people_on_contoso_one_of_them_disabled(directory: SimulatedDirectory) -> None:
+def test_about_25_people_on_contoso_two_disabled_still_holding_licenses(
+    directory: SimulatedDirectory,
+) -> None:
     users = directory.users()
     assert 24 <= len(users) <= 28
     assert all(u.user_principal_name.endswith("@contoso.com") for u in users)
-    assert [u.user_principal_name for u in users if not u.account_enabled] == ["victor@contoso.com"]
+    disabled = [u for u in users if not u.account_enabled]
+    assert [u.user_principal_name for u in disabled] == ["victor@contoso.com", "xena@contoso.com"]
+    assert all(u.licenses for u in disabled)  # reclaimable (R22)
     assert len({u.id for u in users}) == len(users)
+
+
+def test_an_active_subscription_renews_within_two_weeks_with_seats_unused(
+    directory: SimulatedDirectory, clock: FixedClock
+) -> None:
+    products = {p.sku_id: p for p in directory.products()}
+    soon = [
+        (s.part_number, products[s.sku_id].seats.available)
+        for s in directory.subscriptions()
+        if s.status.is_active
+        and s.next_lifecycle is not None
+        and s.next_lifecycle - clock.now() <= timedelta(days=14)
+    ]
+    assert soon == [("DESKLESSPACK", 3)]  # R22: the renewal alert has something to show
 
 
 def test_seats_are_consistent_and_leave_room_for_one_replace_but_not_a_bulk_move(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import (
     ApprovalState,
     Choice,
+    Reminder,
     ReminderKind,
     StepName,
     StepStatus,
@@ -816,7 +818,7 @@ def test_a_tick_reads_the_subscriptions_once_whatever_the_number_of_pending_purc
     report = bot.subscriptions.tick()
     assert report.polled == pending
     assert bot.counts["subscriptions"] == 1
-    assert bot.counts["products"] == 0
+    assert bot.counts["products"] == 1, "once, for the demo's F3 renewal alert newly due (R22)"
 
     bot.clock.advance(timedelta(minutes=5))
     bot.counts.clear()
@@ -826,7 +828,38 @@ def test_a_tick_reads_the_subscriptions_once_whatever_the_number_of_pending_purc
     assert bot.counts["products"] == 0
 
 
-def test_a_tick_with_nothing_waiting_reads_nothing(bot: Bot) -> None:
+def test_a_tick_with_nothing_waiting_reads_only_the_subscriptions_for_renewals(bot: Bot) -> None:
     bot.counts.clear()
-    bot.subscriptions.tick()
-    assert bot.counts == Counter()
+    first = bot.subscriptions.tick()
+    assert [r.kind for r in first.renewals] == [ReminderKind.RENEWAL]  # the demo's F3 (R22)
+    assert bot.counts == Counter({"subscriptions": 1, "products": 1})
+
+    bot.clock.advance(timedelta(minutes=5))
+    bot.counts.clear()
+    assert bot.subscriptions.tick().renewals == ()
+    assert bot.counts == Counter({"subscriptions": 1}), "the alert is out: no products read"
+
+
+def test_replicas_ticking_together_send_a_renewal_alert_once(bot: Bot) -> None:
+    """R22: three processes on one database tick at once, then again once the poll lease has run
+    out: the demo's F3 renewal alert goes out once in all (the poll lease, then its claimed key)."""
+    replicas = [make_subscriptions(bot, owner=f"replica-{n}") for n in range(3)]
+
+    def together() -> list[Reminder]:
+        start = threading.Barrier(len(replicas))
+
+        def tick(replica: Subscriptions) -> tuple[Reminder, ...]:
+            start.wait(timeout=10)
+            return replica.tick().renewals
+
+        with ThreadPoolExecutor(len(replicas)) as pool:
+            return [r for sent in pool.map(tick, replicas) for r in sent]
+
+    first = together()
+    bot.clock.advance(bot.settings.poll_interval)
+    second = together()
+
+    assert [r.kind for r in first] == [ReminderKind.RENEWAL]
+    assert second == []
+    sent = [r for r in bot.notifier.named("reminder") if isinstance(r, Reminder)]
+    assert [r.kind for r in sent] == [ReminderKind.RENEWAL]

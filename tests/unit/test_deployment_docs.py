@@ -55,7 +55,8 @@ def env_name(field: str) -> str:
 
 
 def shown(value: object) -> str:
-    """A default as the README writes it: `300` for 300.0, the value of an enum, `` for none."""
+    """A default as the README writes it: `300` for 300.0, the value of an enum, `14,3` for a
+    list of numbers, `` for none."""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if value is None:
@@ -66,6 +67,8 @@ def shown(value: object) -> str:
         return str(int(value))
     if isinstance(value, time):
         return f"{value:%H:%M}"
+    if isinstance(value, tuple):
+        return ",".join(shown(item) for item in value)
     return str(value)
 
 

@@ -339,9 +339,10 @@ def test_remove_from_a_user_without_any_license_says_there_is_nothing_to_remove(
     assert refused.value.fix == "Carol holds no license, so there is nothing to remove."
 
 
-def test_only_replace_remove_and_undo_take_access_away() -> None:
-    # An undo takes back whatever the change it undoes gave, so it is previewed like a replace.
-    expected = {ChangeKind.REPLACE, ChangeKind.REMOVE, ChangeKind.UNDO}
+def test_only_replace_remove_undo_and_reclaim_take_access_away() -> None:
+    # An undo takes back whatever the change it undoes gave, so it is previewed like a replace;
+    # a reclaim (R22) takes every license of the accounts it names.
+    expected = {ChangeKind.REPLACE, ChangeKind.REMOVE, ChangeKind.UNDO, ChangeKind.RECLAIM}
     assert {kind for kind in ChangeKind if kind.removes_access} == expected
 
 

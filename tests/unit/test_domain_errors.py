@@ -41,6 +41,7 @@ EVERY_ERROR: list[DomainError] = [
     errors.SeatsInUse("Office 365 E3", 25, 20, 10),
     errors.UpgradeNotDirect("Office 365 E4", "partner"),
     errors.UsersStillLicensed("Office 365 E3", 2, ["Alice", "Bob"]),
+    errors.SignInActivityUnavailable("the tenant has no Microsoft Entra ID P1 or P2 license"),
     errors.UndoNotAvailable("This change can no longer be undone."),
     errors.MissingServiceDependency("Alice", "Sway needs SharePoint"),
     errors.ProhibitedInUsageLocation("Alice", "KP"),
