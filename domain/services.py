@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain.applier import BATCH_SIZE, LEASE_TTL, UNDO_TTL, ChangeApplier, Progress, change_set_lease
@@ -50,6 +50,7 @@ from domain.errors import (
     UnknownRequester,
     UnknownUser,
 )
+from domain.group_licensing import kept_through_groups
 from domain.model import (
     AdminRole,
     LicenseAssignment,
@@ -110,6 +111,8 @@ class Asker:
 class UserOverview:
     user: User
     products: dict[str, Product]
+    groups: dict[str, str] = field(default_factory=dict)
+    """Names of the groups the user gets licenses from, by object id (R21)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +274,7 @@ class Licensing:
         self.authorize_now(cmd.requester, Permission.READ, "show user", target=cmd.user)
         user = self._find_user(cmd.user)
         products = {p.sku_id: p for p in self._directory.products()}
-        return UserOverview(user, products)
+        return UserOverview(user, products, self._group_names([user]))
 
     def list_subscriptions(self, cmd: ListSubscriptions) -> SubscriptionOverview:
         self.authorize_now(cmd.requester, Permission.READ, "list subscriptions")
@@ -323,10 +326,12 @@ class Licensing:
         unchanged: list[tuple[str, str]] = []
         first_refusal: DomainError | None = None
         org = self._directory.organization()
+        groups = self._group_names(users)
+        notes: list[tuple[str, str]] = []
         for user in users:
             try:
                 change = plan_user_change(
-                    cmd.kind, user, product, by_sku, org, turn_off=turn_off, turn_on=turn_on
+                    cmd.kind, user, product, by_sku, org, turn_off=turn_off, turn_on=turn_on, groups=groups
                 )
             except NothingToChange as nothing:
                 first_refusal = first_refusal or nothing
@@ -339,6 +344,9 @@ class Licensing:
                 refused.append((user.display_name, refusal.message))
                 continue
             items.append(ChangeItem(change))
+            notes.extend(
+                (user.display_name, note) for note in kept_through_groups(user, change.remove, by_sku, groups)
+            )
         if not items:
             if len(users) == 1 and first_refusal is not None:
                 raise first_refusal
@@ -365,6 +373,7 @@ class Licensing:
             turn_off=tuple(sorted(turn_off)),
             turn_on=tuple(sorted(turn_on)),
             request_key=follow_up.key if follow_up else "",
+            notes=notes,
         )
         if not cmd.kind.removes_access:
             change_set.confirm(requester.name, now)
@@ -554,6 +563,14 @@ class Licensing:
             if not _ended(earlier, now):
                 return slot, earlier
             attempt += 1
+
+    def _group_names(self, users: Iterable[User]) -> dict[str, str]:
+        """The names of the groups these users get licenses from (R21), read in one go."""
+        wanted = sorted({state.group_id for user in users for state in user.states if state.group_id})
+        if not wanted:
+            return {}
+        found = self._directory.groups_by_id(wanted)
+        return {group_id: group.display_name for group_id, group in found.items() if group is not None}
 
     def services_of(self, cmd: ShowServices) -> UserServices:
         """A user's license of a product with its services, to turn them on or off (R5)."""

@@ -122,6 +122,10 @@ def change_preview(change_set: ChangeSet, *, shared: bool = False, csv_in_thread
     seats = _seat_changes(change_set)
     if seats:
         blocks += sections(["*Seats*", *(_seat_line(s) for s in seats)])
+    if change_set.notes:
+        kept = [_named_line(name, note) for name, note in change_set.notes]
+        title = f"*Kept through a group ({len(change_set.notes):,})*"
+        blocks += sections([title, *shorten_list(kept, SHOWN_REFUSALS, "… and {n} more")])
     if change_set.refused:
         refused = [_named_line(name, reason) for name, reason in change_set.refused]
         title = f":warning: *Left out ({len(change_set.refused):,})*: nothing will change for them"

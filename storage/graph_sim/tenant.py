@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
-from domain.model import AdminRole, LicenseAssignment, Organization, Product, Subscription, User
+from domain.model import AdminRole, Group, LicenseAssignment, Organization, Product, Subscription, User
 from domain.ports import Clock
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
@@ -44,6 +44,20 @@ class SimTenant(Protocol):
     def users_with_product(self, sku_id: str) -> list[User]: ...
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]: ...
+
+    def find_groups(self, key: str) -> list[Group]: ...
+
+    def list_groups(self) -> list[Group]: ...
+
+    def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]: ...
+
+    def group_members(self, group_id: str) -> list[User]: ...
+
+    def members_with_license_errors(self, group_id: str) -> list[User]: ...
+
+    def assign_group_license(
+        self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
+    ) -> Group: ...
 
     def assign_license(
         self,

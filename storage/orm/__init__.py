@@ -8,6 +8,9 @@ from __future__ import annotations
 from storage.orm.base import Base
 from storage.orm.state import AuditRow, ChangeItemRow, ChangeSetRow, IdempotencyKeyRow, WorkLeaseRow
 from storage.orm.tenant import (
+    SimGroupLicenseStateRow,
+    SimGroupMemberRow,
+    SimGroupRow,
     SimLicenseEventRow,
     SimOrganizationRow,
     SimProductRow,
@@ -28,6 +31,9 @@ __all__ = [
     "ChangeItemRow",
     "ChangeSetRow",
     "IdempotencyKeyRow",
+    "SimGroupLicenseStateRow",
+    "SimGroupMemberRow",
+    "SimGroupRow",
     "SimLicenseEventRow",
     "SimOrganizationRow",
     "SimProductRow",

@@ -39,6 +39,8 @@ class ChangeSetRow(Base):
     """Snapshots of the products the change touches (names, seats, plan names), by sku id."""
     unchanged: Mapped[list[list[str]]] = mapped_column(Json)
     """Users for whom nothing would change: [label, reason] pairs."""
+    notes: Mapped[list[list[str]] | None] = mapped_column(Json, nullable=True)
+    """What the preview tells about users who stay in the change (R21: kept through a group)."""
     turn_off: Mapped[list[str]] = mapped_column(Json)
     turn_on: Mapped[list[str]] = mapped_column(Json)
     undoable_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
