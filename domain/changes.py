@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.errors import (
     ChangeNotPending,
@@ -159,7 +160,8 @@ def plan_user_change(
     held_direct = direct.get(product.sku_id)
 
     def group_names(sku_id: str) -> list[str]:
-        return [(groups or {}).get(group_id, "a group") for group_id in dict.fromkeys(user.groups_of(sku_id))]
+        known = groups or {}
+        return [known[group_id] for group_id in dict.fromkeys(user.groups_of(sku_id)) if group_id in known]
 
     if kind is ChangeKind.REMOVE:
         if held is None:
@@ -175,7 +177,7 @@ def plan_user_change(
                 user.display_name, product.display_name, group_names(product.sku_id), services=True
             )
         if kind is ChangeKind.ASSIGN and held_direct is None and held is not None:
-            names = " and ".join(f"the group {name}" for name in group_names(product.sku_id))
+            names = " and ".join(f"the group {name}" for name in group_names(product.sku_id)) or "a group"
             raise NothingToChange(f"{user.display_name} already gets {product.display_name} from {names}.")
         base = held_direct.disabled_plans if held_direct else frozenset()
         target = LicenseAssignment(product.sku_id, merge_disabled_plans(base, turn_off, turn_on))
@@ -326,6 +328,11 @@ class ChangeSet:
     notes: list[tuple[str, str]] = field(default_factory=list)
     """What the preview says about users in the change (label, note): a license they keep through
     a group although its direct assignment goes (R21)."""
+    group_id: str = ""
+    """Set when the change is a Microsoft Entra group's own license (R21): its one item is the
+    group (`domain.group_licensing.group_as_target`), written with the group's `assignLicense`."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """A group change's predicted effect on the members (`GroupPreview.to_json`)."""
 
     def label(self, sku_id: str) -> str:
         """A product's display name, from the snapshot (its sku id when the change never saw it)."""

@@ -31,10 +31,12 @@ from domain.changes import (
 )
 from domain.commands import (
     CancelChange,
+    ChangeGroupLicense,
     ChangeLicenses,
     ConfirmChange,
     ListSubscriptions,
     RetryFailed,
+    ShowGroup,
     ShowHome,
     ShowServices,
     ShowUser,
@@ -50,9 +52,17 @@ from domain.errors import (
     UnknownRequester,
     UnknownUser,
 )
-from domain.group_licensing import kept_through_groups
+from domain.group_licensing import (
+    GROUP_PREFIX,
+    AmbiguousGroup,
+    UnknownGroup,
+    group_as_target,
+    kept_through_groups,
+    plan_group_change,
+)
 from domain.model import (
     AdminRole,
+    Group,
     LicenseAssignment,
     Permission,
     Product,
@@ -68,6 +78,7 @@ __all__ = [
     "LEASE_TTL",
     "UNDO_TTL",
     "Asker",
+    "GroupOverview",
     "HomeOverview",
     "Licensing",
     "Requester",
@@ -113,6 +124,16 @@ class UserOverview:
     products: dict[str, Product]
     groups: dict[str, str] = field(default_factory=dict)
     """Names of the groups the user gets licenses from, by object id (R21)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOverview:
+    """A Microsoft Entra group's own licenses, its members and those in error (R21)."""
+
+    group: Group
+    products: dict[str, Product]
+    members: list[User]
+    in_error: list[User]
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +297,81 @@ class Licensing:
         products = {p.sku_id: p for p in self._directory.products()}
         return UserOverview(user, products, self._group_names([user]))
 
+    def show_group(self, cmd: ShowGroup) -> GroupOverview:
+        """A group's products (services off), members, processing state and members in error."""
+        self.authorize_now(cmd.requester, Permission.READ, "show group", target=f"{GROUP_PREFIX}{cmd.group}")
+        group = self.find_group(cmd.group)
+        products = {p.sku_id: p for p in self._directory.products()}
+        members = self._directory.group_members(group.id)
+        in_error = self._directory.members_with_license_errors(group.id)
+        return GroupOverview(group, products, members, in_error)
+
+    def find_group(self, key: str) -> Group:
+        """One group by display name, mail nickname or object id (R21); several answering to the
+        name is `AmbiguousGroup`, for the admin to pick one."""
+        found = self._directory.find_groups(key)
+        exact = [g for g in found if g.id.casefold() == key.strip().casefold()]
+        if exact:
+            return exact[0]
+        if not found:
+            raise UnknownGroup(key)
+        if len(found) > 1:
+            raise AmbiguousGroup(key, found)
+        return found[0]
+
+    def plan_group_change(self, cmd: ChangeGroupLicense) -> ChangeSet:
+        """A change to a group's own license, previewed with what it does to the members (R21).
+
+        Always previewed, whatever the kind: it reaches every member. Members predicted to end in
+        an error state are warnings in the preview, not refusals. The tenant is read first, with no
+        transaction open; the plan is kept in one short one."""
+        target = f"{GROUP_PREFIX}{cmd.group}"
+        requester = self.authorize_now(
+            cmd.requester,
+            Permission.MANAGE_LICENSES,
+            f"{cmd.kind} a group's licenses",
+            cmd.correlation_id,
+            target=target,
+        )
+        group = self.find_group(cmd.group)
+        products = self._directory.products()
+        product = self._catalog.resolve(cmd.product, products)
+        by_sku = {p.sku_id: p for p in products}
+        turn_off = resolve_plans(product, cmd.turn_off)
+        members = self._directory.group_members(group.id)
+        change, preview = plan_group_change(
+            cmd.kind,
+            group,
+            product,
+            members,
+            by_sku,
+            organization=self._directory.organization(),
+            turn_off=turn_off,
+        )
+        now = self._clock.now()
+        items = [ChangeItem(change)]
+        change_set = ChangeSet(
+            id=uuid.uuid4().hex,
+            kind=cmd.kind,
+            requested_by=requester.name,
+            product_sku=product.sku_id,
+            product_label=product.display_name,
+            items=items,
+            created_at=now,
+            expires_at=now + self._preview_ttl,
+            channel=cmd.channel,
+            seats_before=product.seats.consumed,
+            seats_total=product.seats.enabled,
+            products=snapshot_products(products, _touched_skus(items, product.sku_id)),
+            turn_off=tuple(sorted(turn_off)),
+            group_id=group.id,
+            details=preview.to_json(),
+        )
+        with self._uow() as uow:
+            self._keep(uow, change_set, product.part_number, cmd.correlation_id)
+            uow.commit()
+        return change_set
+
     def list_subscriptions(self, cmd: ListSubscriptions) -> SubscriptionOverview:
         self.authorize_now(cmd.requester, Permission.READ, "list subscriptions")
         return SubscriptionOverview(self._directory.products(), self._directory.subscriptions())
@@ -415,6 +511,11 @@ class Licensing:
             original = self._load(uow, cmd.change_set_id)
             slot = self._retry_slot(uow, original)
         failed = original.failed_items
+        if original.group_id:
+            raise NothingToChange(
+                "A change to a group's license is not retried from here.",
+                "Run the group command again: it shows a fresh preview of the members.",
+            )
         if original.kind is ChangeKind.UNDO:
             retried = [ChangeItem(i.change) for i in failed]
             change_set = self._undo_set(
@@ -469,13 +570,14 @@ class Licensing:
             slot = self._undo_slot(uow, original)
         # The users as they are now, read in batches of 20 with no transaction open (R17).
         wrote = [i.change.user_id for i in original.items if i.status is ItemStatus.APPLIED]
-        items, refused, unchanged = plan_undo(original, self._directory.users_by_id(wrote))
+        items, refused, unchanged = plan_undo(original, self._targets_now(original, wrote))
         if not items:
             reasons = "; ".join(f"{name}: {why}" for name, why in refused[:5])
             raise UndoNotAvailable(f"Nothing to undo: every user changed since. {reasons}")
         change_set = self._undo_set(
             original, items, refused=refused, unchanged=unchanged, requester=requester, slot=slot
         )
+        change_set.group_id = original.group_id
         with self._uow() as uow:
             # Checked again under the original's row lock: two clicks take turns, one undo results.
             if self._undo_slot(uow, self._load(uow, original.id, for_update=True)) != slot:
@@ -483,6 +585,13 @@ class Licensing:
             self._keep(uow, change_set, original.product_label, cmd.correlation_id)
             uow.commit()
         return change_set
+
+    def _targets_now(self, original: ChangeSet, ids: Sequence[str]) -> dict[str, User | None]:
+        """The users (or, for a group's own license, the group) a change wrote to, as they are now."""
+        if not original.group_id:
+            return self._directory.users_by_id(ids)
+        groups = self._directory.groups_by_id(ids)
+        return {gid: (group_as_target(group) if group is not None else None) for gid, group in groups.items()}
 
     def _undo_slot(self, uow: UnitOfWork, original: ChangeSet) -> _Slot:
         now = self._clock.now()

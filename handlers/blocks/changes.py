@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ItemStatus, UserChange
+from handlers.blocks.groups import group_change_preview, group_change_result
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import CONFIRM_TEXT_LIMIT, bar, clip, escape, plural, shorten_list
 from handlers.ids import (
@@ -40,7 +41,9 @@ __all__ = [
     "change_result",
     "describe_change",
     "preview_fits",
+    "result_buttons",
     "result_fits",
+    "result_note",
 ]
 
 SHOWN_USERS = 25
@@ -109,6 +112,8 @@ def change_preview(change_set: ChangeSet, *, shared: bool = False, csv_in_thread
 
     `shared`: posted in the channel for everyone (a bulk change), not only to the requester.
     """
+    if change_set.group_id:
+        return group_change_preview(change_set, _preview_buttons(change_set, "the group"))
     words = _WORDS[change_set.kind]
     product = escape(change_set.product_label)
     users = plural(len(change_set.items), "user")
@@ -184,6 +189,8 @@ def change_progress(change_set: ChangeSet) -> Message:
 
 def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Message:
     """The outcome per user, with counts; failures first, with their reason; Retry and Undo."""
+    if change_set.group_id:
+        return group_change_result(change_set, _result_buttons(change_set, 0), result_note(change_set))
     words = _WORDS[change_set.kind]
     counts = Counter(item.status for item in change_set.items)
     succeeded = counts[ItemStatus.APPLIED] + counts[ItemStatus.ALREADY_APPLIED]
@@ -220,15 +227,26 @@ def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Mess
         notes.append(f"{plural(len(change_set.unchanged), 'user')} already as asked, unchanged.")
     if change_set.undo_of:
         notes.append(f"Undoes change `{escape(change_set.undo_of)}`.")
-    notes.append(f"Change `{escape(change_set.id)}` · audited (R20).")
-    if change_set.undoable_until is not None and _can_undo(change_set):
-        notes.append(f"Undo works until {_utc(change_set.undoable_until)}.")
+    notes.append(result_note(change_set))
     blocks.append(context(" ".join(notes)))
     buttons = _result_buttons(change_set, len(failed))
     if buttons is not None:
         blocks.append(buttons)
     text = f"{product} {words.done}: {', '.join(tally)}."
     return message(text, blocks)
+
+
+def result_note(change_set: ChangeSet) -> str:
+    """The change's reference, that it is audited, and until when Undo works."""
+    note = f"Change `{escape(change_set.id)}` · audited (R20)."
+    if change_set.undoable_until is not None and _can_undo(change_set):
+        note += f" Undo works until {_utc(change_set.undoable_until)}."
+    return note
+
+
+def result_buttons(change_set: ChangeSet) -> ActionsBlock | None:
+    """Undo (and Retry, for failures) under a result."""
+    return _result_buttons(change_set, 0 if change_set.group_id else len(change_set.failed_items))
 
 
 def change_cancelled(change_set: ChangeSet) -> Message:

@@ -13,15 +13,38 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
+from domain.commands import (
+    ChangeGroupLicense,
+    ChangeLicenses,
+    ListSubscriptions,
+    ShowGroup,
+    ShowServices,
+    ShowUser,
+)
 from domain.errors import DomainError
 from domain.services import Licensing
-from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
+from handlers.blocks import (
+    group_overview,
+    help_message,
+    license_form,
+    loading_form,
+    services_form,
+    user_overview,
+)
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal
-from handlers.parsing import ParsedChange, ParsedForm, ParsedHelp, ParsedServices, ParsedShow, parse_license
+from handlers.parsing import (
+    ParsedChange,
+    ParsedForm,
+    ParsedGroupChange,
+    ParsedGroupShow,
+    ParsedHelp,
+    ParsedServices,
+    ParsedShow,
+    parse_license,
+)
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
@@ -47,11 +70,17 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             return
         people = SlackPeople(client)
         requester = people.requester(command["user_id"])
+        if isinstance(parsed, ParsedGroupShow):
+            reply(respond, group_overview(licensing.show_group(ShowGroup(requester, parsed.group))))
+            return
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])
             reply(respond, user_overview(licensing.show_user(ShowUser(requester, user))))
             return
         surface = Surface(client, str(command.get("channel_id") or ""), command["user_id"], respond)
+        if isinstance(parsed, ParsedGroupChange):
+            _group_change(services, parsed, requester=requester, surface=surface, context=context)
+            return
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
     acknowledge_first(app.command(LICENSE_COMMAND), license_command)
@@ -74,6 +103,33 @@ def _change(
             kind=parsed.kind,
             requester=requester,
             users=people.tenant_keys(parsed.targets),
+            product=parsed.product,
+            turn_off=parsed.turn_off,
+            correlation_id=correlation_id(context),
+            channel=surface.channel,
+        )
+    )
+    replies = ChangeReplies(
+        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
+    )
+    replies.show(change_set)
+
+
+def _group_change(
+    services: Services,
+    parsed: ParsedGroupChange,
+    *,
+    requester: str,
+    surface: Surface,
+    context: BoltContext,
+) -> None:
+    """A group's own license (R21): always a preview first, whatever the kind."""
+    licensing = services.licensing
+    change_set = licensing.plan_group_change(
+        ChangeGroupLicense(
+            kind=parsed.kind,
+            requester=requester,
+            group=parsed.group,
             product=parsed.product,
             turn_off=parsed.turn_off,
             correlation_id=correlation_id(context),

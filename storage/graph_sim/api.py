@@ -368,27 +368,30 @@ class GraphApi:
     def _groups(self, request: ApiRequest, _key: str) -> ApiResponse:
         selected = _selected(request, GROUP_PROPERTIES, "group")
         wanted = request.query.get("$filter", "").strip()
-        equals = _GROUP_EQUALS.match(wanted)
-        if wanted and equals is None:
-            name = re.split(r"[\s/(]", wanted, maxsplit=1)[0]
-            raise _Refusal(
-                400,
-                "Request_UnsupportedQuery",
-                "Unsupported or invalid query filter clause specified for property "
-                f"'{name}' of resource 'Group'.",
-            )
+        parts = re.split(r"\s+or\s+", wanted) if wanted else []
+        clauses: list[tuple[str, str]] = []
+        for part in parts:
+            match = _GROUP_EQUALS.match(part.strip())
+            if match is None:
+                name = re.split(r"[\s/(]", part.strip(), maxsplit=1)[0]
+                raise _Refusal(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "Unsupported or invalid query filter clause specified for property "
+                    f"'{name}' of resource 'Group'.",
+                )
+            clauses.append((match.group(1), match.group(2).replace("''", "'").casefold()))
         with self._tenant.session() as tenant:
-            if equals is None:
-                groups = tenant.list_groups()
-            else:
-                value = equals.group(2).replace("''", "'")
-                prop = equals.group(1)
-                groups = [
-                    group
-                    for group in tenant.find_groups(value)
-                    if (group.display_name if prop == "displayName" else group.mail_nickname).casefold()
-                    == value.casefold()
-                ]
+            groups = tenant.list_groups()
+        if clauses:
+            groups = [
+                group
+                for group in groups
+                if any(
+                    (group.display_name if prop == "displayName" else group.mail_nickname).casefold() == value
+                    for prop, value in clauses
+                )
+            ]
         items = [
             _pick(group_json(g), selected or DEFAULT_GROUP_PROPERTIES)
             for g in sorted(groups, key=lambda g: g.id)

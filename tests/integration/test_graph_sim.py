@@ -160,7 +160,7 @@ def test_query_options_it_does_not_take_are_refused_like_graph(
 
 
 def test_unknown_paths_and_versions(http: httpx.Client, sim: GraphSimulator) -> None:
-    assert error_of(http.get("/groups"))["message"] == "Resource not found for the segment 'groups'."
+    assert error_of(http.get("/sites"))["message"] == "Resource not found for the segment 'sites'."
     beta = httpx.get(f"{sim.url}/beta/organization", headers=AUTH, timeout=5)
     assert beta.status_code == 400
     assert http.post("/organization", json={}).status_code == 405

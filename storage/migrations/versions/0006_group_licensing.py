@@ -89,10 +89,14 @@ def upgrade() -> None:
     op.create_index(op.f("ix_sim_group_license_states_sku_id"), "sim_group_license_states", ["sku_id"])
     with op.batch_alter_table("change_sets") as batch:
         batch.add_column(sa.Column("notes", JSON, nullable=True))
+        batch.add_column(sa.Column("group_id", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("details", JSON, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("change_sets") as batch:
+        batch.drop_column("details")
+        batch.drop_column("group_id")
         batch.drop_column("notes")
     op.drop_index(op.f("ix_sim_group_license_states_sku_id"), table_name="sim_group_license_states")
     op.drop_index(op.f("ix_sim_group_license_states_user_id"), table_name="sim_group_license_states")
