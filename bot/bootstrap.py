@@ -23,7 +23,7 @@ from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
-from handlers.context import Services, WorkflowSections
+from handlers.context import Services, Timing, WorkflowSections
 from handlers.notifier import SlackNotifier
 from storage.calendar import HolidayCalendar
 from storage.catalog_file import load_product_table
@@ -115,7 +115,11 @@ def bootstrap(
     notifier = build_notifier(settings)
     subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier)
     services = Services(
-        licensing=licensing, subscriptions=subscriptions, workflows=workflow_provider(subscriptions)
+        licensing=licensing,
+        subscriptions=subscriptions,
+        workflows=workflow_provider(subscriptions),
+        # R21: a group being processed is read at most once per poll interval.
+        timing=Timing(group_poll_interval=settings.poll_interval_seconds),
     )
     log.info(
         "licensebot ready",

@@ -126,7 +126,10 @@ class Console:
         # Every batch of a change gets its progress update: the local Slack has no rate limit to
         # respect, and the console shows each one (Slack's pace is the listeners' own, tested there).
         services = container.services
-        services = replace(services, timing=replace(services.timing, progress_interval=0.0))
+        # A group being processed is read every second, so the console shows it move (R21).
+        services = replace(
+            services, timing=replace(services.timing, progress_interval=0.0, group_poll_interval=1.0)
+        )
         self._app: App = create_app(
             bot_token=self._slack.bot_token,
             signing_secret=self._secret,

@@ -83,7 +83,8 @@ def process_members(
     results: list[MemberLicense] = []
     for user in sorted(members, key=lambda member: member.id):
         others = licenses_by_sku(user.licenses_apart_from(group_id))
-        for lic in licenses:
+        # What the member has already stays; what is new is what can fail (as Microsoft 365 does).
+        for lic in sorted(licenses, key=lambda lic: not user.holds(lic.sku_id)):
             kept = others.get(lic.sku_id)
             merged = (
                 lic
@@ -104,6 +105,7 @@ def process_members(
                     continue
                 available[lic.sku_id] = available.get(lic.sku_id, 0) - 1
             results.append(MemberLicense(user, lic, takes_seat=takes_seat))
+            others[lic.sku_id] = merged  # the group's next products must fit with this one (R6)
     return results
 
 
@@ -198,10 +200,22 @@ class GroupWrites:
         return outcomes
 
 
-def member_error(user: User, sku_id: str, error: str, products: Mapping[str, Product]) -> tuple[str, str]:
+def member_error(
+    user: User, sku_id: str, error: str, products: Mapping[str, Product], group: str = ""
+) -> tuple[str, str]:
     """What a member's error state means and its fix, in the admin's words (R21)."""
     product = products.get(sku_id)
     name = product.display_name if product else sku_id
+    target = f'group:"{group}"' if group else "group:NAME"
+    if error == EXCLUSIVE_VIOLATION:
+        explained = assignment_state_error(user, AssignmentError(sku_id, error), products)
+        problem = explained.problem if explained is not None else f"a service of {name} conflicts with theirs"
+        part = product.part_number if product else name
+        return (
+            problem,
+            f"Turn the conflicting service off in the group's {name} (`/license assign {target} {part} "
+            f"without ...`), or replace {user.display_name}'s other license.",
+        )
     if error == COUNT_VIOLATION:
         part = product.part_number if product else name
         return (
@@ -338,9 +352,11 @@ def _predict(
             delta[sku] = delta.get(sku, 0) - 1
         for result in mine:
             if result.in_error:
-                problem, fix = member_error(user, result.license.sku_id, result.error, products)
+                problem, fix = member_error(
+                    user, result.license.sku_id, result.error, products, group.display_name
+                )
                 if result.conflict is not None:
-                    problem, fix = result.conflict.problem, result.conflict.fix
+                    problem = result.conflict.problem
                 preview.errors.append((user.display_name, name(result.license.sku_id), problem, fix))
         if not user.usage_location and any(not r.in_error for r in mine):
             preview.no_location.append(user.display_name)

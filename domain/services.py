@@ -306,6 +306,19 @@ class Licensing:
         in_error = self._directory.members_with_license_errors(group.id)
         return GroupOverview(group, products, members, in_error)
 
+    def group_processing(self, group_id: str) -> GroupOverview:
+        """Where Microsoft 365 is with a group's license change (R21): the group with its
+        processing state and the members in error (one read of each, no members list). Called
+        after a confirmed group change, to follow it; no transaction is open."""
+        found = self._directory.groups_by_id([group_id]).get(group_id)
+        if found is None:
+            raise UnknownGroup(group_id)
+        in_error = (
+            self._directory.members_with_license_errors(group_id) if found.has_members_with_errors else []
+        )
+        products = {p.sku_id: p for p in self._directory.products()} if in_error else {}
+        return GroupOverview(found, products, [], in_error)
+
     def find_group(self, key: str) -> Group:
         """One group by display name, mail nickname or object id (R21); several answering to the
         name is `AmbiguousGroup`, for the admin to pick one."""
@@ -424,6 +437,7 @@ class Licensing:
         org = self._directory.organization()
         groups = self._group_names(users)
         notes: list[tuple[str, str]] = []
+        sources: dict[str, dict[str, list[str]]] = {}
         for user in users:
             try:
                 change = plan_user_change(
@@ -443,12 +457,23 @@ class Licensing:
             notes.extend(
                 (user.display_name, note) for note in kept_through_groups(user, change.remove, by_sku, groups)
             )
+            # R21: seats are per user and product, whatever the sources: a direct assignment that
+            # goes while a group still gives the product frees no seat, and one added to what a
+            # group gives already takes none.
+            inherited = {lic.sku_id for lic in user.inherited_licenses()}
+            kept = [sku for sku in change.remove if sku in inherited]
+            held = [sku for sku in change.gained if sku in inherited]
+            if kept:
+                sources.setdefault("kept", {})[user.id] = kept
+            if held:
+                sources.setdefault("held", {})[user.id] = held
         if not items:
             if len(users) == 1 and first_refusal is not None:
                 raise first_refusal
             reasons = " ".join(_reason_line(name, why) for name, why in [*refused, *unchanged][:5])
             raise NothingToChange(f"Nothing to change for these users. {reasons}")
-        check_seats(product, seats_needed((i.change for i in items), product.sku_id))
+        held_already = sum(1 for skus in sources.get("held", {}).values() if product.sku_id in skus)
+        check_seats(product, seats_needed((i.change for i in items), product.sku_id) - held_already)
         now = self._clock.now()
         touched = _touched_skus(items, product.sku_id)
         change_set = ChangeSet(
@@ -470,6 +495,7 @@ class Licensing:
             turn_on=tuple(sorted(turn_on)),
             request_key=follow_up.key if follow_up else "",
             notes=notes,
+            details=dict(sources),
         )
         if not cmd.kind.removes_access:
             change_set.confirm(requester.name, now)

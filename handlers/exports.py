@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from domain.changes import ChangeSet
 from handlers.blocks.changes import describe_change
 
-__all__ = ["preview_csv", "result_csv"]
+__all__ = ["member_errors_csv", "preview_csv", "result_csv"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,6 +49,11 @@ def result_csv(change_set: ChangeSet) -> str:
         for item in change_set.items
     ]
     return _csv(("user", "email", "result", "change", "reason", "rule"), rows)
+
+
+def member_errors_csv(errors: Iterable[tuple[str, str, str, str]]) -> str:
+    """One row per member a group's license left in an error state (R21): the reason and the fix."""
+    return _csv(("member", "product", "problem", "fix"), errors)
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

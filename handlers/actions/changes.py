@@ -21,6 +21,7 @@ from domain.errors import ChangeNotPending
 from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
+from handlers.group_processing import GroupFollower, follow_in_background
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
@@ -41,6 +42,7 @@ class _Buttons:
     def __init__(self, services: Services) -> None:
         self._licensing = services.licensing
         self._interval = services.timing.progress_interval
+        self._timing = services.timing
 
     def confirm_change(
         self,
@@ -80,6 +82,9 @@ class _Buttons:
             reply(respond, not_pending(already))
             return
         replies.finish(done, ts)
+        if done.group_id:
+            # R21: Microsoft 365 processes the members afterwards; the message follows it.
+            follow_in_background(GroupFollower(self._licensing, surface, ts, self._timing), done)
 
     def cancel_change(
         self,

@@ -262,8 +262,15 @@ def change_cancelled(change_set: ChangeSet) -> Message:
 def describe_change(change: UserChange, change_set: ChangeSet) -> str:
     """What one user gains, loses and keeps, as plain (unescaped) text: `loses E3; gains E5 (Sway off)`."""
     parts: list[str] = []
-    if change.remove:
-        parts.append(f"loses {', '.join(change_set.label(sku) for sku in change.remove)}")
+    kept = set(_group_sources(change_set)[0].get(change.user_id, ()))
+    lost = [change_set.label(sku) for sku in change.remove if sku not in kept]
+    if lost:
+        parts.append(f"loses {', '.join(lost)}")
+    parts += [
+        f"loses the direct assignment of {change_set.label(sku)} (keeps it through a group)"
+        for sku in change.remove
+        if sku in kept
+    ]
     gained = set(change.gained)
     for lic in change.add:
         name = change_set.label(lic.sku_id)
@@ -301,7 +308,10 @@ def _summary(change_set: ChangeSet, users: str) -> str:
 
 def _tally(change_set: ChangeSet) -> str:
     gain = sum(1 for item in change_set.items if item.change.gained)
-    lose = sum(1 for item in change_set.items if item.change.remove)
+    kept = _group_sources(change_set)[0]
+    lose = sum(
+        1 for item in change_set.items if set(item.change.remove) - set(kept.get(item.change.user_id, ()))
+    )
     services = sum(1 for item in change_set.items if not item.change.gained and not item.change.remove)
     parts = [f"Gain a license: *{gain:,}*", f"lose one: *{lose:,}*"]
     if services:
@@ -350,9 +360,12 @@ def _plans_off(sku_id: str, disabled: frozenset[str], change_set: ChangeSet) -> 
 
 def _seat_changes(change_set: ChangeSet) -> list[_SeatChange]:
     delta: Counter[str] = Counter()
+    kept, held = _group_sources(change_set)
     for item in change_set.items:
-        delta.update(item.change.gained)
-        delta.subtract(item.change.remove)
+        user = item.change.user_id
+        # R21: one seat per user and product, whatever the sources.
+        delta.update(sku for sku in item.change.gained if sku not in held.get(user, ()))
+        delta.subtract(sku for sku in item.change.remove if sku not in kept.get(user, ()))
     changes: list[_SeatChange] = []
     for sku, moved in delta.items():
         if moved == 0:
@@ -366,6 +379,13 @@ def _seat_changes(change_set: ChangeSet) -> list[_SeatChange]:
             continue
         changes.append(_SeatChange(change_set.label(sku), before, before + moved, total))
     return changes
+
+
+def _group_sources(change_set: ChangeSet) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per user, the products a group keeps giving them (`kept`) or gives them already (`held`)."""
+    if change_set.group_id:
+        return {}, {}
+    return dict(change_set.details.get("kept", {})), dict(change_set.details.get("held", {}))
 
 
 def _seat_line(seats: _SeatChange) -> str:

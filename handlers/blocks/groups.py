@@ -60,7 +60,7 @@ def group_overview(overview: GroupOverview) -> Message:
     else:
         blocks.append(section("This group gives no license."))
     if overview.in_error:
-        errors = member_errors(group.id, overview.in_error, overview.products)
+        errors = member_errors(group.id, overview.in_error, overview.products, group.display_name)
         lines = [_error_line(entry) for entry in errors]
         title = f":warning: *Members in error ({len(overview.in_error):,})*"
         blocks += sections([title, *shorten_list(lines, SHOWN_MEMBER_ERRORS, "… and {n} more")])
@@ -84,10 +84,15 @@ def group_change_preview(change_set: ChangeSet, buttons: ActionsBlock) -> Messag
     product = escape(change_set.product_label)
     summary = _group_summary(change_set, name, product)
     members = plural(preview.members, "member")
-    blocks: list[Block] = [
-        header(f"Preview: {verb} a group's license"),
-        section(f"{summary}\nThe group has {members}: " + _tally(preview)),
-    ]
+    blocks: list[Block] = [header(f"Preview: {verb} a group's license")]
+    if change_set.details:
+        blocks.append(section(f"{summary}\nThe group has {members}: " + _tally(preview)))
+    else:
+        before = escape(_licenses_text(item.change.before, change_set))
+        after = escape(_licenses_text(item.change.after, change_set))
+        blocks.append(
+            section(f"{summary}\nIts licenses: {before} → {after}. Every member follows, once processed.")
+        )
     lines = [f"• *{escape(who)}* gains {escape(what)}" for who, what in preview.gains]
     lines += [f"• *{escape(who)}* loses {escape(what)}" for who, what in preview.loses]
     if lines:
@@ -185,12 +190,12 @@ def group_processing(
         )
     elif stalled:
         lines.append(
-            f":hourglass: Microsoft 365 is still {_processing(processing)} after a long while. It "
+            f":hourglass: {_working(processing)} It is taking a long while. It "
             "usually finishes on its own; if it does not, check the group in the Microsoft Entra admin "
             "center (Licenses) and reprocess it there. This message keeps following it."
         )
     else:
-        lines.append(f":hourglass_flowing_sand: Microsoft 365 is {_processing(processing)} the members…")
+        lines.append(f":hourglass_flowing_sand: {_working(processing)}")
     blocks.append(section("\n".join(lines)))
     if complete and errors:
         shown = [_error_line(entry) for entry in errors]
@@ -204,14 +209,14 @@ def group_processing(
 
 
 def member_errors(
-    group_id: str, members: Sequence[User], products: Mapping[str, Product]
+    group_id: str, members: Sequence[User], products: Mapping[str, Product], group: str = ""
 ) -> list[MemberError]:
     """Each member's error state from this group, with the reason and fix (R21)."""
     entries: list[MemberError] = []
     for user in sorted(members, key=lambda u: u.display_name.casefold()):
         for state in user.states:
             if state.group_id == group_id and state.in_error:
-                problem, fix = member_error(user, state.sku_id, state.error, products)
+                problem, fix = member_error(user, state.sku_id, state.error, products, group)
                 product = products[state.sku_id].display_name if state.sku_id in products else state.sku_id
                 entries.append((user.display_name, product, problem, fix))
     return entries
@@ -219,6 +224,12 @@ def member_errors(
 
 def _processing(state: ProcessingState) -> str:
     return state.label
+
+
+def _working(state: ProcessingState) -> str:
+    if state is ProcessingState.QUEUED:
+        return "Microsoft 365 has the change queued: it has not started on the members yet."
+    return "Microsoft 365 is processing the members…"
 
 
 def _license_line(lic: LicenseAssignment, products: Mapping[str, Product], members: int) -> str:
