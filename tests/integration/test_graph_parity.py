@@ -15,7 +15,17 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange, plan_user_change
+from domain.catalog import ProductCatalog
+from domain.changes import (
+    ChangeKind,
+    ChangeOutcome,
+    ChangeState,
+    ItemStatus,
+    OutcomeKind,
+    UserChange,
+    plan_user_change,
+)
+from domain.commands import ChangeGroupLicense, ChangeLicenses, ConfirmChange
 from domain.errors import (
     ChangeConflict,
     LicenseInherited,
@@ -25,12 +35,14 @@ from domain.errors import (
 )
 from domain.model import AdminRole, LicenseAssignment, ProcessingState, Product, User
 from domain.ports import TenantDirectory
+from domain.services import Licensing
 from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.simulated import SimulatedDirectory, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5, O365_F3
 from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id
+from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
 from tests.integration.demo_catalog import DEMO_CATALOG
 
@@ -327,3 +339,40 @@ def test_a_groups_license_reaches_the_members_once_processed(backend: Backend, c
     judy = backend.user("judy@contoso.com")
     assert judy.licenses == (LicenseAssignment(E3), LicenseAssignment(E5))
     assert judy.direct_licenses == (LicenseAssignment(E3),)
+
+
+def test_group_changes_through_graph_are_previewed_written_once_and_followed(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    """The services over Graph (graph-sim): a user replace leaves out who only inherits, with no
+    write sent for them; a group replace is one `assignLicense` on the group, then processed."""
+    backends = _graph(engine, clock)
+    graph = next(backends)
+    try:
+        licensing = Licensing(uow_factory, graph.directory, clock, ProductCatalog())
+        preview = licensing.request_change(
+            ChangeLicenses(
+                ChangeKind.REPLACE, "lena@contoso.com", ("ivan@contoso.com", "alice@contoso.com"), "E5"
+            )
+        )
+        assert [name for name, _ in preview.refused] == ["Ivan Petrov"]
+        done = licensing.confirm(ConfirmChange(preview.id, "lena@contoso.com"))
+        assert [item.change.user_principal_name for item in done.items] == ["alice@contoso.com"]
+        assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
+
+        change = licensing.plan_group_change(
+            ChangeGroupLicense(ChangeKind.REPLACE, "lena@contoso.com", "All Staff E3", "E5")
+        )
+        assert change.state is ChangeState.PREVIEWED, "a group change is always previewed"
+        assert len(change.details["gains"]) == 4
+        written = licensing.confirm(ConfirmChange(change.id, "lena@contoso.com"))
+        assert written.items[0].status is ItemStatus.APPLIED
+        assert licensing.group_processing(ALL_STAFF).group.processing is ProcessingState.IN_PROGRESS
+        assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
+        clock.advance(DEMO_GROUP_PROCESSING)
+        status = licensing.group_processing(ALL_STAFF)
+        assert status.group.processing is ProcessingState.COMPLETE
+        assert status.in_error == []
+        assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E5),)
+    finally:
+        backends.close()
