@@ -407,6 +407,8 @@ class Group:
     licenses: tuple[LicenseAssignment, ...] = ()
     processing: ProcessingState = ProcessingState.COMPLETE
     has_members_with_errors: bool = False
+    member_count: int | None = None
+    """The group's user members, when they were counted (`TenantDirectory.licensed_groups`)."""
 
     def license_for(self, sku_id: str) -> LicenseAssignment | None:
         return next((lic for lic in self.licenses if lic.sku_id == sku_id), None)

@@ -98,6 +98,11 @@ class TenantDirectory(Protocol):
         """Each group by object id (None: gone or unreadable), to name where a license comes from."""
         ...
 
+    def licensed_groups(self) -> list[Group]:
+        """Every group that gives a license, with its members counted (`Group.member_count`):
+        the seats groups take, for `/subscription list` and App Home (R21)."""
+        ...
+
     def group_members(self, group_id: str) -> list[User]:
         """The group's users, each with their licenses and where they come from."""
         ...

@@ -140,6 +140,8 @@ class GroupOverview:
 class SubscriptionOverview:
     products: list[Product]
     subscriptions: list[Subscription]
+    groups: list[Group] = field(default_factory=list)
+    """Groups that give licenses, with their members counted: the seats they take (R21)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,8 @@ class HomeOverview:
     products: list[Product]
     subscriptions: list[Subscription]
     recent: list[AuditEntry]
+    groups: list[Group] = field(default_factory=list)
+    """Groups that give licenses, with their members counted (R21)."""
 
 
 class Licensing:
@@ -387,7 +391,9 @@ class Licensing:
 
     def list_subscriptions(self, cmd: ListSubscriptions) -> SubscriptionOverview:
         self.authorize_now(cmd.requester, Permission.READ, "list subscriptions")
-        return SubscriptionOverview(self._directory.products(), self._directory.subscriptions())
+        return SubscriptionOverview(
+            self._directory.products(), self._directory.subscriptions(), self._directory.licensed_groups()
+        )
 
     def request_change(self, cmd: ChangeLicenses, progress: Progress | None = None) -> ChangeSet:
         """Plan a change. Changes that remove access stay previewed until confirmed; the rest
@@ -725,9 +731,10 @@ class Licensing:
         """The requester's overview for App Home: seats, subscriptions and their recent changes."""
         requester = self.authorize_now(cmd.requester, Permission.READ, "show the overview")
         products, subscriptions = self._directory.products(), self._directory.subscriptions()
+        groups = self._directory.licensed_groups()
         with self._uow() as uow:
             recent = uow.audit.recent(limit=RECENT_AUDIT_ENTRIES, actor=requester.name)
-        return HomeOverview(requester, products, subscriptions, recent)
+        return HomeOverview(requester, products, subscriptions, recent, groups)
 
     def first_delivery(self, key: str) -> bool:
         """True the first time a request with this key arrives; False for a redelivery of it

@@ -492,6 +492,14 @@ class InMemoryDirectory:
             if wanted in {group.id.casefold(), group.display_name.casefold(), group.mail_nickname.casefold()}
         ]
 
+    def licensed_groups(self) -> list[Group]:
+        forbid_remote_call("the in-memory directory (licensed groups)")
+        return [
+            replace(group, member_count=len(self._members.get(group.id, [])))
+            for group in self._groups.values()
+            if group.licenses
+        ]
+
     def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
         forbid_remote_call("the in-memory directory (groups)")
         return {group_id: self._groups.get(group_id) for group_id in group_ids}

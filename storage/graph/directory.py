@@ -213,6 +213,19 @@ class GraphDirectory:
                     )
         return found
 
+    def licensed_groups(self) -> list[Group]:
+        """Groups with licenses (read page by page, filtered here: `assignedLicenses` cannot be
+        filtered on without an advanced query), each with its user members counted."""
+        url = relative_url("/groups", {"$select": GROUP_SELECT, "$top": _PAGE})
+        licensed = [group for group in map(parse_group, self._client.get_all(url)) if group.licenses]
+        counted: list[Group] = []
+        for group in licensed:
+            members = relative_url(
+                f"/groups/{group.id}/members/microsoft.graph.user", {"$select": "id", "$top": _PAGE}
+            )
+            counted.append(replace(group, member_count=sum(1 for _ in self._client.get_all(members))))
+        return counted
+
     def group_members(self, group_id: str) -> list[User]:
         """The group's users (the cast leaves nested groups, devices and contacts out)."""
         return self._group_users(group_id, "members/microsoft.graph.user")

@@ -163,6 +163,9 @@ class SimulatedDirectory:
     def list_groups(self) -> list[Group]:
         return self.groups.all()
 
+    def licensed_groups(self) -> list[Group]:
+        return self.groups.licensed()
+
     def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
         return self.groups.by_id(group_ids)
 
@@ -600,6 +603,10 @@ class SimulatedTenant:
     def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
         with self._tenant("groups") as tenant:
             return tenant.groups_by_id(group_ids)
+
+    def licensed_groups(self) -> list[Group]:
+        with self._tenant("licensed groups") as tenant:
+            return tenant.licensed_groups()
 
     def group_members(self, group_id: str) -> list[User]:
         with self._tenant("group members") as tenant:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select
@@ -75,6 +76,21 @@ class SimulatedGroups:
         self.settle()
         rows = self._session.scalars(select(SimGroupRow).order_by(SimGroupRow.display_name, SimGroupRow.id))
         return [self._group(row) for row in rows]
+
+    def licensed(self) -> list[Group]:
+        """Groups that give a license, with their members counted."""
+        self.settle()
+        counts = dict(
+            self._session.execute(
+                select(SimGroupMemberRow.group_id, func.count()).group_by(SimGroupMemberRow.group_id)
+            ).all()
+        )
+        rows = self._session.scalars(select(SimGroupRow).order_by(SimGroupRow.display_name, SimGroupRow.id))
+        return [
+            replace(self._group(row), member_count=int(counts.get(row.id, 0)))
+            for row in rows
+            if row.assigned_licenses
+        ]
 
     def by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
         self.settle()

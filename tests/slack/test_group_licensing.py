@@ -29,6 +29,7 @@ from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
 from tests.slack.conftest import SlackBot, Tenant, serve, text_of
+from tests.slack.test_app_home import open_home, shown
 
 ALL_STAFF = demo_group_id("allstaffe3")
 GROUP_TIMING = Timing(
@@ -274,3 +275,14 @@ def test_the_processing_delay_keeps_members_as_they_were(group_tenant: GroupTena
     assert group_tenant.products_of("ivan@contoso.com") == {"ENTERPRISEPACK"}
     group_tenant.clock.advance(timedelta(seconds=1))
     assert group_tenant.products_of("ivan@contoso.com") == set()
+
+
+def test_subscription_list_and_app_home_count_the_seats_groups_take(group_bot: SlackBot) -> None:
+    assert group_bot.command("lena", "list", command="/subscription") == 200
+    listed = text_of(group_bot.wait_reply("lena", containing="Subscriptions"))
+    e3 = listed[listed.index("Office 365 E3 ENTERPRISEPACK") :]
+    assert e3.split("\n")[2] == "Through groups: All Staff E3 (4 members)"
+    assert "Through groups" not in listed[listed.index("Office 365 E5") :]
+    home = shown(open_home(group_bot, "lena"))
+    assert "Office 365 E3 ENTERPRISEPACK" in home
+    assert "Through groups: All Staff E3 (4 members)" in home
