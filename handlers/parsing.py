@@ -50,6 +50,7 @@ __all__ = [
     "parse_license",
     "parse_subscription",
     "usage_text",
+    "with_group_id",
 ]
 
 MAX_TEXT_LENGTH = 3000
@@ -319,6 +320,7 @@ SubscriptionCommand = (
 )
 
 _TOKEN = re.compile(r"(?i:group:)(?:\"[^\"<>]*\"|\u201c[^\u201d<>]*\u201d)|<[^<>]*>|[^\s<>]+|[<>]")
+_GROUP_TOKEN = re.compile(r"(?i:group:)(?:\"[^\"<>]*\"|\u201c[^\u201d<>]*\u201d|[^\s<>]+)")
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
 _ADDRESS = re.compile(r"[^@\s,;:<>()\[\]\"']{1,64}@[^@\s,;:<>()\[\]\"']{1,190}\.[^@\s,;:<>()\[\]\"'.]{2,63}")
 _BROADCASTS = {"channel", "here", "everyone", "group"}
@@ -712,6 +714,11 @@ def _group_name(word: str, usage: str) -> str | None:
             f'`{GROUP_PREFIX}"All Staff"`.',
         )
     return name
+
+
+def with_group_id(text: str, group_id: str) -> str:
+    """The command text with its `group:NAME` naming the group by object id instead (R21)."""
+    return _GROUP_TOKEN.sub(lambda _: f"{GROUP_PREFIX}{group_id}", text, count=1)
 
 
 def _misspelled_without(word: str) -> bool:

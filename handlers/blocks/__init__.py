@@ -13,7 +13,7 @@ from handlers.blocks.changes import (
 )
 from handlers.blocks.errors import cannot_post_here, domain_error, internal_error, not_pending, usage_error
 from handlers.blocks.forms import license_form, loading_form, notice_view, services_form
-from handlers.blocks.groups import group_overview, group_processing, member_errors
+from handlers.blocks.groups import group_overview, group_processing, member_errors, which_group
 from handlers.blocks.help import help_message
 from handlers.blocks.home import app_home, home_notice
 from handlers.blocks.message import Message
@@ -48,4 +48,5 @@ __all__ = [
     "subscription_list",
     "usage_error",
     "user_overview",
+    "which_group",
 ]

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from slack_sdk.models.blocks import ActionsBlock, Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, PlainTextObject
 
 from domain.changes import ChangeKind, ChangeSet, ItemStatus
-from domain.group_licensing import GroupPreview, member_error
+from domain.group_licensing import AmbiguousGroup, GroupPreview, member_error
 from domain.model import LicenseAssignment, ProcessingState, Product, User
 from domain.services import GroupOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import clip, escape, plural, shorten_list
+from handlers.ids import PICK_GROUP
 
 __all__ = [
     "SHOWN_MEMBER_ERRORS",
@@ -279,3 +280,39 @@ def _group_summary(change_set: ChangeSet, name: str, product: str) -> str:
 
 def _licenses_text(licenses: Sequence[LicenseAssignment], change_set: ChangeSet) -> str:
     return ", ".join(change_set.label(lic.sku_id) for lic in licenses) or "no license"
+
+
+BUTTON_VALUE_LIMIT = 2000
+"""Slack's limit on a button's value."""
+
+
+def which_group(ambiguous: AmbiguousGroup, commands: Sequence[str]) -> Message:
+    """Several groups answer to the name: one button per group, each running the command again
+    for that group (`commands`, in the same order as `ambiguous.choices`)."""
+    lines = [
+        f"• *{escape(group.display_name)}* · mail nickname {escape(group.mail_nickname or '-')} · "
+        f"`{escape(group.id)}`"
+        for group in ambiguous.choices
+    ]
+    blocks: list[Block] = sections(
+        [
+            f":grey_question: *{len(ambiguous.choices)} groups are called {escape(ambiguous.key)}.* "
+            "Which one?",
+            *lines,
+        ]
+    )
+    buttons = [
+        ButtonElement(
+            text=PlainTextObject(
+                text=clip(f"{group.display_name} ({group.mail_nickname or group.id[:8]})", 75)
+            ),
+            action_id=f"{PICK_GROUP}.{index}",
+            value=command,
+        )
+        for index, (group, command) in enumerate(zip(ambiguous.choices, commands, strict=True))
+        if len(command) <= BUTTON_VALUE_LIMIT
+    ][:5]
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    blocks.append(context("Or name it by its object id: `group:ID`."))
+    return message(f"{len(ambiguous.choices)} groups are called {ambiguous.key}: which one?", blocks)

@@ -7,6 +7,7 @@ Slack no longer takes (the 3 s ran out) is a refusal saying to run the command a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
@@ -22,6 +23,7 @@ from domain.commands import (
     ShowUser,
 )
 from domain.errors import DomainError
+from domain.group_licensing import AmbiguousGroup
 from domain.services import Licensing
 from handlers.blocks import (
     group_overview,
@@ -30,10 +32,11 @@ from handlers.blocks import (
     loading_form,
     services_form,
     user_overview,
+    which_group,
 )
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
-from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
+from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FORM
 from handlers.metadata import FormSeal
 from handlers.parsing import (
     ParsedChange,
@@ -44,6 +47,7 @@ from handlers.parsing import (
     ParsedServices,
     ParsedShow,
     parse_license,
+    with_group_id,
 )
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
@@ -61,7 +65,31 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
     def license_command(
         command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
     ) -> None:
-        parsed = parse_license(str(command.get("text") or ""))
+        text = str(command.get("text") or "")
+        try:
+            run(text, command, client, respond, context)
+        except AmbiguousGroup as ambiguous:
+            # R21: two groups with one name: one button per group runs the command for it.
+            commands = [with_group_id(text, group.id) for group in ambiguous.choices]
+            reply(respond, which_group(ambiguous, commands))
+
+    def pick_group(
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        """A group picked among several with one name: the command again, for that group."""
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+        command = {"user_id": str(body["user"]["id"]), "channel_id": str(channel)}
+        run(str(action.get("value") or ""), command, client, respond, context)
+
+    def run(
+        text: str, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+    ) -> None:
+        parsed = parse_license(text)
         if isinstance(parsed, ParsedHelp):
             reply(respond, help_message(parsed.command, parsed.topic))
             return
@@ -84,6 +112,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
     acknowledge_first(app.command(LICENSE_COMMAND), license_command)
+    acknowledge_first(app.action(re.compile(rf"^{re.escape(PICK_GROUP)}\.\d+$")), pick_group)
 
 
 def _change(

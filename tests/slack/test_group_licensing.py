@@ -21,7 +21,7 @@ from domain.catalog import ProductCatalog
 from domain.model import ProcessingState
 from domain.services import Licensing
 from handlers.context import Services, Timing
-from handlers.ids import CONFIRM_CHANGE, UNDO_CHANGE
+from handlers.ids import CONFIRM_CHANGE, PICK_GROUP, UNDO_CHANGE
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
 from storage.simulated import SimulatedDirectory, SimulatedTenant, reset_demo_tenant
@@ -257,10 +257,17 @@ def test_an_unknown_group_and_a_bad_target_are_explained(group_bot: SlackBot) ->
 
 def test_two_groups_with_one_name_ask_which_one(group_bot: SlackBot, group_tenant: GroupTenant) -> None:
     with group_tenant.sessions.begin() as session:
-        SimulatedDirectory(session, group_tenant.clock).groups.add("All Staff E3", mail_nickname="allstaff2")
-    assert group_bot.command("lena", 'show group:"All Staff E3"') == 200
-    asked = text_of(group_bot.wait_reply("lena", containing="2 groups are called"))
-    assert f"group:{ALL_STAFF}" in asked
+        SimulatedDirectory(session, group_tenant.clock).groups.add(
+            "All Staff E3", mail_nickname="allstaff2", group_id="ffffffff-0000-4000-8000-000000000000"
+        )
+    assert group_bot.command("lena", 'replace group:"All Staff E3" E5') == 200
+    asked = group_bot.wait_reply("lena", containing="2 groups are called")
+    shown = text_of(asked)
+    assert ALL_STAFF in shown
+    assert "[1] All Staff E3 (allstaffe3)  [2] All Staff E3 (allstaff2)" in shown
+    assert group_bot.press_on("lena", asked, f"{PICK_GROUP}.0") == 200
+    preview = text_of(group_bot.wait_posted("Preview: replace a group's license"))
+    assert "The group has 4 members" in preview, "the group picked, with its members"
 
 
 def test_the_processing_delay_keeps_members_as_they_were(group_tenant: GroupTenant) -> None:
