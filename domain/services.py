@@ -65,6 +65,7 @@ from domain.model import (
     Group,
     LicenseAssignment,
     Permission,
+    ProcessingState,
     Product,
     Subscription,
     User,
@@ -317,9 +318,9 @@ class Licensing:
         found = self._directory.groups_by_id([group_id]).get(group_id)
         if found is None:
             raise UnknownGroup(group_id)
-        in_error = (
-            self._directory.members_with_license_errors(group_id) if found.has_members_with_errors else []
-        )
+        # Read once processing is over (Graph does not return `hasMembersWithLicenseErrors`).
+        complete = found.processing is ProcessingState.COMPLETE
+        in_error = self._directory.members_with_license_errors(group_id) if complete else []
         products = {p.sku_id: p for p in self._directory.products()} if in_error else {}
         return GroupOverview(found, products, [], in_error)
 

@@ -51,9 +51,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-GROUP_SELECT: Final = (
-    "id,displayName,mailNickname,assignedLicenses,licenseProcessingState,hasMembersWithLicenseErrors"
-)
+GROUP_SELECT: Final = "id,displayName,mailNickname,assignedLicenses,licenseProcessingState"
+"""`hasMembersWithLicenseErrors` is left out: Graph never returns it on a GET (it is for `$filter`)."""
 USER_SELECT: Final = (
     "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled,assignedLicenses,"
     "licenseAssignmentStates"

@@ -268,9 +268,9 @@ GROUP_PROPERTIES: Final = frozenset(
         "groupTypes",
         "assignedLicenses",
         "licenseProcessingState",
-        "hasMembersWithLicenseErrors",
     }
 )
+"""Graph's documentation: `hasMembersWithLicenseErrors` is never returned on a GET (only filtered on)."""
 DEFAULT_GROUP_PROPERTIES: Final = (
     "id",
     "description",
@@ -300,7 +300,6 @@ def group_json(group: Group) -> dict[str, Any]:
             {"disabledPlans": sorted(lic.disabled_plans), "skuId": lic.sku_id} for lic in group.licenses
         ],
         "licenseProcessingState": {"state": group.processing.value},
-        "hasMembersWithLicenseErrors": group.has_members_with_errors,
     }
 
 

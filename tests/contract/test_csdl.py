@@ -493,7 +493,6 @@ def test_groups_and_their_members_match_the_csdl(csdl: Csdl, http: httpx.Client)
     assert {
         ("microsoft.graph.group", "assignedLicenses"),
         ("microsoft.graph.group", "licenseProcessingState"),
-        ("microsoft.graph.group", "hasMembersWithLicenseErrors"),
         ("microsoft.graph.licenseProcessingState", "state"),
         ("microsoft.graph.licenseAssignmentState", "assignedByGroup"),
     } <= checker.seen
