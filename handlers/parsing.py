@@ -74,18 +74,23 @@ LICENSE_USAGE: dict[str, Usage] = {
             f"{LICENSE_COMMAND} assign @alice @bob E5",
             f"{LICENSE_COMMAND} assign @sales-team Office 365 E3 without Sway, Teams",
             f"{LICENSE_COMMAND} assign carol@contoso.com E5",
+            f'{LICENSE_COMMAND} assign group:"All Staff" E5 (the group\'s own license, after a preview)',
         ),
     ),
     "replace": Usage(
         f"{LICENSE_COMMAND} replace @user… PRODUCT [without SERVICE, …]",
         "Replace every license the users hold with this one, in one step per user "
         "(shows a preview to confirm first).",
-        (f"{LICENSE_COMMAND} replace @alice E5", f"{LICENSE_COMMAND} replace has:E3 E5"),
+        (
+            f"{LICENSE_COMMAND} replace @alice E5",
+            f"{LICENSE_COMMAND} replace has:E3 E5",
+            f'{LICENSE_COMMAND} replace group:"All Staff" E5',
+        ),
     ),
     "remove": Usage(
         f"{LICENSE_COMMAND} remove @user… PRODUCT",
         "Take a license away (shows a preview to confirm first).",
-        (f"{LICENSE_COMMAND} remove @alice E3",),
+        (f"{LICENSE_COMMAND} remove @alice E3", f"{LICENSE_COMMAND} remove group:Sales E3"),
     ),
     "services": Usage(
         f"{LICENSE_COMMAND} services @user PRODUCT",
@@ -96,7 +101,11 @@ LICENSE_USAGE: dict[str, Usage] = {
     "show": Usage(
         f"{LICENSE_COMMAND} show @user",
         "A user's licenses, the services turned off, assignment errors and the seats left.",
-        (f"{LICENSE_COMMAND} show @alice", f"{LICENSE_COMMAND} show alice@contoso.com"),
+        (
+            f"{LICENSE_COMMAND} show @alice",
+            f"{LICENSE_COMMAND} show alice@contoso.com",
+            f'{LICENSE_COMMAND} show group:"All Staff" (its licenses, members and members in error)',
+        ),
     ),
     "help": Usage(
         f"{LICENSE_COMMAND} help [FORM]",
