@@ -167,6 +167,12 @@ def change_applying() -> Message:
 
 def change_progress(change_set: ChangeSet) -> Message:
     """A bulk change while it is written: how far it is, updated in place."""
+    if change_set.group_id:
+        name = escape(change_set.items[0].change.display_name)
+        return message(
+            f"Changing the license of the group {change_set.items[0].change.display_name}…",
+            [section(f":hourglass_flowing_sand: Changing the license of the group *{name}*…")],
+        )
     words = _WORDS[change_set.kind]
     counts = Counter(item.status for item in change_set.items)
     total = len(change_set.items)

@@ -33,6 +33,7 @@ from domain.errors import (
     ServicePlanConflict,
     UnknownUser,
 )
+from domain.group_licensing import UnknownGroup
 from domain.model import AdminRole, Cloud, Group, LicenseAssignment, Organization, Product, Subscription, User
 from domain.rules import find_conflict
 from storage.graph.client import MAX_BATCH, GraphClient, GraphRequest, GraphResponse
@@ -263,7 +264,11 @@ class GraphDirectory:
             ):
                 return group
             raise DirectoryUnavailable("Graph did not answer the group's license write")
-        change = UserChange(group_id, group_id, group_id, (), tuple(add))
+        if response.status == 404:
+            raise UnknownGroup(group_id)
+        found = self.groups_by_id([group_id]).get(group_id.lower())
+        name = f"The group {found.display_name}" if found is not None else "The group"
+        change = UserChange(group_id, f"group:{group_id}", name, (), tuple(add))
         raise self._refusal(change, response, _Lazy(self.products), None)
 
     # Writes
