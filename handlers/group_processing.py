@@ -25,6 +25,7 @@ from domain.model import ProcessingState
 from domain.services import GroupOverview, Licensing
 from handlers.blocks import group_processing, member_errors, result_buttons, result_note
 from handlers.blocks.groups import SHOWN_MEMBER_ERRORS
+from handlers.blocks.text import escape
 from handlers.context import Timing
 from handlers.exports import member_errors_csv
 from handlers.presenting import Surface
@@ -129,7 +130,7 @@ class GroupFollower:
         return key
 
     def _hand_over(self, change_set: ChangeSet) -> None:
-        name = change_set.items[0].change.display_name
+        name = escape(change_set.items[0].change.display_name)
         try:
             self.surface.client.chat_postMessage(
                 channel=self.surface.channel,
