@@ -24,8 +24,8 @@ from handlers.context import Services, Timing
 from handlers.ids import CONFIRM_CHANGE, PICK_GROUP, UNDO_CHANGE
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
-from storage.simulated import SimulatedDirectory, SimulatedTenant, reset_demo_tenant
-from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id
+from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id, reset_demo_tenant
+from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id, user_row
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
 from tests.slack.conftest import SlackBot, Tenant, serve, text_of
@@ -293,3 +293,33 @@ def test_subscription_list_and_app_home_count_the_seats_groups_take(group_bot: S
     home = shown(open_home(group_bot, "lena"))
     assert "Office 365 E3 ENTERPRISEPACK" in home
     assert "Through groups: All Staff E3 (4 members)" in home
+
+
+def test_many_members_in_error_go_in_a_csv_in_the_thread(
+    group_bot: SlackBot, group_tenant: GroupTenant
+) -> None:
+    """25 members, 3 free F3 seats: 22 end in CountViolation, listed in a CSV in the thread."""
+    with group_tenant.sessions.begin() as session:
+        for n in range(25):
+            session.add(user_row(f"temp{n:02d}@contoso.com", f"Temp {n:02d}"))
+        session.flush()
+        members = [demo_user_id(f"temp{n:02d}@contoso.com") for n in range(25)]
+        SimulatedDirectory(session, group_tenant.clock).groups.add(
+            "Temps", mail_nickname="temps", members=members, processing_delay=timedelta(seconds=5)
+        )
+    assert group_bot.command("lena", "assign group:temps F3") == 200
+    preview = group_bot.wait_posted("Preview: assign a group's license")
+    assert "Will end in an error (22)" in text_of(preview)
+    assert group_bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
+    group_bot.wait_posted("Microsoft 365 is processing the members")
+    group_tenant.clock.advance(timedelta(seconds=5))
+    finished = group_bot.wait_posted("every one in the CSV in this thread")
+    done, done_ts = text_of(finished), finished.ts
+    assert "22 members left in an error state" in done
+    [csv_file] = group_bot.slack.wait_for(group_bot.slack.files, description="the CSV")
+    assert csv_file.name.startswith("group-errors-")
+    assert csv_file.thread_ts == done_ts
+    rows = csv_file.content.decode().strip().splitlines()
+    assert rows[0] == "member,product,problem,fix"
+    assert len(rows) == 1 + 22
+    assert "not enough Office 365 F3 seats for them" in rows[1]
