@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -25,6 +25,8 @@ from storage.simulated import SimulatedDirectory, reset_demo_tenant, tenant_is_e
 __all__ = ["DatabaseTenant", "SimTenant", "TenantSource", "UtcClock"]
 
 IN_MEMORY = "sqlite://"
+STALLED = timedelta(days=3650)
+"""A processing delay no test or demo outlives: the group's processing stalls."""
 
 
 class SimTenant(Protocol):
@@ -123,6 +125,22 @@ class DatabaseTenant:
         """One transaction: committed when the block ends normally, rolled back otherwise."""
         with self._lock, self._sessions() as session:
             yield SimulatedDirectory(session, self._clock)
+            session.commit()
+
+    def group_processing(self, *, seconds: float | None = None, stalled: Sequence[str] = ()) -> None:
+        """How long Microsoft 365 takes to process a change to a group's licenses (R21): `seconds`
+        for every group; the `stalled` groups (by name, mail nickname or id) never finish one."""
+        with self._lock, self._sessions() as session:
+            groups = SimulatedDirectory(session, self._clock).groups
+            if seconds is not None:
+                for group in groups.all():
+                    groups.set_processing_delay(group.id, timedelta(seconds=seconds))
+            for key in stalled:
+                found = groups.find(key)
+                if not found:
+                    raise ValueError(f"there is no group {key!r} to stall")
+                for group in found:
+                    groups.set_processing_delay(group.id, STALLED)
             session.commit()
 
     def reset_demo(self) -> None:
