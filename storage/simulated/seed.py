@@ -63,6 +63,7 @@ __all__ = [
     "demo_group_id",
     "demo_subscription_id",
     "demo_user_id",
+    "drop_group_licenses",
     "reset_demo_tenant",
     "show_user_json",
     "tenant_is_empty",
@@ -370,3 +371,16 @@ def user_names(session: Session) -> list[str]:
     """Every user principal name of the simulated tenant, in order."""
     upn = SimUserRow.user_principal_name
     return list(session.scalars(select(upn).order_by(upn)))
+
+
+def drop_group_licenses(session: Session, sku_id: str) -> None:
+    """No group gives the product any more, and its members no longer have it from one (R21): for
+    a job that must select exactly its own holders of the product (benchmarks, chaos runs)."""
+    session.execute(
+        delete(SimGroupLicenseStateRow)
+        .where(SimGroupLicenseStateRow.sku_id == sku_id)
+        .execution_options(synchronize_session=False)
+    )
+    for row in session.scalars(select(SimGroupRow)):
+        row.assigned_licenses = [lic for lic in row.assigned_licenses if lic.get("skuId") != sku_id]
+    session.flush()

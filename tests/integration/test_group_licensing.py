@@ -23,7 +23,7 @@ from domain.services import Licensing
 from storage.orm import SimLicenseEventRow
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5, O365_F3
-from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id
+from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id, drop_group_licenses
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
 
@@ -213,3 +213,15 @@ def test_processing_that_stalls_never_reaches_the_members(
         assert ivan is not None
         assert ivan.holds(E3)
         assert not ivan.holds(E5)
+
+
+def test_a_job_can_take_a_product_away_from_every_group(
+    directory: SimulatedDirectory, session: Session
+) -> None:
+    """What benchmarks and chaos runs use so that `has:E3` selects only their own users."""
+    drop_group_licenses(session, E3)
+    holders = {u.user_principal_name for u in directory.users_with_product(E3)}
+    assert "ivan@contoso.com" not in holders
+    assert "judy@contoso.com" in holders, "she has it directly too"
+    [group] = directory.find_groups(ALL_STAFF)
+    assert group.licenses == ()
