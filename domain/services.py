@@ -45,6 +45,7 @@ from domain.commands import (
 from domain.errors import (
     ChangeNotPending,
     DomainError,
+    LicenseInherited,
     NotAuthorized,
     NothingToChange,
     OutsideOrganization,
@@ -726,6 +727,11 @@ class Licensing:
                 "so it has no services to change.",
                 "Assign it first (`/license assign`), then turn its services on or off.",
             )
+        if user.only_inherited(product.sku_id):
+            # R5 + R21: the services of a license from a group are set on the group.
+            names = self._group_names([user])
+            groups = [names[g] for g in dict.fromkeys(user.groups_of(product.sku_id)) if g in names]
+            raise LicenseInherited(user.display_name, product.display_name, groups, services=True)
         return UserServices(user, product, held)
 
     def home(self, cmd: ShowHome) -> HomeOverview:

@@ -323,3 +323,19 @@ def test_many_members_in_error_go_in_a_csv_in_the_thread(
     assert rows[0] == "member,product,problem,fix"
     assert len(rows) == 1 + 22
     assert "not enough Office 365 F3 seats for them" in rows[1]
+
+
+def test_the_services_form_of_a_license_from_a_group_says_they_are_the_groups(group_bot: SlackBot) -> None:
+    assert group_bot.command("lena", "services ivan@contoso.com E3") == 200
+    refusal = group_bot.slack.wait_for(
+        lambda: next(
+            (
+                v
+                for v in group_bot.slack.open_views(group_bot.people["lena"])
+                if "set on the group" in str(v.blocks)
+            ),
+            None,
+        ),
+        description="the form saying the services are the group's",
+    )
+    assert 'group:\\"All Staff E3\\"' in str(refusal.blocks) or 'group:"All Staff E3"' in str(refusal.blocks)
