@@ -302,7 +302,7 @@ class GraphApi:
         return _ok(body)
 
     def _user_json(self, user: User) -> dict[str, Any]:
-        return user_json(self._rules.with_states(user))
+        return user_json(self._rules.with_states(self._rules.with_group_states(user)))
 
     def _roles(self, request: ApiRequest, key: str) -> ApiResponse:
         if request.headers.get("consistencylevel") != "eventual" or request.query.get("$count") != "true":
@@ -416,11 +416,16 @@ class GraphApi:
         selected = _selected(request, USER_PROPERTIES, "user")
         with self._tenant.session() as tenant:
             group = _group_by_id(tenant, key)
-            users = (
-                tenant.members_with_license_errors(group.id)
-                if errors_only
-                else tenant.group_members(group.id)
-            )
+            users = tenant.group_members(group.id)
+        if errors_only:
+            # What the tenant holds in error, and what these rules add (a location, R21).
+            users = [
+                user
+                for user in users
+                if any(
+                    s.group_id == group.id and s.in_error for s in self._rules.with_group_states(user).states
+                )
+            ]
         items = [
             {
                 "@odata.type": "#microsoft.graph.user",
