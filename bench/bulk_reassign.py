@@ -137,6 +137,7 @@ def _template(folder: Path, users: int) -> Path:
 
     from storage.database import create_engine, session_factory
     from storage.orm import SimUserLicenseRow
+    from storage.simulated.seed import drop_group_licenses
 
     path = folder / "tenant-template.db"
     url = sim_tenant_file(path, [Cohort("bulk", users, "ENTERPRISEPACK")], {"ENTERPRISEPREMIUM": users})
@@ -148,6 +149,7 @@ def _template(folder: Path, users: int) -> Path:
                     SimUserLicenseRow.sku_id == E3, ~SimUserLicenseRow.user_id.in_(_bulk_ids(users))
                 )
             )
+            drop_group_licenses(session, E3)
             session.commit()
     finally:
         engine.dispose()

@@ -100,6 +100,7 @@ def _strip_demo_e3(url: str, job_users: int) -> None:
 
     from storage.database import create_engine, session_factory
     from storage.orm import SimUserLicenseRow
+    from storage.simulated.seed import drop_group_licenses
 
     engine = create_engine(url)
     try:
@@ -109,6 +110,7 @@ def _strip_demo_e3(url: str, job_users: int) -> None:
                     SimUserLicenseRow.sku_id == E3, ~SimUserLicenseRow.user_id.in_(_job_ids(job_users))
                 )
             )
+            drop_group_licenses(session, E3)
             session.commit()
     finally:
         engine.dispose()

@@ -26,7 +26,7 @@ from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.waste_service import Waste
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
-from handlers.context import Services, WorkflowSections
+from handlers.context import Services, Timing, WorkflowSections
 from handlers.message_updates import MessageUpdates
 from handlers.notifier import SlackNotifier
 from handlers.slack_directory import SlackUsers
@@ -144,6 +144,8 @@ def bootstrap(
         message_updates=updates,
         access=access.access,
         waste_service=Waste(licensing, prices=prices),
+        # R21: a group being processed is read at most once per poll interval.
+        timing=Timing(group_poll_interval=settings.poll_interval_seconds),
     )
     log.info(
         "licensebot ready",

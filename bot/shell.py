@@ -136,9 +136,10 @@ class Console:
         # (Slack's pace is the listeners' own, tested there).
         unpaced = MessageUpdates(interval=0.0)
         services = container.services
+        # A group being processed is read every second, so the console shows it move (R21).
         services = replace(
             services,
-            timing=replace(services.timing, progress_interval=0.0),
+            timing=replace(services.timing, progress_interval=0.0, group_poll_interval=1.0),
             message_updates=unpaced,
         )
         self._app: App = create_app(

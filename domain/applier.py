@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from domain.audit import AuditEntry, AuditResult
 from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, ItemStatus, OutcomeKind
 from domain.errors import ChangeNotPending
+from domain.group_licensing import GroupWrites
 from domain.model import licenses_to_json
 from domain.ports import Clock, TenantDirectory, UnitOfWork, UnitOfWorkFactory
 
@@ -180,7 +181,9 @@ class ChangeApplier:
                 if isinstance(step, _Stop):
                     return step.change_set, step.held
                 change_set, batch, resumed = step
-                outcomes = self._directory.apply([i.change for i in batch], verify=bool(resumed))
+                # A group's own license (R21) is written with the group's assignLicense.
+                writer = GroupWrites(self._directory) if change_set.group_id else self._directory
+                outcomes = writer.apply([i.change for i in batch], verify=bool(resumed))
                 recorded = self._outcome(
                     change_set, lease, owner, outcomes, resumed, correlation_id=correlation_id
                 )

@@ -12,8 +12,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from domain.errors import ChangeNotPending, DomainError, IllegalTransition, LicenseNotHeld, NothingToChange
+from domain.errors import (
+    ChangeNotPending,
+    DomainError,
+    IllegalTransition,
+    LicenseInherited,
+    LicenseNotHeld,
+    NothingToChange,
+)
 from domain.model import LicenseAssignment, Organization, Product, User, licenses_by_sku
 from domain.rules import (
     check_assignable,
@@ -138,23 +146,52 @@ def plan_user_change(
     *,
     turn_off: frozenset[str] = frozenset(),
     turn_on: frozenset[str] = frozenset(),
+    groups: Mapping[str, str] | None = None,
 ) -> UserChange:
-    """Plan one user's change, or raise the rule that refuses it (R3–R8).
+    """Plan one user's change, or raise the rule that refuses it (R3–R8, R21).
 
-    `products` is every product of the tenant by sku id (for the conflict check of R6).
+    `products` is every product of the tenant by sku id (for the conflict check of R6); `groups`
+    names the groups the user gets licenses from, by object id. The change is what is assigned to
+    the user directly: a license the user only inherits from a group is never planned to go (R21,
+    Graph refuses it), and one held both ways loses only its direct assignment.
     """
     check_in_organization(user, organization)
     current = licenses_by_sku(user.licenses)
+    direct = licenses_by_sku(user.direct_licenses)
     held = current.get(product.sku_id)
+    held_direct = direct.get(product.sku_id)
+
+    def group_names(sku_id: str) -> list[str]:
+        known = groups or {}
+        return [known[group_id] for group_id in dict.fromkeys(user.groups_of(sku_id)) if group_id in known]
+
     if kind is ChangeKind.REMOVE:
         if held is None:
             holds = [products[lic.sku_id].display_name for lic in user.licenses if lic.sku_id in products]
             raise LicenseNotHeld(user.display_name, product.display_name, holds)
-        after = [lic for lic in user.licenses if lic.sku_id != product.sku_id]
+        if held_direct is None:
+            raise LicenseInherited(user.display_name, product.display_name, group_names(product.sku_id))
+        after = [lic for lic in direct.values() if lic.sku_id != product.sku_id]
     else:
-        base = held.disabled_plans if held else frozenset()
+        if held_direct is None and held is not None and (kind is ChangeKind.SERVICES or turn_off or turn_on):
+            # R5 + R21: the services of a license from a group are the group's.
+            raise LicenseInherited(
+                user.display_name, product.display_name, group_names(product.sku_id), services=True
+            )
+        if kind is ChangeKind.ASSIGN and held_direct is None and held is not None:
+            names = " and ".join(f"the group {name}" for name in group_names(product.sku_id)) or "a group"
+            raise NothingToChange(f"{user.display_name} already gets {product.display_name} from {names}.")
+        base = held_direct.disabled_plans if held_direct else frozenset()
         target = LicenseAssignment(product.sku_id, merge_disabled_plans(base, turn_off, turn_on))
         if kind is ChangeKind.REPLACE:
+            inherited = [
+                sku for sku in current if sku != product.sku_id and sku not in direct and user.groups_of(sku)
+            ]
+            if inherited:
+                # R21: the others go ahead; this user keeps what groups give them, so no replace.
+                labels = [products[sku].display_name if sku in products else sku for sku in inherited]
+                sources = list(dict.fromkeys(name for sku in inherited for name in group_names(sku)))
+                raise LicenseInherited(user.display_name, " and ".join(labels), sources)
             # R7: every previous assignment goes, the new one comes, in the same write.
             after = [target]
         else:
@@ -163,16 +200,19 @@ def plan_user_change(
                     f"{user.display_name} has no {product.display_name} license.",
                     "Assign it first (`/license assign`).",
                 )
-            after = [lic for lic in user.licenses if lic.sku_id != product.sku_id] + [target]
+            after = [lic for lic in direct.values() if lic.sku_id != product.sku_id] + [target]
         if held is None:
             check_assignable(product)
             check_usage_location(user)
-        find_conflict(user, after, products)
+        kept = {lic.sku_id for lic in after}
+        find_conflict(
+            user, after + [lic for lic in user.inherited_licenses() if lic.sku_id not in kept], products
+        )
     change = UserChange(
         user.id,
         user.user_principal_name,
         user.display_name,
-        tuple(sorted(user.licenses, key=lambda lic: lic.sku_id)),
+        tuple(sorted(direct.values(), key=lambda lic: lic.sku_id)),
         tuple(sorted(after, key=lambda lic: lic.sku_id)),
     )
     if change.is_noop:
@@ -287,6 +327,14 @@ class ChangeSet:
     """Set when the change is done and something was written: until then it can be undone."""
     request_key: str = ""
     """The idempotency key claimed with this change set (a retry or an undo of another one)."""
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """What the preview says about users in the change (label, note): a license they keep through
+    a group although its direct assignment goes (R21)."""
+    group_id: str = ""
+    """Set when the change is a Microsoft Entra group's own license (R21): its one item is the
+    group (`domain.group_licensing.group_as_target`), written with the group's `assignLicense`."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """A group change's predicted effect on the members (`GroupPreview.to_json`)."""
 
     def label(self, sku_id: str) -> str:
         """A product's display name, from the snapshot (its sku id when the change never saw it)."""
@@ -379,7 +427,7 @@ def plan_undo(
         user = current.get(change.user_id)
         if user is None:
             refused.append((change.display_name, "no longer in the tenant"))
-        elif change.state_of(user.licenses) != "after":
+        elif change.state_of(user.direct_licenses) != "after":
             refused.append(
                 (
                     user.display_name,

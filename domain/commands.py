@@ -12,6 +12,7 @@ __all__ = [
     "BuySubscription",
     "CancelChange",
     "CancelSubscription",
+    "ChangeGroupLicense",
     "ChangeLicenses",
     "ChangeSeats",
     "ConfirmChange",
@@ -22,6 +23,7 @@ __all__ = [
     "ReclaimLicenses",
     "RejectCancellation",
     "RetryFailed",
+    "ShowGroup",
     "ShowHome",
     "ShowServices",
     "ShowUser",
@@ -64,6 +66,27 @@ class CancelChange:
     change_set_id: str
     requester: str
     correlation_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeGroupLicense:
+    """Assign, replace or remove a Microsoft Entra group's own license (R21): it reaches every
+    member, so it is always previewed first."""
+
+    kind: ChangeKind
+    requester: str
+    group: str
+    """Display name, mail nickname or object id."""
+    product: str
+    turn_off: tuple[str, ...] = ()
+    correlation_id: str = ""
+    channel: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowGroup:
+    requester: str
+    group: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ __all__ = [
     "DomainError",
     "IllegalTransition",
     "InvalidCommand",
+    "LicenseInherited",
     "MissingServiceDependency",
     "NoUsageLocation",
     "NotAssignable",
@@ -275,6 +276,32 @@ class LicenseNotHeld(NothingToChange):
         super().__init__(f"{user} has no {product} license.", fix)
         self.user = user
         self.product = product
+
+
+class LicenseInherited(DomainError):
+    """R21: a license the user gets from groups cannot be removed from the user directly. (The rule
+    is named here only: what admins read carries no rule number.)"""
+
+    def __init__(self, user: str, product: str, groups: Sequence[str], *, services: bool = False) -> None:
+        named = _either([f"the group {name}" for name in groups], "and") or "a group"
+        target = f'group:"{groups[0]}"' if groups else "group:NAME"
+        if services:
+            problem = (
+                f"{user} gets {product} from {named}: the services of a license from a group are "
+                "set on the group, not on each member."
+            )
+            fix = (
+                f"Change the services of the group's license (`/license assign {target} {product} "
+                "without ...`), or assign the license to them directly as well."
+            )
+        else:
+            problem = f"{user} gets {product} from {named}, so it cannot be removed from them directly."
+            leave = _either(list(groups), "and") or "the group"
+            fix = (
+                f"Remove them from {leave} (in the Microsoft Entra admin center), or change the "
+                f"group's license (`/license remove {target} ...` or `/license replace {target} ...`)."
+            )
+        super().__init__(problem, fix)
 
 
 class ChangeConflict(DomainError):

@@ -7,22 +7,26 @@ and changes are described as new values. Names and enum values follow Microsoft 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
 __all__ = [
+    "NO_ERROR",
     "ROLE_TEMPLATE_IDS",
     "AdminRole",
     "AssignmentError",
     "CapabilityStatus",
     "Cloud",
+    "Group",
     "LicenseAssignment",
+    "LicenseState",
     "Organization",
     "PaymentMethod",
     "Permission",
+    "ProcessingState",
     "Product",
     "PurchaseChannel",
     "Seats",
@@ -275,6 +279,32 @@ class AssignmentError:
     error: str
 
 
+NO_ERROR = "None"
+"""`licenseAssignmentState.error` of a license that works."""
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseState:
+    """One `licenseAssignmentState`: one source of one of a user's licenses (R21).
+
+    `group_id` is Graph's `assignedByGroup`: None when the license is assigned to the user directly.
+    A product held both directly and from groups has one state per source.
+    """
+
+    sku_id: str
+    group_id: str | None = None
+    disabled_plans: frozenset[str] = frozenset()
+    error: str = NO_ERROR
+
+    @property
+    def direct(self) -> bool:
+        return self.group_id is None
+
+    @property
+    def in_error(self) -> bool:
+        return self.error not in {"", NO_ERROR}
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -284,12 +314,63 @@ class User:
     usage_location: str | None = None
     account_enabled: bool = True
     licenses: tuple[LicenseAssignment, ...] = ()
+    """Every license the user has (Graph's `assignedLicenses`): direct and from groups together."""
     assignment_errors: tuple[AssignmentError, ...] = ()
     created: datetime | None = None
     """`createdDateTime`: when the account was created (None: not read)."""
     last_sign_in: datetime | None = None
     """The latest of `signInActivity`'s interactive and non-interactive sign-ins (R22); None when
     the user never signed in or sign-ins were not read (`UserQuery.sign_ins`)."""
+    states: tuple[LicenseState, ...] = ()
+    """Where each license comes from (`licenseAssignmentStates`, R21); empty when not read."""
+
+    @property
+    def inherits_any(self) -> bool:
+        return any(not state.direct for state in self.states)
+
+    @property
+    def direct_licenses(self) -> tuple[LicenseAssignment, ...]:
+        """The licenses assigned to the user directly: the only ones a write to the user changes
+        (R21). Without any group source, every license is direct."""
+        if not self.inherits_any:
+            return self.licenses
+        direct = [
+            LicenseAssignment(state.sku_id, state.disabled_plans) for state in self.states if state.direct
+        ]
+        return tuple(sorted(direct, key=lambda lic: lic.sku_id))
+
+    def groups_of(self, sku_id: str) -> tuple[str, ...]:
+        """The groups (by object id) the user gets this product from, in error or not."""
+        return tuple(
+            state.group_id for state in self.states if state.sku_id == sku_id and state.group_id is not None
+        )
+
+    def has_direct(self, sku_id: str) -> bool:
+        return any(lic.sku_id == sku_id for lic in self.direct_licenses)
+
+    def only_inherited(self, sku_id: str) -> bool:
+        """Held only from groups: Graph refuses to remove it from the user (R21)."""
+        return self.holds(sku_id) and not self.has_direct(sku_id) and bool(self.groups_of(sku_id))
+
+    def inherited_licenses(self) -> tuple[LicenseAssignment, ...]:
+        """What the user's groups give them (working states only), one per product: a service is
+        off only when every group turns it off."""
+        return self._merged(lambda state: not state.direct)
+
+    def licenses_apart_from(self, group_id: str) -> tuple[LicenseAssignment, ...]:
+        """Every working license the user has from anything but this group (R21)."""
+        if not self.inherits_any:
+            return self.licenses
+        return self._merged(lambda state: state.group_id != group_id)
+
+    def _merged(self, keep: Callable[[LicenseState], bool]) -> tuple[LicenseAssignment, ...]:
+        merged: dict[str, frozenset[str]] = {}
+        for state in self.states:
+            if state.in_error or not keep(state):
+                continue
+            known = merged.get(state.sku_id)
+            merged[state.sku_id] = state.disabled_plans if known is None else known & state.disabled_plans
+        return tuple(LicenseAssignment(sku, plans) for sku, plans in sorted(merged.items()))
 
     @property
     def domain(self) -> str:
@@ -303,6 +384,39 @@ class User:
 
     def with_licenses(self, licenses: Iterable[LicenseAssignment]) -> User:
         return replace(self, licenses=tuple(sorted(licenses, key=lambda lic: lic.sku_id)))
+
+
+class ProcessingState(StrEnum):
+    """`group.licenseProcessingState.state` (R21)."""
+
+    QUEUED = "QueuedForProcessing"
+    IN_PROGRESS = "ProcessingInProgress"
+    COMPLETE = "ProcessingComplete"
+
+    @property
+    def label(self) -> str:
+        return {
+            ProcessingState.QUEUED: "waiting to be processed",
+            ProcessingState.IN_PROGRESS: "being processed",
+            ProcessingState.COMPLETE: "processed",
+        }[self]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A Microsoft Entra group with its own licenses (`group.assignedLicenses`, R21)."""
+
+    id: str
+    display_name: str
+    mail_nickname: str = ""
+    licenses: tuple[LicenseAssignment, ...] = ()
+    processing: ProcessingState = ProcessingState.COMPLETE
+    has_members_with_errors: bool = False
+    member_count: int | None = None
+    """The group's user members, when they were counted (`TenantDirectory.licensed_groups`)."""
+
+    def license_for(self, sku_id: str) -> LicenseAssignment | None:
+        return next((lic for lic in self.licenses if lic.sku_id == sku_id), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,16 @@ from typing import Protocol, Self
 from domain.audit import AuditEntry
 from domain.catalog import KnownProduct
 from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, UserChange
-from domain.model import AdminRole, Organization, PaymentMethod, Product, Subscription, User
+from domain.model import (
+    AdminRole,
+    Group,
+    LicenseAssignment,
+    Organization,
+    PaymentMethod,
+    Product,
+    Subscription,
+    User,
+)
 from domain.workflows import (
     AdminTask,
     Approval,
@@ -110,6 +119,35 @@ class TenantDirectory(Protocol):
         ...
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]: ...
+
+    def find_groups(self, key: str) -> list[Group]:
+        """Microsoft Entra groups by object id, mail nickname or display name (several groups can
+        share a display name: the caller asks which one), R21."""
+        ...
+
+    def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
+        """Each group by object id (None: gone or unreadable), to name where a license comes from."""
+        ...
+
+    def licensed_groups(self) -> list[Group]:
+        """Every group that gives a license, with its members counted (`Group.member_count`):
+        the seats groups take, for `/subscription list` and App Home (R21)."""
+        ...
+
+    def group_members(self, group_id: str) -> list[User]:
+        """The group's users, each with their licenses and where they come from."""
+        ...
+
+    def members_with_license_errors(self, group_id: str) -> list[User]:
+        """Graph's `membersWithLicenseErrors`: the members the group's licenses are in error for."""
+        ...
+
+    def assign_group_license(
+        self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
+    ) -> Group:
+        """The group's own `assignLicense` (add and remove in one call). Microsoft 365 takes it and
+        processes the members afterwards (`Group.processing`); raises the domain error of a refusal."""
+        ...
 
     def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
         """Write each change once (one `assignLicense` per user: add and remove together, R7).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain.applier import BATCH_SIZE, LEASE_TTL, UNDO_TTL, ChangeApplier, Progress, change_set_lease
@@ -31,10 +31,12 @@ from domain.changes import (
 )
 from domain.commands import (
     CancelChange,
+    ChangeGroupLicense,
     ChangeLicenses,
     ConfirmChange,
     ListSubscriptions,
     RetryFailed,
+    ShowGroup,
     ShowHome,
     ShowServices,
     ShowUser,
@@ -43,6 +45,7 @@ from domain.commands import (
 from domain.errors import (
     ChangeNotPending,
     DomainError,
+    LicenseInherited,
     NotAuthorized,
     NothingToChange,
     OutsideOrganization,
@@ -50,10 +53,20 @@ from domain.errors import (
     UnknownRequester,
     UnknownUser,
 )
+from domain.group_licensing import (
+    GROUP_PREFIX,
+    AmbiguousGroup,
+    UnknownGroup,
+    group_as_target,
+    kept_through_groups,
+    plan_group_change,
+)
 from domain.model import (
     AdminRole,
+    Group,
     LicenseAssignment,
     Permission,
+    ProcessingState,
     Product,
     Subscription,
     User,
@@ -68,6 +81,7 @@ __all__ = [
     "LEASE_TTL",
     "UNDO_TTL",
     "Asker",
+    "GroupOverview",
     "HomeOverview",
     "Licensing",
     "Requester",
@@ -111,12 +125,26 @@ class Asker:
 class UserOverview:
     user: User
     products: dict[str, Product]
+    groups: dict[str, str] = field(default_factory=dict)
+    """Names of the groups the user gets licenses from, by object id (R21)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOverview:
+    """A Microsoft Entra group's own licenses, its members and those in error (R21)."""
+
+    group: Group
+    products: dict[str, Product]
+    members: list[User]
+    in_error: list[User]
 
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionOverview:
     products: list[Product]
     subscriptions: list[Subscription]
+    groups: list[Group] = field(default_factory=list)
+    """Groups that give licenses, with their members counted: the seats they take (R21)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +169,8 @@ class HomeOverview:
     products: list[Product]
     subscriptions: list[Subscription]
     recent: list[AuditEntry]
+    groups: list[Group] = field(default_factory=list)
+    """Groups that give licenses, with their members counted (R21)."""
 
 
 class Licensing:
@@ -293,11 +323,101 @@ class Licensing:
         self.authorize_now(cmd.requester, Permission.READ, "show user", target=cmd.user)
         user = self._find_user(cmd.user)
         products = {p.sku_id: p for p in self._directory.products()}
-        return UserOverview(user, products)
+        return UserOverview(user, products, self._group_names([user]))
+
+    def show_group(self, cmd: ShowGroup) -> GroupOverview:
+        """A group's products (services off), members, processing state and members in error."""
+        self.authorize_now(cmd.requester, Permission.READ, "show group", target=f"{GROUP_PREFIX}{cmd.group}")
+        group = self.find_group(cmd.group)
+        products = {p.sku_id: p for p in self._directory.products()}
+        members = self._directory.group_members(group.id)
+        in_error = self._directory.members_with_license_errors(group.id)
+        return GroupOverview(group, products, members, in_error)
+
+    def group_processing(self, group_id: str) -> GroupOverview:
+        """Where Microsoft 365 is with a group's license change (R21): the group with its
+        processing state and the members in error (one read of each, no members list). Called
+        after a confirmed group change, to follow it; no transaction is open."""
+        found = self._directory.groups_by_id([group_id]).get(group_id)
+        if found is None:
+            raise UnknownGroup(group_id)
+        # Read once processing is over (Graph does not return `hasMembersWithLicenseErrors`).
+        complete = found.processing is ProcessingState.COMPLETE
+        in_error = self._directory.members_with_license_errors(group_id) if complete else []
+        products = {p.sku_id: p for p in self._directory.products()} if in_error else {}
+        return GroupOverview(found, products, [], in_error)
+
+    def find_group(self, key: str) -> Group:
+        """One group by display name, mail nickname or object id (R21); several answering to the
+        name is `AmbiguousGroup`, for the admin to pick one."""
+        found = self._directory.find_groups(key)
+        exact = [g for g in found if g.id.casefold() == key.strip().casefold()]
+        if exact:
+            return exact[0]
+        if not found:
+            raise UnknownGroup(key)
+        if len(found) > 1:
+            raise AmbiguousGroup(key, found)
+        return found[0]
+
+    def plan_group_change(self, cmd: ChangeGroupLicense) -> ChangeSet:
+        """A change to a group's own license, previewed with what it does to the members (R21).
+
+        Always previewed, whatever the kind: it reaches every member. Members predicted to end in
+        an error state are warnings in the preview, not refusals. The tenant is read first, with no
+        transaction open; the plan is kept in one short one."""
+        target = f"{GROUP_PREFIX}{cmd.group}"
+        requester = self.authorize_now(
+            cmd.requester,
+            Permission.MANAGE_LICENSES,
+            f"{cmd.kind} a group's licenses",
+            cmd.correlation_id,
+            target=target,
+        )
+        group = self.find_group(cmd.group)
+        products = self._directory.products()
+        product = self._catalog.resolve(cmd.product, products)
+        by_sku = {p.sku_id: p for p in products}
+        turn_off = resolve_plans(product, cmd.turn_off)
+        members = self._directory.group_members(group.id)
+        change, preview = plan_group_change(
+            cmd.kind,
+            group,
+            product,
+            members,
+            by_sku,
+            organization=self._directory.organization(),
+            turn_off=turn_off,
+        )
+        now = self._clock.now()
+        items = [ChangeItem(change)]
+        change_set = ChangeSet(
+            id=uuid.uuid4().hex,
+            kind=cmd.kind,
+            requested_by=requester.name,
+            product_sku=product.sku_id,
+            product_label=product.display_name,
+            items=items,
+            created_at=now,
+            expires_at=now + self._preview_ttl,
+            channel=cmd.channel,
+            seats_before=product.seats.consumed,
+            seats_total=product.seats.enabled,
+            products=snapshot_products(products, _touched_skus(items, product.sku_id)),
+            turn_off=tuple(sorted(turn_off)),
+            group_id=group.id,
+            details=preview.to_json(),
+        )
+        with self._uow() as uow:
+            self._keep(uow, change_set, product.part_number, cmd.correlation_id)
+            uow.commit()
+        return change_set
 
     def list_subscriptions(self, cmd: ListSubscriptions) -> SubscriptionOverview:
         self.authorize_now(cmd.requester, Permission.READ, "list subscriptions")
-        return SubscriptionOverview(self._directory.products(), self._directory.subscriptions())
+        return SubscriptionOverview(
+            self._directory.products(), self._directory.subscriptions(), self._directory.licensed_groups()
+        )
 
     def request_change(self, cmd: ChangeLicenses, progress: Progress | None = None) -> ChangeSet:
         """Plan a change. Changes that remove access stay previewed until confirmed; the rest
@@ -345,10 +465,13 @@ class Licensing:
         unchanged: list[tuple[str, str]] = []
         first_refusal: DomainError | None = None
         org = self._directory.organization()
+        groups = self._group_names(users)
+        notes: list[tuple[str, str]] = []
+        sources: dict[str, dict[str, list[str]]] = {}
         for user in users:
             try:
                 change = plan_user_change(
-                    cmd.kind, user, product, by_sku, org, turn_off=turn_off, turn_on=turn_on
+                    cmd.kind, user, product, by_sku, org, turn_off=turn_off, turn_on=turn_on, groups=groups
                 )
             except NothingToChange as nothing:
                 first_refusal = first_refusal or nothing
@@ -361,12 +484,26 @@ class Licensing:
                 refused.append((user.display_name, refusal.message))
                 continue
             items.append(ChangeItem(change))
+            notes.extend(
+                (user.display_name, note) for note in kept_through_groups(user, change.remove, by_sku, groups)
+            )
+            # R21: seats are per user and product, whatever the sources: a direct assignment that
+            # goes while a group still gives the product frees no seat, and one added to what a
+            # group gives already takes none.
+            inherited = {lic.sku_id for lic in user.inherited_licenses()}
+            kept = [sku for sku in change.remove if sku in inherited]
+            held = [sku for sku in change.gained if sku in inherited]
+            if kept:
+                sources.setdefault("kept", {})[user.id] = kept
+            if held:
+                sources.setdefault("held", {})[user.id] = held
         if not items:
             if len(users) == 1 and first_refusal is not None:
                 raise first_refusal
             reasons = " ".join(_reason_line(name, why) for name, why in [*refused, *unchanged][:5])
             raise NothingToChange(f"Nothing to change for these users. {reasons}")
-        check_seats(product, seats_needed((i.change for i in items), product.sku_id))
+        held_already = sum(1 for skus in sources.get("held", {}).values() if product.sku_id in skus)
+        check_seats(product, seats_needed((i.change for i in items), product.sku_id) - held_already)
         now = self._clock.now()
         touched = _touched_skus(items, product.sku_id)
         change_set = ChangeSet(
@@ -387,6 +524,8 @@ class Licensing:
             turn_off=tuple(sorted(turn_off)),
             turn_on=tuple(sorted(turn_on)),
             request_key=follow_up.key if follow_up else "",
+            notes=notes,
+            details=dict(sources),
         )
         if not cmd.kind.removes_access:
             change_set.confirm(requester.name, now)
@@ -428,6 +567,11 @@ class Licensing:
             original = self._load(uow, cmd.change_set_id)
             slot = self._retry_slot(uow, original)
         failed = original.failed_items
+        if original.group_id:
+            raise NothingToChange(
+                "A change to a group's license is not retried from here.",
+                "Run the group command again: it shows a fresh preview of the members.",
+            )
         if original.kind is ChangeKind.RECLAIM:
             change_set = self._reclaim_retry(original, failed, requester, slot)
             part_number = original.product_label
@@ -509,13 +653,14 @@ class Licensing:
             slot = self._undo_slot(uow, original)
         # The users as they are now, read in batches of 20 with no transaction open (R17).
         wrote = [i.change.user_id for i in original.items if i.status is ItemStatus.APPLIED]
-        items, refused, unchanged = plan_undo(original, self._directory.users_by_id(wrote))
+        items, refused, unchanged = plan_undo(original, self._targets_now(original, wrote))
         if not items:
             reasons = "; ".join(f"{name}: {why}" for name, why in refused[:5])
             raise UndoNotAvailable(f"Nothing to undo: every user changed since. {reasons}")
         change_set = self._undo_set(
             original, items, refused=refused, unchanged=unchanged, requester=requester, slot=slot
         )
+        change_set.group_id = original.group_id
         with self._uow() as uow:
             # Checked again under the original's row lock: two clicks take turns, one undo results.
             if self._undo_slot(uow, self._load(uow, original.id, for_update=True)) != slot:
@@ -523,6 +668,13 @@ class Licensing:
             self._keep(uow, change_set, original.product_label, cmd.correlation_id)
             uow.commit()
         return change_set
+
+    def _targets_now(self, original: ChangeSet, ids: Sequence[str]) -> dict[str, User | None]:
+        """The users (or, for a group's own license, the group) a change wrote to, as they are now."""
+        if not original.group_id:
+            return self._directory.users_by_id(ids)
+        groups = self._directory.groups_by_id(ids)
+        return {gid: (group_as_target(group) if group is not None else None) for gid, group in groups.items()}
 
     def _undo_slot(self, uow: UnitOfWork, original: ChangeSet) -> _Slot:
         now = self._clock.now()
@@ -604,6 +756,14 @@ class Licensing:
                 return slot, earlier
             attempt += 1
 
+    def _group_names(self, users: Iterable[User]) -> dict[str, str]:
+        """The names of the groups these users get licenses from (R21), read in one go."""
+        wanted = sorted({state.group_id for user in users for state in user.states if state.group_id})
+        if not wanted:
+            return {}
+        found = self._directory.groups_by_id(wanted)
+        return {group_id: group.display_name for group_id, group in found.items() if group is not None}
+
     def services_of(self, cmd: ShowServices) -> UserServices:
         """A user's license of a product with its services, to turn them on or off (R5)."""
         self.authorize_now(cmd.requester, Permission.READ, "show services", target=cmd.user)
@@ -616,15 +776,21 @@ class Licensing:
                 "so it has no services to change.",
                 "Assign it first (`/license assign`), then turn its services on or off.",
             )
+        if user.only_inherited(product.sku_id):
+            # R5 + R21: the services of a license from a group are set on the group.
+            names = self._group_names([user])
+            groups = [names[g] for g in dict.fromkeys(user.groups_of(product.sku_id)) if g in names]
+            raise LicenseInherited(user.display_name, product.display_name, groups, services=True)
         return UserServices(user, product, held)
 
     def home(self, cmd: ShowHome) -> HomeOverview:
         """The requester's overview for App Home: seats, subscriptions and their recent changes."""
         requester = self.authorize_now(cmd.requester, Permission.READ, "show the overview")
         products, subscriptions = self._directory.products(), self._directory.subscriptions()
+        groups = self._directory.licensed_groups()
         with self._uow() as uow:
             recent = uow.audit.recent(limit=RECENT_AUDIT_ENTRIES, actor=requester.name)
-        return HomeOverview(requester, products, subscriptions, recent)
+        return HomeOverview(requester, products, subscriptions, recent, groups)
 
     def first_delivery(self, key: str) -> bool:
         """True the first time a request with this key arrives; False for a redelivery of it

@@ -1054,12 +1054,12 @@ class Subscriptions:
         of whom must be in the organization (R8) and hold the source."""
         keys = [u.strip() for u in users if u.strip()]
         if not keys or any(k.casefold() == EVERYONE for k in keys):
-            return (EVERYONE,), source.seats.consumed
+            return (EVERYONE,), self._movable(source)
         if len(keys) == 1 and keys[0].casefold().startswith(HOLDERS_PREFIX):
             holders_of = self._catalog.resolve(keys[0][len(HOLDERS_PREFIX) :], products)
             if holders_of.sku_id == source.sku_id:
-                return (EVERYONE,), source.seats.consumed
-            return (f"{HOLDERS_PREFIX}{holders_of.sku_id}",), holders_of.seats.consumed
+                return (EVERYONE,), self._movable(source)
+            return (f"{HOLDERS_PREFIX}{holders_of.sku_id}",), self._movable(holders_of)
         chosen: dict[str, str] = {}
         for key in keys:
             user = self._directory.user(key)
@@ -1073,6 +1073,14 @@ class Subscriptions:
                 )
             chosen.setdefault(user.id, user.user_principal_name)
         return tuple(chosen.values()), len(chosen)
+
+    def _movable(self, product: Product) -> int:
+        """Holders of the product a switch can move: not those who get it only from a group, whom
+        the reassignment leaves out (R21: the group's own license is changed instead)."""
+        if not product.seats.consumed:
+            return 0
+        holders = self._directory.users_with_product(product.sku_id)
+        return sum(1 for user in holders if not user.only_inherited(product.sku_id))
 
     def _subscription_to_cancel(
         self, key: str, subscriptions: Sequence[Subscription], products: Sequence[Product]

@@ -53,21 +53,45 @@ def is_inactive(user: User, now: datetime, days: int) -> bool:
 
 
 def reclaim_change(user: User) -> UserChange | None:
-    """Every license the user holds goes, in one write (None: they hold none).
+    """Every license assigned to the user directly goes, in one write (None: they hold none so).
 
-    The directory reports licenses assigned to the user; a license inherited from a group (R21) is
-    the group's to change and is never written here: once licenses carry their source, those are
-    left in `after` and named with their group instead.
+    A license inherited from a group (R21) is the group's to change and is never written here
+    (Graph refuses to remove it from the user): `inherited_reasons` names it with its group.
     """
-    if not user.licenses:
+    direct = user.direct_licenses
+    if not direct:
         return None
     return UserChange(
         user.id,
         user.user_principal_name,
         user.display_name,
-        tuple(sorted(user.licenses, key=lambda lic: lic.sku_id)),
+        tuple(sorted(direct, key=lambda lic: lic.sku_id)),
         (),
     )
+
+
+def inherited_reasons(
+    users: Iterable[User], group_names: Mapping[str, str], product_names: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(user, why) for users whose licenses all come from groups (R21): the reclaim cannot take
+    them; the fix is the group membership or the group's license."""
+    reasons: list[tuple[str, str]] = []
+    for user in users:
+        kept = [
+            f"{product_names.get(state.sku_id, state.sku_id)} through the group "
+            f"{group_names.get(state.group_id, 'that gives it')}"
+            for state in user.states
+            if state.group_id is not None and not state.in_error
+        ]
+        if kept:
+            reasons.append(
+                (
+                    user.display_name,
+                    f"keeps {', '.join(kept)}: remove them from the group, or change the group's "
+                    "license, to free that seat",
+                )
+            )
+    return reasons
 
 
 def reclaim_changes(users: Iterable[User]) -> list[UserChange]:

@@ -17,11 +17,12 @@ from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, snapshot_products
 from domain.commands import LicenseReport, ReclaimLicenses
 from domain.errors import NothingToChange, SignInActivityUnavailable
+from domain.group_licensing import kept_through_groups
 from domain.model import Permission, Product, User
 from domain.ports import UserQuery
 from domain.prices import Prices, monthly
 from domain.services import Licensing
-from domain.waste import RECLAIM_DISABLED, RECLAIM_INACTIVE, is_inactive, reclaim_changes
+from domain.waste import RECLAIM_DISABLED, RECLAIM_INACTIVE, inherited_reasons, is_inactive, reclaim_changes
 
 __all__ = ["InactiveAccount", "ReclaimPlan", "ReportPages", "Waste"]
 
@@ -108,11 +109,40 @@ class Waste:
             )
             fix = unavailable.message if unavailable is not None else "There is nothing to reclaim."
             raise NothingToChange(f"{nobody}.", fix)
+        # R21: what groups give stays; a user with nothing of their own is left out, one who also
+        # loses a direct assignment keeps the group's (no seat freed for it), each with the fix.
+        holders = [*disabled, *inactive]
+        products = self._directory.products()
+        by_sku = {product.sku_id: product for product in products}
+        group_ids = sorted({s.group_id for user in holders for s in user.states if s.group_id})
+        found = self._directory.groups_by_id(group_ids) if group_ids else {}
+        group_names = {group_id: group.display_name for group_id, group in found.items() if group}
+        left_out = inherited_reasons(
+            [user for user in holders if not user.direct_licenses],
+            group_names,
+            {sku: product.display_name for sku, product in by_sku.items()},
+        )
+        by_id = {user.id: user for user in holders}
+        kept: dict[str, list[str]] = {}
+        notes: list[tuple[str, str]] = []
+        for change in changes:
+            user = by_id[change.user_id]
+            inherited = {lic.sku_id for lic in user.inherited_licenses()}
+            if still := [sku for sku in change.remove if sku in inherited]:
+                kept[user.id] = still
+                notes += [
+                    (user.display_name, note)
+                    for note in kept_through_groups(user, change.remove, by_sku, group_names)
+                ]
         items = [ChangeItem(change) for change in changes]
         label = RECLAIM_INACTIVE if cmd.inactive_days and unavailable is None else RECLAIM_DISABLED
         touched = {lic.sku_id for change in changes for lic in change.before}
-        products = self._directory.products()
-        freed = Counter(lic.sku_id for change in changes for lic in change.before)
+        freed = Counter(
+            sku
+            for change in changes
+            for sku in change.remove
+            if sku not in kept.get(change.user_id, ())  # kept through a group: no seat freed
+        )
         freed_monthly = monthly(
             self._prices.of_seats(p, freed[p.sku_id]) for p in products if p.sku_id in freed
         )
@@ -127,6 +157,9 @@ class Waste:
             expires_at=now + self._licensing.preview_ttl,
             channel=cmd.channel,
             products=snapshot_products(products, touched),
+            refused=left_out,
+            notes=notes,
+            details={"kept": kept} if kept else {},
         )
         self._licensing.keep(change_set, label.lower(), cmd.correlation_id)
         return ReclaimPlan(

@@ -67,6 +67,13 @@ class Timing:
     form_check_seconds: float = 2.0
     """How long a form submission may check the tenant before it must answer Slack (within 3 s,
     because field errors only go back in that answer); longer checks continue after it."""
+    group_poll_interval: float = 300.0
+    """Seconds between two reads of a group whose license change Microsoft 365 is processing (R21):
+    at most one read per interval per group (`POLL_INTERVAL_SECONDS`)."""
+    group_stall_after: float = 3600.0
+    """After this long still processing, the message says so, with what to check."""
+    group_follow_for: float = 86400.0
+    """How long a group's processing is followed before the message hands over to `/license show`."""
 
 
 @dataclass(frozen=True)

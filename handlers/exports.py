@@ -16,7 +16,7 @@ from domain.changes import ChangeSet
 from domain.model import LicenseAssignment, Product, User
 from handlers.blocks.changes import describe_change
 
-__all__ = ["preview_csv", "result_csv", "write_report"]
+__all__ = ["member_errors_csv", "preview_csv", "result_csv", "write_report"]
 
 DIRECT = "direct"
 """How a license assigned to the user is shown (a license inherited from a group will name it)."""
@@ -55,6 +55,11 @@ def result_csv(change_set: ChangeSet) -> str:
         for item in change_set.items
     ]
     return _csv(("user", "email", "result", "change", "reason", "rule"), rows)
+
+
+def member_errors_csv(errors: Iterable[tuple[str, str, str, str]]) -> str:
+    """One row per member a group's license left in an error state (R21): the reason and the fix."""
+    return _csv(("member", "product", "problem", "fix"), errors)
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

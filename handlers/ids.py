@@ -19,6 +19,7 @@ __all__ = [
     "FORM_USERS_BLOCK",
     "LICENSE_COMMAND",
     "LICENSE_FORM",
+    "PICK_GROUP",
     "REJECT_CANCELLATION",
     "RENEWAL_ACTIONS_BLOCK",
     "RENEWAL_NOT_NOW",
@@ -50,6 +51,8 @@ RETRY_FAILED = "change.retry"
 UNDO_CHANGE = "change.undo"
 """Undo on a change result; its value is the change set id."""
 RESULT_ACTIONS_BLOCK = "change.result.actions"
+PICK_GROUP = "group.pick"
+"""One of several groups with the same name (R21): the button's value is the command to run again."""
 """The actions block holding Retry and Undo."""
 
 LICENSE_FORM = "license.form"

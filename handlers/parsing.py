@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from domain.changes import ChangeKind
 from domain.errors import InvalidCommand
+from domain.group_licensing import GROUP_PREFIX
 from domain.services import HOLDERS_PREFIX
 from domain.workflows import EVERYONE
 from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND
@@ -30,6 +31,8 @@ __all__ = [
     "ParsedCancel",
     "ParsedChange",
     "ParsedForm",
+    "ParsedGroupChange",
+    "ParsedGroupShow",
     "ParsedHelp",
     "ParsedReclaim",
     "ParsedReport",
@@ -50,6 +53,7 @@ __all__ = [
     "parse_license",
     "parse_subscription",
     "usage_text",
+    "with_group_id",
 ]
 
 MAX_TEXT_LENGTH = 3000
@@ -73,18 +77,23 @@ LICENSE_USAGE: dict[str, Usage] = {
             f"{LICENSE_COMMAND} assign @alice @bob E5",
             f"{LICENSE_COMMAND} assign @sales-team Office 365 E3 without Sway, Teams",
             f"{LICENSE_COMMAND} assign carol@contoso.com E5",
+            f'{LICENSE_COMMAND} assign group:"All Staff" E5 (the group\'s own license, after a preview)',
         ),
     ),
     "replace": Usage(
         f"{LICENSE_COMMAND} replace @user… PRODUCT [without SERVICE, …]",
         "Replace every license the users hold with this one, in one step per user "
         "(shows a preview to confirm first).",
-        (f"{LICENSE_COMMAND} replace @alice E5", f"{LICENSE_COMMAND} replace has:E3 E5"),
+        (
+            f"{LICENSE_COMMAND} replace @alice E5",
+            f"{LICENSE_COMMAND} replace has:E3 E5",
+            f'{LICENSE_COMMAND} replace group:"All Staff" E5',
+        ),
     ),
     "remove": Usage(
         f"{LICENSE_COMMAND} remove @user… PRODUCT",
         "Take a license away (shows a preview to confirm first).",
-        (f"{LICENSE_COMMAND} remove @alice E3",),
+        (f"{LICENSE_COMMAND} remove @alice E3", f"{LICENSE_COMMAND} remove group:Sales E3"),
     ),
     "services": Usage(
         f"{LICENSE_COMMAND} services @user PRODUCT",
@@ -95,7 +104,11 @@ LICENSE_USAGE: dict[str, Usage] = {
     "show": Usage(
         f"{LICENSE_COMMAND} show @user",
         "A user's licenses, the services turned off, assignment errors and the seats left.",
-        (f"{LICENSE_COMMAND} show @alice", f"{LICENSE_COMMAND} show alice@contoso.com"),
+        (
+            f"{LICENSE_COMMAND} show @alice",
+            f"{LICENSE_COMMAND} show alice@contoso.com",
+            f'{LICENSE_COMMAND} show group:"All Staff" (its licenses, members and members in error)',
+        ),
     ),
     "signout": Usage(
         f"{LICENSE_COMMAND} signout",
@@ -171,7 +184,8 @@ SUBSCRIPTION_USAGE: dict[str, Usage] = {
 
 _USERS_HELP = (
     "Users: @mentions, @user-groups, email addresses or user principal names, "
-    "or has:PRODUCT for everyone who holds a product (has:E3)."
+    "or has:PRODUCT for everyone who holds a product (has:E3). "
+    'A Microsoft Entra group\'s own license: group:NAME (quoted with spaces: group:"All Staff").'
 )
 
 # Subcommands DESIGN.md names that this version does not offer yet: refused honestly, not guessed at.
@@ -218,6 +232,24 @@ class ParsedChange:
     targets: tuple[Target, ...]
     product: str
     turn_off: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedGroupChange:
+    """`/license assign|replace|remove group:NAME PRODUCT [without SERVICE, …]`: the group's own
+    license (R21)."""
+
+    kind: ChangeKind
+    group: str
+    product: str
+    turn_off: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedGroupShow:
+    """`/license show group:NAME`."""
+
+    group: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,8 +358,10 @@ class ParsedStatus:
 
 LicenseCommand = (
     ParsedChange
+    | ParsedGroupChange
     | ParsedServices
     | ParsedShow
+    | ParsedGroupShow
     | ParsedForm
     | ParsedHelp
     | ParsedReclaim
@@ -345,7 +379,8 @@ SubscriptionCommand = (
     | ParsedStatus
 )
 
-_TOKEN = re.compile(r"<[^<>]*>|[^\s<>]+|[<>]")
+_TOKEN = re.compile(r"(?i:group:)(?:\"[^\"<>]*\"|\u201c[^\u201d<>]*\u201d)|<[^<>]*>|[^\s<>]+|[<>]")
+_GROUP_TOKEN = re.compile(r"(?i:group:)(?:\"[^\"<>]*\"|\u201c[^\u201d<>]*\u201d|[^\s<>]+)")
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
 _ADDRESS = re.compile(r"[^@\s,;:<>()\[\]\"']{1,64}@[^@\s,;:<>()\[\]\"']{1,190}\.[^@\s,;:<>()\[\]\"'.]{2,63}")
 _BROADCASTS = {"channel", "here", "everyone", "group"}
@@ -598,7 +633,7 @@ def _subcommand(
     name = _unescape(first).casefold()
     if name in table:
         return name, rest
-    if first.startswith("<") or "@" in first or name.startswith(HOLDERS_PREFIX):
+    if first.startswith("<") or "@" in first or name.startswith((HOLDERS_PREFIX, GROUP_PREFIX)):
         raise InvalidCommand(
             "Say what to do first, then who.",
             usage_text(command),
@@ -634,10 +669,19 @@ def _help_topic(rest: Sequence[str], command: str, table: dict[str, Usage]) -> s
     )
 
 
-def _parse_show(rest: Sequence[str]) -> ParsedShow:
+def _parse_show(rest: Sequence[str]) -> ParsedShow | ParsedGroupShow:
     usage = usage_text(LICENSE_COMMAND, "show")
     if not rest:
         raise InvalidCommand("Say whose licenses to show.", usage)
+    group = _group_name(rest[0], usage)
+    if group is not None:
+        if len(rest) > 1:
+            raise InvalidCommand(
+                f"`{LICENSE_COMMAND} show` takes one group and nothing else.",
+                usage,
+                f'Quote a name with spaces: `{LICENSE_COMMAND} show group:"All Staff"`.',
+            )
+        return ParsedGroupShow(group)
     target = _one_person(rest[0], "show", usage)
     if len(rest) > 1:
         raise InvalidCommand(f"`{LICENSE_COMMAND} show` takes one person and nothing else.", usage)
@@ -695,8 +739,11 @@ def _one_person(word: str, subcommand: str, usage: str) -> Target:
     return target
 
 
-def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
+def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange | ParsedGroupChange:
     usage = usage_text(LICENSE_COMMAND, kind.value)
+    group = _group_name(rest[0], usage) if rest else None
+    if group is not None:
+        return _parse_group_change(kind, group, rest[1:], usage)
     targets: dict[tuple[TargetKind, str], Target] = {}
     position = 0
     while position < len(rest):
@@ -726,6 +773,13 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
                 f"{' '.join(t.shown for t in targets.values())} {' '.join(product_words)} without "
                 f"{_unescape(' '.join(rest[index + 1 :]))}`?",
             )
+        if _group_name(word, usage) is not None:
+            raise InvalidCommand(
+                f"A group's license is changed on its own: {_unescape(word)!r} comes with users.",
+                usage,
+                f"Change the group alone (`{LICENSE_COMMAND} {kind.value} {_unescape(word)} PRODUCT`), "
+                "and the users in another command.",
+            )
         if _target(word, usage) is not None:
             raise InvalidCommand(
                 f"Put every user before the product: {_unescape(word)!r} comes after it.",
@@ -740,6 +794,53 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
             "Use a short name (E3, E5), a part number (ENTERPRISEPACK) or the full name (Office 365 E5).",
         )
     return ParsedChange(kind, tuple(targets.values()), " ".join(product_words), tuple(services))
+
+
+def _parse_group_change(kind: ChangeKind, group: str, rest: Sequence[str], usage: str) -> ParsedGroupChange:
+    product_words: list[str] = []
+    services: list[str] = []
+    for index, word in enumerate(rest):
+        if _unescape(word).casefold() == _WITHOUT:
+            services = _services(kind, rest[index + 1 :], usage)
+            break
+        if _group_name(word, usage) is not None or _target(word, usage) is not None:
+            raise InvalidCommand(
+                f"A group's license is changed for one group at a time: {_unescape(word)!r} is "
+                "another target.",
+                usage,
+                f'Quote a group name with spaces: `{LICENSE_COMMAND} {kind.value} group:"All Staff" E5`.',
+            )
+        product_words.append(_unescape(word))
+    if not product_words:
+        raise InvalidCommand(
+            "Say which product, after the group.",
+            usage,
+            f'For example: `{LICENSE_COMMAND} {kind.value} group:"All Staff" E5`.',
+        )
+    return ParsedGroupChange(kind, group, " ".join(product_words), tuple(services))
+
+
+def _group_name(word: str, usage: str) -> str | None:
+    """The group a `group:NAME` word names (quotes taken off), None for any other word (R21)."""
+    plain = _unescape(word)
+    if not plain.casefold().startswith(GROUP_PREFIX):
+        return None
+    name = plain[len(GROUP_PREFIX) :].strip()
+    if len(name) >= 2 and name[0] in '"\u201c' and name[-1] in '"\u201d':
+        name = name[1:-1].strip()
+    if not name or '"' in name:
+        raise InvalidCommand(
+            f"Say which group after `{GROUP_PREFIX}`.",
+            usage,
+            "Name it by display name, mail nickname or object id; quote a name with spaces: "
+            f'`{GROUP_PREFIX}"All Staff"`.',
+        )
+    return name
+
+
+def with_group_id(text: str, group_id: str) -> str:
+    """The command text with its `group:NAME` naming the group by object id instead (R21)."""
+    return _GROUP_TOKEN.sub(lambda _: f"{GROUP_PREFIX}{group_id}", text, count=1)
 
 
 def _misspelled_without(word: str) -> bool:

@@ -44,6 +44,10 @@ _NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restrict
 
 
 def is_bulk(change_set: ChangeSet) -> bool:
+    """Shared in the channel: many people, or a group's license (it reaches every member, and its
+    message is followed in place while Microsoft 365 processes them, R21)."""
+    if change_set.group_id:
+        return True
     return len(change_set.items) + len(change_set.refused) + len(change_set.unchanged) > BULK_USERS
 
 

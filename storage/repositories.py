@@ -243,6 +243,9 @@ def _fill(row: ChangeSetRow, change_set: ChangeSet) -> None:
     row.seats_total = change_set.seats_total
     row.products = {sku: _snapshot_json(snapshot) for sku, snapshot in change_set.products.items()}
     row.unchanged = [[label, reason] for label, reason in change_set.unchanged]
+    row.notes = [[label, note] for label, note in change_set.notes]
+    row.group_id = change_set.group_id or None
+    row.details = dict(change_set.details) or None
     row.turn_off = list(change_set.turn_off)
     row.turn_on = list(change_set.turn_on)
     row.undoable_until = change_set.undoable_until
@@ -313,6 +316,9 @@ def _change_set(row: ChangeSetRow) -> ChangeSet:
         seats_total=row.seats_total,
         products={sku: _snapshot(sku, value) for sku, value in (row.products or {}).items()},
         unchanged=[(label, reason) for label, reason in row.unchanged or []],
+        notes=[(label, note) for label, note in row.notes or []],
+        group_id=row.group_id or "",
+        details=dict(row.details or {}),
         turn_off=tuple(row.turn_off or ()),
         turn_on=tuple(row.turn_on or ()),
         undoable_until=row.undoable_until,

@@ -25,6 +25,7 @@ from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, Ou
 from domain.errors import (
     ChangeConflict,
     DomainError,
+    LicenseInherited,
     SignInActivityUnavailable,
     UnknownProduct,
     UnknownServicePlan,
@@ -33,6 +34,7 @@ from domain.errors import (
 from domain.model import (
     AdminRole,
     Cloud,
+    Group,
     LicenseAssignment,
     Organization,
     PaymentMethod,
@@ -384,6 +386,9 @@ class InMemoryDirectory:
         self.calls: list[ApplyCall] = []
         self.page_size = 999
         self.sign_ins_readable = True
+        self._groups: dict[str, Group] = {}
+        self._members: dict[str, list[str]] = {}
+        self.group_writes: list[tuple[str, tuple[LicenseAssignment, ...], tuple[str, ...]]] = []
         self._crash_after: int | None = None
         for product in products:
             self.add_product(product)
@@ -494,6 +499,57 @@ class InMemoryDirectory:
         forbid_remote_call("the in-memory directory (admin roles)")
         return self._roles.get(user_id, frozenset())
 
+    def add_group(self, group: Group, *member_keys: str) -> Group:
+        """A Microsoft Entra group with these members; their licenses are set on each user."""
+        self._groups[group.id] = group
+        self._members[group.id] = [self._require(key).id for key in member_keys]
+        return group
+
+    def find_groups(self, key: str) -> list[Group]:
+        forbid_remote_call("the in-memory directory (groups)")
+        wanted = key.strip().casefold()
+        return [
+            group
+            for group in self._groups.values()
+            if wanted in {group.id.casefold(), group.display_name.casefold(), group.mail_nickname.casefold()}
+        ]
+
+    def licensed_groups(self) -> list[Group]:
+        forbid_remote_call("the in-memory directory (licensed groups)")
+        return [
+            replace(group, member_count=len(self._members.get(group.id, [])))
+            for group in self._groups.values()
+            if group.licenses
+        ]
+
+    def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
+        forbid_remote_call("the in-memory directory (groups)")
+        return {group_id: self._groups.get(group_id) for group_id in group_ids}
+
+    def group_members(self, group_id: str) -> list[User]:
+        forbid_remote_call("the in-memory directory (group members)")
+        return [self._users[user_id] for user_id in self._members.get(group_id, [])]
+
+    def members_with_license_errors(self, group_id: str) -> list[User]:
+        forbid_remote_call("the in-memory directory (group members in error)")
+        return [
+            user
+            for user in self.group_members(group_id)
+            if any(state.group_id == group_id and state.in_error for state in user.states)
+        ]
+
+    def assign_group_license(
+        self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
+    ) -> Group:
+        forbid_remote_call("the in-memory directory (a group's license write)")
+        group = self._groups[group_id]
+        kept = {lic.sku_id: lic for lic in group.licenses if lic.sku_id not in remove}
+        kept.update({lic.sku_id: lic for lic in add})
+        written = replace(group, licenses=tuple(sorted(kept.values(), key=lambda lic: lic.sku_id)))
+        self._groups[group_id] = written
+        self.group_writes.append((group_id, tuple(add), tuple(remove)))
+        return written
+
     def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:
         """The contract of `TenantDirectory.apply`: every user's current state is checked first."""
         forbid_remote_call("the in-memory directory (license writes)")
@@ -516,7 +572,7 @@ class InMemoryDirectory:
         user = self._users.get(change.user_id)
         if user is None:
             return ChangeOutcome.failed(change.user_id, UnknownUser(change.user_principal_name))
-        state = change.state_of(user.licenses)
+        state = change.state_of(user.direct_licenses)
         if state == "after":
             return ChangeOutcome(user.id, OutcomeKind.ALREADY_APPLIED, licenses=user.licenses)
         if state == "other":
@@ -534,6 +590,10 @@ class InMemoryDirectory:
     def _check(self, user: User, change: UserChange) -> None:
         """R2–R6 as Graph enforces them on `assignLicense`."""
         products = {product.sku_id: product for product in self.products()}
+        for sku in change.remove:
+            if user.only_inherited(sku):
+                groups = [g.display_name for g in self.groups_by_id(user.groups_of(sku)).values() if g]
+                raise LicenseInherited(user.display_name, products[sku].display_name, groups)
         for lic in change.add:
             product = products.get(lic.sku_id)
             if product is None:

@@ -7,10 +7,13 @@ from handlers.blocks.changes import (
     change_progress,
     change_result,
     preview_fits,
+    result_buttons,
     result_fits,
+    result_note,
 )
 from handlers.blocks.errors import cannot_post_here, domain_error, internal_error, not_pending, usage_error
 from handlers.blocks.forms import license_form, loading_form, notice_view, services_form
+from handlers.blocks.groups import group_overview, group_processing, member_errors, which_group
 from handlers.blocks.help import help_message
 from handlers.blocks.home import app_home, home_notice
 from handlers.blocks.message import Message
@@ -28,15 +31,20 @@ __all__ = [
     "change_progress",
     "change_result",
     "domain_error",
+    "group_overview",
+    "group_processing",
     "help_message",
     "home_notice",
     "internal_error",
     "license_form",
     "loading_form",
+    "member_errors",
     "not_pending",
     "notice_view",
     "preview_fits",
+    "result_buttons",
     "result_fits",
+    "result_note",
     "services_form",
     "sign_in_failed",
     "signed_in",
@@ -44,4 +52,5 @@ __all__ = [
     "subscription_list",
     "usage_error",
     "user_overview",
+    "which_group",
 ]

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ItemStatus, UserChange
+from handlers.blocks.groups import group_change_preview, group_change_result
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import CONFIRM_TEXT_LIMIT, bar, clip, escape, plural, shorten_list
 from handlers.ids import (
@@ -40,7 +41,9 @@ __all__ = [
     "change_result",
     "describe_change",
     "preview_fits",
+    "result_buttons",
     "result_fits",
+    "result_note",
 ]
 
 SHOWN_USERS = 25
@@ -110,6 +113,8 @@ def change_preview(change_set: ChangeSet, *, shared: bool = False, csv_in_thread
 
     `shared`: posted in the channel for everyone (a bulk change), not only to the requester.
     """
+    if change_set.group_id:
+        return group_change_preview(change_set, _preview_buttons(change_set, "the group"))
     words = _WORDS[change_set.kind]
     product = escape(change_set.product_label)
     users = plural(len(change_set.items), "user")
@@ -123,6 +128,10 @@ def change_preview(change_set: ChangeSet, *, shared: bool = False, csv_in_thread
     seats = _seat_changes(change_set)
     if seats:
         blocks += sections(["*Seats*", *(_seat_line(s) for s in seats)])
+    if change_set.notes:
+        kept = [_named_line(name, note) for name, note in change_set.notes]
+        title = f"*Kept through a group ({len(change_set.notes):,})*"
+        blocks += sections([title, *shorten_list(kept, SHOWN_REFUSALS, "… and {n} more")])
     if change_set.refused:
         refused = [_named_line(name, reason) for name, reason in change_set.refused]
         title = f":warning: *Left out ({len(change_set.refused):,})*: nothing will change for them"
@@ -159,6 +168,12 @@ def change_applying() -> Message:
 
 def change_progress(change_set: ChangeSet) -> Message:
     """A bulk change while it is written: how far it is, updated in place."""
+    if change_set.group_id:
+        name = escape(change_set.items[0].change.display_name)
+        return message(
+            f"Changing the license of the group {change_set.items[0].change.display_name}…",
+            [section(f":hourglass_flowing_sand: Changing the license of the group *{name}*…")],
+        )
     words = _WORDS[change_set.kind]
     counts = Counter(item.status for item in change_set.items)
     total = len(change_set.items)
@@ -181,6 +196,8 @@ def change_progress(change_set: ChangeSet) -> Message:
 
 def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Message:
     """The outcome per user, with counts; failures first, with their reason; Retry and Undo."""
+    if change_set.group_id:
+        return group_change_result(change_set, _result_buttons(change_set, 0), result_note(change_set))
     words = _WORDS[change_set.kind]
     counts = Counter(item.status for item in change_set.items)
     succeeded = counts[ItemStatus.APPLIED] + counts[ItemStatus.ALREADY_APPLIED]
@@ -217,15 +234,26 @@ def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Mess
         notes.append(f"{plural(len(change_set.unchanged), 'user')} already as asked, unchanged.")
     if change_set.undo_of:
         notes.append(f"Undoes change `{escape(change_set.undo_of)}`.")
-    notes.append(f"Change `{escape(change_set.id)}` · audited (R20).")
-    if change_set.undoable_until is not None and _can_undo(change_set):
-        notes.append(f"Undo works until {_utc(change_set.undoable_until)}.")
+    notes.append(result_note(change_set))
     blocks.append(context(" ".join(notes)))
     buttons = _result_buttons(change_set, len(failed))
     if buttons is not None:
         blocks.append(buttons)
     text = f"{product} {words.done}: {', '.join(tally)}."
     return message(text, blocks)
+
+
+def result_note(change_set: ChangeSet) -> str:
+    """The change's reference, that it is audited, and until when Undo works."""
+    note = f"Change `{escape(change_set.id)}` · audited (R20)."
+    if change_set.undoable_until is not None and _can_undo(change_set):
+        note += f" Undo works until {_utc(change_set.undoable_until)}."
+    return note
+
+
+def result_buttons(change_set: ChangeSet) -> ActionsBlock | None:
+    """Undo (and Retry, for failures) under a result."""
+    return _result_buttons(change_set, 0 if change_set.group_id else len(change_set.failed_items))
 
 
 def change_cancelled(change_set: ChangeSet) -> Message:
@@ -241,8 +269,15 @@ def change_cancelled(change_set: ChangeSet) -> Message:
 def describe_change(change: UserChange, change_set: ChangeSet) -> str:
     """What one user gains, loses and keeps, as plain (unescaped) text: `loses E3; gains E5 (Sway off)`."""
     parts: list[str] = []
-    if change.remove:
-        parts.append(f"loses {', '.join(change_set.label(sku) for sku in change.remove)}")
+    kept = set(_group_sources(change_set)[0].get(change.user_id, ()))
+    lost = [change_set.label(sku) for sku in change.remove if sku not in kept]
+    if lost:
+        parts.append(f"loses {', '.join(lost)}")
+    parts += [
+        f"loses the direct assignment of {change_set.label(sku)} (keeps it through a group)"
+        for sku in change.remove
+        if sku in kept
+    ]
     gained = set(change.gained)
     for lic in change.add:
         name = change_set.label(lic.sku_id)
@@ -287,7 +322,10 @@ def _summary(change_set: ChangeSet, users: str) -> str:
 
 def _tally(change_set: ChangeSet) -> str:
     gain = sum(1 for item in change_set.items if item.change.gained)
-    lose = sum(1 for item in change_set.items if item.change.remove)
+    kept = _group_sources(change_set)[0]
+    lose = sum(
+        1 for item in change_set.items if set(item.change.remove) - set(kept.get(item.change.user_id, ()))
+    )
     services = sum(1 for item in change_set.items if not item.change.gained and not item.change.remove)
     parts = [f"Gain a license: *{gain:,}*", f"lose one: *{lose:,}*"]
     if services:
@@ -336,9 +374,12 @@ def _plans_off(sku_id: str, disabled: frozenset[str], change_set: ChangeSet) -> 
 
 def _seat_changes(change_set: ChangeSet) -> list[_SeatChange]:
     delta: Counter[str] = Counter()
+    kept, held = _group_sources(change_set)
     for item in change_set.items:
-        delta.update(item.change.gained)
-        delta.subtract(item.change.remove)
+        user = item.change.user_id
+        # R21: one seat per user and product, whatever the sources.
+        delta.update(sku for sku in item.change.gained if sku not in held.get(user, ()))
+        delta.subtract(sku for sku in item.change.remove if sku not in kept.get(user, ()))
     changes: list[_SeatChange] = []
     for sku, moved in delta.items():
         if moved == 0:
@@ -352,6 +393,13 @@ def _seat_changes(change_set: ChangeSet) -> list[_SeatChange]:
             continue
         changes.append(_SeatChange(change_set.label(sku), before, before + moved, total))
     return changes
+
+
+def _group_sources(change_set: ChangeSet) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per user, the products a group keeps giving them (`kept`) or gives them already (`held`)."""
+    if change_set.group_id:
+        return {}, {}
+    return dict(change_set.details.get("kept", {})), dict(change_set.details.get("held", {}))
 
 
 def _seat_line(seats: _SeatChange) -> str:

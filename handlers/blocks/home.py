@@ -11,10 +11,19 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from domain.audit import AuditEntry, AuditResult
-from domain.model import Product, Subscription, SubscriptionStatus
+from domain.model import Group, Product, Subscription, SubscriptionStatus
 from domain.services import HomeOverview
 from handlers.blocks.message import Message, context, divider, header, section, sections
-from handlers.blocks.text import VIEW_MAX_BLOCKS, bar, clip, code, escape, plural, shorten_list
+from handlers.blocks.text import (
+    VIEW_MAX_BLOCKS,
+    bar,
+    clip,
+    code,
+    escape,
+    plural,
+    shorten_list,
+    through_groups,
+)
 from handlers.context import HomeItem, WorkflowSections
 
 __all__ = ["NEAR_EXHAUSTION", "app_home", "home_notice"]
@@ -41,7 +50,7 @@ def app_home(overview: HomeOverview, workflows: WorkflowSections | None, now: da
         ),
         divider(),
     ]
-    blocks += _subscriptions(overview.products, overview.subscriptions)
+    blocks += _subscriptions(overview.products, overview.subscriptions, overview.groups)
     blocks += _running_out(overview.products)
     if workflows is not None:
         blocks += _items("Workflows in flight", workflows.in_flight, "Nothing is in flight.")
@@ -63,18 +72,22 @@ def _home(blocks: list[Block]) -> View:
     return View(type="home", blocks=blocks)
 
 
-def _subscriptions(products: Sequence[Product], subscriptions: Sequence[Subscription]) -> list[Block]:
+def _subscriptions(
+    products: Sequence[Product], subscriptions: Sequence[Subscription], groups: Sequence[Group] = ()
+) -> list[Block]:
     by_sku: dict[str, list[Subscription]] = {}
     for subscription in subscriptions:
         by_sku.setdefault(subscription.sku_id, []).append(subscription)
     ordered = sorted(products, key=lambda p: p.display_name.casefold())
     if not ordered:
         return [section("*Subscriptions*\nThe tenant has no products yet.")]
-    lines = [_product_line(product, by_sku.get(product.sku_id, [])) for product in ordered]
+    lines = [_product_line(product, by_sku.get(product.sku_id, []), groups) for product in ordered]
     return sections(["*Subscriptions*", *shorten_list(lines, _SHOWN_PRODUCTS, "… and {n} more products")])
 
 
-def _product_line(product: Product, subscriptions: Sequence[Subscription]) -> str:
+def _product_line(
+    product: Product, subscriptions: Sequence[Subscription], groups: Sequence[Group] = ()
+) -> str:
     seats = product.seats
     usage = (
         f"`{bar(seats.consumed, seats.enabled)}` {seats.consumed:,} of {seats.enabled:,} used"
@@ -87,6 +100,9 @@ def _product_line(product: Product, subscriptions: Sequence[Subscription]) -> st
     line = f"*{escape(product.display_name)}* {code(product.part_number)}\n{usage}"
     if status:
         line += f" · {plural(len(subscriptions), 'subscription')}: {status}"
+    given = through_groups(product.sku_id, groups)
+    if given:
+        line += f"\n{given}"
     return clip(line, _LINE_LIMIT)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
-from domain.model import Product, Subscription, SubscriptionStatus
+from domain.model import Group, Product, Subscription, SubscriptionStatus
 from domain.services import SubscriptionOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
-from handlers.blocks.text import bar, clip, code, escape, plural, shorten_list
+from handlers.blocks.text import bar, clip, code, escape, plural, shorten_list, through_groups
 
 __all__ = ["subscription_list"]
 
@@ -26,7 +27,7 @@ def subscription_list(overview: SubscriptionOverview) -> Message:
     blocks: list[Block] = [header("Subscriptions")]
     if not products and not overview.subscriptions:
         blocks.append(section("The tenant has no products or subscriptions yet."))
-    lines = [_product(product, by_sku.pop(product.sku_id, [])) for product in products]
+    lines = [_product(product, by_sku.pop(product.sku_id, []), overview.groups) for product in products]
     blocks += sections(shorten_list(lines, _SHOWN_PRODUCTS, "… and {n} more products"))
     unlisted = [s for subs in by_sku.values() for s in subs]
     if unlisted:
@@ -37,7 +38,7 @@ def subscription_list(overview: SubscriptionOverview) -> Message:
     return message(summary, blocks)
 
 
-def _product(product: Product, subscriptions: list[Subscription]) -> str:
+def _product(product: Product, subscriptions: list[Subscription], groups: Sequence[Group] = ()) -> str:
     seats = product.seats
     lines = [f"*{escape(product.display_name)}* {code(product.part_number)}"]
     usage = f"`{bar(seats.consumed, seats.enabled)}` {seats.consumed:,} of {seats.enabled:,} used"
@@ -45,6 +46,9 @@ def _product(product: Product, subscriptions: list[Subscription]) -> str:
     if seats.consumed > seats.enabled:
         usage += f" · :warning: {seats.consumed - seats.enabled:,} more in use than bought"
     lines.append(usage)
+    given = through_groups(product.sku_id, groups)
+    if given:
+        lines.append(given)
     status = SubscriptionStatus(product.capability_status.value)
     if status is not SubscriptionStatus.ENABLED:
         lines.append(f"Status: *{status.label}*")

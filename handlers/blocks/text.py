@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from domain.model import Group
+
 __all__ = [
     "BUTTON_TEXT_LIMIT",
     "CHECKBOX_OPTIONS_LIMIT",
@@ -30,6 +32,7 @@ __all__ = [
     "plural",
     "shorten_list",
     "split_lines",
+    "through_groups",
 ]
 
 MAX_BLOCKS = 50
@@ -125,3 +128,18 @@ def split_lines(lines: Sequence[str], limit: int = SECTION_LIMIT) -> list[str]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def through_groups(sku_id: str, groups: Sequence[Group]) -> str:
+    """`Through groups: All Staff E3 (4 members)`: the groups that give a product, whose members
+    each take a seat of it (R21); "" when none does."""
+    giving = [group for group in groups if group.license_for(sku_id) is not None]
+    if not giving:
+        return ""
+    named = [
+        escape(group.display_name)
+        + (f" ({plural(group.member_count, 'member')})" if group.member_count is not None else "")
+        for group in giving[:5]
+    ]
+    more = f" and {len(giving) - 5:,} more" if len(giving) > 5 else ""
+    return "Through groups: " + ", ".join(named) + more

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from slack_sdk.models.blocks import Block
 
 from domain.assignment_states import assignment_state_error
-from domain.model import AssignmentError, LicenseAssignment, Product, User
+from domain.model import AssignmentError, LicenseAssignment, LicenseState, Product, User
 from domain.services import UserOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import clip, code, escape, plural, shorten_list
@@ -32,12 +32,22 @@ def user_overview(overview: UserOverview) -> Message:
     blocks: list[Block] = [header("Licenses"), section("\n".join(facts))]
     licenses = sorted(user.licenses, key=lambda lic: _name(lic.sku_id, overview.products).casefold())
     if licenses:
-        lines = [_license(lic, overview.products) for lic in licenses]
+        lines = [
+            _license(lic, overview.products, _source(user, lic.sku_id, overview.groups)) for lic in licenses
+        ]
         blocks += sections(shorten_list(lines, _SHOWN_LICENSES, "… and {n} more licenses"))
     else:
         blocks.append(section("No licenses."))
-    if user.assignment_errors:
+    group_errors = [
+        AssignmentError(state.sku_id, state.error)
+        for state in user.states
+        if state.group_id and state.in_error
+    ]
+    if user.assignment_errors or group_errors:
         errors = [_assignment_error(user, e, overview.products) for e in user.assignment_errors]
+        errors += [
+            _group_error(user, state, overview) for state in user.states if state.group_id and state.in_error
+        ]
         blocks += sections([":warning: *Assignment errors reported by Microsoft 365*", *errors])
     blocks.append(context("Seats left count every subscription of the product (R1, R2)."))
     held = ", ".join(_name(lic.sku_id, overview.products) for lic in licenses) or "no licenses"
@@ -54,12 +64,31 @@ def _assignment_error(user: User, state: AssignmentError, products: Mapping[str,
     return clip(line, _LINE_LIMIT)
 
 
+def _source(user: User, sku_id: str, groups: Mapping[str, str]) -> str:
+    """Where a license comes from (R21): said only for someone who gets licenses from groups."""
+    if not user.inherits_any:
+        return ""
+    names = [groups.get(group_id, "a group") for group_id in dict.fromkeys(user.groups_of(sku_id))]
+    working = {lic.sku_id for lic in user.inherited_licenses()}
+    if not names or sku_id not in working:
+        return "assigned directly"
+    source = "from " + " and ".join(f"the group {escape(name)}" for name in names)
+    return source + (", and directly" if user.has_direct(sku_id) else "")
+
+
+def _group_error(user: User, state: LicenseState, overview: UserOverview) -> str:
+    """A license a group gives that Microsoft 365 holds in error for this member (R21)."""
+    group = overview.groups.get(state.group_id or "", "a group")
+    line = _assignment_error(user, AssignmentError(state.sku_id, state.error), overview.products)
+    return clip(line.replace(":", f" (from the group {escape(group)}):", 1), _LINE_LIMIT)
+
+
 def _name(sku_id: str, products: Mapping[str, Product]) -> str:
     product = products.get(sku_id)
     return product.display_name if product else sku_id
 
 
-def _license(lic: LicenseAssignment, products: Mapping[str, Product]) -> str:
+def _license(lic: LicenseAssignment, products: Mapping[str, Product], source: str = "") -> str:
     product = products.get(lic.sku_id)
     if product is None:
         return clip(f"• *{escape(lic.sku_id)}* (a product the tenant no longer lists)", _LINE_LIMIT)
@@ -69,8 +98,9 @@ def _license(lic: LicenseAssignment, products: Mapping[str, Product]) -> str:
     if unknown:
         services += f" (+{plural(unknown, 'unknown service')} off)"
     seats = product.seats
+    origin = f" — {source}" if source else ""
     line = (
-        f"• *{escape(product.display_name)}* {code(product.part_number)}\n"
+        f"• *{escape(product.display_name)}* {code(product.part_number)}{origin}\n"
         f"    {services}\n"
         f"    Seats left: {seats.available:,} of {seats.enabled:,}"
     )

@@ -7,27 +7,48 @@ Slack no longer takes (the 3 s ran out) is a refusal saying to run the command a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.commands import ChangeLicenses, ListSubscriptions, ReclaimLicenses, ShowServices, ShowUser
+from domain.commands import (
+    ChangeGroupLicense,
+    ChangeLicenses,
+    ListSubscriptions,
+    ReclaimLicenses,
+    ShowGroup,
+    ShowServices,
+    ShowUser,
+)
 from domain.errors import DomainError
+from domain.group_licensing import AmbiguousGroup
 from domain.services import Licensing
 from handlers.access import access_of
 from handlers.access import people as people_of
-from handlers.blocks import help_message, license_form, loading_form, services_form, signed_out, user_overview
+from handlers.blocks import (
+    group_overview,
+    help_message,
+    license_form,
+    loading_form,
+    services_form,
+    signed_out,
+    user_overview,
+    which_group,
+)
 from handlers.blocks.waste import reclaim_notice
 from handlers.commands.report import send_report
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
-from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
+from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FORM
 from handlers.metadata import FormSeal
 from handlers.parsing import (
     ParsedChange,
     ParsedForm,
+    ParsedGroupChange,
+    ParsedGroupShow,
     ParsedHelp,
     ParsedReclaim,
     ParsedReport,
@@ -35,6 +56,7 @@ from handlers.parsing import (
     ParsedShow,
     ParsedSignOut,
     parse_license,
+    with_group_id,
 )
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
@@ -52,7 +74,31 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
     def license_command(
         command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
     ) -> None:
-        parsed = parse_license(str(command.get("text") or ""))
+        text = str(command.get("text") or "")
+        try:
+            run(text, command, client, respond, context)
+        except AmbiguousGroup as ambiguous:
+            # R21: two groups with one name: one button per group runs the command for it.
+            commands = [with_group_id(text, group.id) for group in ambiguous.choices]
+            reply(respond, which_group(ambiguous, commands))
+
+    def pick_group(
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
+        """A group picked among several with one name: the command again, for that group."""
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+        command = {"user_id": str(body["user"]["id"]), "channel_id": str(channel)}
+        run(str(action.get("value") or ""), command, client, respond, context)
+
+    def run(
+        text: str, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
+    ) -> None:
+        parsed = parse_license(text)
         if isinstance(parsed, ParsedHelp):
             reply(respond, help_message(parsed.command, parsed.topic))
             return
@@ -72,6 +118,9 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             reply(respond, signed_out(gone.user_principal_name if gone else None))
             return
         requester = people.requester(command["user_id"])
+        if isinstance(parsed, ParsedGroupShow):
+            reply(respond, group_overview(licensing.show_group(ShowGroup(requester, parsed.group))))
+            return
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])
             reply(respond, user_overview(licensing.show_user(ShowUser(requester, user))))
@@ -89,9 +138,13 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         if isinstance(parsed, ParsedReclaim):
             _reclaim(services, parsed, requester=requester, surface=surface, context=context)
             return
+        if isinstance(parsed, ParsedGroupChange):
+            _group_change(services, parsed, requester=requester, surface=surface, context=context)
+            return
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
     acknowledge_first(app.command(LICENSE_COMMAND), license_command)
+    acknowledge_first(app.action(re.compile(rf"^{re.escape(PICK_GROUP)}\.\d+$")), pick_group)
 
 
 def _change(
@@ -146,6 +199,33 @@ def _reclaim(
     notice = reclaim_notice(plan)
     if notice is not None:
         surface.only_to_them(notice)
+
+
+def _group_change(
+    services: Services,
+    parsed: ParsedGroupChange,
+    *,
+    requester: str,
+    surface: Surface,
+    context: BoltContext,
+) -> None:
+    """A group's own license (R21): always a preview first, whatever the kind."""
+    licensing = services.licensing
+    change_set = licensing.plan_group_change(
+        ChangeGroupLicense(
+            kind=parsed.kind,
+            requester=requester,
+            group=parsed.group,
+            product=parsed.product,
+            turn_off=parsed.turn_off,
+            correlation_id=correlation_id(context),
+            channel=surface.channel,
+        )
+    )
+    replies = ChangeReplies(
+        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
+    )
+    replies.show(change_set)
 
 
 def _open_form(

@@ -8,20 +8,24 @@ Graph has no display names for products and service plans: they come from the pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from domain.catalog import ProductCatalog
 from domain.changes import UserChange
 from domain.model import (
+    NO_ERROR,
     ROLE_TEMPLATE_IDS,
     AdminRole,
     AssignmentError,
     CapabilityStatus,
     Cloud,
+    Group,
     LicenseAssignment,
+    LicenseState,
     Organization,
+    ProcessingState,
     Product,
     Seats,
     ServicePlan,
@@ -32,10 +36,13 @@ from domain.model import (
 )
 
 __all__ = [
+    "GROUP_SELECT",
     "ORGANIZATION_SELECT",
     "SIGN_INS_SELECT",
     "USER_SELECT",
+    "assign_group_license_body",
     "assign_license_body",
+    "parse_group",
     "parse_organization",
     "parse_product",
     "parse_role",
@@ -45,6 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+GROUP_SELECT: Final = "id,displayName,mailNickname,assignedLicenses,licenseProcessingState"
+"""`hasMembersWithLicenseErrors` is left out: Graph never returns it on a GET (it is for `$filter`)."""
 USER_SELECT: Final = (
     "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled,assignedLicenses,"
     "licenseAssignmentStates"
@@ -87,11 +96,32 @@ def _licenses(items: Any) -> tuple[LicenseAssignment, ...]:
     return tuple(sorted(licenses, key=lambda lic: lic.sku_id))
 
 
+def _states(items: Any) -> tuple[LicenseState, ...]:
+    """`licenseAssignmentStates`, kept only when a group gives something (R21): without one, every
+    license is direct and `assignedLicenses` says it all."""
+    states = tuple(
+        LicenseState(
+            sku_id=_id(state.get("skuId")),
+            group_id=_id(state.get("assignedByGroup")) or None,
+            disabled_plans=frozenset(_id(p) for p in state.get("disabledPlans") or ()),
+            error=_text(state, "error", NO_ERROR) or NO_ERROR,
+        )
+        for state in items or ()
+        if isinstance(state, Mapping) and state.get("skuId")
+    )
+    if not any(state.group_id for state in states):
+        return ()
+    return tuple(sorted(states, key=lambda s: (s.sku_id, s.group_id or "")))
+
+
 def parse_user(item: Mapping[str, Any]) -> User:
+    # An error on a direct license only: a group's member in error is told by `states` (R21).
     errors = tuple(
         AssignmentError(_id(state.get("skuId")), str(state["error"]))
         for state in item.get("licenseAssignmentStates") or ()
-        if isinstance(state, Mapping) and str(state.get("error") or "").casefold() not in _NO_ERROR
+        if isinstance(state, Mapping)
+        and str(state.get("error") or "").casefold() not in _NO_ERROR
+        and not state.get("assignedByGroup")
     )
     return User(
         id=_id(item.get("id")),
@@ -104,6 +134,7 @@ def parse_user(item: Mapping[str, Any]) -> User:
         assignment_errors=errors,
         created=_when(item.get("createdDateTime")),
         last_sign_in=_last_sign_in(item.get("signInActivity")),
+        states=_states(item.get("licenseAssignmentStates")),
     )
 
 
@@ -117,6 +148,29 @@ def _last_sign_in(activity: Any) -> datetime | None:
         if (moment := _when(activity.get(name))) is not None
     ]
     return max(moments, default=None)
+
+
+def parse_group(item: Mapping[str, Any]) -> Group:
+    processing = item.get("licenseProcessingState")
+    state = _text(processing, "state") if isinstance(processing, Mapping) else ""
+    try:
+        status = ProcessingState(state) if state else ProcessingState.COMPLETE
+    except ValueError:
+        log.warning("Unknown licenseProcessingState %r from Graph: treated as in progress", state)
+        status = ProcessingState.IN_PROGRESS
+    return Group(
+        id=_id(item.get("id")),
+        display_name=_text(item, "displayName") or _text(item, "mailNickname") or _text(item, "id"),
+        mail_nickname=_text(item, "mailNickname"),
+        licenses=_licenses(item.get("assignedLicenses")),
+        processing=status,
+        has_members_with_errors=item.get("hasMembersWithLicenseErrors") is True,
+    )
+
+
+def assign_group_license_body(add: Sequence[LicenseAssignment], remove: Sequence[str]) -> dict[str, Any]:
+    """A group's `assignLicense`: add and remove together in one call (R21)."""
+    return {"addLicenses": licenses_to_json(add), "removeLicenses": sorted(remove)}
 
 
 def _capability(value: str) -> CapabilityStatus:

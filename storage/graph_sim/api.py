@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from domain.errors import (
     DomainError,
+    LicenseInherited,
     NotAssignable,
     NotEnoughSeats,
     NothingToChange,
@@ -31,12 +32,14 @@ from domain.errors import (
     UnknownServicePlan,
     UnknownUser,
 )
-from domain.model import LicenseAssignment, Product, SubscriptionStatus, User
+from domain.model import Group, LicenseAssignment, Product, SubscriptionStatus, User
 from storage.graph_sim.faults import FaultKind, Faults
 from storage.graph_sim.quota import QuotaWindow
 from storage.graph_sim.rules import GraphRules
 from storage.graph_sim.shapes import (
+    DEFAULT_GROUP_PROPERTIES,
     DEFAULT_USER_PROPERTIES,
+    GROUP_PROPERTIES,
     ORGANIZATION_PROPERTIES,
     ROLE_PROPERTIES,
     SUBSCRIBED_SKU_PROPERTIES,
@@ -44,6 +47,7 @@ from storage.graph_sim.shapes import (
     USER_PROPERTIES,
     activity_json,
     error_body,
+    group_json,
     organization_json,
     role_json,
     subscribed_sku_json,
@@ -66,6 +70,11 @@ _ENABLED: Final = re.compile(r"^accountEnabled\s+eq\s+(true|false)$")
 _USER: Final = re.compile(r"^/users/(?P<key>[^/]+)$")
 _ROLES: Final = re.compile(r"^/users/(?P<key>[^/]+)/transitiveMemberOf/microsoft\.graph\.directoryRole$")
 _ASSIGN: Final = re.compile(r"^/users/(?P<key>[^/]+)/(?:microsoft\.graph\.)?assignLicense$")
+_GROUP: Final = re.compile(r"^/groups/(?P<key>[^/]+)$")
+_GROUP_MEMBERS: Final = re.compile(r"^/groups/(?P<key>[^/]+)/members(?:/microsoft\.graph\.user)?$")
+_GROUP_ERRORS: Final = re.compile(r"^/groups/(?P<key>[^/]+)/membersWithLicenseErrors$")
+_GROUP_ASSIGN: Final = re.compile(r"^/groups/(?P<key>[^/]+)/(?:microsoft\.graph\.)?assignLicense$")
+_GROUP_EQUALS: Final = re.compile(r"^(displayName|mailNickname)\s+eq\s+'((?:[^']|'')*)'$")
 _ASSIGNED_LICENSE_PROPERTIES: Final = frozenset({"skuId", "disabledPlans"})
 _JSON: Final = {"Content-Type": "application/json"}
 
@@ -86,7 +95,9 @@ class ApiRequest:
 
     @property
     def is_write(self) -> bool:
-        return self.method == "POST" and _ASSIGN.match(self.path) is not None
+        return self.method == "POST" and (
+            _ASSIGN.match(self.path) is not None or _GROUP_ASSIGN.match(self.path) is not None
+        )
 
 
 @dataclass(slots=True)
@@ -113,6 +124,10 @@ def endpoint_of(method: str, path: str) -> str:
         (_ROLES, "/users/{id}/transitiveMemberOf/microsoft.graph.directoryRole"),
         (_ASSIGN, "/users/{id}/assignLicense"),
         (_USER, "/users/{id}"),
+        (_GROUP_MEMBERS, "/groups/{id}/members"),
+        (_GROUP_ERRORS, "/groups/{id}/membersWithLicenseErrors"),
+        (_GROUP_ASSIGN, "/groups/{id}/assignLicense"),
+        (_GROUP, "/groups/{id}"),
     ):
         if pattern.match(path):
             return f"{method} {template}"
@@ -215,6 +230,11 @@ class GraphApi:
             ("GET", _USER, self._user),
             ("GET", _ROLES, self._roles),
             ("POST", _ASSIGN, self._assign_license),
+            ("GET", "/groups", self._groups),
+            ("GET", _GROUP, self._group),
+            ("GET", _GROUP_MEMBERS, self._group_members),
+            ("GET", _GROUP_ERRORS, self._group_errors),
+            ("POST", _GROUP_ASSIGN, self._assign_group_license),
         )
         known_path = False
         for verb, route, serve in routes:
@@ -308,7 +328,7 @@ class GraphApi:
         return _ok(body)
 
     def _user_json(self, user: User) -> dict[str, Any]:
-        return user_json(self._rules.with_states(user))
+        return user_json(self._rules.with_states(self._rules.with_group_states(user)))
 
     def _roles(self, request: ApiRequest, key: str) -> ApiResponse:
         if request.headers.get("consistencylevel") != "eventual" or request.query.get("$count") != "true":
@@ -387,6 +407,92 @@ class GraphApi:
         body = {"@odata.context": _context(request, "users", None, entity=True)}
         body.update(_pick(self._user_json(written), DEFAULT_USER_PROPERTIES))
         return _ok(body)
+
+    # Groups (R21)
+
+    def _groups(self, request: ApiRequest, _key: str) -> ApiResponse:
+        selected = _selected(request, GROUP_PROPERTIES, "group")
+        wanted = request.query.get("$filter", "").strip()
+        parts = re.split(r"\s+or\s+", wanted) if wanted else []
+        clauses: list[tuple[str, str]] = []
+        for part in parts:
+            match = _GROUP_EQUALS.match(part.strip())
+            if match is None:
+                name = re.split(r"[\s/(]", part.strip(), maxsplit=1)[0]
+                raise _Refusal(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "Unsupported or invalid query filter clause specified for property "
+                    f"'{name}' of resource 'Group'.",
+                )
+            clauses.append((match.group(1), match.group(2).replace("''", "'").casefold()))
+        with self._tenant.session() as tenant:
+            groups = tenant.list_groups()
+        if clauses:
+            groups = [
+                group
+                for group in groups
+                if any(
+                    (group.display_name if prop == "displayName" else group.mail_nickname).casefold() == value
+                    for prop, value in clauses
+                )
+            ]
+        items = [
+            _pick(group_json(g), selected or DEFAULT_GROUP_PROPERTIES)
+            for g in sorted(groups, key=lambda g: g.id)
+        ]
+        return self._page(request, items, _context(request, "groups", selected))
+
+    def _group(self, request: ApiRequest, key: str) -> ApiResponse:
+        selected = _selected(request, GROUP_PROPERTIES, "group")
+        with self._tenant.session() as tenant:
+            group = _group_by_id(tenant, key)
+        body = {"@odata.context": _context(request, "groups", selected, entity=True)}
+        body.update(_pick(group_json(group), selected or DEFAULT_GROUP_PROPERTIES))
+        return _ok(body)
+
+    def _group_members(self, request: ApiRequest, key: str) -> ApiResponse:
+        return self._group_users(request, key, errors_only=False)
+
+    def _group_errors(self, request: ApiRequest, key: str) -> ApiResponse:
+        return self._group_users(request, key, errors_only=True)
+
+    def _group_users(self, request: ApiRequest, key: str, *, errors_only: bool) -> ApiResponse:
+        selected = _selected(request, USER_PROPERTIES, "user")
+        with self._tenant.session() as tenant:
+            group = _group_by_id(tenant, key)
+            users = tenant.group_members(group.id)
+        if errors_only:
+            # What the tenant holds in error, and what these rules add (a location, R21).
+            users = [
+                user
+                for user in users
+                if any(
+                    s.group_id == group.id and s.in_error for s in self._rules.with_group_states(user).states
+                )
+            ]
+        items = [
+            {
+                "@odata.type": "#microsoft.graph.user",
+                **_pick(self._user_json(u), selected or DEFAULT_USER_PROPERTIES),
+            }
+            for u in sorted(users, key=lambda user: user.id)
+        ]
+        return self._page(request, items, _context(request, "directoryObjects", selected))
+
+    def _assign_group_license(self, request: ApiRequest, key: str) -> ApiResponse:
+        add, remove = _assign_license_parameters(request.body)
+        with self._tenant.session() as tenant:
+            group = _group_by_id(tenant, key)
+            products = _Products(tenant)
+            try:
+                written = tenant.assign_group_license(group.id, add, remove)
+            except DomainError as refusal:
+                raise _graph_refusal(refusal, key, add, products()) from refusal
+        body = {"@odata.context": _context(request, "groups", None, entity=True)}
+        body.update(_pick(group_json(written), DEFAULT_GROUP_PROPERTIES))
+        # Graph accepts a group's license change and processes the members afterwards.
+        return ApiResponse(202, body, dict(_JSON))
 
     # $batch
 
@@ -573,6 +679,14 @@ def _by_id_or_upn(tenant: SimTenant, key: str) -> User:
     return user
 
 
+def _group_by_id(tenant: SimTenant, key: str) -> Group:
+    """Graph finds a group by object id only."""
+    group = tenant.groups_by_id([key]).get(key)
+    if group is None:
+        raise _Refusal(404, "Request_ResourceNotFound", _not_found(key))
+    return group
+
+
 def _assign_license_parameters(body: Any) -> tuple[list[LicenseAssignment], list[str]]:
     if not isinstance(body, Mapping):
         raise _Refusal(400, "Request_BadRequest", "The request body is empty or is not a JSON object.")
@@ -631,6 +745,10 @@ def _graph_refusal(
             404,
             "Request_ResourceNotFound",
             _not_found(key),
+        )
+    if isinstance(refusal, LicenseInherited):
+        return bad(
+            "User license is inherited from group membership and it cannot be removed directly from the user."
         )
     if isinstance(refusal, NoUsageLocation):
         return bad("License assignment cannot be done for user with invalid usage location.")

@@ -159,6 +159,20 @@ def build_parser(prog: str = "licensebot graph-sim") -> argparse.ArgumentParser:
         metavar="PLAN:PLAN[,PLAN]",
         help="a service plan (name or id) needs these ones turned on (DependencyViolation)",
     )
+    tenant.add_argument(
+        "--group-processing-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long processing a change to a group's licenses takes (demo group: 5)",
+    )
+    tenant.add_argument(
+        "--stall-group",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="processing of this group's license changes never completes (a fault; repeatable)",
+    )
     faults = parser.add_argument_group("injected faults (shares of requests, 0..1)")
     faults.add_argument("--fault-429", type=_share, default=0.0, help="429 with Retry-After")
     faults.add_argument(
@@ -178,6 +192,7 @@ def simulator_from(args: argparse.Namespace) -> GraphSimulator:
     tenant = DatabaseTenant(args.database_url)
     if args.reset:
         tenant.reset_demo()
+    tenant.group_processing(seconds=args.group_processing_seconds, stalled=args.stall_group)
     plan = FaultPlan(
         throttle=args.fault_429,
         throttle_no_retry_after=args.fault_429_no_retry_after,

@@ -17,7 +17,9 @@ from typing import Final
 
 from domain.model import AssignmentError, LicenseAssignment, Product, User
 
-__all__ = ["ASSIGNMENT_ERRORS", "GraphRules"]
+__all__ = ["ASSIGNMENT_ERRORS", "PROHIBITED", "GraphRules"]
+
+PROHIBITED: Final = "ProhibitedInUsageLocationViolation"
 
 ASSIGNMENT_ERRORS: Final = frozenset(
     {
@@ -117,6 +119,26 @@ class GraphRules:
                 error = self._writes_in_error.get(lic.sku_id)
                 if error is not None and lic.sku_id not in held:
                     self._errors[(user.id.lower(), lic.sku_id)] = error
+
+    def with_group_states(self, user: User) -> User:
+        """`user` with the licenses groups give them of a product not sold in their usage location
+        held in error (ProhibitedInUsageLocationViolation, R21), and so not theirs."""
+        with self._lock:
+            prohibited = dict(self._prohibited)
+        where = (user.usage_location or "").upper()
+        if not prohibited or not where or not user.states:
+            return user
+        states = tuple(
+            replace(state, error=PROHIBITED)
+            if state.group_id and not state.in_error and where in prohibited.get(state.sku_id, ())
+            else state
+            for state in user.states
+        )
+        if states == user.states:
+            return user
+        working = {state.sku_id for state in states if not state.in_error}
+        licenses = tuple(lic for lic in user.licenses if lic.sku_id in working)
+        return replace(user, states=states, licenses=licenses)
 
     def with_states(self, user: User) -> User:
         """`user` with the errors of the licenses they hold."""

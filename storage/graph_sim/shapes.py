@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from domain.model import ROLE_TEMPLATE_IDS, AdminRole, Organization, Product, Subscription, User
+from domain.model import ROLE_TEMPLATE_IDS, AdminRole, Group, Organization, Product, Subscription, User
 from storage.simulated.directory import AccountActivity
 
 __all__ = [
+    "DEFAULT_GROUP_PROPERTIES",
     "DEFAULT_USER_PROPERTIES",
+    "GROUP_PROPERTIES",
     "ORGANIZATION_PROPERTIES",
     "ROLE_DESCRIPTIONS",
     "ROLE_PROPERTIES",
@@ -23,6 +25,7 @@ __all__ = [
     "USER_PROPERTIES",
     "activity_json",
     "error_body",
+    "group_json",
     "organization_json",
     "role_json",
     "subscribed_sku_json",
@@ -244,7 +247,14 @@ def user_json(user: User) -> dict[str, Any]:
         "assignedLicenses": [
             {"disabledPlans": sorted(lic.disabled_plans), "skuId": lic.sku_id} for lic in user.licenses
         ],
-        "licenseAssignmentStates": [
+        "licenseAssignmentStates": _states_json(user, errors),
+    }
+
+
+def _states_json(user: User, errors: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One state per source of each license (R21): `assignedByGroup` null when direct."""
+    if not user.states:
+        return [
             {
                 "assignedByGroup": None,
                 "disabledPlans": sorted(lic.disabled_plans),
@@ -254,7 +264,69 @@ def user_json(user: User) -> dict[str, Any]:
                 "state": "Error" if lic.sku_id in errors else "Active",
             }
             for lic in user.licenses
+        ]
+    states: list[dict[str, Any]] = []
+    for state in user.states:
+        error = (
+            state.error if state.in_error else errors.get(state.sku_id, "None") if state.direct else "None"
+        )
+        states.append(
+            {
+                "assignedByGroup": state.group_id,
+                "disabledPlans": sorted(state.disabled_plans),
+                "error": error,
+                "lastUpdatedDateTime": None,
+                "skuId": state.sku_id,
+                "state": "Error" if error != "None" else "Active",
+            }
+        )
+    return states
+
+
+GROUP_PROPERTIES: Final = frozenset(
+    {
+        "id",
+        "displayName",
+        "mailNickname",
+        "description",
+        "mail",
+        "mailEnabled",
+        "securityEnabled",
+        "groupTypes",
+        "assignedLicenses",
+        "licenseProcessingState",
+    }
+)
+"""Graph's documentation: `hasMembersWithLicenseErrors` is never returned on a GET (only filtered on)."""
+DEFAULT_GROUP_PROPERTIES: Final = (
+    "id",
+    "description",
+    "displayName",
+    "groupTypes",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "securityEnabled",
+)
+"""What Graph returns for a group when nothing is selected (no license properties: they must be
+asked for with `$select`)."""
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    """Every group property the simulator knows (`group` of the CSDL); `$select` picks from these."""
+    return {
+        "id": group.id,
+        "displayName": group.display_name,
+        "mailNickname": group.mail_nickname,
+        "description": None,
+        "mail": None,
+        "mailEnabled": False,
+        "securityEnabled": True,
+        "groupTypes": [],
+        "assignedLicenses": [
+            {"disabledPlans": sorted(lic.disabled_plans), "skuId": lic.sku_id} for lic in group.licenses
         ],
+        "licenseProcessingState": {"state": group.processing.value},
     }
 
 

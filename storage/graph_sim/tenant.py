@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
-from domain.model import AdminRole, LicenseAssignment, Organization, Product, Subscription, User
+from domain.model import AdminRole, Group, LicenseAssignment, Organization, Product, Subscription, User
 from domain.ports import Clock
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
@@ -26,6 +26,8 @@ from storage.simulated.directory import AccountActivity
 __all__ = ["DatabaseTenant", "SimTenant", "TenantSource", "UtcClock"]
 
 IN_MEMORY = "sqlite://"
+STALLED = timedelta(days=3650)
+"""A processing delay no test or demo outlives: the group's processing stalls."""
 
 
 class SimTenant(Protocol):
@@ -49,6 +51,21 @@ class SimTenant(Protocol):
     def allows_sign_in_activity(self) -> bool: ...
 
     def account_activity(self, user_ids: Sequence[str]) -> dict[str, AccountActivity]: ...
+    def find_groups(self, key: str) -> list[Group]: ...
+
+    def list_groups(self) -> list[Group]: ...
+
+    def licensed_groups(self) -> list[Group]: ...
+
+    def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]: ...
+
+    def group_members(self, group_id: str) -> list[User]: ...
+
+    def members_with_license_errors(self, group_id: str) -> list[User]: ...
+
+    def assign_group_license(
+        self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
+    ) -> Group: ...
 
     def assign_license(
         self,
@@ -112,6 +129,22 @@ class DatabaseTenant:
         """One transaction: committed when the block ends normally, rolled back otherwise."""
         with self._lock, self._sessions() as session:
             yield SimulatedDirectory(session, self._clock)
+            session.commit()
+
+    def group_processing(self, *, seconds: float | None = None, stalled: Sequence[str] = ()) -> None:
+        """How long Microsoft 365 takes to process a change to a group's licenses (R21): `seconds`
+        for every group; the `stalled` groups (by name, mail nickname or id) never finish one."""
+        with self._lock, self._sessions() as session:
+            groups = SimulatedDirectory(session, self._clock).groups
+            if seconds is not None:
+                for group in groups.all():
+                    groups.set_processing_delay(group.id, timedelta(seconds=seconds))
+            for key in stalled:
+                found = groups.find(key)
+                if not found:
+                    raise ValueError(f"there is no group {key!r} to stall")
+                for group in found:
+                    groups.set_processing_delay(group.id, STALLED)
             session.commit()
 
     def reset_demo(self) -> None:

@@ -9,6 +9,9 @@ from storage.orm.access import SignInFlowRow, SlackBindingRow
 from storage.orm.base import Base
 from storage.orm.state import AuditRow, ChangeItemRow, ChangeSetRow, IdempotencyKeyRow, WorkLeaseRow
 from storage.orm.tenant import (
+    SimGroupLicenseStateRow,
+    SimGroupMemberRow,
+    SimGroupRow,
     SimLicenseEventRow,
     SimOrganizationRow,
     SimProductRow,
@@ -30,6 +33,9 @@ __all__ = [
     "ChangeSetRow",
     "IdempotencyKeyRow",
     "SignInFlowRow",
+    "SimGroupLicenseStateRow",
+    "SimGroupMemberRow",
+    "SimGroupRow",
     "SimLicenseEventRow",
     "SimOrganizationRow",
     "SimProductRow",

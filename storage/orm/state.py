@@ -39,6 +39,12 @@ class ChangeSetRow(Base):
     """Snapshots of the products the change touches (names, seats, plan names), by sku id."""
     unchanged: Mapped[list[list[str]]] = mapped_column(Json)
     """Users for whom nothing would change: [label, reason] pairs."""
+    notes: Mapped[list[list[str]] | None] = mapped_column(Json, nullable=True)
+    """What the preview tells about users who stay in the change (R21: kept through a group)."""
+    group_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    """The Microsoft Entra group whose own license the change is (R21); None: users."""
+    details: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    """A group change's predicted effect on the members."""
     turn_off: Mapped[list[str]] = mapped_column(Json)
     turn_on: Mapped[list[str]] = mapped_column(Json)
     undoable_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -13,6 +13,9 @@ from storage.orm.base import Base
 from storage.orm.types import Json, UtcDateTime, big_id
 
 __all__ = [
+    "SimGroupLicenseStateRow",
+    "SimGroupMemberRow",
+    "SimGroupRow",
     "SimLicenseEventRow",
     "SimOrganizationRow",
     "SimProductRow",
@@ -118,6 +121,12 @@ class SimUserRow(Base):
         order_by="SimUserLicenseRow.sku_id", cascade="all, delete-orphan", lazy="selectin"
     )
     roles: Mapped[list[SimRoleAssignmentRow]] = relationship(cascade="all, delete-orphan")
+    inherited: Mapped[list[SimGroupLicenseStateRow]] = relationship(
+        order_by="(SimGroupLicenseStateRow.sku_id, SimGroupLicenseStateRow.group_id)",
+        lazy="selectin",
+        viewonly=True,
+    )
+    """The licenses the user's groups give them, as processed (R21)."""
 
 
 class SimUserLicenseRow(Base):
@@ -157,3 +166,54 @@ class SimLicenseEventRow(Base):
     before: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     after: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     request_id: Mapped[str] = mapped_column(sa.String(64))
+
+
+class SimGroupRow(Base):
+    """A Microsoft Entra group with its own licenses (`group.assignedLicenses`, R21).
+
+    Group licensing is asynchronous: a write sets `assigned_licenses` and starts processing, which
+    reaches the members (`SimGroupLicenseStateRow`) once `processing_until` has passed; while it
+    runs the members keep what the group gave them before. `processing_until` None while the state
+    is not complete: processing is stalled (a fault a test or the simulator sets).
+    """
+
+    __tablename__ = "sim_groups"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(256), index=True)
+    mail_nickname: Mapped[str] = mapped_column(sa.String(64))
+    assigned_licenses: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    processing_state: Mapped[str] = mapped_column(sa.String(32))
+    processing_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    processing_delay_seconds: Mapped[int] = mapped_column(sa.Integer)
+    """How long processing takes after each write to this group."""
+
+
+class SimGroupMemberRow(Base):
+    __tablename__ = "sim_group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SimGroupLicenseStateRow(Base):
+    """One license a group gives one member, as processed: a `licenseAssignmentState` with
+    `assignedByGroup`; `error` is "None" when it works (then it takes a seat, R2)."""
+
+    __tablename__ = "sim_group_license_states"
+
+    group_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    sku_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("sim_products.sku_id"), primary_key=True, index=True
+    )
+    disabled_plans: Mapped[list[str]] = mapped_column(Json)
+    error: Mapped[str] = mapped_column(sa.String(40))

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.catalog import KnownProduct
@@ -25,6 +26,7 @@ from domain.errors import (
     ChangeConflict,
     DirectoryUnavailable,
     DomainError,
+    LicenseInherited,
     NothingToChange,
     SignInActivityUnavailable,
     UnknownProduct,
@@ -32,10 +34,12 @@ from domain.errors import (
     UnknownUser,
 )
 from domain.model import (
+    NO_ERROR,
     ROLE_TEMPLATE_IDS,
     AdminRole,
     CapabilityStatus,
     Cloud,
+    Group,
     LicenseAssignment,
     Organization,
     PaymentMethod,
@@ -53,6 +57,7 @@ from domain.ports import SIGN_INS_PAGE, USERS_PAGE, Clock, UserQuery
 from domain.rules import check_assignable, check_seats, check_usage_location, find_conflict
 from domain.transactions import forbid_remote_call
 from storage.orm import (
+    SimGroupLicenseStateRow,
     SimLicenseEventRow,
     SimOrganizationRow,
     SimProductRow,
@@ -62,7 +67,9 @@ from storage.orm import (
     SimUserLicenseRow,
     SimUserRow,
 )
+from storage.simulated.groups import SimulatedGroups
 from storage.simulated.products import COMPANY_PLANS, DEMO_PRODUCTS
+from storage.simulated.users import find_user_row, user_from_row
 
 __all__ = ["AccountActivity", "SimulatedDirectory", "SimulatedTenant", "find_user_row", "user_from_row"]
 
@@ -95,6 +102,8 @@ class SimulatedDirectory:
     def __init__(self, session: Session, clock: Clock) -> None:
         self._session = session
         self._clock = clock
+        self.groups = SimulatedGroups(session, clock, self._products)
+        """The tenant's Microsoft Entra groups and their licenses (R21)."""
 
     # --- reads (the TenantDirectory port) -------------------------------------------------------
 
@@ -115,6 +124,7 @@ class SimulatedDirectory:
     def products(self) -> list[Product]:
         """Products with at least one listed subscription; a purchase still Pending is not listed
         yet, so neither is a product that has nothing else (R9, R11)."""
+        self.groups.settle()
         return list(self._products().values())
 
     def subscriptions(self) -> list[Subscription]:
@@ -127,14 +137,17 @@ class SimulatedDirectory:
         return sorted(subscriptions, key=lambda s: (s.part_number, s.created or now, s.id))
 
     def user(self, key: str) -> User | None:
+        self.groups.settle()
         row = find_user_row(self._session, key)
         return None if row is None else user_from_row(row)
 
     def users(self) -> list[User]:
+        self.groups.settle()
         rows = self._session.scalars(select(SimUserRow).order_by(SimUserRow.user_principal_name))
         return [user_from_row(row) for row in rows]
 
     def users_by_id(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        self.groups.settle()
         wanted = list(dict.fromkeys(user_ids))
         found: dict[str, User | None] = dict.fromkeys(wanted)
         for start in range(0, len(wanted), 500):
@@ -152,11 +165,12 @@ class SimulatedDirectory:
         statement = select(SimUserRow).where(SimUserRow.id > after).order_by(SimUserRow.id).limit(size)
         if query.enabled is not None:
             statement = statement.where(SimUserRow.account_enabled == query.enabled)
+        holding = _holdings().subquery()  # direct, or from a group without error (R21)
         if query.sku_id is not None:
-            holds = select(SimUserLicenseRow.user_id).where(SimUserLicenseRow.sku_id == query.sku_id)
+            holds = select(holding.c.user_id).where(holding.c.sku_id == query.sku_id)
             statement = statement.where(SimUserRow.id.in_(holds))
         if query.licensed:
-            statement = statement.where(exists().where(SimUserLicenseRow.user_id == SimUserRow.id))
+            statement = statement.where(SimUserRow.id.in_(select(holding.c.user_id)))
         return [user_from_row(row, sign_ins=query.sign_ins) for row in self._session.scalars(statement)]
 
     def user_pages(self, query: UserQuery) -> Iterator[list[User]]:
@@ -196,13 +210,39 @@ class SimulatedDirectory:
         return found
 
     def users_with_product(self, sku_id: str) -> list[User]:
+        """Everyone who has the product, directly or from a group (R21)."""
+        self.groups.settle()
+        holding = _holdings().subquery()
+        holders = select(holding.c.user_id).where(holding.c.sku_id == sku_id)
         rows = self._session.scalars(
-            select(SimUserRow)
-            .join(SimUserLicenseRow)
-            .where(SimUserLicenseRow.sku_id == sku_id)
-            .order_by(SimUserRow.user_principal_name)
+            select(SimUserRow).where(SimUserRow.id.in_(holders)).order_by(SimUserRow.user_principal_name)
         )
         return [user_from_row(row) for row in rows]
+
+    # --- groups (R21) ----------------------------------------------------------------------------
+
+    def find_groups(self, key: str) -> list[Group]:
+        return self.groups.find(key)
+
+    def list_groups(self) -> list[Group]:
+        return self.groups.all()
+
+    def licensed_groups(self) -> list[Group]:
+        return self.groups.licensed()
+
+    def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
+        return self.groups.by_id(group_ids)
+
+    def group_members(self, group_id: str) -> list[User]:
+        return self.groups.members(group_id)
+
+    def members_with_license_errors(self, group_id: str) -> list[User]:
+        return self.groups.members_with_errors(group_id)
+
+    def assign_group_license(
+        self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
+    ) -> Group:
+        return self.groups.assign_license(group_id, add, remove)
 
     def admin_roles(self, user_id: str) -> frozenset[AdminRole]:
         templates = self._session.scalars(
@@ -326,7 +366,8 @@ class SimulatedDirectory:
         if row is None:
             return ChangeOutcome.failed(change.user_id, UnknownUser(change.user_principal_name))
         user = user_from_row(row)
-        state = change.state_of(user.licenses)
+        # A write to a user changes only what is assigned to them directly (R21).
+        state = change.state_of(user.direct_licenses)
         if state == "after":
             return ChangeOutcome(change.user_id, OutcomeKind.ALREADY_APPLIED, licenses=user.licenses)
         if state == "other":
@@ -350,10 +391,14 @@ class SimulatedDirectory:
         user = user_from_row(row)
         if not add and not remove:
             raise NothingToChange(f"No license to add to or remove from {user.display_name}.")
-        current = licenses_by_sku(user.licenses)
+        current = licenses_by_sku(user.direct_licenses)
         adding = licenses_by_sku(add)
         products = self._products()
         for sku in remove:
+            if sku not in current and user.only_inherited(sku):
+                # R21: Graph refuses it ("User license is inherited from group membership ...").
+                names = [g.display_name for g in self.groups.by_id(user.groups_of(sku)).values() if g]
+                raise LicenseInherited(user.display_name, _label(products, sku), names)
             if sku not in current:
                 raise NothingToChange(f"{user.display_name} has no {_label(products, sku)} license.")
             if sku in adding:
@@ -369,12 +414,14 @@ class SimulatedDirectory:
             if unknown:
                 known = [p.display_name for p in product.service_plans if not p.automatic]
                 raise UnknownServicePlan(unknown[0], product.display_name, known)
-        gained = [products[sku] for sku in adding if sku not in current]
+        held = {lic.sku_id for lic in user.licenses}
+        gained = [products[sku] for sku in adding if sku not in held]
         for product in gained:
             check_assignable(product)  # R3
             check_usage_location(user)  # R4
         after = {sku: lic for sku, lic in current.items() if sku not in remove} | adding
-        find_conflict(user, list(after.values()), products)  # R6
+        inherited = {lic.sku_id: lic for lic in user.inherited_licenses() if lic.sku_id not in after}
+        find_conflict(user, [*after.values(), *inherited.values()], products)  # R6
         for product in gained:
             check_seats(product, 1)  # R2
         self._store_licenses(row, after)
@@ -425,7 +472,9 @@ class SimulatedDirectory:
 
     def _products(self) -> dict[str, Product]:
         now = self._clock.now()
-        counts = select(SimUserLicenseRow.sku_id, func.count()).group_by(SimUserLicenseRow.sku_id)
+        # A seat per user and product, whether direct, from groups or both (R2, R21).
+        holding = _holdings().subquery()
+        counts = select(holding.c.sku_id, func.count()).group_by(holding.c.sku_id)
         consumed = {sku: holders for sku, holders in self._session.execute(counts)}
         pools: dict[str, list[tuple[SubscriptionStatus, int]]] = {}
         for sub in self._session.scalars(select(SimSubscriptionRow)):
@@ -499,45 +548,13 @@ class SimulatedDirectory:
         return _subscription(row, part or row.sku_id, self._clock.now(), org_id)
 
 
-def find_user_row(session: Session, key: str) -> SimUserRow | None:
-    """A user by object id, user principal name or mail, case-insensitively (in that order)."""
-    wanted = key.strip().lower()
-    if not wanted:
-        return None
-    rows = session.scalars(
-        select(SimUserRow).where(
-            or_(
-                func.lower(SimUserRow.id) == wanted,
-                func.lower(SimUserRow.user_principal_name) == wanted,
-                func.lower(SimUserRow.mail) == wanted,
-            )
-        )
-    ).all()
-    by_id = [row for row in rows if row.id.lower() == wanted]
-    by_upn = [row for row in rows if row.user_principal_name.lower() == wanted]
-    return next(iter(by_id + by_upn + list(rows)), None)
-
-
-def user_from_row(row: SimUserRow, *, sign_ins: bool = False) -> User:
-    """The user as Graph describes it; with `sign_ins`, also when the account was created and last
-    signed in (the latest of its interactive and non-interactive sign-ins, R22)."""
-    last = None
-    if sign_ins:
-        moments = [m for m in (row.last_sign_in, row.last_non_interactive_sign_in) if m is not None]
-        last = max(moments, default=None)
-    return User(
-        id=row.id,
-        user_principal_name=row.user_principal_name,
-        display_name=row.display_name,
-        mail=row.mail,
-        usage_location=row.usage_location,
-        account_enabled=row.account_enabled,
-        licenses=tuple(
-            LicenseAssignment(lic.sku_id, frozenset(lic.disabled_plans))
-            for lic in sorted(row.licenses, key=lambda lic: lic.sku_id)
+def _holdings() -> Any:
+    """(user_id, sku_id) of every license held: direct, or from a group without error."""
+    return union(
+        select(SimUserLicenseRow.user_id, SimUserLicenseRow.sku_id),
+        select(SimGroupLicenseStateRow.user_id, SimGroupLicenseStateRow.sku_id).where(
+            SimGroupLicenseStateRow.error == NO_ERROR
         ),
-        created=row.created if sign_ins else None,
-        last_sign_in=last,
     )
 
 
@@ -655,3 +672,29 @@ class SimulatedTenant:
         """The writes commit when the block ends; an error rolls them back (nothing half-written)."""
         with self._tenant("license writes") as tenant:
             return tenant.apply(changes, verify=verify)
+
+    def find_groups(self, key: str) -> list[Group]:
+        with self._tenant("groups") as tenant:
+            return tenant.find_groups(key)
+
+    def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
+        with self._tenant("groups") as tenant:
+            return tenant.groups_by_id(group_ids)
+
+    def licensed_groups(self) -> list[Group]:
+        with self._tenant("licensed groups") as tenant:
+            return tenant.licensed_groups()
+
+    def group_members(self, group_id: str) -> list[User]:
+        with self._tenant("group members") as tenant:
+            return tenant.group_members(group_id)
+
+    def members_with_license_errors(self, group_id: str) -> list[User]:
+        with self._tenant("group members in error") as tenant:
+            return tenant.members_with_license_errors(group_id)
+
+    def assign_group_license(
+        self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
+    ) -> Group:
+        with self._tenant("a group's license write") as tenant:
+            return tenant.assign_group_license(group_id, add, remove)

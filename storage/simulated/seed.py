@@ -25,12 +25,16 @@ from domain.model import (
     ROLE_TEMPLATE_IDS,
     AdminRole,
     Cloud,
+    LicenseAssignment,
     PaymentMethod,
     PurchaseChannel,
     SubscriptionStatus,
 )
 from domain.ports import Clock
 from storage.orm import (
+    SimGroupLicenseStateRow,
+    SimGroupMemberRow,
+    SimGroupRow,
     SimLicenseEventRow,
     SimOrganizationRow,
     SimProductRow,
@@ -41,7 +45,7 @@ from storage.orm import (
     SimUserRow,
     SimVerifiedDomainRow,
 )
-from storage.simulated.directory import find_user_row
+from storage.simulated.directory import SimulatedDirectory, find_user_row
 from storage.simulated.products import (
     AUDIO_CONFERENCING,
     BUSINESS_PREMIUM,
@@ -52,12 +56,16 @@ from storage.simulated.products import (
     O365_E5,
     O365_F3,
 )
+from storage.simulated.users import user_from_row
 
 __all__ = [
     "DEMO_DOMAIN",
+    "DEMO_GROUP_PROCESSING",
     "DEMO_ORGANIZATION_ID",
+    "demo_group_id",
     "demo_subscription_id",
     "demo_user_id",
+    "drop_group_licenses",
     "reset_demo_tenant",
     "show_user_json",
     "tenant_is_empty",
@@ -77,6 +85,11 @@ _ROLE_TEMPLATES: Final = {role: template for template, role in ROLE_TEMPLATE_IDS
 def demo_user_id(user_principal_name: str) -> str:
     """The stable object id of a demo user: the same on every reset."""
     return str(uuid.uuid5(_NAMESPACE, user_principal_name.lower()))
+
+
+def demo_group_id(mail_nickname: str) -> str:
+    """The stable object id of a demo group."""
+    return str(uuid.uuid5(_NAMESPACE, f"group:{mail_nickname}"))
 
 
 def demo_subscription_id(name: str) -> str:
@@ -114,14 +127,15 @@ _PEOPLE: Final = (
     _Person("frank", "Frank Miller", "GB", (O365_E3,)),
     # Signed in herself long ago, but her apps still sign in for her: not inactive (R22).
     _Person("heidi", "Heidi Novak", "NL", (O365_E3,), signed_in_days_ago=150, background_days_ago=3),
-    _Person("ivan", "Ivan Petrov", "US", (O365_E3,)),
+    # Ivan, Yara and Zoe get E3 from the group All Staff E3 only, Judy from it and directly (R21).
+    _Person("ivan", "Ivan Petrov", "US"),
     # Inactive (R22): last signed in four months ago.
     _Person("judy", "Judy Martin", "US", (O365_E3,), signed_in_days_ago=120),
     _Person("lena", "Lena Fischer", "DE", (O365_E3,), (AdminRole.LICENSE,)),
     _Person("uma", "Uma Rao", "US", (O365_E3,), (AdminRole.USER,)),
     # Inactive (R22): never signed in, account created half a year ago.
-    _Person("yara", "Yara Haddad", "US", (O365_E3,), signed_in_days_ago=None, created_days_ago=200),
-    _Person("zoe", "Zoe Clark", "US", (O365_E3,)),
+    _Person("yara", "Yara Haddad", "US", signed_in_days_ago=None, created_days_ago=200),
+    _Person("zoe", "Zoe Clark", "US"),
     # Disabled accounts still holding licenses: reclaimable (R22).
     _Person("victor", "Victor Chen", "US", (O365_E3,), enabled=False, signed_in_days_ago=200),
     _Person("grace", "Grace Kim", "US", (O365_E5,), (AdminRole.GLOBAL,)),
@@ -166,7 +180,17 @@ _PURCHASES: Final = (
     _Purchase("storage", EXTRA_FILE_STORAGE, SubscriptionStatus.SUSPENDED, 10, 500, 20),
 )
 
+_GROUPS: Final = (
+    # (display name, mail nickname, product, members): a licensed group, as most tenants have (R21).
+    ("All Staff E3", "allstaffe3", O365_E3, ("ivan", "judy", "yara", "zoe")),
+)
+DEMO_GROUP_PROCESSING: Final = timedelta(seconds=5)
+"""How long Microsoft 365 takes to process a change to a demo group's licenses (R21)."""
+
 _WIPE_ORDER: Final = (
+    SimGroupLicenseStateRow,
+    SimGroupMemberRow,
+    SimGroupRow,
     SimLicenseEventRow,
     SimRoleAssignmentRow,
     SimUserLicenseRow,
@@ -245,6 +269,16 @@ def reset_demo_tenant(session: Session, clock: Clock) -> None:
     for person in _PEOPLE:
         session.add(_user_row(person, now))
     session.flush()
+    groups = SimulatedDirectory(session, clock).groups
+    for name, nickname, part, aliases in _GROUPS:
+        groups.add(
+            name,
+            mail_nickname=nickname,
+            members=[demo_user_id(f"{alias}@{DEMO_DOMAIN}") for alias in aliases],
+            licenses=[LicenseAssignment(DEMO_PRODUCTS[part].sku_id)],
+            processing_delay=DEMO_GROUP_PROCESSING,
+            group_id=demo_group_id(nickname),
+        )
 
 
 def _user_row(person: _Person, now: datetime) -> SimUserRow:
@@ -291,19 +325,25 @@ def show_user_json(session: Session, key: str) -> dict[str, Any] | None:
     templates = session.scalars(
         select(SimRoleAssignmentRow.role_template_id).where(SimRoleAssignmentRow.user_id == row.id)
     )
+    user = user_from_row(row)
+    group_names = {g.id: g.display_name for g in session.scalars(select(SimGroupRow))}
     licenses: list[dict[str, Any]] = []
-    for lic in row.licenses:
+    for lic in user.licenses:
         product = products[lic.sku_id]
         disabled = set(lic.disabled_plans)
-        licenses.append(
-            {
-                "skuId": lic.sku_id,
-                "skuPartNumber": product.part_number,
-                "displayName": product.display_name,
-                "disabledPlans": sorted(disabled),
-                "disabledPlanNames": [p.name for p in product.service_plans if p.plan_id in disabled],
-            }
-        )
+        item: dict[str, Any] = {
+            "skuId": lic.sku_id,
+            "skuPartNumber": product.part_number,
+            "displayName": product.display_name,
+            "disabledPlans": sorted(disabled),
+            "disabledPlanNames": [p.name for p in product.service_plans if p.plan_id in disabled],
+        }
+        groups = user.groups_of(lic.sku_id)
+        if groups:
+            # R21: where it comes from, as `licenseAssignmentStates` tells it.
+            item["assignedByGroups"] = [group_names.get(g, g) for g in groups]
+            item["assignedDirectly"] = user.has_direct(lic.sku_id)
+        licenses.append(item)
     return {
         "id": row.id,
         "userPrincipalName": row.user_principal_name,
@@ -351,3 +391,16 @@ def user_names(session: Session) -> list[str]:
     """Every user principal name of the simulated tenant, in order."""
     upn = SimUserRow.user_principal_name
     return list(session.scalars(select(upn).order_by(upn)))
+
+
+def drop_group_licenses(session: Session, sku_id: str) -> None:
+    """No group gives the product any more, and its members no longer have it from one (R21): for
+    a job that must select exactly its own holders of the product (benchmarks, chaos runs)."""
+    session.execute(
+        delete(SimGroupLicenseStateRow)
+        .where(SimGroupLicenseStateRow.sku_id == sku_id)
+        .execution_options(synchronize_session=False)
+    )
+    for row in session.scalars(select(SimGroupRow)):
+        row.assigned_licenses = [lic for lic in row.assigned_licenses if lic.get("skuId") != sku_id]
+    session.flush()

@@ -43,6 +43,7 @@ from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenP
 from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.orm import AuditRow, SimLicenseEventRow, SimUserLicenseRow
 from storage.repositories import SqlChangeSetRepository
+from storage.simulated.seed import drop_group_licenses
 from storage.uow import SqlUnitOfWorkFactory
 from tests.chaos.conftest import wait_for
 from tests.conftest import postgres_schema
@@ -141,6 +142,7 @@ def graph(tmp_path: Path) -> Iterator[GraphSimulator]:
                     SimUserLicenseRow.sku_id == E3, ~SimUserLicenseRow.user_id.in_(cohort_ids())
                 )
             )
+            drop_group_licenses(session, E3)
             session.commit()
     finally:
         engine.dispose()

@@ -21,12 +21,14 @@ import httpx
 import pytest
 
 from domain.changes import ChangeKind, plan_user_change
-from domain.model import User
+from domain.model import LicenseAssignment, User
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
+from storage.graph.mapping import GROUP_SELECT, USER_SELECT
 from storage.graph_sim import FaultKind, GraphSimulator
-from storage.graph_sim.shapes import USER_PROPERTIES
+from storage.graph_sim.shapes import GROUP_PROPERTIES, USER_PROPERTIES
 from storage.simulated import demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5
+from storage.simulated.seed import demo_group_id
 
 pytestmark = pytest.mark.reference
 
@@ -464,3 +466,100 @@ def test_the_checker_catches_what_the_csdl_does_not_declare(csdl: Csdl) -> None:
     assert "prepaidUnits.seats: not a property of microsoft.graph.licenseUnitsDetail" in problems
     assert "servicePlans: null" in problems
     assert "displayName: not a property of microsoft.graph.subscribedSku" in problems
+
+
+# Group-based licensing (R21)
+
+
+def test_groups_and_their_members_match_the_csdl(csdl: Csdl, http: httpx.Client) -> None:
+    checker = Checker(csdl)
+    every = ",".join(sorted(GROUP_PROPERTIES))
+    groups = _all(http, f"/groups?$select={every}")
+    assert groups
+    for n, group in enumerate(groups):
+        checker.check("microsoft.graph.group", group, f"groups[{n}]")
+    group_id = demo_group_id("allstaffe3")
+    one = http.get(f"/groups/{group_id}", params={"$select": GROUP_SELECT}).json()
+    checker.check("microsoft.graph.group", one, "All Staff E3")
+    found = _all(http, "/groups?$filter=displayName eq 'All Staff E3' or mailNickname eq 'All Staff E3'")
+    assert [g["id"] for g in found] == [group_id]
+    members = _all(http, f"/groups/{group_id}/members/microsoft.graph.user?$select={USER_SELECT}")
+    assert len(members) == 4
+    for n, member in enumerate(members):
+        checker.check("microsoft.graph.user", member, f"members[{n}]")
+    in_error = _all(http, f"/groups/{group_id}/membersWithLicenseErrors?$select={USER_SELECT}")
+    assert in_error == []
+    _assert_clean(checker)
+    assert {
+        ("microsoft.graph.group", "assignedLicenses"),
+        ("microsoft.graph.group", "licenseProcessingState"),
+        ("microsoft.graph.licenseProcessingState", "state"),
+        ("microsoft.graph.licenseAssignmentState", "assignedByGroup"),
+    } <= checker.seen
+    states = {(s["skuId"], s["assignedByGroup"]) for m in members for s in m["licenseAssignmentStates"]}
+    assert (DEMO_PRODUCTS[O365_E3].sku_id, group_id) in states
+    assert (DEMO_PRODUCTS[O365_E3].sku_id, None) in states, "Judy has it directly too"
+    assert {one["licenseProcessingState"]["state"]} <= {
+        "QueuedForProcessing",
+        "ProcessingInProgress",
+        "ProcessingComplete",
+    }
+
+
+def test_the_group_assign_license_body_and_the_group_it_gets_back_match_the_csdl(
+    csdl: Csdl, sim: GraphSimulator
+) -> None:
+    transport = RecordingTransport()
+    config = GraphConfig(access_token=TOKEN, graph_url=sim.url)
+    client = GraphClient(config, StaticTokenProvider(TOKEN), transport=transport)
+    graph = GraphDirectory(client)
+    group_id = demo_group_id("allstaffe3")
+    e3, e5 = DEMO_PRODUCTS[O365_E3], DEMO_PRODUCTS[O365_E5]
+    sway = next(plan.id for plan in e5.service_plans if plan.name == "SWAY")
+    try:
+        written = graph.assign_group_license(
+            group_id, [LicenseAssignment(e5.sku_id, frozenset({sway}))], [e3.sku_id]
+        )
+        back = graph.assign_group_license(group_id, [LicenseAssignment(e3.sku_id)], [e5.sku_id])
+    finally:
+        client.close()
+    assert [lic.sku_id for lic in written.licenses] == [e5.sku_id]
+    assert [lic.sku_id for lic in back.licenses] == [e3.sku_id]
+
+    action = csdl.actions[("microsoft.graph.assignLicense", "microsoft.graph.group")]
+    assert set(action) == {"addLicenses", "removeLicenses"}
+    checker = Checker(csdl)
+    writes = [body for body in transport.bodies if "addLicenses" in body]
+    assert len(writes) == 2, "one call each: add and remove together"
+    for n, body in enumerate(writes):
+        assert set(body) == set(action)
+        for name, parameter in action.items():
+            checker.check(
+                parameter.type, body[name], f"group assignLicense[{n}].{name}", nullable=parameter.nullable
+            )
+    answer = httpx.post(
+        f"{sim.api_url}/groups/{group_id}/assignLicense",
+        json={"addLicenses": [], "removeLicenses": []},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert answer.status_code == 400, "nothing to add or remove"
+    answer = httpx.post(
+        f"{sim.api_url}/groups/{group_id}/assignLicense",
+        json={"addLicenses": [{"skuId": e5.sku_id, "disabledPlans": []}], "removeLicenses": []},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert answer.status_code == 202
+    checker.check("microsoft.graph.group", answer.json(), "group assignLicense answer")
+    _assert_clean(checker)
+
+
+def test_graph_refuses_to_remove_an_inherited_license_from_the_user(http: httpx.Client) -> None:
+    ivan = demo_user_id("ivan@contoso.com")
+    answer = http.post(
+        f"/users/{ivan}/assignLicense",
+        json={"addLicenses": [], "removeLicenses": [DEMO_PRODUCTS[O365_E3].sku_id]},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "User license is inherited from group membership and it cannot be removed directly from the user."
+    )

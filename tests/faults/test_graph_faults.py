@@ -224,7 +224,9 @@ def assert_completed_once(run: Run) -> None:
     statuses = Counter(item.status for item in change_set.items)
     assert set(statuses) <= {ItemStatus.APPLIED, ItemStatus.ALREADY_APPLIED}, (statuses, run.summary())
     assert len(change_set.items) >= MOVERS
-    assert change_set.refused == []
+    # Only those who get E3 from the group All Staff E3 and nothing directly are left out (R21).
+    assert {name for name, _ in change_set.refused} == {"Ivan Petrov", "Yara Haddad", "Zoe Clark"}
+    assert all("from the group All Staff E3" in reason for _, reason in change_set.refused)
     movers = run.movers
     assert dict(run.sim.writes_applied) == dict.fromkeys(movers, 1), "no write applied twice, none lost"
     assert set(run.history) == movers, "the tenant's history: only the movers were written"
@@ -250,7 +252,9 @@ def test_the_fault_free_job_moves_every_holder_of_e3_to_e5_once(fault_free: Run)
     assert_completed_once(fault_free)
     moved = [licenses for licenses in fault_free.licenses.values() if (E5, frozenset()) in licenses]
     assert len(moved) >= MOVERS
-    assert not [licenses for licenses in fault_free.licenses.values() if E3 in {s for s, _ in licenses}]
+    # Only the four members of the group All Staff E3 still have E3, from the group (R21).
+    still = [upn for upn, licenses in fault_free.licenses.items() if E3 in {s for s, _ in licenses}]
+    assert sorted(still) == [f"{who}@contoso.com" for who in ("ivan", "judy", "yara", "zoe")]
 
 
 def test_a_fifth_of_requests_throttled_with_retry_after(tmp_path: Path, fault_free: Run) -> None:

@@ -55,6 +55,7 @@ from storage.graph_sim import DatabaseTenant, FaultKind, FaultPlan, GraphSimulat
 from storage.orm import SimLicenseEventRow, SimUserRow
 from storage.simulated import SimulatedDirectory, demo_subscription_id, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, EXTRA_FILE_STORAGE, O365_E3, O365_E5, O365_F3
+from storage.simulated.seed import demo_group_id
 from tests.fakes import FakeTime, FixedClock
 from tests.integration.demo_catalog import DEMO_CATALOG
 
@@ -841,3 +842,22 @@ def test_graph_is_never_called_while_a_unit_of_work_is_open(graph: Connection) -
         transactions.closed()
     assert graph.client.stats().http_requests == sent, "nothing reached Graph"
     assert graph.directory.users_by_id([demo_user_id("alice@contoso.com")])[demo_user_id("alice@contoso.com")]
+
+
+def test_members_of_a_group_whose_product_is_not_sold_in_their_location_are_in_error(
+    sim: GraphSimulator, graph: Connection
+) -> None:
+    """R21 over Graph: a group's product not offered in the members' usage location leaves them in
+    ProhibitedInUsageLocationViolation; `membersWithLicenseErrors` lists them; the rest is unchanged."""
+    group = demo_group_id("allstaffe3")
+    sim.rules.prohibit(E3, "US")
+    in_error = graph.directory.members_with_license_errors(group)
+    assert sorted(u.user_principal_name for u in in_error) == [
+        f"{who}@contoso.com" for who in ("ivan", "judy", "yara", "zoe")
+    ]
+    ivan = graph.user("ivan@contoso.com")
+    assert [(s.group_id, s.error) for s in ivan.states] == [(group, "ProhibitedInUsageLocationViolation")]
+    assert ivan.licenses == ()
+    judy = graph.user("judy@contoso.com")
+    assert judy.licenses == (LicenseAssignment(E3),), "she keeps her direct assignment"
+    assert graph.user("alice@contoso.com").states == ()

@@ -17,15 +17,34 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange, plan_user_change
-from domain.errors import ChangeConflict, NotEnoughSeats, NoUsageLocation, ServicePlanConflict
-from domain.model import AdminRole, LicenseAssignment, Product, User
+from domain.catalog import ProductCatalog
+from domain.changes import (
+    ChangeKind,
+    ChangeOutcome,
+    ChangeState,
+    ItemStatus,
+    OutcomeKind,
+    UserChange,
+    plan_user_change,
+)
+from domain.commands import ChangeGroupLicense, ChangeLicenses, ConfirmChange
+from domain.errors import (
+    ChangeConflict,
+    LicenseInherited,
+    NotEnoughSeats,
+    NoUsageLocation,
+    ServicePlanConflict,
+)
+from domain.model import AdminRole, LicenseAssignment, ProcessingState, Product, User
 from domain.ports import TenantDirectory
+from domain.services import Licensing
 from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5, O365_F3
+from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id
+from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock, InMemoryDirectory
 from tests.integration.demo_catalog import DEMO_CATALOG
 
@@ -52,7 +71,10 @@ class Backend:
     def plan(self, kind: ChangeKind, who: str, sku: str, **services: frozenset[str]) -> UserChange:
         products = self.products()
         org = self.directory.organization()
-        return plan_user_change(kind, self.user(who), products[sku], products, org, **services)
+        user = self.user(who)
+        found = self.directory.groups_by_id([s.group_id for s in user.states if s.group_id])
+        groups = {group_id: group.display_name for group_id, group in found.items() if group is not None}
+        return plan_user_change(kind, user, products[sku], products, org, groups=groups, **services)
 
 
 def _simulated(sessions: sessionmaker[Session], clock: FixedClock) -> Iterator[Backend]:
@@ -127,7 +149,10 @@ def test_the_tenant_reads_the_same(backend: Backend) -> None:
 
 
 def test_seats_run_out_for_the_user_who_needs_one_too_many(backend: Backend) -> None:
-    e3_users = sorted(u.user_principal_name for u in backend.directory.users_with_product(E3))
+    # Those who get E3 only from a group cannot be moved off it one by one (R21).
+    e3_users = sorted(
+        u.user_principal_name for u in backend.directory.users_with_product(E3) if not u.only_inherited(E3)
+    )
     free = backend.products()[E5].seats.available
     assert free == 7
     changes = [backend.plan(ChangeKind.REPLACE, who, E5) for who in e3_users[: free + 1]]
@@ -227,9 +252,12 @@ def test_remove_frees_the_seat(backend: Backend) -> None:
 
 def _story(backend: Backend) -> dict[str, Any]:
     """Reads and a mixed run of changes, as data that can be compared across backends."""
-    e3_users = sorted(u.user_principal_name for u in backend.directory.users_with_product(E3))
+    # Those who get E3 only from a group cannot be moved off it one by one (R21).
+    e3_users = sorted(
+        u.user_principal_name for u in backend.directory.users_with_product(E3) if not u.only_inherited(E3)
+    )
     changes = [backend.plan(ChangeKind.REPLACE, who, E5) for who in e3_users[:9]]
-    zoe = backend.user("zoe@contoso.com")
+    zoe = backend.user("uma@contoso.com")  # E3 directly (Zoe now gets it from a group)
     nora = backend.user("nora@contoso.com")
     changes += [
         UserChange(
@@ -251,7 +279,7 @@ def _story(backend: Backend) -> dict[str, Any]:
         "products": sorted(backend.directory.products(), key=lambda p: p.sku_id),
         "subscriptions": subscriptions,
         "outcomes": [(o.user_id, o.kind, o.reason, o.rule, o.licenses) for o in outcomes],
-        "users": [backend.user(f"{who}@contoso.com") for who in ("alice", "zoe", "nora", "grace")],
+        "users": [backend.user(f"{who}@contoso.com") for who in ("alice", "uma", "zoe", "nora", "grace")],
         "holders": sorted(u.id for u in backend.directory.users_with_product(E5)),
         "roles": [backend.directory.admin_roles(demo_user_id(f"{w}@contoso.com")) for w in ("grace", "uma")],
     }
@@ -276,3 +304,95 @@ def test_every_backend_tells_the_same_story() -> None:
     for part in simulated:
         assert graph[part] == simulated[part], part
         assert in_memory[part] == simulated[part], part
+
+
+# Group-based licensing (R21)
+
+ALL_STAFF = demo_group_id("allstaffe3")
+
+
+def test_where_each_license_comes_from_reads_the_same(backend: Backend) -> None:
+    judy, ivan = backend.user("judy@contoso.com"), backend.user("ivan@contoso.com")
+    assert judy.licenses == ivan.licenses == (LicenseAssignment(E3),)
+    assert judy.direct_licenses == (LicenseAssignment(E3),)
+    assert ivan.direct_licenses == ()
+    assert judy.groups_of(E3) == ivan.groups_of(E3) == (ALL_STAFF,)
+    assert ivan.only_inherited(E3)
+    assert not judy.only_inherited(E3)
+    [group] = backend.directory.find_groups("All Staff E3")
+    assert backend.directory.find_groups("allstaffe3") == [group]
+    assert backend.directory.groups_by_id([ALL_STAFF]) == {ALL_STAFF: group}
+    assert (group.display_name, group.licenses, group.processing) == (
+        "All Staff E3",
+        (LicenseAssignment(E3),),
+        ProcessingState.COMPLETE,
+    )
+    members = sorted(u.user_principal_name for u in backend.directory.group_members(ALL_STAFF))
+    assert members == [f"{a}@contoso.com" for a in ("ivan", "judy", "yara", "zoe")]
+    assert backend.directory.members_with_license_errors(ALL_STAFF) == []
+
+
+def test_an_inherited_license_is_never_planned_to_go_and_never_written(backend: Backend) -> None:
+    with pytest.raises(LicenseInherited, match="from the group All Staff E3"):
+        backend.plan(ChangeKind.REMOVE, "ivan@contoso.com", E3)
+    with pytest.raises(LicenseInherited):
+        backend.plan(ChangeKind.REPLACE, "ivan@contoso.com", E5)
+    # Judy holds it both ways: only the direct assignment goes, and she keeps it from the group.
+    change = backend.plan(ChangeKind.REMOVE, "judy@contoso.com", E3)
+    assert (change.before, change.after, change.remove) == ((LicenseAssignment(E3),), (), (E3,))
+    [outcome] = backend.directory.apply([change])
+    assert outcome.kind is OutcomeKind.APPLIED
+    judy = backend.user("judy@contoso.com")
+    assert judy.licenses == (LicenseAssignment(E3),)
+    assert judy.direct_licenses == ()
+
+
+def test_a_groups_license_reaches_the_members_once_processed(backend: Backend, clock: FixedClock) -> None:
+    written = backend.directory.assign_group_license(ALL_STAFF, [LicenseAssignment(E5)], [E3])
+    assert written.processing is ProcessingState.IN_PROGRESS
+    assert written.licenses == (LicenseAssignment(E5),)
+    assert backend.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
+    clock.advance(DEMO_GROUP_PROCESSING)
+    [group] = backend.directory.find_groups(ALL_STAFF)
+    assert group.processing is ProcessingState.COMPLETE
+    assert backend.user("ivan@contoso.com").licenses == (LicenseAssignment(E5),)
+    judy = backend.user("judy@contoso.com")
+    assert judy.licenses == (LicenseAssignment(E3), LicenseAssignment(E5))
+    assert judy.direct_licenses == (LicenseAssignment(E3),)
+
+
+def test_group_changes_through_graph_are_previewed_written_once_and_followed(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    """The services over Graph (graph-sim): a user replace leaves out who only inherits, with no
+    write sent for them; a group replace is one `assignLicense` on the group, then processed."""
+    backends = _graph(engine, clock)
+    graph = next(backends)
+    try:
+        licensing = Licensing(uow_factory, graph.directory, clock, ProductCatalog())
+        preview = licensing.request_change(
+            ChangeLicenses(
+                ChangeKind.REPLACE, "lena@contoso.com", ("ivan@contoso.com", "alice@contoso.com"), "E5"
+            )
+        )
+        assert [name for name, _ in preview.refused] == ["Ivan Petrov"]
+        done = licensing.confirm(ConfirmChange(preview.id, "lena@contoso.com"))
+        assert [item.change.user_principal_name for item in done.items] == ["alice@contoso.com"]
+        assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
+
+        change = licensing.plan_group_change(
+            ChangeGroupLicense(ChangeKind.REPLACE, "lena@contoso.com", "All Staff E3", "E5")
+        )
+        assert change.state is ChangeState.PREVIEWED, "a group change is always previewed"
+        assert len(change.details["gains"]) == 4
+        written = licensing.confirm(ConfirmChange(change.id, "lena@contoso.com"))
+        assert written.items[0].status is ItemStatus.APPLIED
+        assert licensing.group_processing(ALL_STAFF).group.processing is ProcessingState.IN_PROGRESS
+        assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
+        clock.advance(DEMO_GROUP_PROCESSING)
+        status = licensing.group_processing(ALL_STAFF)
+        assert status.group.processing is ProcessingState.COMPLETE
+        assert status.in_error == []
+        assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E5),)
+    finally:
+        backends.close()

@@ -18,6 +18,7 @@ from storage.graph_sim import FaultKind, FaultPlan, GraphSimulator
 from storage.graph_sim.cli import build_parser, main, simulator_from
 from storage.simulated import demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
+from storage.simulated.seed import demo_group_id
 
 E3 = DEMO_PRODUCTS[O365_E3].sku_id
 E5 = DEMO_PRODUCTS[O365_E5].sku_id
@@ -160,7 +161,7 @@ def test_query_options_it_does_not_take_are_refused_like_graph(
 
 
 def test_unknown_paths_and_versions(http: httpx.Client, sim: GraphSimulator) -> None:
-    assert error_of(http.get("/groups"))["message"] == "Resource not found for the segment 'groups'."
+    assert error_of(http.get("/sites"))["message"] == "Resource not found for the segment 'sites'."
     beta = httpx.get(f"{sim.url}/beta/organization", headers=AUTH, timeout=5)
     assert beta.status_code == 400
     assert http.post("/organization", json={}).status_code == 405
@@ -437,3 +438,20 @@ def test_the_command_line_refuses_what_makes_no_sense(
         main(argv)
     assert stopped.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_the_command_line_sets_how_long_group_processing_takes_and_which_stalls() -> None:
+    """R21: processing of a group's license change, instant here, and stalled for the demo group."""
+    group = demo_group_id("allstaffe3")
+    body = {"addLicenses": [{"skuId": E5, "disabledPlans": []}], "removeLicenses": []}
+    for options, expected in (
+        (["--group-processing-seconds", "0"], "ProcessingComplete"),
+        (["--stall-group", "All Staff E3"], "ProcessingInProgress"),
+    ):
+        simulator = simulator_from(build_parser().parse_args(["--port", "0", *options]))
+        with simulator, httpx.Client(base_url=simulator.api_url, headers=AUTH) as http:
+            assert http.post(f"/groups/{group}/assignLicense", json=body).status_code == 202
+            state = http.get(f"/groups/{group}", params={"$select": "licenseProcessingState"}).json()
+        assert state["licenseProcessingState"]["state"] == expected
+    with pytest.raises(ValueError, match="no group 'Nobody'"):
+        simulator_from(build_parser().parse_args(["--port", "0", "--stall-group", "Nobody"]))

@@ -45,6 +45,8 @@ EVERY_ERROR: list[DomainError] = [
     errors.UndoNotAvailable("This change can no longer be undone."),
     errors.MissingServiceDependency("Alice", "Sway needs SharePoint"),
     errors.ProhibitedInUsageLocation("Alice", "KP"),
+    errors.LicenseInherited("Ivan Petrov", "Office 365 E3", ["All Staff E3"]),
+    errors.LicenseInherited("Ivan Petrov", "Office 365 E3", ["All Staff E3"], services=True),
 ]
 
 
