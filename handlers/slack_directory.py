@@ -97,7 +97,9 @@ class SlackUsers:
         cached = None if fresh else self._fresh((team, user_id))
         if cached is not None:
             return {"user": cached}
-        user = self._call("users.info", lambda: client.users_info(user=user_id))
+        # The person asking costs one call per request, so it is not held back by the pace that
+        # keeps a large group's lookups within Slack's tier; a `ratelimited` answer still holds both.
+        user = self._call("users.info", lambda: client.users_info(user=user_id), paced=not fresh)
         self._keep(team, user)
         return {"user": user}
 
@@ -144,11 +146,11 @@ class SlackUsers:
             if len(self._emails) > 2 * self._max:  # addresses of users that left the cache
                 self._emails = {k: v for k, v in self._emails.items() if (k[0], v) in self._users}
 
-    def _call(self, method: str, call: Callable[[], Any]) -> Mapping[str, Any]:
+    def _call(self, method: str, call: Callable[[], Any], *, paced: bool = True) -> Mapping[str, Any]:
         budget = self._budgets[method]
         attempt = 0
         while True:
-            wait = budget.reserve()
+            wait = budget.reserve() if paced else 0.0
             if wait > 0:
                 self._sleep(wait)
             try:
@@ -160,6 +162,8 @@ class SlackUsers:
                 retry_after = _retry_after(error.response.headers)
                 log.info("Slack rate-limited %s for %g s", method, retry_after, extra={"action": method})
                 budget.hold(retry_after)
+                if not paced:
+                    self._sleep(retry_after)
                 continue
             user: Mapping[str, Any] = response.get("user") or {}
             return user
