@@ -24,6 +24,7 @@ from domain.rules import (
 )
 
 __all__ = [
+    "REFERENCE_LENGTH",
     "ChangeItem",
     "ChangeKind",
     "ChangeOutcome",
@@ -35,9 +36,20 @@ __all__ = [
     "UserChange",
     "plan_undo",
     "plan_user_change",
+    "reference_of",
     "seats_needed",
     "snapshot_products",
 ]
+
+
+REFERENCE_LENGTH = 8
+"""A change set's reference is the start of its id: short to type, and with 16⁸ values, two changes
+that share one are rare; `/license status` and `/license undo` say so when one does."""
+
+
+def reference_of(change_set_id: str) -> str:
+    """What an admin reads and types for a change set: `e54d51b4` for `e54d51b4…` (32 hex digits)."""
+    return change_set_id[:REFERENCE_LENGTH]
 
 
 class ChangeKind(StrEnum):
@@ -285,6 +297,10 @@ class ChangeSet:
     """Set when the change is done and something was written: until then it can be undone."""
     request_key: str = ""
     """The idempotency key claimed with this change set (a retry or an undo of another one)."""
+
+    @property
+    def reference(self) -> str:
+        return reference_of(self.id)
 
     def label(self, sku_id: str) -> str:
         """A product's display name, from the snapshot (its sku id when the change never saw it)."""

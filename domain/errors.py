@@ -1,13 +1,17 @@
-"""Domain errors: each carries what is wrong, why (the rule), and how to fix it (STYLE.md habit 6).
+"""Domain errors: each carries what is wrong and how to fix it, in words (STYLE.md habit 6).
 
-The Slack edge renders `problem`, `fix` and `rule`; it never invents an explanation of its own.
+The Slack edge renders `problem` and `fix`; it never invents an explanation of its own. `rule` (R1…R24
+of DESIGN.md §2) is kept for the audit, the logs and the tests, and never shown to an admin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from domain.wording import plural, quoted
+
 __all__ = [
+    "AmbiguousChange",
     "AmbiguousProduct",
     "AmbiguousSubscription",
     "AmbiguousUser",
@@ -32,6 +36,7 @@ __all__ = [
     "StepNotOpen",
     "SubscriptionNotActive",
     "UnknownApproval",
+    "UnknownChange",
     "UnknownProduct",
     "UnknownRequester",
     "UnknownServicePlan",
@@ -67,8 +72,6 @@ class DomainError(Exception):
         parts = [self.problem]
         if self.fix:
             parts.append(self.fix)
-        if self.rule:
-            parts.append(f"({self.rule})")
         return " ".join(parts)
 
     def __str__(self) -> str:
@@ -111,14 +114,14 @@ class UnknownUser(DomainError):
         fix = "Use an @mention, an email address or a user principal name of the tenant."
         if suggestions:
             fix = f"Did you mean {', '.join(suggestions)}? " + fix
-        super().__init__(f"No user {key!r} in the tenant.", fix)
+        super().__init__(f"No user {quoted(key)} in the tenant.", fix)
         self.key = key
 
 
 class AmbiguousUser(DomainError):
     def __init__(self, key: str, choices: Sequence[str]) -> None:
         super().__init__(
-            f"{key!r} matches several users: {', '.join(choices)}.",
+            f"{quoted(key)} matches several users: {', '.join(choices)}.",
             "Use the full email address or user principal name.",
         )
 
@@ -144,7 +147,7 @@ class UnknownProduct(DomainError):
             fix = f"The tenant has: {', '.join(known)}."
         else:
             fix = "Use `/subscription list` to see the products the tenant has."
-        super().__init__(f"The tenant has no product {key!r}.", fix)
+        super().__init__(f"The tenant has no product {quoted(key)}.", fix)
         self.key = key
         self.suggestions = tuple(suggestions)
 
@@ -153,10 +156,10 @@ class AmbiguousProduct(DomainError):
     rule = "R1"
 
     def __init__(self, key: str, choices: Sequence[tuple[str, str]]) -> None:
-        names = ", ".join(f"{label} (`{part}`)" for part, label in choices)
+        names = _either([label for _, label in choices])
         super().__init__(
-            f"{key!r} could mean several products: {names}.",
-            "Say which one by its part number.",
+            f"{quoted(key)} could mean several products: {names}.",
+            "Say which one by its full name.",
         )
         self.key = key
         self.choices = tuple(choices)
@@ -167,7 +170,7 @@ class UnknownServicePlan(DomainError):
 
     def __init__(self, key: str, product: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"{product} has no service {key!r}.",
+            f"{product} has no service {quoted(key)}.",
             f"Its services are: {', '.join(known)}.",
         )
 
@@ -196,8 +199,8 @@ class NoUsageLocation(DomainError):
 
 
 class NotEnoughSeats(DomainError):
-    """R2. `product` is the part number (it goes in the command to buy more: it is never ambiguous);
-    `name`, the display name admins know, is what the message says."""
+    """R2. `product` is what to type for the product in the command to buy more (its short name, as
+    `catalog.short_name` gives it); `name`, the display name admins know, is what the message says."""
 
     rule = "R2"
 
@@ -218,6 +221,9 @@ class NotEnoughSeats(DomainError):
 
 
 class ServicePlanConflict(DomainError):
+    """R6. The plans are named as Microsoft's product table names them ("Skype for Business Online
+    (Plan 1)"), which `without` also takes."""
+
     rule = "R6"
 
     def __init__(self, user: str, plan_a: str, product_a: str, plan_b: str, product_b: str) -> None:
@@ -311,21 +317,42 @@ class StateUnavailable(DomainError):
 class UnknownWorkflow(DomainError):
     def __init__(self, workflow_id: str) -> None:
         super().__init__(
-            f"There is no workflow {workflow_id!r}.",
+            f"There is no workflow {quoted(workflow_id)}.",
             "Use `/subscription status` to see the workflows in flight.",
         )
         self.workflow_id = workflow_id
 
 
+class UnknownChange(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"No license change has the reference `{reference}`.",
+            "Use the reference shown under the change's result (8 letters and digits, e.g. `e54d51b4`); "
+            "`/license show @user` shows what a user holds now.",
+        )
+        self.reference = reference
+
+
+class AmbiguousChange(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"Several license changes start with `{reference}`.",
+            "Type more of the reference, as it is shown under the change's result.",
+        )
+        self.reference = reference
+
+
 class UnknownApproval(DomainError):
     def __init__(self, approval_id: str) -> None:
-        super().__init__(f"There is no approval request {approval_id!r}.", "It may have been withdrawn.")
+        super().__init__(
+            f"There is no approval request {quoted(approval_id)}.", "It may have been withdrawn."
+        )
 
 
 class UnknownTask(DomainError):
     def __init__(self, task_id: str) -> None:
         super().__init__(
-            f"There is no admin task {task_id!r}.", "Use `/subscription status` to see open tasks."
+            f"There is no admin task {quoted(task_id)}.", "Use `/subscription status` to see open tasks."
         )
 
 
@@ -385,11 +412,12 @@ class SeatsInUse(DomainError):
 
     rule = "R2"
 
-    def __init__(self, product: str, total: int, consumed: int, removing: int) -> None:
+    def __init__(self, product: str, total: int, consumed: int, removing: int, *, typed: str = "") -> None:
         removable = max(total - consumed, 0)
         super().__init__(
-            f"{product} cannot lose {removing} licenses: {consumed} of its {total} are assigned to users.",
-            f"Remove at most {removable} (`/subscription seats {product} -{removable}`), or remove "
+            f"{product} cannot lose {plural(removing, 'license')}: {consumed} of its {total} are "
+            "assigned to users.",
+            f"Remove at most {removable} (`/subscription seats {typed or product} -{removable}`), or remove "
             "licenses from users first (`/license remove`).",
         )
         self.removable = removable
@@ -419,7 +447,7 @@ class UsersStillLicensed(DomainError):
     def __init__(self, product: str, losing: int, holders: Sequence[str]) -> None:
         shown = ", ".join(holders[:10]) + (f" and {len(holders) - 10} more" if len(holders) > 10 else "")
         super().__init__(
-            f"{losing} users would lose {product} if this subscription is cancelled"
+            f"{plural(losing, 'user')} would lose {product} if this subscription is cancelled"
             + (f" (holders: {shown})." if shown else "."),
             "Move them to another subscription first, or approve again confirming that they lose access.",
         )

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.changes import ChangeKind
+from domain.changes import REFERENCE_LENGTH, ChangeKind
 from domain.errors import InvalidCommand
 from domain.services import HOLDERS_PREFIX
+from domain.wording import quoted
 from domain.workflows import EVERYONE
 from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND
 
@@ -29,6 +30,7 @@ __all__ = [
     "ParsedBuy",
     "ParsedCancel",
     "ParsedChange",
+    "ParsedChangeLookup",
     "ParsedForm",
     "ParsedHelp",
     "ParsedSeats",
@@ -86,13 +88,24 @@ LICENSE_USAGE: dict[str, Usage] = {
     "services": Usage(
         f"{LICENSE_COMMAND} services @user PRODUCT",
         "A form with a checkbox per service of the user's license: tick or untick, save, and only "
-        "what you changed is changed (R5).",
+        "what you changed is changed.",
         (f"{LICENSE_COMMAND} services @alice E5", f"{LICENSE_COMMAND} services carol@contoso.com E3"),
     ),
     "show": Usage(
         f"{LICENSE_COMMAND} show @user",
         "A user's licenses, the services turned off, assignment errors and the seats left.",
         (f"{LICENSE_COMMAND} show @alice", f"{LICENSE_COMMAND} show alice@contoso.com"),
+    ),
+    "status": Usage(
+        f"{LICENSE_COMMAND} status REF",
+        "The result of a license change again, by the reference shown under it (e.g. `e54d51b4`).",
+        (f"{LICENSE_COMMAND} status e54d51b4",),
+    ),
+    "undo": Usage(
+        f"{LICENSE_COMMAND} undo REF",
+        "Put everyone a change wrote to back to what they held before (shows a preview to confirm "
+        "first), while its result says undo works.",
+        (f"{LICENSE_COMMAND} undo e54d51b4",),
     ),
     "help": Usage(
         f"{LICENSE_COMMAND} help [FORM]",
@@ -110,17 +123,17 @@ SUBSCRIPTION_USAGE: dict[str, Usage] = {
     "buy": Usage(
         f"{SUBSCRIPTION_COMMAND} buy PRODUCT SEATS [invoice]",
         "Buy a subscription; the bot polls until it is active (an invoice purchase may wait for a "
-        "credit check, R10).",
+        "credit check).",
         (f"{SUBSCRIPTION_COMMAND} buy E5 10", f"{SUBSCRIPTION_COMMAND} buy E5 10 invoice"),
     ),
     "seats": Usage(
         f"{SUBSCRIPTION_COMMAND} seats PRODUCT +N|-N",
-        "Add or remove licenses (never below what users hold, R2).",
+        "Add or remove licenses (never below what users hold).",
         (f"{SUBSCRIPTION_COMMAND} seats E5 +5", f"{SUBSCRIPTION_COMMAND} seats E3 -3"),
     ),
     "switch": Usage(
         f"{SUBSCRIPTION_COMMAND} switch FROM TO [@user… | has:PRODUCT | all] [invoice]",
-        "Move users from one plan to another, step by step (R11, R12, R15); everyone by default.",
+        "Move users from one plan to another, step by step; everyone by default.",
         (
             f"{SUBSCRIPTION_COMMAND} switch E3 E5",
             f"{SUBSCRIPTION_COMMAND} switch E3 E5 @alice @bob",
@@ -128,12 +141,12 @@ SUBSCRIPTION_USAGE: dict[str, Usage] = {
     ),
     "upgrade": Usage(
         f"{SUBSCRIPTION_COMMAND} upgrade E4 TO [invoice]",
-        "Upgrade from Office 365 E4 (R14): direct purchases only; users keep E4 until moved.",
+        "Upgrade from Office 365 E4: direct purchases only; users keep E4 until moved.",
         (f"{SUBSCRIPTION_COMMAND} upgrade E4 E5",),
     ),
     "cancel": Usage(
         f"{SUBSCRIPTION_COMMAND} cancel PRODUCT|SUBSCRIPTION-ID",
-        "Cancel a subscription: you confirm, then another Global or Billing admin approves (R13).",
+        "Cancel a subscription: you confirm, then another Global or Billing admin approves.",
         (f"{SUBSCRIPTION_COMMAND} cancel E3",),
     ),
     "status": Usage(
@@ -160,6 +173,7 @@ _SUBSCRIPTION_LATER = {
 _INVOICE = "invoice"
 _SEATS_DELTA = re.compile(r"[+-]\d{1,6}")
 _WORKFLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REFERENCE = re.compile(r"[0-9a-f]{6,32}")
 
 
 class TargetKind(StrEnum):
@@ -212,6 +226,14 @@ class ParsedServices:
 
     target: Target
     product: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedChangeLookup:
+    """`/license status REF` (`undo` False) or `/license undo REF`: a change by its reference."""
+
+    reference: str
+    undo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +304,7 @@ class ParsedStatus:
     workflow_id: str = ""
 
 
-LicenseCommand = ParsedChange | ParsedServices | ParsedShow | ParsedForm | ParsedHelp
+LicenseCommand = ParsedChange | ParsedServices | ParsedShow | ParsedForm | ParsedHelp | ParsedChangeLookup
 SubscriptionCommand = (
     ParsedSubscriptionList
     | ParsedHelp
@@ -325,6 +347,8 @@ def parse_license(text: str) -> LicenseCommand:
         return _parse_show(rest)
     if subcommand == "services":
         return _parse_services(rest)
+    if subcommand in {"status", "undo"}:
+        return _parse_reference(subcommand, rest)
     return _parse_change(ChangeKind(subcommand), rest)
 
 
@@ -366,7 +390,9 @@ def _invoice(words: list[str]) -> tuple[list[str], bool]:
 
 def _plain_product(word: str, usage: str) -> str:
     if word.startswith("<") or "@" in word:
-        raise InvalidCommand(f"{word!r} is not a product.", usage, "Name a product: E3, E5, ENTERPRISEPACK.")
+        raise InvalidCommand(
+            f"{quoted(word)} is not a product.", usage, "Name a product: E3, E5, Office 365 E5."
+        )
     return word
 
 
@@ -377,7 +403,9 @@ def _parse_buy(words: list[str]) -> ParsedBuy:
         raise InvalidCommand("Say which product and how many licenses to buy.", usage)
     *product_words, count = words
     if not count.isdigit():
-        raise InvalidCommand(f"{count!r} is not a number of licenses.", usage, "For example `buy E5 10`.")
+        raise InvalidCommand(
+            f"{quoted(count)} is not a number of licenses.", usage, "For example `buy E5 10`."
+        )
     seats = int(count)
     if not 1 <= seats <= 1_000_000:
         raise InvalidCommand(f"Buy between 1 and 1,000,000 licenses, not {seats:,}.", usage)
@@ -392,7 +420,9 @@ def _parse_seats(words: list[str]) -> ParsedSeats:
     *product_words, change = words
     if not _SEATS_DELTA.fullmatch(change) or int(change) == 0:
         raise InvalidCommand(
-            f"{change!r} is not a change of licenses.", usage, "Write +5 to add five, -3 to remove three."
+            f"{quoted(change)} is not a change of licenses.",
+            usage,
+            "Write +5 to add five, -3 to remove three.",
         )
     product = " ".join(_plain_product(w, usage) for w in product_words)
     return ParsedSeats(product, int(change))
@@ -412,7 +442,7 @@ def _parse_switch(words: list[str]) -> ParsedSwitch:
         found = _target(word, usage)
         if found is None:
             raise InvalidCommand(
-                f"{word!r} is not a user.",
+                f"{quoted(word)} is not a user.",
                 usage,
                 "Name users after the two products (@alice, alice@contoso.com, has:E3), or `all`.",
             )
@@ -501,7 +531,9 @@ def _subcommand(
     close = difflib.get_close_matches(name, [*table, *later], n=1, cutoff=0.6)
     shown = first if len(first) <= 40 else first[:40] + "…"
     fix = f"Did you mean `{command} {close[0]}`?" if close else f"Start with one of: {', '.join(table)}."
-    raise InvalidCommand(f"`{command}` has no subcommand {_unescape(shown)!r}.", usage_text(command), fix)
+    raise InvalidCommand(
+        f"`{command}` has no subcommand {quoted(_unescape(shown))}.", usage_text(command), fix
+    )
 
 
 def _help_topic(rest: Sequence[str], command: str, table: dict[str, Usage]) -> str:
@@ -515,10 +547,29 @@ def _help_topic(rest: Sequence[str], command: str, table: dict[str, Usage]) -> s
     close = difflib.get_close_matches(topic, list(table), n=1, cutoff=0.6)
     meant = f"Did you mean `{command} help {close[0]}`? " if close else ""
     raise InvalidCommand(
-        f"There is no help topic {shown!r}.",
+        f"There is no help topic {quoted(shown)}.",
         usage_text(command, "help"),
         f"{meant}The topics are: {', '.join(table)}.",
     )
+
+
+def _parse_reference(subcommand: str, rest: Sequence[str]) -> ParsedChangeLookup:
+    usage = usage_text(LICENSE_COMMAND, subcommand)
+    if not rest:
+        raise InvalidCommand(
+            "Say which change: its reference is shown under its result (e.g. `e54d51b4`).", usage
+        )
+    if len(rest) > 1:
+        raise InvalidCommand(f"`{LICENSE_COMMAND} {subcommand}` takes one change reference.", usage)
+    reference = _unescape(rest[0]).strip("`").casefold()
+    if not _REFERENCE.fullmatch(reference):
+        raise InvalidCommand(
+            f"{quoted(_unescape(rest[0]))} is not a change reference.",
+            usage,
+            f"A reference is {REFERENCE_LENGTH} letters and digits (0–9, a–f), as shown under the "
+            "change's result, e.g. `e54d51b4`.",
+        )
+    return ParsedChangeLookup(reference, undo=subcommand == "undo")
 
 
 def _parse_show(rest: Sequence[str]) -> ParsedShow:
@@ -551,7 +602,7 @@ def _parse_services(rest: Sequence[str]) -> ParsedServices:
             )
         if _target(word, usage) is not None:
             raise InvalidCommand(
-                f"`{LICENSE_COMMAND} services` takes one person: {_unescape(word)!r} is another.",
+                f"`{LICENSE_COMMAND} services` takes one person: {quoted(_unescape(word))} is another.",
                 usage,
                 "Change one person's services at a time.",
             )
@@ -569,7 +620,7 @@ def _one_person(word: str, subcommand: str, usage: str) -> Target:
     target = _target(word, usage)
     if target is None:
         raise InvalidCommand(
-            f"{_unescape(word)!r} is not a user.",
+            f"{quoted(_unescape(word))} is not a user.",
             usage,
             "Mention the person (@name) or give their email address.",
         )
@@ -607,7 +658,7 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
             break
         if product_words and index + 1 < len(rest) and _misspelled_without(word):
             raise InvalidCommand(
-                f"{_unescape(word)!r} looks like a misspelled `without`.",
+                f"{quoted(_unescape(word))} looks like a misspelled `without`.",
                 usage,
                 f"Did you mean `{LICENSE_COMMAND} {kind.value} "
                 f"{' '.join(t.shown for t in targets.values())} {' '.join(product_words)} without "
@@ -615,7 +666,7 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange:
             )
         if _target(word, usage) is not None:
             raise InvalidCommand(
-                f"Put every user before the product: {_unescape(word)!r} comes after it.",
+                f"Put every user before the product: {quoted(_unescape(word))} comes after it.",
                 usage,
                 f"For example: `{LICENSE_COMMAND} {kind.value} @alice @bob E5`.",
             )
@@ -643,7 +694,9 @@ def _services(kind: ChangeKind, words: Sequence[str], usage: str) -> list[str]:
         )
     for word in words:
         if word.startswith("<"):
-            raise InvalidCommand(f"{word!r} is not a service name.", usage, "Name services: Sway, Teams.")
+            raise InvalidCommand(
+                f"{quoted(word)} is not a service name.", usage, "Name services: Sway, Teams."
+            )
     names = " ".join(_unescape(word) for word in words).split(",")
     services = list(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not services:
@@ -671,14 +724,14 @@ def _target(word: str, usage: str) -> Target | None:
         return Target(TargetKind.HOLDERS, product)
     if plain.startswith("@"):
         raise InvalidCommand(
-            f"{plain!r} is not a mention Slack recognized.",
+            f"{quoted(plain)} is not a mention Slack recognized.",
             usage,
             "Pick the person from Slack's suggestions as you type @, or give their email address.",
         )
     if "@" in plain:
         if not _ADDRESS.fullmatch(plain):
             raise InvalidCommand(
-                f"{plain!r} is not an email address or a user principal name.",
+                f"{quoted(plain)} is not an email address or a user principal name.",
                 usage,
                 "Write it as name@domain, e.g. alice@contoso.com.",
             )
@@ -699,7 +752,7 @@ def _markup_target(word: str, usage: str) -> Target:
         address = _unescape(target[len("mailto:") :])
         if _ADDRESS.fullmatch(address):
             return Target(TargetKind.ADDRESS, address)
-        raise InvalidCommand(f"{address!r} is not an email address.", usage)
+        raise InvalidCommand(f"{quoted(address)} is not an email address.", usage)
     if target.startswith("!") and target[1:].partition("^")[0] in _BROADCASTS:
         raise InvalidCommand(
             f"@{target[1:].partition('^')[0]} cannot be a target: it is everyone in a channel.",

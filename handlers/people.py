@@ -8,6 +8,7 @@ target key `has:E3`, which the domain expands to everyone holding the product.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from slack_sdk import WebClient
@@ -20,7 +21,17 @@ from handlers.parsing import Target, TargetKind
 
 __all__ = ["SlackPeople"]
 
+log = logging.getLogger(__name__)
+
 _GONE = {"user_not_found", "users_not_found"}
+
+_GROUP_PROBLEMS = {
+    "no_such_subteam": "it does not exist any more, or it is disabled",
+    "missing_scope": "the app may not read user groups",
+    "plan_upgrade_required": "this Slack plan has no user groups",
+    "ratelimited": "Slack is busy right now",
+}
+"""What Slack's refusal means, in words; the error code itself goes to the log."""
 
 _GROUP_FIXES = {
     "no_such_subteam": "Check in Slack (People > User groups) that the group exists and is enabled, "
@@ -77,11 +88,10 @@ class SlackPeople:
             return self._client.usergroups_users_list(usergroup=target.value)
         except SlackApiError as error:
             code = str(error.response.get("error") or "an error")
-            needed = error.response.get("needed")
-            said = f"`{code}` (needs `{needed}`)" if needed else f"`{code}`"
+            log.warning("usergroups.users.list refused", extra={"error": code, "group": target.value})
+            why = _GROUP_PROBLEMS.get(code, "Slack refused to list them")
             raise InvalidCommand(
-                f"Slack would not list the members of the user group {target.shown} "
-                f"(`{target.value}`): Slack said {said}.",
+                f"Slack would not list the members of the user group {target.shown}: {why}.",
                 fix=_GROUP_FIXES.get(
                     code,
                     "Check that the group exists in Slack and that the app was installed with the "

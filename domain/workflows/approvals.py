@@ -48,7 +48,7 @@ class Approval:
 
     @property
     def action(self) -> str:
-        return f"cancel the {self.product.display_name} subscription {self.subscription_id}"
+        return f"cancel the {self.product.display_name} subscription"
 
     def expire_if_due(self, now: datetime) -> bool:
         """Pending past its time → expired. True when it expired just now."""
@@ -73,7 +73,7 @@ class Approval:
                 approver,
                 f"approve their own request to {self.action}",
                 [],
-                "Another Global or Billing admin must approve it (R13).",
+                "Another Global or Billing admin must approve it.",
             )
         if not roles & Permission.APPROVE.roles:
             raise ApproverNotAllowed(

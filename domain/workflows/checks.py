@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from domain.catalog import short_name
 from domain.errors import (
     AmbiguousSubscription,
     DomainError,
@@ -25,6 +26,7 @@ from domain.model import (
     SubscriptionStatus,
     User,
 )
+from domain.wording import plural
 from domain.workflows.links import admin_center
 from domain.workflows.notes import purchase_shown
 from domain.workflows.settings import business_days
@@ -104,13 +106,13 @@ def recommend_path(workflow: Workflow) -> PathAdvice:
         return PathAdvice(
             False,
             f"Only some users move, so this is a manual switch: the admin center's "
-            f"{'Upgrade tab' if upgrade else 'Switch plans'} moves everyone the same way (R15).",
+            f"{'Upgrade tab' if upgrade else 'Switch plans'} moves everyone the same way.",
         )
     if (source.part_number, target.part_number) not in SWITCH_PATHS:
         return PathAdvice(
             False,
             f"The admin center does not offer {target.display_name} as a direct switch from "
-            f"{source.display_name}, so this is a manual switch (R15).",
+            f"{source.display_name}, so this is a manual switch.",
         )
     button = "Upgrade tab" if upgrade else "Switch plans button"
     credit = (
@@ -121,7 +123,7 @@ def recommend_path(workflow: Workflow) -> PathAdvice:
     )
     return PathAdvice(
         True,
-        f"Recommended (R15): the admin center's {button} ({pages.subscriptions}, select "
+        f"Recommended: the admin center's {button} ({pages.subscriptions}, select "
         f"{source.display_name}). It buys {target.display_name}, moves every user and cancels "
         f"{source.display_name} in one go. While it runs — minutes to hours — admins cannot use the "
         f"admin center; users keep working with {source.display_name} throughout.{credit} "
@@ -310,11 +312,11 @@ def not_listed_reasons(workflow: Workflow, found: Subscription | None) -> str:
     ):
         until = f", until {workflow.credit_check_ends}" if workflow.deadline else ""
         days = business_days(workflow.credit_check_days)
-        reasons.append(f"an invoice purchase may wait for a credit check for up to {days}{until} (R10)")
+        reasons.append(f"an invoice purchase may wait for a credit check for up to {days}{until}")
     if found is None:
         reasons.append(
             "a subscription bought for another organization (another domain) never shows up here: "
-            "it must be bought for the users' organization (R8)"
+            "it must be bought for the users' organization"
         )
         reasons.append(f"if it was bought and still does not show, only support can help ({pages.support})")
     else:
@@ -409,11 +411,17 @@ def seat_subscription(product: Product, subscriptions: Sequence[Subscription], d
     if not active:
         raise SubscriptionNotActive(product.display_name, "not active", "Buy it first (`/subscription buy`).")
     if delta < 0 and product.seats.consumed > product.seats.enabled + delta:
-        raise SeatsInUse(product.part_number, product.seats.enabled, product.seats.consumed, -delta)
+        raise SeatsInUse(
+            product.display_name,
+            product.seats.enabled,
+            product.seats.consumed,
+            -delta,
+            typed=short_name(product.part_number, product.display_name),
+        )
     chosen = active[0]
     if chosen.total_licenses + delta < 1:
         raise DomainError(
-            f"The largest {product.part_number} subscription ({chosen.id}) has {chosen.total_licenses} "
+            f"The largest {product.display_name} subscription has {chosen.total_licenses} "
             f"licenses, so at most {chosen.total_licenses - 1} can be removed from it.",
             f"To stop it altogether, cancel it (`/subscription cancel {chosen.id}`).",
         )
@@ -427,6 +435,6 @@ def only_active(product: Product, subscriptions: Sequence[Subscription]) -> Subs
         raise SubscriptionNotActive(product.display_name, "not active", "There is nothing to cancel.")
     if len(active) > 1:
         raise AmbiguousSubscription(
-            product.display_name, [f"{s.id} ({s.total_licenses} licenses)" for s in active]
+            product.display_name, [f"{s.id} ({plural(s.total_licenses, 'license')})" for s in active]
         )
     return active[0]

@@ -6,6 +6,7 @@ from handlers.blocks.changes import (
     change_preview,
     change_progress,
     change_result,
+    change_status,
     preview_fits,
     result_fits,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "change_preview",
     "change_progress",
     "change_result",
+    "change_status",
     "domain_error",
     "help_message",
     "home_notice",

@@ -126,7 +126,7 @@ def approval_request(status: WorkflowStatus) -> Message:
         return workflow_checklist(status)
     holders = list(approval.holders)
     lines = [
-        f"*{escape(approval.requested_by)}* asks to {escape(approval.action)} (R13).",
+        f"*{escape(approval.requested_by)}* asks to {escape(approval.action)}.",
         f"Only another Global or Billing admin can approve. Open until {_when(approval.expires_at)}.",
     ]
     if holders:
@@ -143,7 +143,7 @@ def approval_request(status: WorkflowStatus) -> Message:
             action_id=APPROVE_CANCELLATION,
             value=approval.id,
             style="primary",
-            confirm=_confirm("Approve the cancellation?", f"{approval.action.capitalize()}?", "Approve"),
+            confirm=_confirm("Approve the cancellation?", f"{_first_upper(approval.action)}?", "Approve"),
         )
     ]
     if holders:
@@ -156,7 +156,7 @@ def approval_request(status: WorkflowStatus) -> Message:
                 confirm=_confirm(
                     "They lose access",
                     f"{plural(len(holders), 'user')} lose what the subscription gives them. "
-                    f"{approval.action.capitalize()} anyway?",
+                    f"{_first_upper(approval.action)} anyway?",
                     "Approve",
                 ),
             )
@@ -339,6 +339,12 @@ def _choice_buttons(status: WorkflowStatus) -> ActionsBlock | None:
             )
         )
     return ActionsBlock(block_id=WORKFLOW_ACTIONS_BLOCK, elements=elements)
+
+
+def _first_upper(text: str) -> str:
+    """A sentence's first letter in capitals, the rest as written (`str.capitalize` would lowercase
+    "Office 365 E4")."""
+    return text[:1].upper() + text[1:]
 
 
 def _confirm(title: str, text: str, confirm: str) -> ConfirmObject:

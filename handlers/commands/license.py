@@ -13,15 +13,30 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.commands import ChangeLicenses, ListSubscriptions, ShowServices, ShowUser
+from domain.commands import ChangeLicenses, ListSubscriptions, ShowChange, ShowServices, ShowUser, UndoChange
 from domain.errors import DomainError
 from domain.services import Licensing
-from handlers.blocks import help_message, license_form, loading_form, services_form, user_overview
+from handlers.blocks import (
+    change_status,
+    help_message,
+    license_form,
+    loading_form,
+    services_form,
+    user_overview,
+)
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal
-from handlers.parsing import ParsedChange, ParsedForm, ParsedHelp, ParsedServices, ParsedShow, parse_license
+from handlers.parsing import (
+    ParsedChange,
+    ParsedChangeLookup,
+    ParsedForm,
+    ParsedHelp,
+    ParsedServices,
+    ParsedShow,
+    parse_license,
+)
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply
@@ -52,6 +67,9 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             reply(respond, user_overview(licensing.show_user(ShowUser(requester, user))))
             return
         surface = Surface(client, str(command.get("channel_id") or ""), command["user_id"], respond)
+        if isinstance(parsed, ParsedChangeLookup):
+            _lookup(services, parsed, requester=requester, surface=surface, context=context)
+            return
         _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
 
     acknowledge_first(app.command(LICENSE_COMMAND), license_command)
@@ -84,6 +102,27 @@ def _change(
         licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
     )
     replies.show(change_set)
+
+
+def _lookup(
+    services: Services,
+    parsed: ParsedChangeLookup,
+    *,
+    requester: str,
+    surface: Surface,
+    context: BoltContext,
+) -> None:
+    """`/license status REF`: the change's result again; `/license undo REF`: its undo, previewed."""
+    licensing = services.licensing
+    found = licensing.change_by_reference(ShowChange(parsed.reference, requester, correlation_id(context)))
+    if not parsed.undo:
+        surface.only_to_them(change_status(found))
+        return
+    undo = licensing.request_undo(UndoChange(found.id, requester, correlation_id(context)))
+    replies = ChangeReplies(
+        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
+    )
+    replies.show(undo)
 
 
 def _open_form(

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Final
 
 from domain.assignment_states import assignment_state_error
-from domain.catalog import ProductCatalog
+from domain.catalog import ProductCatalog, short_name
 from domain.changes import ChangeOutcome, OutcomeKind, UserChange
 from domain.errors import (
     AmbiguousUser,
@@ -398,7 +398,8 @@ class GraphDirectory:
         product = _product_named(change, message, products)
         if product is None:
             return GraphRefused(change.display_name, "CountViolation", message)
-        return NotEnoughSeats(product.part_number, 1, product.seats.available, name=product.display_name)
+        typed = short_name(product.part_number, product.display_name)
+        return NotEnoughSeats(typed, 1, product.seats.available, name=product.display_name)
 
     def _conflict(
         self, change: UserChange, response: GraphResponse, products: Mapping[str, Product]
@@ -416,7 +417,7 @@ class GraphDirectory:
             return conflict
         # A pair the domain does not list: name the plans Graph named, with their products.
         named = [
-            (plan.name, product.display_name)
+            (plan.display_name or plan.name, product.display_name)
             for lic in change.after
             if (product := products.get(lic.sku_id)) is not None
             for plan in product.service_plans
