@@ -55,10 +55,24 @@ def _either(names: Sequence[str], last: str = "or") -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
+_LEARN = "https://learn.microsoft.com/microsoft-365"
+ASSIGN_LICENSES = ("Assign licenses to users", f"{_LEARN}/admin/manage/assign-licenses-to-users")
+MOVE_USERS = (
+    "Move users to a different subscription",
+    f"{_LEARN}/commerce/subscriptions/move-users-different-subscription",
+)
+UPGRADE_FROM_E4 = (
+    "Upgrade from an Office 365 E4 subscription",
+    f"{_LEARN}/commerce/subscriptions/upgrade-from-office-365-e4",
+)
+
+
 class DomainError(Exception):
     """A refusal that an admin can act on."""
 
     rule: str = ""
+    learn: tuple[str, str] | None = None
+    """The Microsoft Learn page the rule comes from (title, address), shown as a link where it helps."""
 
     def __init__(self, problem: str, fix: str = "", *, rule: str | None = None) -> None:
         super().__init__(problem)
@@ -188,6 +202,7 @@ class NotAssignable(DomainError):
 
 class NoUsageLocation(DomainError):
     rule = "R4"
+    learn = ASSIGN_LICENSES
 
     def __init__(self, user: str) -> None:
         super().__init__(
@@ -203,6 +218,7 @@ class NotEnoughSeats(DomainError):
     `catalog.short_name` gives it); `name`, the display name admins know, is what the message says."""
 
     rule = "R2"
+    learn = ASSIGN_LICENSES
 
     def __init__(self, product: str, needed: int, available: int, *, name: str = "") -> None:
         missing = needed - available
@@ -225,6 +241,7 @@ class ServicePlanConflict(DomainError):
     (Plan 1)"), which `without` also takes."""
 
     rule = "R6"
+    learn = ASSIGN_LICENSES
 
     def __init__(self, user: str, plan_a: str, product_a: str, plan_b: str, product_b: str) -> None:
         same = product_a == product_b
@@ -388,6 +405,7 @@ class ApproverNotAllowed(NotAuthorized):
 
 class SubscriptionNotActive(DomainError):
     rule = "R11"
+    learn = MOVE_USERS
 
     def __init__(self, product: str, status: str, fix: str = "") -> None:
         super().__init__(
@@ -427,6 +445,7 @@ class UpgradeNotDirect(DomainError):
     """R14: only E4 subscriptions bought directly (card or invoice) can be upgraded here."""
 
     rule = "R14"
+    learn = UPGRADE_FROM_E4
 
     def __init__(self, product: str, channel: str) -> None:
         contact = "your partner" if channel == "partner" else "your Microsoft account representative"

@@ -374,6 +374,7 @@ class Subscriptions:
                         now,
                         users_losing_access=losing,
                         accept_loss_of_access=cmd.accept_loss_of_access,
+                        shown_as=approver.user.display_name,
                     )
                 except DomainError as refusal:
                     self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
@@ -417,7 +418,7 @@ class Subscriptions:
             expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
             if expired is None:
                 try:
-                    approval.reject(who.name, who.roles, now, cmd.reason)
+                    approval.reject(who.name, who.roles, now, cmd.reason, shown_as=who.user.display_name)
                 except DomainError as refusal:
                     self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                     raise

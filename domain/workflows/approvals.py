@@ -66,18 +66,20 @@ class Approval:
         *,
         users_losing_access: int,
         accept_loss_of_access: bool,
+        shown_as: str = "",
     ) -> None:
+        """`shown_as`: the approver's display name, how a refusal names them (as every other one does)."""
         self._require_decidable(now)
         if approver.casefold() == self.requested_by.casefold():
             raise ApproverNotAllowed(
-                approver,
+                shown_as or approver,
                 f"approve their own request to {self.action}",
                 [],
                 "Another Global or Billing admin must approve it.",
             )
         if not roles & Permission.APPROVE.roles:
             raise ApproverNotAllowed(
-                approver,
+                shown_as or approver,
                 f"approve the request to {self.action}",
                 sorted(role.value for role in Permission.APPROVE.roles),
                 "Only a Global or Billing admin other than the requester can approve a cancellation.",
@@ -89,13 +91,15 @@ class Approval:
         self.decided_at = now
         self.accepted_loss_of_access = accept_loss_of_access and users_losing_access > 0
 
-    def reject(self, by: str, roles: frozenset[AdminRole], now: datetime, reason: str = "") -> None:
-        """An approver says no, or the requester withdraws the request."""
+    def reject(
+        self, by: str, roles: frozenset[AdminRole], now: datetime, reason: str = "", *, shown_as: str = ""
+    ) -> None:
+        """An approver says no, or the requester withdraws the request (`shown_as`: as for `approve`)."""
         self._require_decidable(now)
         is_requester = by.casefold() == self.requested_by.casefold()
         if not is_requester and not roles & Permission.APPROVE.roles:
             raise ApproverNotAllowed(
-                by,
+                shown_as or by,
                 f"reject the request to {self.action}",
                 sorted(role.value for role in Permission.APPROVE.roles),
             )

@@ -53,9 +53,9 @@ def target_found(workflow: Workflow, found: Subscription) -> str:
 
 def target_missing(workflow: Workflow) -> str:
     return (
-        f"The tenant has no {workflow.product.display_name} subscription yet. Buy {workflow.seats} "
-        f"licenses ({_paid(workflow)}) for the users to move? It must be bought for the users' own "
-        "organization."
+        f"The tenant has no {workflow.product.display_name} subscription yet. Buy "
+        f"{plural(workflow.seats, 'license')} ({_paid(workflow)}) for the users to move? It must be "
+        "bought for the users' own organization."
     )
 
 

@@ -34,6 +34,9 @@ def domain_error(error: DomainError) -> Message:
     if error.fix:
         lines.append(escape(error.fix))
     blocks: list[Block] = [section("\n".join(lines))]
+    if error.learn is not None:
+        title, address = error.learn
+        blocks.append(context(f"From Microsoft Learn: <{address}|{escape(title)}>"))
     return message(escape(error.message), blocks)
 
 

@@ -167,7 +167,7 @@ def approval_request(status: WorkflowStatus) -> Message:
     blocks: list[Block] = [
         header("Approval needed: cancel a subscription"),
         *sections(lines),
-        context(f"Workflow `{escape(status.workflow.id)}` · approval `{escape(approval.id)}`"),
+        context(_workflow_ref(status)),
         ActionsBlock(block_id=APPROVAL_ACTIONS_BLOCK, elements=elements),
     ]
     return message(escape(f"Approval needed: {approval.action}"), blocks)
@@ -190,7 +190,7 @@ def approval_decided(status: WorkflowStatus) -> Message:
     blocks: list[Block] = [
         section(f"*{escape(approval.requested_by)}* asked to {escape(approval.action)}."),
         section(outcome),
-        context(f"Workflow `{escape(status.workflow.id)}` · approval `{escape(approval.id)}`"),
+        context(_workflow_ref(status)),
     ]
     return message(escape(f"{approval.action}: {approval.state.value}"), blocks)
 
@@ -232,21 +232,33 @@ def workflow_sections(in_flight: Sequence[WorkflowStatus], waiting: WaitingOn) -
     flying = [HomeItem(s.workflow.summary, _plain_step(s)) for s in in_flight]
     mine: list[HomeItem] = []
     for s in waiting.approvals:
-        mine.append(HomeItem(f"Approve or reject: {s.workflow.summary}", f"Workflow {s.workflow.id}"))
+        mine.append(HomeItem(f"Approve or reject: {s.workflow.summary}", _status_hint(s)))
     for s in waiting.tasks:
         title = s.task.title if s.task else s.workflow.summary
-        mine.append(HomeItem(f"Admin-center task: {title}", f"Workflow {s.workflow.id}"))
+        mine.append(HomeItem(f"Admin-center task: {title}", _status_hint(s)))
     for s in waiting.confirmations:
         mine.append(HomeItem(f"Your choice: {s.workflow.summary}", _plain_step(s)))
     return WorkflowSections(flying, mine)
 
 
+def _workflow_ref(status: WorkflowStatus) -> str:
+    """The workflow's id with the command that takes it (the approval's own id is for buttons)."""
+    workflow_id = escape(status.workflow.id)
+    return f"Workflow `{workflow_id}` · `/subscription status {workflow_id}` shows where it stands"
+
+
+def _status_hint(status: WorkflowStatus) -> str:
+    return f"/subscription status {status.workflow.id}"
+
+
 def _plain_step(status: WorkflowStatus) -> str:
     step = status.step
     if step is None:
-        return f"Workflow {status.workflow.id}: {_STATE_WORDS[status.workflow.state]}"
-    waiting = f", waiting for {step.waiting_for.value}" if step.waiting_for else ""
-    return f"Workflow {status.workflow.id}: {step.name.label} ({step.status.value}{waiting})"
+        return f"{_STATE_WORDS[status.workflow.state]} · {_status_hint(status)}"
+    waiting = (
+        f" for {step.waiting_for.value}" if step.waiting_for and step.status is StepStatus.WAITING else ""
+    )
+    return f"{step.name.label}: {step.status.value}{waiting} · {_status_hint(status)}"
 
 
 def _status_line(status: WorkflowStatus) -> str:

@@ -94,8 +94,8 @@ def test_mistakes_in_the_console_are_explained(tmp_path: Path) -> None:
     _, text = _session(tmp_path, script)
 
     assert text.count("No form is open; /license opens one.") == 3
-    assert "Product has no 'E55'; it offers: " in text
-    assert "No one in the tenant is '@nobody'" in text
+    assert "Product has no “E55”; it offers: " in text
+    assert "No one in the tenant is “@nobody”" in text
 
 
 def test_the_services_form_and_app_home_from_the_shell(tmp_path: Path) -> None:

@@ -223,7 +223,7 @@ def test_usage_error_shows_problem_fix_and_usage_escaped() -> None:
     assert "/license assign @user… PRODUCT" in body
 
 
-def test_domain_error_shows_problem_fix_and_rule() -> None:
+def test_domain_error_shows_problem_fix_and_the_microsoft_learn_page_not_the_rule_number() -> None:
     message = domain_error(NoUsageLocation(HOSTILE))
     data = assert_within_slack_limits(message)
     assert_nothing_live(message)
@@ -231,6 +231,10 @@ def test_domain_error_shows_problem_fix_and_rule() -> None:
     assert "has no usage location" in body
     assert "Usage location" in body
     assert "Rule R4" not in body
+    assert (
+        "From Microsoft Learn: <https://learn.microsoft.com/microsoft-365/admin/manage/assign-licenses-to-users"
+        "|Assign licenses to users>" in body
+    )
 
 
 def test_domain_error_of_an_invalid_command_is_a_usage_error() -> None:
