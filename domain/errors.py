@@ -417,10 +417,14 @@ class SubscriptionNotActive(DomainError):
 
 
 class AmbiguousSubscription(DomainError):
-    def __init__(self, product: str, choices: Sequence[str]) -> None:
+    """Several active subscriptions of one product: each told apart by its seats, status and renewal,
+    and the end of its id (`example` is one), which `/subscription cancel` takes."""
+
+    def __init__(self, product: str, choices: Sequence[str], example: str = "") -> None:
+        code = example or "CODE"
         super().__init__(
-            f"{product} has several subscriptions: {', '.join(choices)}.",
-            "Say which one by its subscription id.",
+            f"{product} has several subscriptions: {'; '.join(choices)}.",
+            f"Say which one by the code shown with it, e.g. `/subscription cancel {code}`.",
         )
         self.choices = tuple(choices)
 

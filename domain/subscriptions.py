@@ -82,6 +82,7 @@ from domain.workflows import (
 from domain.workflows.checks import (
     SWITCH_PATHS,
     active_subscriptions,
+    by_id_suffix,
     check_direct_purchase,
     check_on_sale,
     check_source_active,
@@ -1015,7 +1016,7 @@ class Subscriptions:
     def _subscription_to_cancel(
         self, key: str, subscriptions: Sequence[Subscription], products: Sequence[Product]
     ) -> Subscription:
-        by_id = next((s for s in subscriptions if s.id.casefold() == key.strip().casefold()), None)
+        by_id = by_id_suffix(key, subscriptions)
         if by_id is not None:
             if not by_id.status.is_active:
                 raise SubscriptionNotActive(

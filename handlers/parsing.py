@@ -145,8 +145,9 @@ SUBSCRIPTION_USAGE: dict[str, Usage] = {
         (f"{SUBSCRIPTION_COMMAND} upgrade E4 E5",),
     ),
     "cancel": Usage(
-        f"{SUBSCRIPTION_COMMAND} cancel PRODUCT|SUBSCRIPTION-ID",
-        "Cancel a subscription: you confirm, then another Global or Billing admin approves.",
+        f"{SUBSCRIPTION_COMMAND} cancel PRODUCT|CODE",
+        "Cancel a subscription: you confirm, then another Global or Billing admin approves. When a "
+        "product has several, the answer shows a code for each (the end of its id) to name it by.",
         (f"{SUBSCRIPTION_COMMAND} cancel E3",),
     ),
     "status": Usage(
@@ -462,7 +463,9 @@ def _parse_upgrade(words: list[str]) -> ParsedUpgrade:
 def _parse_cancel(words: list[str]) -> ParsedCancel:
     usage = usage_text(SUBSCRIPTION_COMMAND, "cancel")
     if not words:
-        raise InvalidCommand("Say which subscription to cancel: a product or a subscription id.", usage)
+        raise InvalidCommand(
+            "Say which subscription to cancel: a product, or the code of one of its subscriptions.", usage
+        )
     return ParsedCancel(" ".join(_plain_product(w, usage) for w in words))
 
 

@@ -38,14 +38,17 @@ __all__ = [
     "INEXACT_MATCH_AFTER",
     "PURCHASE_STEPS",
     "PURCHASE_WAITS",
+    "SHORT_ID",
     "SWITCH_PATHS",
     "PathAdvice",
     "active_subscriptions",
     "awaits_purchase",
     "best_target",
+    "by_id_suffix",
     "check_direct_purchase",
     "check_on_sale",
     "check_source_active",
+    "id_suffix",
     "match_purchases",
     "not_listed_reasons",
     "only_active",
@@ -423,7 +426,7 @@ def seat_subscription(product: Product, subscriptions: Sequence[Subscription], d
         raise DomainError(
             f"The largest {product.display_name} subscription has {chosen.total_licenses} "
             f"licenses, so at most {chosen.total_licenses - 1} can be removed from it.",
-            f"To stop it altogether, cancel it (`/subscription cancel {chosen.id}`).",
+            f"To stop it altogether, cancel it (`/subscription cancel {id_suffix(chosen, subscriptions)}`).",
         )
     return chosen
 
@@ -435,6 +438,41 @@ def only_active(product: Product, subscriptions: Sequence[Subscription]) -> Subs
         raise SubscriptionNotActive(product.display_name, "not active", "There is nothing to cancel.")
     if len(active) > 1:
         raise AmbiguousSubscription(
-            product.display_name, [f"{s.id} ({plural(s.total_licenses, 'license')})" for s in active]
+            product.display_name, [_told_apart(s, active) for s in active], id_suffix(active[0], active)
         )
     return active[0]
+
+
+SHORT_ID = 4
+"""The fewest last characters of a subscription id that `/subscription cancel` takes."""
+
+
+def id_suffix(subscription: Subscription, among: Sequence[Subscription]) -> str:
+    """The shortest end of the subscription's id (at least `SHORT_ID` characters) that no other
+    subscription's id ends with: what tells two subscriptions of one product apart when nothing else
+    does, and what `/subscription cancel` takes."""
+    own = subscription.id.casefold()
+    others = [s.id.casefold() for s in among if s.id != subscription.id]
+    for length in range(SHORT_ID, len(own) + 1):
+        if not any(other.endswith(own[-length:]) for other in others):
+            return subscription.id[-length:]
+    return subscription.id
+
+
+def by_id_suffix(key: str, subscriptions: Sequence[Subscription]) -> Subscription | None:
+    """The subscription whose id is `key`, or ends with it (at least `SHORT_ID` characters, and one
+    subscription only); None otherwise."""
+    wanted = key.strip().casefold()
+    exact = [s for s in subscriptions if s.id.casefold() == wanted]
+    if exact or len(wanted) < SHORT_ID:
+        return exact[0] if exact else None
+    ending = [s for s in subscriptions if s.id.casefold().endswith(wanted)]
+    return ending[0] if len(ending) == 1 else None
+
+
+def _told_apart(subscription: Subscription, among: Sequence[Subscription]) -> str:
+    """ "25 licenses, Active, renews 2027-01-10 (code `e6a7`)": product and seats first, the id's end last."""
+    parts = [plural(subscription.total_licenses, "license"), subscription.status.label]
+    if subscription.next_lifecycle is not None:
+        parts.append(f"renews {subscription.next_lifecycle:%Y-%m-%d}")
+    return f"{', '.join(parts)} (code `{id_suffix(subscription, among)}`)"

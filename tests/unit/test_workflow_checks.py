@@ -12,9 +12,11 @@ from domain.model import Cloud, PaymentMethod, PurchaseChannel, SubscriptionStat
 from domain.workflows import EVERYONE, ProductRef, Workflow, WorkflowKind, admin_center, fresh_steps
 from domain.workflows.checks import (
     active_subscriptions,
+    by_id_suffix,
     check_direct_purchase,
     check_on_sale,
     check_source_active,
+    id_suffix,
     not_listed_reasons,
     recommend_path,
     redundant_addons,
@@ -246,3 +248,15 @@ def test_a_task_of_a_stopped_workflow_is_cancelled_once() -> None:
     assert (task.state.value, task.note, task.completed_at) == ("cancelled", "stopped", NOW)
     task.verified(NOW, "too late")
     assert task.state.value == "cancelled", "a cancelled task is not verified afterwards"
+
+
+def test_two_subscriptions_of_one_product_are_told_apart_by_the_shortest_end_of_their_ids() -> None:
+    one = make_subscription(E3, sub_id="0e96fa4d-1285-5c99-8c3e-c97dc9dd740f")
+    two = make_subscription(E3, sub_id="ec498425-891e-5d0d-995d-e9b325af740f")
+    three = make_subscription(E3, sub_id="f46474e3-7a89-5cad-82e9-efce3830bd9c")
+    both = [one, two, three]
+    assert [id_suffix(s, both) for s in both] == ["d740f", "f740f", "bd9c"]
+    assert by_id_suffix("D740F", both) == one, "any case"
+    assert by_id_suffix("740f", both) is None, "two end with it: not a guess"
+    assert by_id_suffix("9c", both) is None, "too short to be one"
+    assert by_id_suffix(three.id, both) == three
