@@ -444,7 +444,11 @@ class _Lazy:
 
 def _with_plan_names(message: str, products: Mapping[str, Product]) -> str:
     """Graph's words with the service plan ids it names replaced by the plans' names."""
-    names = {plan.id: plan.name for product in products.values() for plan in product.service_plans}
+    names = {
+        plan.id: plan.display_name or plan.name
+        for product in products.values()
+        for plan in product.service_plans
+    }
     return _GUID.sub(lambda found: names.get(found.group(0).lower(), found.group(0)), message)
 
 

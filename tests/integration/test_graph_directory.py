@@ -517,7 +517,9 @@ def test_a_service_whose_dependency_is_turned_off_is_refused_naming_both_plans(
 
     outcome = graph.directory.apply([change])[0]
 
-    detail = "License assignment failed because service plan TEAMS1 depends on the service plan(s) SWAY."
+    detail = (
+        "License assignment failed because service plan Microsoft Teams depends on the service plan(s) Sway."
+    )
     expected = MissingServiceDependency("Alice Wu", detail)
     assert (outcome.kind, outcome.reason, outcome.rule) == (OutcomeKind.FAILED, expected.message, "R5")
     assert sim.stats().total_writes_applied == 0
