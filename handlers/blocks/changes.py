@@ -194,6 +194,8 @@ def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Mess
     succeeded = counts[ItemStatus.APPLIED] + counts[ItemStatus.ALREADY_APPLIED]
     product = escape(change_set.product_label)
     summary = [f"*{product}* {words.done} for {succeeded:,} of {plural(len(change_set.items), 'user')}."]
+    if change_set.kind is ChangeKind.SERVICES and _services_changed(change_set):
+        summary[0] = summary[0][:-1] + f": {escape(_services_changed(change_set))}."
     tally = [
         f"{counts[ItemStatus.APPLIED]:,} applied",
         f"{counts[ItemStatus.ALREADY_APPLIED]:,} already so",
@@ -292,7 +294,8 @@ def _summary(change_set: ChangeSet, users: str) -> str:
     if change_set.kind is ChangeKind.REMOVE:
         return f"*{users}* will lose *{product}* and every service that comes with it."
     if change_set.kind is ChangeKind.SERVICES:
-        return f"*{users}* will get these services of *{product}* turned on or off."
+        which = _services_changed(change_set) or "the services chosen turned on or off"
+        return f"*{users}* will get services of *{product}* changed: {escape(which)}."
     if change_set.kind is ChangeKind.UNDO:
         return (
             f"*{users}* will get back exactly what they held before change "
@@ -341,6 +344,19 @@ def _failure_line(item: ChangeItem) -> str:
     if rest is not None and rest.startswith(" "):  # not "(upn)'s licenses"
         return clip(f"{who} ({upn}){escape(rest)}", _LINE_LIMIT)
     return clip(f"{who} {upn}: {escape(reason)}", _LINE_LIMIT)
+
+
+def _services_changed(change_set: ChangeSet) -> str:
+    """`Microsoft Teams turned off, Sway turned on`: what a services change does, by service name."""
+    snapshot = change_set.products.get(change_set.product_sku)
+    if snapshot is None:
+        return ""
+    parts = []
+    if change_set.turn_off:
+        parts.append(f"{', '.join(snapshot.plan_names(frozenset(change_set.turn_off)))} turned off")
+    if change_set.turn_on:
+        parts.append(f"{', '.join(snapshot.plan_names(frozenset(change_set.turn_on)))} turned on")
+    return ", ".join(parts)
 
 
 def _plans_off(sku_id: str, disabled: frozenset[str], change_set: ChangeSet) -> str:

@@ -58,6 +58,10 @@ def test_saving_changes_only_what_was_changed(bot: SlackBot, tenant: Tenant) -> 
 
     assert answer == {}
     result = text_of(bot.wait_reply("lena", containing="Services of Office 365 E3 changed"))
+    assert (
+        "Office 365 E3 services changed for 1 of 1 user: Microsoft Teams turned off, Sway turned on."
+        in result
+    )
     line = next(line for line in result.splitlines() if "Carol Jones" in line)
     assert "Carol Jones (carol@contoso.com): keeps Office 365 E3 (" in line
     assert "Microsoft Teams" in line
