@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.local_slack import InteractiveElement, Option, View, render_blocks
+from domain.wording import quoted
 
 __all__ = ["Form", "FormField"]
 
@@ -136,10 +137,12 @@ class Form:
             exact = [(f, o) for f, o in hits if o.label.casefold() == name.strip().casefold()]
             hits = exact or hits
             if not hits:
-                raise ValueError(f"No {fields[0].label.split(' (')[0].lower()} matches {name.strip()!r}.")
+                raise ValueError(
+                    f"No {fields[0].label.split(' (')[0].lower()} matches {quoted(name.strip())}."
+                )
             if len({o.value for _, o in hits}) > 1:
                 names = ", ".join(o.label for _, o in hits[:6])
-                raise ValueError(f"{name.strip()!r} could be several: {names}. Say which.")
+                raise ValueError(f"{quoted(name.strip())} could be several: {names}. Say which.")
             entry, option = hits[0]
             chosen = staged[entry.action_id]
             if sign == "+" and option.value not in chosen:
@@ -176,7 +179,7 @@ def _people(text: str, person: Callable[[str], str | None]) -> list[str]:
     for word in text.replace(",", " ").split():
         user_id = person(word)
         if user_id is None:
-            raise ValueError(f"No one in the tenant is {word!r}: use @name or an email address.")
+            raise ValueError(f"No one in the tenant is {quoted(word)}: use @name or an email address.")
         found.append(user_id)
     if not found:
         raise ValueError("Name at least one person: @alice @bob, or email addresses.")
@@ -202,9 +205,9 @@ def _option(entry: FormField, text: str) -> str:
             return hits[0].value
         if len(hits) > 1:
             names = ", ".join(o.label for o in hits[:6])
-            raise ValueError(f"{text.strip()!r} could be several: {names}. Say which.")
+            raise ValueError(f"{quoted(text.strip())} could be several: {names}. Say which.")
     names = ", ".join(o.label for o in entry.options[:10])
-    raise ValueError(f"{entry.label} has no {text.strip()!r}; it offers: {names}.")
+    raise ValueError(f"{entry.label} has no {quoted(text.strip())}; it offers: {names}.")
 
 
 def _shown(entry: FormField, value: Selection, name_of: Callable[[str], str | None]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from domain.catalog import short_name
 from domain.errors import (
     DomainError,
     MissingServiceDependency,
@@ -43,7 +44,8 @@ def assignment_state_error(
     if state.error == "CountViolation":
         # The seat this license needs is the one missing: "need one more than is free".
         available = product.seats.available if product else 0
-        return NotEnoughSeats(product.part_number if product else state.sku_id, available + 1, available)
+        typed = short_name(product.part_number, product.display_name) if product else state.sku_id
+        return NotEnoughSeats(typed, available + 1, available, name=name)
     if state.error == "ProhibitedInUsageLocationViolation":
         return ProhibitedInUsageLocation(user.display_name, user.usage_location)
     if state.error == "DependencyViolation":

@@ -19,7 +19,14 @@ from domain.model import Product
 
 _T = TypeVar("_T")
 
-__all__ = ["COMMON_PRODUCTS", "KnownPlan", "KnownProduct", "ProductCatalog", "parse_product_table"]
+__all__ = [
+    "COMMON_PRODUCTS",
+    "KnownPlan",
+    "KnownProduct",
+    "ProductCatalog",
+    "parse_product_table",
+    "short_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,14 @@ def parse_product_table(lines: Iterable[str]) -> dict[str, KnownProduct]:
         )
         for part, (sku_id, display) in names.items()
     }
+
+
+def short_name(part_number: str, display_name: str) -> str:
+    """What an admin types for a product in a suggested command: its one-word alias from the table
+    ("E5"), else its display name (commands take either; part numbers are for machines)."""
+    known = COMMON_PRODUCTS.get(part_number)
+    words = [a for a in known.aliases if len(_words(a)) == 1] if known else []
+    return words[0] if words else display_name
 
 
 def _norm(text: str) -> str:

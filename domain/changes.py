@@ -32,6 +32,7 @@ from domain.rules import (
 )
 
 __all__ = [
+    "REFERENCE_LENGTH",
     "ChangeItem",
     "ChangeKind",
     "ChangeOutcome",
@@ -43,9 +44,20 @@ __all__ = [
     "UserChange",
     "plan_undo",
     "plan_user_change",
+    "reference_of",
     "seats_needed",
     "snapshot_products",
 ]
+
+
+REFERENCE_LENGTH = 8
+"""A change set's reference is the start of its id: short to type, and with 16⁸ values, two changes
+that share one are rare; `/license status` and `/license undo` say so when one does."""
+
+
+def reference_of(change_set_id: str) -> str:
+    """What an admin reads and types for a change set: `e54d51b4` for `e54d51b4…` (32 hex digits)."""
+    return change_set_id[:REFERENCE_LENGTH]
 
 
 class ChangeKind(StrEnum):
@@ -335,6 +347,10 @@ class ChangeSet:
     group (`domain.group_licensing.group_as_target`), written with the group's `assignLicense`."""
     details: dict[str, Any] = field(default_factory=dict)
     """A group change's predicted effect on the members (`GroupPreview.to_json`)."""
+
+    @property
+    def reference(self) -> str:
+        return reference_of(self.id)
 
     def label(self, sku_id: str) -> str:
         """A product's display name, from the snapshot (its sku id when the change never saw it)."""

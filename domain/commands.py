@@ -23,6 +23,7 @@ __all__ = [
     "ReclaimLicenses",
     "RejectCancellation",
     "RetryFailed",
+    "ShowChange",
     "ShowGroup",
     "ShowHome",
     "ShowServices",
@@ -126,6 +127,15 @@ class RetryFailed:
     """A new change set, previewed like the first, for the users a finished change failed for."""
 
     change_set_id: str
+    requester: str
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowChange:
+    """`/license status REF` and `/license undo REF`: a change set by its short reference."""
+
+    reference: str
     requester: str
     correlation_id: str = ""
 

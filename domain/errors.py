@@ -1,14 +1,18 @@
-"""Domain errors: each carries what is wrong, why (the rule), and how to fix it (STYLE.md habit 6).
+"""Domain errors: each carries what is wrong and how to fix it, in words (STYLE.md habit 6).
 
-The Slack edge renders `problem`, `fix` and `rule`; it never invents an explanation of its own.
+The Slack edge renders `problem` and `fix`; it never invents an explanation of its own. `rule` (R1…R24
+of DESIGN.md §2) is kept for the audit, the logs and the tests, and never shown to an admin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from domain.wording import plural, quoted
+
 __all__ = [
     "AccountRefused",
+    "AmbiguousChange",
     "AmbiguousProduct",
     "AmbiguousSubscription",
     "AmbiguousUser",
@@ -36,6 +40,7 @@ __all__ = [
     "StepNotOpen",
     "SubscriptionNotActive",
     "UnknownApproval",
+    "UnknownChange",
     "UnknownProduct",
     "UnknownRequester",
     "UnknownServicePlan",
@@ -54,10 +59,24 @@ def _either(names: Sequence[str], last: str = "or") -> str:
     return f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
+_LEARN = "https://learn.microsoft.com/microsoft-365"
+ASSIGN_LICENSES = ("Assign licenses to users", f"{_LEARN}/admin/manage/assign-licenses-to-users")
+MOVE_USERS = (
+    "Move users to a different subscription",
+    f"{_LEARN}/commerce/subscriptions/move-users-different-subscription",
+)
+UPGRADE_FROM_E4 = (
+    "Upgrade from an Office 365 E4 subscription",
+    f"{_LEARN}/commerce/subscriptions/upgrade-from-office-365-e4",
+)
+
+
 class DomainError(Exception):
     """A refusal that an admin can act on."""
 
     rule: str = ""
+    learn: tuple[str, str] | None = None
+    """The Microsoft Learn page the rule comes from (title, address), shown as a link where it helps."""
 
     def __init__(self, problem: str, fix: str = "", *, rule: str | None = None) -> None:
         super().__init__(problem)
@@ -71,8 +90,6 @@ class DomainError(Exception):
         parts = [self.problem]
         if self.fix:
             parts.append(self.fix)
-        if self.rule:
-            parts.append(f"({self.rule})")
         return " ".join(parts)
 
     def __str__(self) -> str:
@@ -133,14 +150,14 @@ class UnknownUser(DomainError):
         fix = "Use an @mention, an email address or a user principal name of the tenant."
         if suggestions:
             fix = f"Did you mean {', '.join(suggestions)}? " + fix
-        super().__init__(f"No user {key!r} in the tenant.", fix)
+        super().__init__(f"No user {quoted(key)} in the tenant.", fix)
         self.key = key
 
 
 class AmbiguousUser(DomainError):
     def __init__(self, key: str, choices: Sequence[str]) -> None:
         super().__init__(
-            f"{key!r} matches several users: {', '.join(choices)}.",
+            f"{quoted(key)} matches several users: {', '.join(choices)}.",
             "Use the full email address or user principal name.",
         )
 
@@ -166,7 +183,7 @@ class UnknownProduct(DomainError):
             fix = f"The tenant has: {', '.join(known)}."
         else:
             fix = "Use `/subscription list` to see the products the tenant has."
-        super().__init__(f"The tenant has no product {key!r}.", fix)
+        super().__init__(f"The tenant has no product {quoted(key)}.", fix)
         self.key = key
         self.suggestions = tuple(suggestions)
 
@@ -175,10 +192,10 @@ class AmbiguousProduct(DomainError):
     rule = "R1"
 
     def __init__(self, key: str, choices: Sequence[tuple[str, str]]) -> None:
-        names = ", ".join(f"{label} (`{part}`)" for part, label in choices)
+        names = _either([label for _, label in choices])
         super().__init__(
-            f"{key!r} could mean several products: {names}.",
-            "Say which one by its part number.",
+            f"{quoted(key)} could mean several products: {names}.",
+            "Say which one by its full name.",
         )
         self.key = key
         self.choices = tuple(choices)
@@ -189,7 +206,7 @@ class UnknownServicePlan(DomainError):
 
     def __init__(self, key: str, product: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"{product} has no service {key!r}.",
+            f"{product} has no service {quoted(key)}.",
             f"Its services are: {', '.join(known)}.",
         )
 
@@ -207,6 +224,7 @@ class NotAssignable(DomainError):
 
 class NoUsageLocation(DomainError):
     rule = "R4"
+    learn = ASSIGN_LICENSES
 
     def __init__(self, user: str) -> None:
         super().__init__(
@@ -218,10 +236,11 @@ class NoUsageLocation(DomainError):
 
 
 class NotEnoughSeats(DomainError):
-    """R2. `product` is the part number (it goes in the command to buy more: it is never ambiguous);
-    `name`, the display name admins know, is what the message says."""
+    """R2. `product` is what to type for the product in the command to buy more (its short name, as
+    `catalog.short_name` gives it); `name`, the display name admins know, is what the message says."""
 
     rule = "R2"
+    learn = ASSIGN_LICENSES
 
     def __init__(self, product: str, needed: int, available: int, *, name: str = "") -> None:
         missing = needed - available
@@ -240,7 +259,11 @@ class NotEnoughSeats(DomainError):
 
 
 class ServicePlanConflict(DomainError):
+    """R6. The plans are named as Microsoft's product table names them ("Skype for Business Online
+    (Plan 1)"), which `without` also takes."""
+
     rule = "R6"
+    learn = ASSIGN_LICENSES
 
     def __init__(self, user: str, plan_a: str, product_a: str, plan_b: str, product_b: str) -> None:
         same = product_a == product_b
@@ -359,21 +382,42 @@ class StateUnavailable(DomainError):
 class UnknownWorkflow(DomainError):
     def __init__(self, workflow_id: str) -> None:
         super().__init__(
-            f"There is no workflow {workflow_id!r}.",
+            f"There is no workflow {quoted(workflow_id)}.",
             "Use `/subscription status` to see the workflows in flight.",
         )
         self.workflow_id = workflow_id
 
 
+class UnknownChange(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"No license change has the reference `{reference}`.",
+            "Use the reference shown under the change's result (8 letters and digits, e.g. `e54d51b4`); "
+            "`/license show @user` shows what a user holds now.",
+        )
+        self.reference = reference
+
+
+class AmbiguousChange(DomainError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"Several license changes start with `{reference}`.",
+            "Type more of the reference, as it is shown under the change's result.",
+        )
+        self.reference = reference
+
+
 class UnknownApproval(DomainError):
     def __init__(self, approval_id: str) -> None:
-        super().__init__(f"There is no approval request {approval_id!r}.", "It may have been withdrawn.")
+        super().__init__(
+            f"There is no approval request {quoted(approval_id)}.", "It may have been withdrawn."
+        )
 
 
 class UnknownTask(DomainError):
     def __init__(self, task_id: str) -> None:
         super().__init__(
-            f"There is no admin task {task_id!r}.", "Use `/subscription status` to see open tasks."
+            f"There is no admin task {quoted(task_id)}.", "Use `/subscription status` to see open tasks."
         )
 
 
@@ -409,6 +453,7 @@ class ApproverNotAllowed(NotAuthorized):
 
 class SubscriptionNotActive(DomainError):
     rule = "R11"
+    learn = MOVE_USERS
 
     def __init__(self, product: str, status: str, fix: str = "") -> None:
         super().__init__(
@@ -420,10 +465,14 @@ class SubscriptionNotActive(DomainError):
 
 
 class AmbiguousSubscription(DomainError):
-    def __init__(self, product: str, choices: Sequence[str]) -> None:
+    """Several active subscriptions of one product: each told apart by its seats, status and renewal,
+    and the end of its id (`example` is one), which `/subscription cancel` takes."""
+
+    def __init__(self, product: str, choices: Sequence[str], example: str = "") -> None:
+        code = example or "CODE"
         super().__init__(
-            f"{product} has several subscriptions: {', '.join(choices)}.",
-            "Say which one by its subscription id.",
+            f"{product} has several subscriptions: {'; '.join(choices)}.",
+            f"Say which one by the code shown with it, e.g. `/subscription cancel {code}`.",
         )
         self.choices = tuple(choices)
 
@@ -433,11 +482,12 @@ class SeatsInUse(DomainError):
 
     rule = "R2"
 
-    def __init__(self, product: str, total: int, consumed: int, removing: int) -> None:
+    def __init__(self, product: str, total: int, consumed: int, removing: int, *, typed: str = "") -> None:
         removable = max(total - consumed, 0)
         super().__init__(
-            f"{product} cannot lose {removing} licenses: {consumed} of its {total} are assigned to users.",
-            f"Remove at most {removable} (`/subscription seats {product} -{removable}`), or remove "
+            f"{product} cannot lose {plural(removing, 'license')}: {consumed} of its {total} are "
+            "assigned to users.",
+            f"Remove at most {removable} (`/subscription seats {typed or product} -{removable}`), or remove "
             "licenses from users first (`/license remove`).",
         )
         self.removable = removable
@@ -447,6 +497,7 @@ class UpgradeNotDirect(DomainError):
     """R14: only E4 subscriptions bought directly (card or invoice) can be upgraded here."""
 
     rule = "R14"
+    learn = UPGRADE_FROM_E4
 
     def __init__(self, product: str, channel: str) -> None:
         contact = "your partner" if channel == "partner" else "your Microsoft account representative"
@@ -467,7 +518,7 @@ class UsersStillLicensed(DomainError):
     def __init__(self, product: str, losing: int, holders: Sequence[str]) -> None:
         shown = ", ".join(holders[:10]) + (f" and {len(holders) - 10} more" if len(holders) > 10 else "")
         super().__init__(
-            f"{losing} users would lose {product} if this subscription is cancelled"
+            f"{plural(losing, 'user')} would lose {product} if this subscription is cancelled"
             + (f" (holders: {shown})." if shown else "."),
             "Move them to another subscription first, or approve again confirming that they lose access.",
         )

@@ -186,6 +186,11 @@ class ChangeSetRepository(Protocol):
 
     def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ChangeSet]: ...
 
+    def ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of change sets that start with `prefix` (lowercase hex), at most `limit` of them:
+        how a short reference is looked up, and found ambiguous."""
+        ...
+
     def ids_in_state(self, state: ChangeState) -> list[str]: ...
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 
+from domain.catalog import short_name
 from domain.errors import (
     NotAssignable,
     NotAuthorized,
@@ -84,7 +85,12 @@ def check_assignable(product: Product) -> None:
 def check_seats(product: Product, needed: int) -> None:
     """R2: every new assignment needs a free seat in the product's pool."""
     if needed > product.seats.available:
-        raise NotEnoughSeats(product.part_number, needed, product.seats.available, name=product.display_name)
+        raise NotEnoughSeats(
+            short_name(product.part_number, product.display_name),
+            needed,
+            product.seats.available,
+            name=product.display_name,
+        )
 
 
 def resolve_plans(product: Product, names: Iterable[str]) -> frozenset[str]:
@@ -144,8 +150,8 @@ def find_conflict(
         if frozenset({plan_a.name, plan_b.name}) in MUTUALLY_EXCLUSIVE_PLANS:
             raise ServicePlanConflict(
                 user.display_name,
-                plan_a.name,
+                plan_a.display_name or plan_a.name,
                 product_a.display_name,
-                plan_b.name,
+                plan_b.display_name or plan_b.name,
                 product_b.display_name,
             )

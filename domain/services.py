@@ -36,6 +36,7 @@ from domain.commands import (
     ConfirmChange,
     ListSubscriptions,
     RetryFailed,
+    ShowChange,
     ShowGroup,
     ShowHome,
     ShowServices,
@@ -43,6 +44,7 @@ from domain.commands import (
     UndoChange,
 )
 from domain.errors import (
+    AmbiguousChange,
     ChangeNotPending,
     DomainError,
     LicenseInherited,
@@ -50,6 +52,7 @@ from domain.errors import (
     NothingToChange,
     OutsideOrganization,
     UndoNotAvailable,
+    UnknownChange,
     UnknownRequester,
     UnknownUser,
 )
@@ -634,6 +637,19 @@ class Licensing:
         if live is not None:
             raise ChangeNotPending("retried (a retry of it was asked for already)")
         return slot
+
+    def change_by_reference(self, cmd: ShowChange) -> ChangeSet:
+        """A change set by the short reference its messages show (`/license status|undo REF`)."""
+        self.authorize_now(cmd.requester, Permission.READ, "look up a license change", cmd.correlation_id)
+        wanted = cmd.reference.strip().strip("`").casefold()
+        with self._uow() as uow:
+            ids = uow.change_sets.ids_starting_with(wanted, limit=2)
+            if len(ids) > 1:
+                raise AmbiguousChange(cmd.reference)
+            change_set = uow.change_sets.get(ids[0]) if ids else None
+        if change_set is None:
+            raise UnknownChange(cmd.reference)
+        return change_set
 
     def request_undo(self, cmd: UndoChange) -> ChangeSet:
         """Preview putting everyone a finished change wrote to back to what they held before.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from domain.audit import AuditResult
-from domain.catalog import KnownProduct, ProductCatalog
+from domain.catalog import KnownProduct, ProductCatalog, short_name
 from domain.changes import ChangeState
 from domain.commands import (
     ApproveCancellation,
@@ -32,6 +32,7 @@ from domain.commands import (
     UpgradeFromE4,
 )
 from domain.errors import (
+    AmbiguousProduct,
     ApprovalNotPending,
     ChangeNotPending,
     DomainError,
@@ -58,6 +59,7 @@ from domain.prices import Prices
 from domain.rules import check_in_organization
 from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
 from domain.waste import RENEWAL_ALERT_DAYS, renewal_text, renewals_due, waste_line, waste_summary
+from domain.wording import plural
 from domain.workflow_engine import WorkflowEngine
 from domain.workflows import (
     E4_PART_NUMBER,
@@ -81,7 +83,9 @@ from domain.workflows import (
     notes,
 )
 from domain.workflows.checks import (
+    SWITCH_PATHS,
     active_subscriptions,
+    by_id_suffix,
     check_direct_purchase,
     check_on_sale,
     check_source_active,
@@ -258,7 +262,8 @@ class Subscriptions:
             if source.part_number != E4_PART_NUMBER:
                 raise DomainError(
                     f"The upgrade is for Office 365 E4, not {source.display_name}.",
-                    f"Use `/subscription switch {source.part_number} {target.part_number}` instead.",
+                    f"Use `/subscription switch {short_name(source.part_number, source.display_name)} "
+                    f"{short_name(target.part_number, target.display_name)}` instead.",
                     rule="R14",
                 )
             subscriptions = self._directory.subscriptions()
@@ -383,16 +388,17 @@ class Subscriptions:
                         users_losing_access=losing,
                         accept_loss_of_access=cmd.accept_loss_of_access,
                         approver_id=approver.user.id,
+                        shown_as=approver.user.display_name,
                     )
                 except DomainError as refusal:
                     self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                     raise
                 loss = (
-                    f", confirming that {losing} users lose access"
+                    f", confirming that {plural(losing, 'user')} {'loses' if losing == 1 else 'lose'} access"
                     if approval.accepted_loss_of_access
                     else ""
                 )
-                workflow.complete(StepName.APPROVAL, now, f"Approved by {approver.name}{loss} (R13).")
+                workflow.complete(StepName.APPROVAL, now, f"Approved by {approver.name}{loss}.")
                 workflow.start(StepName.CANCEL, now)
                 self._engine.claim(workflow, now)
                 uow.approvals.save(approval)
@@ -426,12 +432,12 @@ class Subscriptions:
             expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
             if expired is None:
                 try:
-                    approval.reject(who.name, who.roles, now, cmd.reason)
+                    approval.reject(who.name, who.roles, now, cmd.reason, shown_as=who.user.display_name)
                 except DomainError as refusal:
                     self._refuse(uow, cmd.requester, action, refusal, cmd.correlation_id, target=workflow.id)
                     raise
                 reason = f": {approval.reason}" if approval.reason else ""
-                workflow.cancel(now, f"Rejected by {who.name}{reason} (R13).")
+                workflow.cancel(now, f"Rejected by {who.name}{reason}.")
                 uow.approvals.save(approval)
                 self._engine.audit(
                     uow,
@@ -779,7 +785,7 @@ class Subscriptions:
                 now, f"{who} chose the admin center's automatic path ({link}); nothing more here."
             )
         elif choice is Choice.MANUAL:
-            workflow.complete(step, now, f"{who} chose to switch here, step by step (R15).")
+            workflow.complete(step, now, f"{who} chose to switch here, step by step.")
         elif choice in {Choice.BUY, Choice.RETRY}:
             workflow.start(step, now)
             self._engine.claim(workflow, now)
@@ -826,7 +832,7 @@ class Subscriptions:
                 raise SubscriptionNotActive(workflow.product.display_name, "not listed")
             chosen = active[0]
         if missing <= 0:
-            workflow.complete(StepName.CHECK_SEATS, now, "Enough licenses are free now (R2).")
+            workflow.complete(StepName.CHECK_SEATS, now, "Enough licenses are free now.")
             return
         workflow.subscription_id = chosen.id
         workflow.expected_total = chosen.total_licenses + missing
@@ -852,9 +858,9 @@ class Subscriptions:
             return
         uow.change_sets.save(change_set)
         workflow.complete(
-            StepName.PREVIEW, now, f"Confirmed by {who}: {len(change_set.items)} users to move."
+            StepName.PREVIEW, now, f"Confirmed by {who}: {plural(len(change_set.items), 'user')} to move."
         )
-        workflow.start(StepName.REASSIGN, now, f"Moving {len(change_set.items)} users…")
+        workflow.start(StepName.REASSIGN, now, f"Moving {plural(len(change_set.items), 'user')}…")
         self._engine.claim(workflow, now)
         self._licensing.hold(uow, change_set.id)
 
@@ -932,7 +938,7 @@ class Subscriptions:
         """Commit an approval that just expired, and the cancellation it stops."""
         uow.approvals.save(approval)
         expiry = f"{approval.expires_at:%a %d %b %H:%M} UTC"
-        note = f"The approval request expired at {expiry} without a decision (R13)."
+        note = f"The approval request expired at {expiry} without a decision."
         if not workflow.state.final:
             workflow.cancel(now, note)
         self._engine.audit(
@@ -1038,7 +1044,10 @@ class Subscriptions:
         self, source_key: str, target_key: str, products: Sequence[Product]
     ) -> tuple[Product, Product]:
         source = self._catalog.resolve(source_key, products)
-        known = self._catalog.resolve_any(target_key, products)
+        try:
+            known = self._catalog.resolve_any(target_key, products)
+        except AmbiguousProduct as ambiguous:
+            known = self._switched_to(source, ambiguous)
         target = next((p for p in products if p.sku_id == known.sku_id), None) or _unowned(known)
         if target.sku_id == source.sku_id:
             raise DomainError(
@@ -1046,6 +1055,19 @@ class Subscriptions:
             )
         check_on_sale(target.part_number, target.display_name)  # R14
         return source, target
+
+    def _switched_to(self, source: Product, ambiguous: AmbiguousProduct) -> KnownProduct:
+        """An alias that fits several products the tenant does not have yet ("E5" before any E5 is
+        bought): the one the source switches to in Microsoft's switch paths, in the source's own
+        family (Office 365 E3 → Office 365 E5); still several, the question stands."""
+        paths = [part for part, _ in ambiguous.choices if (source.part_number, part) in SWITCH_PATHS]
+        family = source.display_name.rsplit(" ", 1)[0]
+        same = [part for part in paths if self._catalog.display_name(part).startswith(f"{family} ")]
+        chosen = same if len(same) == 1 else paths
+        known = self._catalog.known(chosen[0]) if len(chosen) == 1 else None
+        if known is None:
+            raise ambiguous
+        return known
 
     def _switch_targets(
         self, organization: Organization, source: Product, users: Sequence[str], products: Sequence[Product]
@@ -1085,17 +1107,20 @@ class Subscriptions:
     def _subscription_to_cancel(
         self, key: str, subscriptions: Sequence[Subscription], products: Sequence[Product]
     ) -> Subscription:
-        by_id = next((s for s in subscriptions if s.id.casefold() == key.strip().casefold()), None)
+        by_id = by_id_suffix(key, subscriptions)
         if by_id is not None:
             if not by_id.status.is_active:
                 raise SubscriptionNotActive(
-                    by_id.part_number, by_id.status.label, "There is nothing to cancel."
+                    self._catalog.display_name(by_id.part_number),
+                    by_id.status.label,
+                    "There is nothing to cancel.",
                 )
             return by_id
         try:
             product = self._catalog.resolve(key, products)
         except UnknownProduct:
-            raise UnknownProduct(key, known=sorted({s.part_number for s in subscriptions})) from None
+            known = sorted({self._catalog.display_name(s.part_number) for s in subscriptions})
+            raise UnknownProduct(key, known=known) from None
         return only_active(product, subscriptions)
 
     def _cancel_in_flight(self, uow: UnitOfWork, subscription_id: str) -> str | None:

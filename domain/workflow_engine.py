@@ -37,6 +37,7 @@ from domain.ports import (
     UnitOfWorkFactory,
 )
 from domain.services import HOLDERS_PREFIX, Licensing, change_set_lease
+from domain.wording import plural
 from domain.workflows import (
     Approval,
     Choice,
@@ -322,7 +323,7 @@ class WorkflowEngine:
                 uow,
                 workflow,
                 workflow.requested_by,
-                "escalate: purchase overdue (R10)",
+                "escalate: purchase overdue",
                 AuditResult.REQUESTED,
                 reason=reason,
             )
@@ -448,7 +449,7 @@ class WorkflowEngine:
                 uow,
                 workflow,
                 workflow.requested_by,
-                "decide the path (R15)",
+                "decide the path",
                 AuditResult.REQUESTED,
                 correlation_id=correlation_id,
                 reason=advice.note,
@@ -641,7 +642,9 @@ class WorkflowEngine:
                 if not _is_current(current, StepName.REASSIGN, StepStatus.RUNNING):
                     return
                 now = self._clock.now()
-                current.progress(StepName.REASSIGN, now, f"Moved {done} of {len(change_set.items)} users…")
+                current.progress(
+                    StepName.REASSIGN, now, f"Moved {done} of {plural(len(change_set.items), 'user')}…"
+                )
                 self.claim(current, now)
                 status = self.commit(uow, current)
             self.tell(self._notifier.workflow_changed, status)
@@ -661,7 +664,7 @@ class WorkflowEngine:
                     uow,
                     workflow,
                     workflow.requested_by,
-                    "reassign licenses (R7)",
+                    "reassign licenses",
                     AuditResult.FAILED,
                     correlation_id=correlation_id,
                     reason=note,
@@ -673,7 +676,7 @@ class WorkflowEngine:
                 uow,
                 workflow,
                 workflow.requested_by,
-                "reassign licenses (R7)",
+                "reassign licenses",
                 AuditResult.APPLIED,
                 correlation_id=correlation_id,
                 reason=note,
@@ -695,7 +698,7 @@ class WorkflowEngine:
                 choices = (Choice.REMOVE_ADDONS, Choice.SKIP)
                 workflow.wait(StepName.OFFER_ADDONS, WaitFor.CONFIRMATION, now, note, choices)
             else:
-                note = f"No add-on is made redundant by {workflow.product.display_name} (R14)."
+                note = f"No add-on is made redundant by {workflow.product.display_name}."
                 workflow.skip(StepName.OFFER_ADDONS, now, note)
             status = self.commit(uow, workflow)
         self.tell(self._notifier.workflow_changed, status)
@@ -719,7 +722,7 @@ class WorkflowEngine:
             elif product.seats.available > 0:
                 note, offer = notes.seats_offer(source, product), (Choice.REMOVE_SEATS, Choice.SKIP)
             else:
-                note = f"Every {source.display_name} license is still in use (R12)."
+                note = f"Every {source.display_name} license is still in use."
             if len(offer) > 1:
                 workflow.wait(StepName.OFFER_CLEANUP, WaitFor.CONFIRMATION, now, note, offer)
             else:

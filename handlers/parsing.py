@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.changes import ChangeKind
+from domain.changes import REFERENCE_LENGTH, ChangeKind
 from domain.errors import InvalidCommand
 from domain.group_licensing import GROUP_PREFIX
 from domain.services import HOLDERS_PREFIX
+from domain.wording import quoted
 from domain.workflows import EVERYONE
 from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND
 
@@ -30,6 +31,7 @@ __all__ = [
     "ParsedBuy",
     "ParsedCancel",
     "ParsedChange",
+    "ParsedChangeLookup",
     "ParsedForm",
     "ParsedGroupChange",
     "ParsedGroupShow",
@@ -98,7 +100,7 @@ LICENSE_USAGE: dict[str, Usage] = {
     "services": Usage(
         f"{LICENSE_COMMAND} services @user PRODUCT",
         "A form with a checkbox per service of the user's license: tick or untick, save, and only "
-        "what you changed is changed (R5).",
+        "what you changed is changed.",
         (f"{LICENSE_COMMAND} services @alice E5", f"{LICENSE_COMMAND} services carol@contoso.com E3"),
     ),
     "show": Usage(
@@ -128,6 +130,17 @@ LICENSE_USAGE: dict[str, Usage] = {
         "a product, or `all` users (the unlicensed too).",
         (f"{LICENSE_COMMAND} report", f"{LICENSE_COMMAND} report E3", f"{LICENSE_COMMAND} report all"),
     ),
+    "status": Usage(
+        f"{LICENSE_COMMAND} status REF",
+        "The result of a license change again, by the reference shown under it (e.g. `e54d51b4`).",
+        (f"{LICENSE_COMMAND} status e54d51b4",),
+    ),
+    "undo": Usage(
+        f"{LICENSE_COMMAND} undo REF",
+        "Put everyone a change wrote to back to what they held before (shows a preview to confirm "
+        "first), while its result says undo works.",
+        (f"{LICENSE_COMMAND} undo e54d51b4",),
+    ),
     "help": Usage(
         f"{LICENSE_COMMAND} help [FORM]",
         f"This help, or the help of one form. `{LICENSE_COMMAND}` alone opens a form to fill in.",
@@ -144,17 +157,17 @@ SUBSCRIPTION_USAGE: dict[str, Usage] = {
     "buy": Usage(
         f"{SUBSCRIPTION_COMMAND} buy PRODUCT SEATS [invoice]",
         "Buy a subscription; the bot polls until it is active (an invoice purchase may wait for a "
-        "credit check, R10).",
+        "credit check).",
         (f"{SUBSCRIPTION_COMMAND} buy E5 10", f"{SUBSCRIPTION_COMMAND} buy E5 10 invoice"),
     ),
     "seats": Usage(
         f"{SUBSCRIPTION_COMMAND} seats PRODUCT +N|-N",
-        "Add or remove licenses (never below what users hold, R2).",
+        "Add or remove licenses (never below what users hold).",
         (f"{SUBSCRIPTION_COMMAND} seats E5 +5", f"{SUBSCRIPTION_COMMAND} seats E3 -3"),
     ),
     "switch": Usage(
         f"{SUBSCRIPTION_COMMAND} switch FROM TO [@user… | has:PRODUCT | all] [invoice]",
-        "Move users from one plan to another, step by step (R11, R12, R15); everyone by default.",
+        "Move users from one plan to another, step by step; everyone by default.",
         (
             f"{SUBSCRIPTION_COMMAND} switch E3 E5",
             f"{SUBSCRIPTION_COMMAND} switch E3 E5 @alice @bob",
@@ -162,12 +175,13 @@ SUBSCRIPTION_USAGE: dict[str, Usage] = {
     ),
     "upgrade": Usage(
         f"{SUBSCRIPTION_COMMAND} upgrade E4 TO [invoice]",
-        "Upgrade from Office 365 E4 (R14): direct purchases only; users keep E4 until moved.",
+        "Upgrade from Office 365 E4: direct purchases only; users keep E4 until moved.",
         (f"{SUBSCRIPTION_COMMAND} upgrade E4 E5",),
     ),
     "cancel": Usage(
-        f"{SUBSCRIPTION_COMMAND} cancel PRODUCT|SUBSCRIPTION-ID",
-        "Cancel a subscription: you confirm, then another Global or Billing admin approves (R13).",
+        f"{SUBSCRIPTION_COMMAND} cancel PRODUCT|CODE",
+        "Cancel a subscription: you confirm, then another Global or Billing admin approves. When a "
+        "product has several, the answer shows a code for each (the end of its id) to name it by.",
         (f"{SUBSCRIPTION_COMMAND} cancel E3",),
     ),
     "status": Usage(
@@ -195,6 +209,7 @@ _SUBSCRIPTION_LATER = {
 _INVOICE = "invoice"
 _SEATS_DELTA = re.compile(r"[+-]\d{1,6}")
 _WORKFLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REFERENCE = re.compile(r"[0-9a-f]{6,32}")
 
 
 class TargetKind(StrEnum):
@@ -284,6 +299,14 @@ class ParsedReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ParsedChangeLookup:
+    """`/license status REF` (`undo` False) or `/license undo REF`: a change by its reference."""
+
+    reference: str
+    undo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedForm:
     """`/license` with no text: the form to fill in."""
 
@@ -367,6 +390,7 @@ LicenseCommand = (
     | ParsedReclaim
     | ParsedReport
     | ParsedSignOut
+    | ParsedChangeLookup
 )
 SubscriptionCommand = (
     ParsedSubscriptionList
@@ -421,6 +445,8 @@ def parse_license(text: str) -> LicenseCommand:
         return _parse_reclaim(rest)
     if subcommand == "report":
         return _parse_report(rest)
+    if subcommand in {"status", "undo"}:
+        return _parse_reference(subcommand, rest)
     return _parse_change(ChangeKind(subcommand), rest)
 
 
@@ -514,7 +540,9 @@ def _invoice(words: list[str]) -> tuple[list[str], bool]:
 
 def _plain_product(word: str, usage: str) -> str:
     if word.startswith("<") or "@" in word:
-        raise InvalidCommand(f"{word!r} is not a product.", usage, "Name a product: E3, E5, ENTERPRISEPACK.")
+        raise InvalidCommand(
+            f"{quoted(word)} is not a product.", usage, "Name a product: E3, E5, Office 365 E5."
+        )
     return word
 
 
@@ -525,7 +553,9 @@ def _parse_buy(words: list[str]) -> ParsedBuy:
         raise InvalidCommand("Say which product and how many licenses to buy.", usage)
     *product_words, count = words
     if not count.isdigit():
-        raise InvalidCommand(f"{count!r} is not a number of licenses.", usage, "For example `buy E5 10`.")
+        raise InvalidCommand(
+            f"{quoted(count)} is not a number of licenses.", usage, "For example `buy E5 10`."
+        )
     seats = int(count)
     if not 1 <= seats <= 1_000_000:
         raise InvalidCommand(f"Buy between 1 and 1,000,000 licenses, not {seats:,}.", usage)
@@ -540,7 +570,9 @@ def _parse_seats(words: list[str]) -> ParsedSeats:
     *product_words, change = words
     if not _SEATS_DELTA.fullmatch(change) or int(change) == 0:
         raise InvalidCommand(
-            f"{change!r} is not a change of licenses.", usage, "Write +5 to add five, -3 to remove three."
+            f"{quoted(change)} is not a change of licenses.",
+            usage,
+            "Write +5 to add five, -3 to remove three.",
         )
     product = " ".join(_plain_product(w, usage) for w in product_words)
     return ParsedSeats(product, int(change))
@@ -560,7 +592,7 @@ def _parse_switch(words: list[str]) -> ParsedSwitch:
         found = _target(word, usage)
         if found is None:
             raise InvalidCommand(
-                f"{word!r} is not a user.",
+                f"{quoted(word)} is not a user.",
                 usage,
                 "Name users after the two products (@alice, alice@contoso.com, has:E3), or `all`.",
             )
@@ -580,7 +612,9 @@ def _parse_upgrade(words: list[str]) -> ParsedUpgrade:
 def _parse_cancel(words: list[str]) -> ParsedCancel:
     usage = usage_text(SUBSCRIPTION_COMMAND, "cancel")
     if not words:
-        raise InvalidCommand("Say which subscription to cancel: a product or a subscription id.", usage)
+        raise InvalidCommand(
+            "Say which subscription to cancel: a product, or the code of one of its subscriptions.", usage
+        )
     return ParsedCancel(" ".join(_plain_product(w, usage) for w in words))
 
 
@@ -649,7 +683,9 @@ def _subcommand(
     close = difflib.get_close_matches(name, [*table, *later], n=1, cutoff=0.6)
     shown = first if len(first) <= 40 else first[:40] + "…"
     fix = f"Did you mean `{command} {close[0]}`?" if close else f"Start with one of: {', '.join(table)}."
-    raise InvalidCommand(f"`{command}` has no subcommand {_unescape(shown)!r}.", usage_text(command), fix)
+    raise InvalidCommand(
+        f"`{command}` has no subcommand {quoted(_unescape(shown))}.", usage_text(command), fix
+    )
 
 
 def _help_topic(rest: Sequence[str], command: str, table: dict[str, Usage]) -> str:
@@ -663,10 +699,29 @@ def _help_topic(rest: Sequence[str], command: str, table: dict[str, Usage]) -> s
     close = difflib.get_close_matches(topic, list(table), n=1, cutoff=0.6)
     meant = f"Did you mean `{command} help {close[0]}`? " if close else ""
     raise InvalidCommand(
-        f"There is no help topic {shown!r}.",
+        f"There is no help topic {quoted(shown)}.",
         usage_text(command, "help"),
         f"{meant}The topics are: {', '.join(table)}.",
     )
+
+
+def _parse_reference(subcommand: str, rest: Sequence[str]) -> ParsedChangeLookup:
+    usage = usage_text(LICENSE_COMMAND, subcommand)
+    if not rest:
+        raise InvalidCommand(
+            "Say which change: its reference is shown under its result (e.g. `e54d51b4`).", usage
+        )
+    if len(rest) > 1:
+        raise InvalidCommand(f"`{LICENSE_COMMAND} {subcommand}` takes one change reference.", usage)
+    reference = _unescape(rest[0]).strip("`").casefold()
+    if not _REFERENCE.fullmatch(reference):
+        raise InvalidCommand(
+            f"{quoted(_unescape(rest[0]))} is not a change reference.",
+            usage,
+            f"A reference is {REFERENCE_LENGTH} letters and digits (0–9, a–f), as shown under the "
+            "change's result, e.g. `e54d51b4`.",
+        )
+    return ParsedChangeLookup(reference, undo=subcommand == "undo")
 
 
 def _parse_show(rest: Sequence[str]) -> ParsedShow | ParsedGroupShow:
@@ -708,7 +763,7 @@ def _parse_services(rest: Sequence[str]) -> ParsedServices:
             )
         if _target(word, usage) is not None:
             raise InvalidCommand(
-                f"`{LICENSE_COMMAND} services` takes one person: {_unescape(word)!r} is another.",
+                f"`{LICENSE_COMMAND} services` takes one person: {quoted(_unescape(word))} is another.",
                 usage,
                 "Change one person's services at a time.",
             )
@@ -726,7 +781,7 @@ def _one_person(word: str, subcommand: str, usage: str) -> Target:
     target = _target(word, usage)
     if target is None:
         raise InvalidCommand(
-            f"{_unescape(word)!r} is not a user.",
+            f"{quoted(_unescape(word))} is not a user.",
             usage,
             "Mention the person (@name) or give their email address.",
         )
@@ -767,7 +822,7 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange | Parse
             break
         if product_words and index + 1 < len(rest) and _misspelled_without(word):
             raise InvalidCommand(
-                f"{_unescape(word)!r} looks like a misspelled `without`.",
+                f"{quoted(_unescape(word))} looks like a misspelled `without`.",
                 usage,
                 f"Did you mean `{LICENSE_COMMAND} {kind.value} "
                 f"{' '.join(t.shown for t in targets.values())} {' '.join(product_words)} without "
@@ -782,7 +837,7 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange | Parse
             )
         if _target(word, usage) is not None:
             raise InvalidCommand(
-                f"Put every user before the product: {_unescape(word)!r} comes after it.",
+                f"Put every user before the product: {quoted(_unescape(word))} comes after it.",
                 usage,
                 f"For example: `{LICENSE_COMMAND} {kind.value} @alice @bob E5`.",
             )
@@ -857,7 +912,9 @@ def _services(kind: ChangeKind, words: Sequence[str], usage: str) -> list[str]:
         )
     for word in words:
         if word.startswith("<"):
-            raise InvalidCommand(f"{word!r} is not a service name.", usage, "Name services: Sway, Teams.")
+            raise InvalidCommand(
+                f"{quoted(word)} is not a service name.", usage, "Name services: Sway, Teams."
+            )
     names = " ".join(_unescape(word) for word in words).split(",")
     services = list(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not services:
@@ -885,14 +942,14 @@ def _target(word: str, usage: str) -> Target | None:
         return Target(TargetKind.HOLDERS, product)
     if plain.startswith("@"):
         raise InvalidCommand(
-            f"{plain!r} is not a mention Slack recognized.",
+            f"{quoted(plain)} is not a mention Slack recognized.",
             usage,
             "Pick the person from Slack's suggestions as you type @, or give their email address.",
         )
     if "@" in plain:
         if not _ADDRESS.fullmatch(plain):
             raise InvalidCommand(
-                f"{plain!r} is not an email address or a user principal name.",
+                f"{quoted(plain)} is not an email address or a user principal name.",
                 usage,
                 "Write it as name@domain, e.g. alice@contoso.com.",
             )
@@ -913,7 +970,7 @@ def _markup_target(word: str, usage: str) -> Target:
         address = _unescape(target[len("mailto:") :])
         if _ADDRESS.fullmatch(address):
             return Target(TargetKind.ADDRESS, address)
-        raise InvalidCommand(f"{address!r} is not an email address.", usage)
+        raise InvalidCommand(f"{quoted(address)} is not an email address.", usage)
     if target.startswith("!") and target[1:].partition("^")[0] in _BROADCASTS:
         raise InvalidCommand(
             f"@{target[1:].partition('^')[0]} cannot be a target: it is everyone in a channel.",

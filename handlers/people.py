@@ -12,6 +12,7 @@ or says which tenant user it acts for.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,7 +32,17 @@ Admit = Callable[[SlackAccount], str]
 """The account behind a request → the tenant user it acts for (a key the directory finds), or a
 refusal raised (and audited)."""
 
+log = logging.getLogger(__name__)
+
 _GONE = {"user_not_found", "users_not_found"}
+
+_GROUP_PROBLEMS = {
+    "no_such_subteam": "it does not exist any more, or it is disabled",
+    "missing_scope": "the app may not read user groups",
+    "plan_upgrade_required": "this Slack plan has no user groups",
+    "ratelimited": "Slack is busy right now",
+}
+"""What Slack's refusal means, in words; the error code itself goes to the log."""
 
 _GROUP_FIXES = {
     "no_such_subteam": "Check in Slack (People > User groups) that the group exists and is enabled, "
@@ -105,11 +116,10 @@ class SlackPeople:
             return self._client.usergroups_users_list(usergroup=target.value)
         except SlackApiError as error:
             code = str(error.response.get("error") or "an error")
-            needed = error.response.get("needed")
-            said = f"`{code}` (needs `{needed}`)" if needed else f"`{code}`"
+            log.warning("usergroups.users.list refused", extra={"error": code, "group": target.value})
+            why = _GROUP_PROBLEMS.get(code, "Slack refused to list them")
             raise InvalidCommand(
-                f"Slack would not list the members of the user group {target.shown} "
-                f"(`{target.value}`): Slack said {said}.",
+                f"Slack would not list the members of the user group {target.shown}: {why}.",
                 fix=_GROUP_FIXES.get(
                     code,
                     "Check that the group exists in Slack and that the app was installed with the "

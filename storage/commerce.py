@@ -62,7 +62,6 @@ class AdminTaskCommerce:
         return seats_task(
             task_id_for(reference),
             self._product(subscription),
-            subscription.id,
             subscription.total_licenses,
             total,
             cloud=self._cloud,
@@ -73,7 +72,7 @@ class AdminTaskCommerce:
         return cancel_task(
             task_id_for(reference),
             self._product(subscription),
-            subscription.id,
+            subscription.total_licenses,
             cloud=self._cloud,
             now=self._clock.now(),
         )

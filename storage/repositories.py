@@ -101,6 +101,15 @@ class SqlChangeSetRepository:
             query = query.where(func.lower(ChangeSetRow.requested_by) == requested_by.lower())
         return [_change_set(row) for row in self._session.scalars(query)]
 
+    def ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        query = (
+            select(ChangeSetRow.id)
+            .where(ChangeSetRow.id.startswith(prefix, autoescape=True))
+            .order_by(ChangeSetRow.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(query))
+
     def ids_in_state(self, state: ChangeState) -> list[str]:
         query = (
             select(ChangeSetRow.id)

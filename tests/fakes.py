@@ -719,6 +719,9 @@ class InMemoryChangeSets:
             kept.status, kept.reason, kept.rule = item.status, item.reason, item.rule
         self._state.written.add(change_set.id)
 
+    def ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        return sorted(i for i in self._state.change_sets if i.startswith(prefix))[:limit]
+
     def recent(self, requested_by: str | None = None, limit: int = 10) -> list[ChangeSet]:
         found = [
             cs
@@ -1136,7 +1139,6 @@ class InMemoryCommerce:
             return seats_task(
                 f"task-{reference}",
                 ref,
-                subscription.id,
                 subscription.total_licenses,
                 total,
                 cloud=Cloud.WORLDWIDE,
@@ -1154,7 +1156,11 @@ class InMemoryCommerce:
         ref = self._ref(subscription)
         if self._tasks:
             return cancel_task(
-                f"task-{reference}", ref, subscription.id, cloud=Cloud.WORLDWIDE, now=self._clock.now()
+                f"task-{reference}",
+                ref,
+                subscription.total_licenses,
+                cloud=Cloud.WORLDWIDE,
+                now=self._clock.now(),
             )
         current = next(s for s in self._directory.subscriptions() if s.id == subscription.id)
         if current.status is SubscriptionStatus.ENABLED:

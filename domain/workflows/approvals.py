@@ -51,7 +51,7 @@ class Approval:
 
     @property
     def action(self) -> str:
-        return f"cancel the {self.product.display_name} subscription {self.subscription_id}"
+        return f"cancel the {self.product.display_name} subscription"
 
     def expire_if_due(self, now: datetime) -> bool:
         """Pending past its time → expired. True when it expired just now."""
@@ -70,19 +70,21 @@ class Approval:
         users_losing_access: int,
         accept_loss_of_access: bool,
         approver_id: str = "",
+        shown_as: str = "",
     ) -> None:
+        """`shown_as`: the approver's display name, how a refusal names them (as every other one does)."""
         self._require_decidable(now)
         same_entra_user = bool(approver_id) and approver_id == self.requested_by_id
         if same_entra_user or approver.casefold() == self.requested_by.casefold():
             raise ApproverNotAllowed(
-                approver,
+                shown_as or approver,
                 f"approve their own request to {self.action}",
                 [],
-                "Another Global or Billing admin must approve it (R13).",
+                "Another Global or Billing admin must approve it.",
             )
         if not roles & Permission.APPROVE.roles:
             raise ApproverNotAllowed(
-                approver,
+                shown_as or approver,
                 f"approve the request to {self.action}",
                 sorted(role.value for role in Permission.APPROVE.roles),
                 "Only a Global or Billing admin other than the requester can approve a cancellation.",
@@ -94,13 +96,15 @@ class Approval:
         self.decided_at = now
         self.accepted_loss_of_access = accept_loss_of_access and users_losing_access > 0
 
-    def reject(self, by: str, roles: frozenset[AdminRole], now: datetime, reason: str = "") -> None:
-        """An approver says no, or the requester withdraws the request."""
+    def reject(
+        self, by: str, roles: frozenset[AdminRole], now: datetime, reason: str = "", *, shown_as: str = ""
+    ) -> None:
+        """An approver says no, or the requester withdraws the request (`shown_as`: as for `approve`)."""
         self._require_decidable(now)
         is_requester = by.casefold() == self.requested_by.casefold()
         if not is_requester and not roles & Permission.APPROVE.roles:
             raise ApproverNotAllowed(
-                by,
+                shown_as or by,
                 f"reject the request to {self.action}",
                 sorted(role.value for role in Permission.APPROVE.roles),
             )

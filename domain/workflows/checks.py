@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from domain.catalog import short_name
 from domain.errors import (
     AmbiguousSubscription,
     DomainError,
@@ -25,6 +26,7 @@ from domain.model import (
     SubscriptionStatus,
     User,
 )
+from domain.wording import plural
 from domain.workflows.links import admin_center
 from domain.workflows.notes import purchase_shown
 from domain.workflows.settings import business_days
@@ -36,14 +38,17 @@ __all__ = [
     "INEXACT_MATCH_AFTER",
     "PURCHASE_STEPS",
     "PURCHASE_WAITS",
+    "SHORT_ID",
     "SWITCH_PATHS",
     "PathAdvice",
     "active_subscriptions",
     "awaits_purchase",
     "best_target",
+    "by_id_suffix",
     "check_direct_purchase",
     "check_on_sale",
     "check_source_active",
+    "id_suffix",
     "match_purchases",
     "not_listed_reasons",
     "only_active",
@@ -104,13 +109,13 @@ def recommend_path(workflow: Workflow) -> PathAdvice:
         return PathAdvice(
             False,
             f"Only some users move, so this is a manual switch: the admin center's "
-            f"{'Upgrade tab' if upgrade else 'Switch plans'} moves everyone the same way (R15).",
+            f"{'Upgrade tab' if upgrade else 'Switch plans'} moves everyone the same way.",
         )
     if (source.part_number, target.part_number) not in SWITCH_PATHS:
         return PathAdvice(
             False,
             f"The admin center does not offer {target.display_name} as a direct switch from "
-            f"{source.display_name}, so this is a manual switch (R15).",
+            f"{source.display_name}, so this is a manual switch.",
         )
     button = "Upgrade tab" if upgrade else "Switch plans button"
     credit = (
@@ -121,7 +126,7 @@ def recommend_path(workflow: Workflow) -> PathAdvice:
     )
     return PathAdvice(
         True,
-        f"Recommended (R15): the admin center's {button} ({pages.subscriptions}, select "
+        f"Recommended: the admin center's {button} ({pages.subscriptions}, select "
         f"{source.display_name}). It buys {target.display_name}, moves every user and cancels "
         f"{source.display_name} in one go. While it runs — minutes to hours — admins cannot use the "
         f"admin center; users keep working with {source.display_name} throughout.{credit} "
@@ -310,11 +315,11 @@ def not_listed_reasons(workflow: Workflow, found: Subscription | None) -> str:
     ):
         until = f", until {workflow.credit_check_ends}" if workflow.deadline else ""
         days = business_days(workflow.credit_check_days)
-        reasons.append(f"an invoice purchase may wait for a credit check for up to {days}{until} (R10)")
+        reasons.append(f"an invoice purchase may wait for a credit check for up to {days}{until}")
     if found is None:
         reasons.append(
             "a subscription bought for another organization (another domain) never shows up here: "
-            "it must be bought for the users' organization (R8)"
+            "it must be bought for the users' organization"
         )
         reasons.append(f"if it was bought and still does not show, only support can help ({pages.support})")
     else:
@@ -412,13 +417,19 @@ def seat_subscription(
     if not active:
         raise SubscriptionNotActive(product.display_name, "not active", "Buy it first (`/subscription buy`).")
     if delta < 0 and product.seats.consumed > product.seats.enabled + delta:
-        raise SeatsInUse(product.part_number, product.seats.enabled, product.seats.consumed, -delta)
+        raise SeatsInUse(
+            product.display_name,
+            product.seats.enabled,
+            product.seats.consumed,
+            -delta,
+            typed=short_name(product.part_number, product.display_name),
+        )
     chosen = next((s for s in active if s.id == subscription_id), active[0])
     if chosen.total_licenses + delta < 1:
         raise DomainError(
-            f"The largest {product.part_number} subscription ({chosen.id}) has {chosen.total_licenses} "
+            f"The largest {product.display_name} subscription has {chosen.total_licenses} "
             f"licenses, so at most {chosen.total_licenses - 1} can be removed from it.",
-            f"To stop it altogether, cancel it (`/subscription cancel {chosen.id}`).",
+            f"To stop it altogether, cancel it (`/subscription cancel {id_suffix(chosen, subscriptions)}`).",
         )
     return chosen
 
@@ -430,6 +441,41 @@ def only_active(product: Product, subscriptions: Sequence[Subscription]) -> Subs
         raise SubscriptionNotActive(product.display_name, "not active", "There is nothing to cancel.")
     if len(active) > 1:
         raise AmbiguousSubscription(
-            product.display_name, [f"{s.id} ({s.total_licenses} licenses)" for s in active]
+            product.display_name, [_told_apart(s, active) for s in active], id_suffix(active[0], active)
         )
     return active[0]
+
+
+SHORT_ID = 4
+"""The fewest last characters of a subscription id that `/subscription cancel` takes."""
+
+
+def id_suffix(subscription: Subscription, among: Sequence[Subscription]) -> str:
+    """The shortest end of the subscription's id (at least `SHORT_ID` characters) that no other
+    subscription's id ends with: what tells two subscriptions of one product apart when nothing else
+    does, and what `/subscription cancel` takes."""
+    own = subscription.id.casefold()
+    others = [s.id.casefold() for s in among if s.id != subscription.id]
+    for length in range(SHORT_ID, len(own) + 1):
+        if not any(other.endswith(own[-length:]) for other in others):
+            return subscription.id[-length:]
+    return subscription.id
+
+
+def by_id_suffix(key: str, subscriptions: Sequence[Subscription]) -> Subscription | None:
+    """The subscription whose id is `key`, or ends with it (at least `SHORT_ID` characters, and one
+    subscription only); None otherwise."""
+    wanted = key.strip().casefold()
+    exact = [s for s in subscriptions if s.id.casefold() == wanted]
+    if exact or len(wanted) < SHORT_ID:
+        return exact[0] if exact else None
+    ending = [s for s in subscriptions if s.id.casefold().endswith(wanted)]
+    return ending[0] if len(ending) == 1 else None
+
+
+def _told_apart(subscription: Subscription, among: Sequence[Subscription]) -> str:
+    """ "25 licenses, Active, renews 2027-01-10 (code `e6a7`)": product and seats first, the id's end last."""
+    parts = [plural(subscription.total_licenses, "license"), subscription.status.label]
+    if subscription.next_lifecycle is not None:
+        parts.append(f"renews {subscription.next_lifecycle:%Y-%m-%d}")
+    return f"{', '.join(parts)} (code `{id_suffix(subscription, among)}`)"

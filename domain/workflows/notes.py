@@ -11,6 +11,7 @@ from datetime import datetime
 
 from domain.changes import ChangeSet, ItemStatus
 from domain.model import PaymentMethod, Product, Subscription, SubscriptionStatus
+from domain.wording import plural
 from domain.workflows.approvals import Approval
 from domain.workflows.settings import business_days
 from domain.workflows.tasks import AdminTask, Receipt
@@ -45,16 +46,16 @@ def _paid(workflow: Workflow) -> str:
 
 def target_found(workflow: Workflow, found: Subscription) -> str:
     return (
-        f"{workflow.product.display_name} is already bought: subscription {found.id} "
-        f"({found.status.label}, {found.total_licenses} licenses); nothing to buy."
+        f"{workflow.product.display_name} is already bought: a subscription of "
+        f"{plural(found.total_licenses, 'license')} ({found.status.label}); nothing to buy."
     )
 
 
 def target_missing(workflow: Workflow) -> str:
     return (
-        f"The tenant has no {workflow.product.display_name} subscription yet. Buy {workflow.seats} "
-        f"licenses ({_paid(workflow)}) for the users to move? It must be bought for the users' own "
-        "organization (R8)."
+        f"The tenant has no {workflow.product.display_name} subscription yet. Buy "
+        f"{plural(workflow.seats, 'license')} ({_paid(workflow)}) for the users to move? It must be "
+        "bought for the users' own organization."
     )
 
 
@@ -63,23 +64,21 @@ def ordered(workflow: Workflow, receipt: Receipt) -> str:
     if workflow.payment_method is PaymentMethod.INVOICE and workflow.deadline is not None:
         credit = (
             f" A credit check may take up to {business_days(workflow.credit_check_days)}: "
-            f"until {workflow.credit_check_ends} (R10)."
+            f"until {workflow.credit_check_ends}."
         )
     return (
-        f"Ordered {workflow.seats} × {workflow.product.display_name} {_paid(workflow)}: subscription "
-        f"{receipt.subscription_id}, {receipt.status.label}.{credit}"
+        f"Ordered {workflow.seats} × {workflow.product.display_name} {_paid(workflow)}: the new "
+        f"subscription is {receipt.status.label}.{credit}"
     )
 
 
 def seats_ordered(workflow: Workflow, before: int, receipt: Receipt) -> str:
-    return (
-        f"Ordered {workflow.expected_total - before} more {workflow.product.part_number} licenses "
-        f"(subscription {receipt.subscription_id}: {before} → {receipt.total_licenses})."
-    )
+    more = plural(workflow.expected_total - before, f"more {workflow.product.display_name} license")
+    return f"Ordered {more} (the subscription goes from {before} to {receipt.total_licenses})."
 
 
 def seats_set(receipt: Receipt, before: int) -> str:
-    return f"Subscription {receipt.subscription_id} set to {receipt.total_licenses} licenses (was {before})."
+    return f"The subscription now has {plural(receipt.total_licenses, 'license')} (was {before})."
 
 
 def preview(workflow: Workflow, change_set: ChangeSet) -> str:
@@ -89,7 +88,7 @@ def preview(workflow: Workflow, change_set: ChangeSet) -> str:
     source = {workflow.source.sku_id} if workflow.source else set()
     others = {sku for item in change_set.items for sku in item.change.remove} - source
     known = {addon.sku_id: addon for addon in workflow.addons}
-    named = [f"{known[sku].label}, which {target} includes (R14)" for sku in sorted(others) if sku in known]
+    named = [f"{known[sku].display_name}, which {target} includes" for sku in sorted(others) if sku in known]
     unnamed = len(others - set(known))
     if unnamed:
         named.append(
@@ -101,8 +100,8 @@ def preview(workflow: Workflow, change_set: ChangeSet) -> str:
         names = "; ".join(f"{label}: {why}" for label, why in change_set.refused[:5])
         refused = f" Left out ({len(change_set.refused)}): {names}."
     return (
-        f"Replace the licenses of {len(change_set.items)} users with {target} (R7): each user's previous "
-        f"licenses go and {target} comes in one change, so nobody is ever without a license.{also} "
+        f"Replace the licenses of {plural(len(change_set.items), 'user')} with {target}: each user's "
+        f"previous licenses go and {target} comes in one change, so nobody is ever without a license.{also} "
         f"{target} licenses in use: {change_set.seats_before} of {change_set.seats_total} → "
         f"{change_set.seats_before + gaining} of {change_set.seats_total}.{refused} "
         f"Confirm before {change_set.expires_at:%H:%M} UTC."
@@ -112,7 +111,7 @@ def preview(workflow: Workflow, change_set: ChangeSet) -> str:
 def reassigned(workflow: Workflow, change_set: ChangeSet) -> str:
     counts = change_set.counts()
     moved = counts[ItemStatus.APPLIED] + counts[ItemStatus.ALREADY_APPLIED]
-    note = f"Moved {moved} of {len(change_set.items)} users to {workflow.product.display_name}."
+    note = f"Moved {moved} of {plural(len(change_set.items), 'user')} to {workflow.product.display_name}."
     failed = change_set.failed_items
     if failed:
         shown = "; ".join(f"{item.change.display_name}: {item.reason}" for item in failed[:5])
@@ -121,19 +120,22 @@ def reassigned(workflow: Workflow, change_set: ChangeSet) -> str:
 
 
 def addons_offer(workflow: Workflow, addons: Sequence[Product]) -> str:
-    listed = "; ".join(f"{p.label}: {p.seats.enabled} licenses, {p.seats.consumed} in use" for p in addons)
+    listed = "; ".join(
+        f"{p.display_name}: {plural(p.seats.enabled, 'license')}, {p.seats.consumed} in use" for p in addons
+    )
     return (
         f"{workflow.product.display_name} includes the services of these add-ons, so they are redundant "
-        f"now (R14): {listed}. Remove them? Unused ones are cancelled (with approval, R13); where some "
+        f"now: {listed}. Remove them? Unused ones are cancelled (with approval); where some "
         "licenses are still in use, only the unused ones are removed."
     )
 
 
 def cancel_offer(source: ProductRef, subscriptions: Sequence[Subscription]) -> str:
-    ids = ", ".join(f"{s.id} ({s.total_licenses} licenses)" for s in subscriptions)
+    sizes = ", ".join(plural(s.total_licenses, "license") for s in subscriptions)
+    its = "its subscription" if len(subscriptions) == 1 else "its subscriptions"
     return (
-        f"Nobody holds {source.display_name} any more. Cancel its subscription: {ids}? Cancelling asks "
-        "for your confirmation and another admin's approval (R12, R13)."
+        f"Nobody holds {source.display_name} any more. Cancel {its} ({sizes})? Cancelling asks "
+        "for your confirmation and another admin's approval."
     )
 
 
@@ -141,7 +143,7 @@ def seats_offer(source: ProductRef, product: Product) -> str:
     return (
         f"{product.seats.available} of the {product.seats.enabled} {source.display_name} licenses are "
         f"unused now ({product.seats.consumed} still in use). Remove the unused ones so you stop paying "
-        "for them (R12)?"
+        "for them?"
     )
 
 
@@ -150,42 +152,40 @@ def cancel_confirmation(
 ) -> str:
     """R13: what the requester sees before confirming: who still holds the licenses."""
     who = ", ".join(holders[:10]) + (f" and {len(holders) - 10} more" if len(holders) > 10 else "")
+    hold = f"{plural(len(holders), 'user')} {'holds' if len(holders) == 1 else 'hold'}"
     if holders and losing:
         held = (
-            f"{len(holders)} users hold {product.display_name}: {who}. {losing} of them lose access when it "
+            f"{hold} {product.display_name}: {who}. {losing} of them lose access when it "
             "is cancelled, unless they are moved first."
         )
     elif holders:
-        held = (
-            f"{len(holders)} users hold {product.display_name}: {who}; the other subscriptions have seats "
-            "for them."
-        )
+        held = f"{hold} {product.display_name}: {who}; the other subscriptions have seats for them."
     else:
         held = f"Nobody holds {product.display_name}."
     return (
-        f"Cancel the {product.display_name} subscription {subscription.id} ({subscription.total_licenses} "
-        f"licenses)? {held} After your confirmation, another Global or Billing admin must approve (R13)."
+        f"Cancel the {product.display_name} subscription ({plural(subscription.total_licenses, 'license')})? "
+        f"{held} After your confirmation, another Global or Billing admin must approve."
     )
 
 
 def approval_waiting(workflow: Workflow, approval: Approval) -> str:
     return (
         f"Waiting for a Global or Billing admin other than {workflow.requested_by} to approve, until "
-        f"{approval.expires_at:%a %d %b %H:%M} UTC (R13)."
+        f"{approval.expires_at:%a %d %b %H:%M} UTC."
     )
 
 
 def cancelled(workflow: Workflow, receipt: Receipt | None) -> str:
     shown = receipt.status.label if receipt is not None else "it was already not active"
     extra = f"; {receipt.note}" if receipt is not None and receipt.note else ""
-    return f"Subscription {workflow.subscription_id} cancelled: {shown}{extra}."
+    return f"The {workflow.product.display_name} subscription is cancelled: {shown}{extra}."
 
 
 def task_waiting(task: AdminTask) -> str:
     return (
         f"Waiting for an admin to {task.title[0].lower()}{task.title[1:]} in the admin center "
         f"({task.link}). The bot checks the directory at every poll and carries on when it shows the "
-        "result (R19)."
+        "result."
     )
 
 
@@ -194,7 +194,7 @@ def task_not_seen(who: str, task: AdminTask, now: datetime, shown: str = "") -> 
     return (
         f"{who} marked “{task.title}” done at {now:%H:%M} UTC, but "
         f"{shown or 'the directory does not show it yet'}; "
-        "the bot keeps checking at every poll (R19)."
+        "the bot keeps checking at every poll."
     )
 
 
@@ -214,7 +214,7 @@ def purchase_shown(workflow: Workflow, found: Subscription | None) -> str:
     product = workflow.product.display_name
     if found is None:
         return f"No new {product} subscription is listed yet"
-    listed = f"{product} ({found.total_licenses} licenses, subscription {found.id})"
+    listed = f"{product} ({plural(found.total_licenses, 'license')})"
     if found.status is SubscriptionStatus.ENABLED:
         return f"{listed} is listed and active"
     return f"{listed} is listed, not active yet: {_NOT_ACTIVE[found.status]}"
@@ -225,7 +225,7 @@ def purchase_not_seen(workflow: Workflow, found: Subscription | None) -> str:
     if found is None:
         return (
             f"the directory does not show it yet: no new {workflow.product.display_name} subscription "
-            f"of {workflow.seats} licenses is listed"
+            f"of {plural(workflow.seats, 'license')} is listed"
         )
     return f"in the directory {purchase_shown(workflow, found)}"
 
@@ -234,7 +234,7 @@ def purchase_waiting(workflow: Workflow, found: Subscription) -> str:
     """R19: the admin-center purchase is listed, not active yet; the bot carries on when it is."""
     return (
         f"{purchase_shown(workflow, found)}. The bot checks the directory at every poll and carries on "
-        "when it is active (R19)."
+        "when it is active."
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.model import PaymentMethod, Product, Subscription, SubscriptionStatus
+from domain.wording import plural
 from domain.workflows.checks import (
     active_subscriptions,
     not_listed_reasons,
@@ -151,10 +152,10 @@ def _bought(
         purchases.taken.add(found.id)  # another workflow took it meanwhile: it is not ours
     if active and source_ok and found is not None:
         workflow.subscription_id = found.id
-        shown = f"{found.total_licenses} licenses, subscription {found.id}"
+        shown = plural(found.total_licenses, "license")
         if workflow.source is not None and name is StepName.AWAIT_ACTIVE:
             note = (
-                f"Both are listed and active (R11): {workflow.source.display_name}, and "
+                f"Both are listed and active: {workflow.source.display_name}, and "
                 f"{workflow.product.display_name} ({shown})."
             )
         else:
@@ -171,7 +172,7 @@ def _bought(
         assert workflow.source is not None
         note = (
             f"{workflow.source.display_name} is no longer listed as active, and users only move between "
-            "subscriptions that are both listed and active (R11). Renew or reactivate it, or contact "
+            "subscriptions that are both listed and active. Renew or reactivate it, or contact "
             f"support ({admin_center(workflow.cloud).support})."
         )
     elif found is not None and step.waiting_for is WaitFor.TASK:
@@ -200,10 +201,10 @@ def _overdue(workflow: Workflow) -> str:
         ended = f" on {workflow.credit_check_ends}" if workflow.deadline else ""
         return (
             f"Overdue: the credit check of up to {days} ended{ended}, and the subscription is still "
-            f"not active. Contact support ({support}) with the order details (R10)."
+            f"not active. Contact support ({support}) with the order details."
         )
     since = f" on {workflow.deadline:%a %d %b %Y %H:%M} UTC" if workflow.deadline else ""
-    return f"Overdue: it should have been active{since}. Contact support ({support}) (R10)."
+    return f"Overdue: it should have been active{since}. Contact support ({support})."
 
 
 def _enough_seats(workflow: Workflow, snapshot: DirectorySnapshot, now: datetime) -> bool:
@@ -213,25 +214,23 @@ def _enough_seats(workflow: Workflow, snapshot: DirectorySnapshot, now: datetime
     source = snapshot.product(workflow.source.sku_id) if workflow.source else None
     wanted = seats_wanted(workflow, source)
     free = target.seats.available if target else 0
-    part = workflow.product.part_number
+    part = workflow.product.display_name
     if free >= wanted:
         extra = ""
         if workflow.kind is WorkflowKind.UPGRADE and workflow.seats > workflow.users_to_move:
-            extra = (
-                f"; at least as many as {workflow.source.display_name if workflow.source else 'E4'} had (R14)"
-            )
+            extra = f"; at least as many as {workflow.source.display_name if workflow.source else 'E4'} had"
         workflow.complete(
-            StepName.CHECK_SEATS, now, f"Enough {part} licenses: need {wanted}, {free} free (R2){extra}."
+            StepName.CHECK_SEATS, now, f"Enough {part} licenses: need {wanted}, {free} free{extra}."
         )
         return True
     missing = wanted - free
     step = workflow.step(StepName.CHECK_SEATS)
-    shortage = f"Not enough {part} licenses: need {wanted}, {free} free: buy {missing} more (R2)."
+    shortage = f"Not enough {part} licenses: need {wanted}, {free} free: buy {missing} more."
     if step.waiting_for is WaitFor.TASK:
         return False  # an admin task asks for the missing licenses: its checklist stays the note
     if step.status is StepStatus.WAITING and Choice.BUY_SEATS not in step.choices:
         # The missing licenses were ordered: keep waiting for them to show.
-        note = f"Waiting for the {part} licenses ordered to show: need {wanted}, {free} free (R2)."
+        note = f"Waiting for the {part} licenses ordered to show: need {wanted}, {free} free."
         workflow.wait(StepName.CHECK_SEATS, WaitFor.SEATS, now, note, (Choice.ABORT,))
         return False
     workflow.wait(StepName.CHECK_SEATS, WaitFor.SEATS, now, shortage, (Choice.BUY_SEATS, Choice.ABORT))
@@ -244,14 +243,14 @@ def _seats_changed(workflow: Workflow, name: StepName, snapshot: DirectorySnapsh
         workflow.complete(
             name,
             now,
-            f"Subscription {found.id} shows {found.total_licenses} licenses ({found.status.label}).",
+            f"The subscription shows {plural(found.total_licenses, 'license')} ({found.status.label}).",
         )
         return True
     if workflow.step(name).waiting_for is WaitFor.TASK:
         return False
     shows = f"it shows {found.total_licenses}" if found is not None else "it is not listed"
-    wanted = f"{workflow.expected_total} licenses"
-    note = f"Waiting for subscription {workflow.subscription_id} to show {wanted} ({shows})."
+    wanted = plural(workflow.expected_total, "license")
+    note = f"Waiting for the {workflow.product.display_name} subscription to show {wanted} ({shows})."
     workflow.wait(name, WaitFor.SEATS, now, note, (Choice.ABORT,))
     return False
 
@@ -261,7 +260,7 @@ def _cancelled(workflow: Workflow, name: StepName, snapshot: DirectorySnapshot, 
     if found is None or found.status is not SubscriptionStatus.ENABLED:
         status = found.status.label if found is not None else "no longer listed"
         workflow.complete(
-            name, now, f"Subscription {workflow.subscription_id} is no longer active: {status}."
+            name, now, f"The {workflow.product.display_name} subscription is no longer active: {status}."
         )
         return True
     if workflow.step(name).waiting_for is WaitFor.TASK:
@@ -270,7 +269,8 @@ def _cancelled(workflow: Workflow, name: StepName, snapshot: DirectorySnapshot, 
         name,
         WaitFor.CANCELLATION,
         now,
-        f"Subscription {workflow.subscription_id} is still listed as active; checked again at every poll.",
+        f"The {workflow.product.display_name} subscription is still listed as active; checked again at "
+        "every poll.",
     )
     return False
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from domain.wording import plural
 from domain.workflows.approvals import ApprovalState
 from domain.workflows.links import admin_center
 from domain.workflows.settings import WorkflowSettings
@@ -25,8 +26,8 @@ def digest(
     approvals = sum(1 for s in statuses if s.approval and s.approval.state is ApprovalState.PENDING)
     tasks = sum(1 for s in statuses if s.task and s.task.state is TaskState.OPEN)
     text = (
-        f"{len(statuses)} subscription workflows in flight, {approvals} approvals waiting, "
-        f"{tasks} admin-center tasks open."
+        f"{plural(len(statuses), 'subscription workflow')} in flight, {plural(approvals, 'approval')} "
+        f"waiting, {plural(tasks, 'admin-center task')} open."
     )
     return f"digest:{now:%Y-%m-%d}", Reminder(ReminderKind.DIGEST, "", text, digest=tuple(statuses))
 

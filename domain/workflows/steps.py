@@ -106,19 +106,19 @@ class StepName(StrEnum):
 
 
 _STEP_LABELS = {
-    StepName.DECIDE: "Decide how to switch (R15)",
+    StepName.DECIDE: "Decide how to switch",
     StepName.TARGET: "Target subscription exists (buy it if not)",
     StepName.BUY: "Buy the subscription",
-    StepName.AWAIT_ACTIVE: "Wait until listed and active (R10, R11)",
+    StepName.AWAIT_ACTIVE: "Wait until listed and active",
     StepName.CHANGE_SEATS: "Change the number of licenses",
     StepName.AWAIT_SEATS: "Wait until the new number shows",
-    StepName.CHECK_SEATS: "Enough licenses for every user (R2)",
+    StepName.CHECK_SEATS: "Enough licenses for every user",
     StepName.PREVIEW: "Preview and confirm",
-    StepName.REASSIGN: "Reassign licenses in batches (R7, R17)",
-    StepName.OFFER_ADDONS: "Remove add-ons made redundant (R14)",
-    StepName.OFFER_CLEANUP: "Cancel the old subscription or remove unused licenses (R12)",
-    StepName.CONFIRM: "Requester confirms (R13)",
-    StepName.APPROVAL: "Approval by another Global or Billing admin (R13)",
+    StepName.REASSIGN: "Reassign licenses in batches",
+    StepName.OFFER_ADDONS: "Remove add-ons made redundant",
+    StepName.OFFER_CLEANUP: "Cancel the old subscription or remove unused licenses",
+    StepName.CONFIRM: "Requester confirms",
+    StepName.APPROVAL: "Approval by another Global or Billing admin",
     StepName.CANCEL: "Cancel the subscription",
     StepName.VERIFY: "Verify it is no longer active",
 }

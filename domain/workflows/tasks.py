@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from domain.errors import DomainError
 from domain.model import Cloud, PaymentMethod, SubscriptionStatus
+from domain.wording import plural
 from domain.workflows.links import admin_center
 from domain.workflows.settings import CREDIT_CHECK_BUSINESS_DAYS, business_days
 from domain.workflows.steps import StepName
@@ -113,17 +114,17 @@ def buy_task(
     organization = f" for {domain}" if domain else ""
     checklist = (
         f"Open Billing > Purchase services ({pages.purchase}) in the admin center.",
-        f"Buy {seats} licenses of {product.label}{organization}: the same organization as the users "
-        "who will get them, since subscriptions cannot cross organizations (R8).",
+        f"Buy {plural(seats, 'license')} of {product.display_name}{organization}: the same organization "
+        "as the users who will get them, since subscriptions cannot cross organizations.",
         f"Pay by {payment_method.value}."
         + (
-            f" An invoice purchase may need a credit check: up to {business_days(credit_check_days)} (R10)."
+            f" An invoice purchase may need a credit check: up to {business_days(credit_check_days)}."
             if payment_method is PaymentMethod.INVOICE
             else ""
         ),
         f"Check Billing > Your products ({pages.subscriptions}): the new subscription is listed as Active.",
         "Press “Mark done”: the bot then checks the directory and carries on when it sees the "
-        f"subscription of {seats} licenses active.",
+        f"subscription of {plural(seats, 'license')} active.",
     )
     return AdminTask(
         task_id, TaskKind.BUY, f"Buy {seats} × {product.display_name}", checklist, pages.purchase, now
@@ -133,7 +134,6 @@ def buy_task(
 def seats_task(
     task_id: str,
     product: ProductRef,
-    subscription_id: str,
     current: int,
     total: int,
     *,
@@ -143,23 +143,23 @@ def seats_task(
     pages = admin_center(cloud)
     verb = "Buy" if total > current else "Remove"
     checklist = (
-        f"Open Billing > Your products ({pages.subscriptions}) and select {product.label} "
-        f"(subscription {subscription_id}).",
+        f"Open Billing > Your products ({pages.subscriptions}) and select the {product.display_name} "
+        f"subscription of {plural(current, 'license')}.",
         f"{verb} licenses so that it has {total} (now {current}).",
         "Press “Mark done”: the bot then checks that the subscription shows "
-        f"{total} licenses before it carries on.",
+        f"{plural(total, 'license')} before it carries on.",
     )
-    title = f"{verb} {abs(total - current)} {product.display_name} licenses"
+    title = f"{verb} {plural(abs(total - current), product.display_name + ' license')}"
     return AdminTask(task_id, TaskKind.CHANGE_SEATS, title, checklist, pages.subscriptions, now)
 
 
 def cancel_task(
-    task_id: str, product: ProductRef, subscription_id: str, *, cloud: Cloud, now: datetime
+    task_id: str, product: ProductRef, licenses: int, *, cloud: Cloud, now: datetime
 ) -> AdminTask:
     pages = admin_center(cloud)
     checklist = (
-        f"Open Billing > Your products ({pages.subscriptions}) and select {product.label} "
-        f"(subscription {subscription_id}).",
+        f"Open Billing > Your products ({pages.subscriptions}) and select the {product.display_name} "
+        f"subscription of {plural(licenses, 'license')}.",
         "Choose Cancel subscription, give a reason, and confirm. Users who still hold its licenses "
         "lose access to its services.",
         "Press “Mark done”: the bot then checks that the subscription is no longer active.",

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from domain.errors import DomainError, IllegalTransition, StepNotOpen
 from domain.model import Cloud, PaymentMethod, Product
+from domain.wording import plural
 from domain.workflows.settings import CREDIT_CHECK_BUSINESS_DAYS
 from domain.workflows.steps import Choice, Step, StepName, StepStatus, WaitFor
 
@@ -194,11 +195,11 @@ class Workflow:
             by = " by invoice" if self.payment_method is PaymentMethod.INVOICE else ""
             return f"Buy {self.seats} × {product}{by}"
         if self.kind is WorkflowKind.SEATS:
-            return f"{'Add' if self.seats > 0 else 'Remove'} {abs(self.seats)} {product} licenses"
+            return f"{'Add' if self.seats > 0 else 'Remove'} {plural(abs(self.seats), product + ' license')}"
         if self.kind is WorkflowKind.CANCEL:
-            return f"Cancel the {product} subscription {self.subscription_id}"
+            return f"Cancel the {product} subscription"
         source = self.source.display_name if self.source else "?"
-        who = "everyone" if self.moves_everyone else f"{self.users_to_move} users"
+        who = "everyone" if self.moves_everyone else plural(self.users_to_move, "user")
         verb = "Upgrade" if self.kind is WorkflowKind.UPGRADE else "Switch"
         return f"{verb} {who} from {source} to {product}"
 

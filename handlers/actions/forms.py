@@ -45,7 +45,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         wanted = str((action.get("selected_option") or {}).get("value") or "")
         chosen = next((p for p in products if p.sku_id == wanted), None)
         if chosen is None:
-            raise UnknownProduct(wanted, known=[p.part_number for p in products])
+            raise UnknownProduct(wanted, known=[p.display_name for p in products])
         try:
             client.views_update(
                 view_id=view["id"],

@@ -20,7 +20,15 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
-from domain.changes import ChangeItem, ChangeKind, ChangeSet, ItemStatus, UserChange
+from domain.changes import (
+    ChangeItem,
+    ChangeKind,
+    ChangeSet,
+    ChangeState,
+    ItemStatus,
+    UserChange,
+    reference_of,
+)
 from handlers.blocks.groups import group_change_preview, group_change_result
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import CONFIRM_TEXT_LIMIT, bar, clip, escape, plural, shorten_list
@@ -39,6 +47,7 @@ __all__ = [
     "change_preview",
     "change_progress",
     "change_result",
+    "change_status",
     "describe_change",
     "preview_fits",
     "result_buttons",
@@ -203,6 +212,8 @@ def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Mess
     succeeded = counts[ItemStatus.APPLIED] + counts[ItemStatus.ALREADY_APPLIED]
     product = escape(change_set.product_label)
     summary = [f"*{product}* {words.done} for {succeeded:,} of {plural(len(change_set.items), 'user')}."]
+    if change_set.kind is ChangeKind.SERVICES and _services_changed(change_set):
+        summary[0] = summary[0][:-1] + f": {escape(_services_changed(change_set))}."
     tally = [
         f"{counts[ItemStatus.APPLIED]:,} applied",
         f"{counts[ItemStatus.ALREADY_APPLIED]:,} already so",
@@ -233,7 +244,7 @@ def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Mess
     if change_set.unchanged:
         notes.append(f"{plural(len(change_set.unchanged), 'user')} already as asked, unchanged.")
     if change_set.undo_of:
-        notes.append(f"Undoes change `{escape(change_set.undo_of)}`.")
+        notes.append(f"Undoes change `{reference_of(change_set.undo_of)}`.")
     notes.append(result_note(change_set))
     blocks.append(context(" ".join(notes)))
     buttons = _result_buttons(change_set, len(failed))
@@ -244,16 +255,28 @@ def change_result(change_set: ChangeSet, *, csv_in_thread: bool = False) -> Mess
 
 
 def result_note(change_set: ChangeSet) -> str:
-    """The change's reference, that it is audited, and until when Undo works."""
-    note = f"Change `{escape(change_set.id)}` · audited (R20)."
+    """The change's short reference (which `/license status` and `/license undo` take), that it is
+    audited, and until when Undo works."""
+    reference = change_set.reference
+    note = f"Change `{reference}` · audited · `/license status {reference}` shows it again."
     if change_set.undoable_until is not None and _can_undo(change_set):
-        note += f" Undo works until {_utc(change_set.undoable_until)}."
+        until = _utc(change_set.undoable_until)
+        note += f" Undo works until {until} (the button, or `/license undo {reference}`)."
     return note
 
 
 def result_buttons(change_set: ChangeSet) -> ActionsBlock | None:
     """Undo (and Retry, for failures) under a result."""
     return _result_buttons(change_set, 0 if change_set.group_id else len(change_set.failed_items))
+
+
+def change_status(change_set: ChangeSet) -> Message:
+    """`/license status REF`: the change as it stands, as its own message showed it."""
+    if change_set.state is ChangeState.PREVIEWED:
+        return change_preview(change_set)
+    if change_set.state in {ChangeState.CANCELLED, ChangeState.EXPIRED}:
+        return change_cancelled(change_set)
+    return change_result(change_set)
 
 
 def change_cancelled(change_set: ChangeSet) -> Message:
@@ -293,20 +316,23 @@ def _result_title(change_set: ChangeSet, all_ok: bool) -> str:
     if change_set.kind is ChangeKind.RECLAIM:
         return "Licenses reclaimed" if all_ok else "Licenses reclaimed, with problems"
     done = _WORDS[change_set.kind].done
-    return f"Licenses {done}" if all_ok else f"Licenses {done}, with problems"
+    title = f"Licenses {done}"
+    if change_set.kind is ChangeKind.SERVICES:
+        title = f"Services of {change_set.product_label} changed"
+    return title if all_ok else f"{title}, with problems"
 
 
 def _summary(change_set: ChangeSet, users: str) -> str:
     product = escape(change_set.product_label)
     if change_set.kind is ChangeKind.REPLACE:
         return (
-            f"*{users}* will get *{product}* in place of every license they hold now, "
-            "in one step per user (R7)."
+            f"*{users}* will get *{product}* in place of every license they hold now, in one step per user."
         )
     if change_set.kind is ChangeKind.REMOVE:
         return f"*{users}* will lose *{product}* and every service that comes with it."
     if change_set.kind is ChangeKind.SERVICES:
-        return f"*{users}* will get these services of *{product}* turned on or off (R5)."
+        which = _services_changed(change_set) or "the services chosen turned on or off"
+        return f"*{users}* will get services of *{product}* changed: {escape(which)}."
     if change_set.kind is ChangeKind.RECLAIM:
         return (
             f"*{product}*: *{users}* will lose every license assigned to them, and the seats go back "
@@ -314,10 +340,11 @@ def _summary(change_set: ChangeSet, users: str) -> str:
         )
     if change_set.kind is ChangeKind.UNDO:
         return (
-            f"*{users}* will get back exactly what they held before change `{escape(change_set.undo_of)}` "
+            f"*{users}* will get back exactly what they held before change "
+            f"`{reference_of(change_set.undo_of)}` "
             f"({product}), licenses and services."
         )
-    return f"*{users}* will get *{product}* in addition to what they hold (R7)."
+    return f"*{users}* will get *{product}* in addition to what they hold."
 
 
 def _tally(change_set: ChangeSet) -> str:
@@ -355,14 +382,26 @@ def _after_name(name: str, reason: str) -> str | None:
 
 
 def _failure_line(item: ChangeItem) -> str:
-    rule = f" ({escape(item.rule)})" if item.rule else ""
     reason = item.reason or item.status.value
     who = f"{_OUTCOME[item.status]} *{escape(item.change.display_name)}*"
     upn = escape(item.change.user_principal_name)
     rest = _after_name(item.change.display_name, reason)
     if rest is not None and rest.startswith(" "):  # not "(upn)'s licenses"
-        return clip(f"{who} ({upn}){escape(rest)}{rule}", _LINE_LIMIT)
-    return clip(f"{who} {upn}: {escape(reason)}{rule}", _LINE_LIMIT)
+        return clip(f"{who} ({upn}){escape(rest)}", _LINE_LIMIT)
+    return clip(f"{who} {upn}: {escape(reason)}", _LINE_LIMIT)
+
+
+def _services_changed(change_set: ChangeSet) -> str:
+    """`Microsoft Teams turned off, Sway turned on`: what a services change does, by service name."""
+    snapshot = change_set.products.get(change_set.product_sku)
+    if snapshot is None:
+        return ""
+    parts = []
+    if change_set.turn_off:
+        parts.append(f"{', '.join(snapshot.plan_names(frozenset(change_set.turn_off)))} turned off")
+    if change_set.turn_on:
+        parts.append(f"{', '.join(snapshot.plan_names(frozenset(change_set.turn_on)))} turned on")
+    return ", ".join(parts)
 
 
 def _plans_off(sku_id: str, disabled: frozenset[str], change_set: ChangeSet) -> str:

@@ -27,15 +27,16 @@ def usage_error(error: InvalidCommand) -> Message:
 
 
 def domain_error(error: DomainError) -> Message:
-    """A refusal: the problem, how to fix it, and the rule (R1…R20) it comes from."""
+    """A refusal: the problem and how to fix it (the rule it comes from stays in the audit)."""
     if isinstance(error, InvalidCommand):
         return usage_error(error)
     lines = [f":no_entry: *{escape(error.problem)}*"]
     if error.fix:
         lines.append(escape(error.fix))
     blocks: list[Block] = [section("\n".join(lines))]
-    if error.rule:
-        blocks.append(context(f"Rule {escape(error.rule)}"))
+    if error.learn is not None:
+        title, address = error.learn
+        blocks.append(context(f"From Microsoft Learn: <{address}|{escape(title)}>"))
     return message(escape(error.message), blocks)
 
 

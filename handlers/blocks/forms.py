@@ -129,9 +129,7 @@ def license_form(products: Sequence[Product], metadata: str, *, chosen: Product 
         toggled = [plan for plan in chosen.service_plans if not plan.automatic]
         blocks += _service_blocks(chosen, toggled, on=frozenset(p.id for p in toggled))
         blocks.append(
-            context(
-                "Unticked services are turned off for these users (R5); when removing, they do not matter."
-            )
+            context("Unticked services are turned off for these users; when removing, they do not matter.")
         )
     return _modal("License change", LICENSE_FORM, metadata, blocks, submit="Continue")
 
@@ -145,7 +143,7 @@ def services_form(services: UserServices, metadata: str) -> View:
             f"*{escape(user.display_name)}* ({escape(user.user_principal_name)}) · "
             f"*{escape(product.display_name)}*\n"
             "Ticked services are on. Only what you change is changed; every other service stays as "
-            "it is (R5)."
+            "it is."
         )
     ]
     if toggled:
@@ -183,7 +181,7 @@ def _service_blocks(product: Product, toggled: Sequence[ServicePlan], *, on: fro
     automatic = [plan.display_name or plan.name for plan in product.service_plans if plan.automatic]
     if automatic:
         blocks.append(
-            context(f"Always on, for the whole company, not per user (R5): {escape(', '.join(automatic))}.")
+            context(f"Always on, for the whole company, not per user: {escape(', '.join(automatic))}.")
         )
     return blocks
 

@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from domain.audit import AuditEntry, AuditResult
+from domain.catalog import COMMON_PRODUCTS, short_name
 from domain.model import Group, Product, Subscription, SubscriptionStatus
 from domain.services import HomeOverview
 from handlers.blocks.message import Message, context, divider, header, section, sections
@@ -18,9 +19,9 @@ from handlers.blocks.text import (
     VIEW_MAX_BLOCKS,
     bar,
     clip,
-    code,
     escape,
     plural,
+    short_alias,
     shorten_list,
     through_groups,
 )
@@ -55,7 +56,7 @@ def app_home(overview: HomeOverview, workflows: WorkflowSections | None, now: da
     if workflows is not None:
         blocks += _items("Workflows in flight", workflows.in_flight, "Nothing is in flight.")
         blocks += _items("Waiting on me", workflows.waiting_on_me, "Nothing is waiting on you.")
-    blocks += _recent(overview.recent)
+    blocks += _recent(overview.recent, {p.part_number: p.display_name for p in overview.products})
     blocks.append(context(f"Updated {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC, when you opened this tab."))
     return _home(blocks)
 
@@ -97,7 +98,8 @@ def _product_line(
     for subscription in subscriptions:
         statuses[subscription.status] = statuses.get(subscription.status, 0) + 1
     status = ", ".join(f"{count} {state.label.lower()}" for state, count in statuses.items())
-    line = f"*{escape(product.display_name)}* {code(product.part_number)}\n{usage}"
+    name = f"*{escape(product.display_name)}*{short_alias(product.part_number, product.display_name)}"
+    line = f"{name}\n{usage}"
     if status:
         line += f" · {plural(len(subscriptions), 'subscription')}: {status}"
     given = through_groups(product.sku_id, groups)
@@ -124,7 +126,8 @@ def _running_out(products: Sequence[Product]) -> list[Block]:
     lines = [
         clip(
             f":warning: *{escape(p.display_name)}*: {p.seats.available:,} free of {p.seats.enabled:,} "
-            f"({_share(p):.0%} used). Add seats with `/subscription seats {escape(p.part_number)} +N` (R2).",
+            f"({_share(p):.0%} used). Add seats with "
+            f"`/subscription seats {escape(short_name(p.part_number, p.display_name))} +N`.",
             _LINE_LIMIT,
         )
         for p in tight
@@ -144,37 +147,81 @@ def _items(title: str, items: Sequence[HomeItem], empty: str) -> list[Block]:
     return [divider(), *sections([f"*{title}* ({len(items):,})", *shorten_list(lines, _SHOWN_ITEMS)])]
 
 
+_LICENSE_SENTENCES = {
+    "assign": ("Give {product} to {people}", "Gave {product} to {people}"),
+    "replace": (
+        "Replace the licenses of {people} with {product}",
+        "Replaced the licenses of {people} with {product}",
+    ),
+    "remove": ("Remove {product} from {people}", "Removed {product} from {people}"),
+    "services": (
+        "Change the services of {product} for {people}",
+        "Changed the services of {product} for {people}",
+    ),
+    "undo": ("Undo a change for {people}", "Undid a change for {people}"),
+}
+"""What a license change did (once something was applied), or was asked to do."""
+_WORKFLOW_SENTENCES = {
+    "purchase": "Buy {product}",
+    "seats": "Change the number of {product} licenses",
+    "switch": "Switch plans to {product}",
+    "upgrade": "Upgrade to {product}",
+    "cancel": "Cancel a {product} subscription",
+}
+
+
 @dataclass
 class _Change:
-    """The audit entries of one change set (or one entry of its own), newest first."""
+    """The audit entries of one change set or workflow (or one entry of its own), newest first."""
 
+    names: dict[str, str]
     entries: list[AuditEntry] = field(default_factory=list)
 
     def line(self) -> str:
         first = self.entries[-1]
+        newest = self.entries[0]
         requested = next((e for e in self.entries if e.result is AuditResult.REQUESTED), first)
         results = [e.result for e in self.entries]
         applied = results.count(AuditResult.APPLIED)
         failed = results.count(AuditResult.FAILED)
-        parts = [f"{first.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC", f"*{escape(requested.action)}*"]
-        users = requested.details.get("users")
-        if isinstance(users, int):
-            parts.append(plural(users, "user"))
-        if AuditResult.REFUSED in results:
-            parts.append(f"refused: {escape(first.reason)}")
+        parts = [self._sentence(requested, done=applied > 0)]
+        if "workflow_id" in newest.details:
+            parts.append(str(newest.details.get("state", "")).replace("_", " "))
+        elif AuditResult.REFUSED in results:
+            parts.append(f"refused: {first.reason}")
         elif AuditResult.CANCELLED in results:
             parts.append("cancelled")
         elif applied or failed:
             parts.append(f"{applied:,} applied" + (f", {failed:,} failed" if failed else ""))
         else:
             parts.append("waiting for confirmation")
-        return clip("• " + " · ".join(parts), _LINE_LIMIT)
+        parts.append(f"{first.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+        return clip("• " + escape(" · ".join(p for p in parts if p)), _LINE_LIMIT)
+
+    def _product(self, part: str) -> str:
+        known = COMMON_PRODUCTS.get(part)
+        return self.names.get(part) or (known.display_name if known else part)
+
+    def _sentence(self, entry: AuditEntry, *, done: bool) -> str:
+        """What was done, as a sentence: "Replaced the licenses of 2 people with Office 365 E5"."""
+        kind, _, rest = entry.action.partition(" ")
+        if "workflow_id" in entry.details:
+            kind = entry.action.partition(":")[0]
+            part = entry.target.partition(" ")[0]
+            pattern = _WORKFLOW_SENTENCES.get(kind)
+            return pattern.format(product=self._product(part)) if pattern else entry.action
+        users = entry.details.get("users")
+        patterns = _LICENSE_SENTENCES.get(kind)
+        if patterns is None or not isinstance(users, int):
+            return entry.action[:1].upper() + entry.action[1:]
+        return patterns[done].format(product=self._product(rest), people=plural(users, "person", "people"))
 
 
-def _recent(entries: Sequence[AuditEntry]) -> list[Block]:
+def _recent(entries: Sequence[AuditEntry], names: dict[str, str]) -> list[Block]:
     changes: dict[str, _Change] = {}
     for number, entry in enumerate(entries):
-        changes.setdefault(entry.change_set_id or f"entry-{number}", _Change()).entries.append(entry)
+        key = str(entry.details.get("workflow_id") or entry.change_set_id or f"entry-{number}")
+        changes.setdefault(key, _Change(names)).entries.append(entry)
     lines = [change.line() for change in list(changes.values())[:_SHOWN_CHANGES]]
     if not lines:
         return [divider(), section("*My recent changes*\nNone yet.")]

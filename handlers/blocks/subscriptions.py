@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
+from domain.catalog import COMMON_PRODUCTS
 from domain.model import Group, Product, Subscription, SubscriptionStatus
 from domain.services import SubscriptionOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
-from handlers.blocks.text import bar, clip, code, escape, plural, shorten_list, through_groups
+from handlers.blocks.text import bar, clip, escape, plural, short_alias, shorten_list, through_groups
 
 __all__ = ["subscription_list"]
 
@@ -31,16 +32,16 @@ def subscription_list(overview: SubscriptionOverview) -> Message:
     blocks += sections(shorten_list(lines, _SHOWN_PRODUCTS, "… and {n} more products"))
     unlisted = [s for subs in by_sku.values() for s in subs]
     if unlisted:
-        pending = [f"• {code(s.part_number)}: {_subscription(s)}" for s in unlisted]
+        pending = [f"• {escape(_name(s.part_number))}: {_subscription(s)}" for s in unlisted]
         blocks += sections(["*Bought, not listed as a product yet*", *shorten_list(pending, _SHOWN_PRODUCTS)])
-    blocks.append(context("Free = enabled seats − seats in use, over all subscriptions of the product (R2)."))
+    blocks.append(context("Free = enabled seats − seats in use, over all subscriptions of the product."))
     summary = f"{plural(len(products), 'product')}, {plural(len(overview.subscriptions), 'subscription')}"
     return message(summary, blocks)
 
 
 def _product(product: Product, subscriptions: list[Subscription], groups: Sequence[Group] = ()) -> str:
     seats = product.seats
-    lines = [f"*{escape(product.display_name)}* {code(product.part_number)}"]
+    lines = [f"*{escape(product.display_name)}*{short_alias(product.part_number, product.display_name)}"]
     usage = f"`{bar(seats.consumed, seats.enabled)}` {seats.consumed:,} of {seats.enabled:,} used"
     usage += f" · {seats.available:,} free"
     if seats.consumed > seats.enabled:
@@ -53,10 +54,16 @@ def _product(product: Product, subscriptions: list[Subscription], groups: Sequen
     if status is not SubscriptionStatus.ENABLED:
         lines.append(f"Status: *{status.label}*")
     if not product.assignable_to_users:
-        lines.append(f"Applies to the {escape(product.applies_to.lower())}, not to users (R3).")
+        lines.append(f"Applies to the {escape(product.applies_to.lower())}, not to users.")
     shown = [f"    {_subscription(s)}" for s in subscriptions]
     lines += shorten_list(shown, _SHOWN_SUBSCRIPTIONS, "    … and {n} more subscriptions")
     return clip("\n".join(lines), _LINE_LIMIT)
+
+
+def _name(part_number: str) -> str:
+    """A product the tenant does not list yet, by the name Microsoft's table gives it."""
+    known = COMMON_PRODUCTS.get(part_number)
+    return known.display_name if known else part_number
 
 
 def _subscription(subscription: Subscription) -> str:

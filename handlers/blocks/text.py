@@ -7,8 +7,10 @@ display name shows as text instead of notifying a channel (DESIGN.md §3).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from domain.catalog import short_name
 from domain.model import Group
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "escape",
     "plain",
     "plural",
+    "short_alias",
     "shorten_list",
     "split_lines",
     "through_groups",
@@ -91,6 +94,13 @@ def code(text: str) -> str:
     return "`" + escape(text).replace("`", "'") + "`"
 
 
+def short_alias(part_number: str, display_name: str) -> str:
+    """` (E5)` after a product's display name when a shorter name can be typed for it, else nothing:
+    products are shown by name; the part number is for machines and the CSV files."""
+    short = short_name(part_number, display_name)
+    return f" ({escape(short)})" if short != display_name else ""
+
+
 def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
@@ -106,11 +116,16 @@ def bar(used: int, total: int, width: int = 10) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
+_ONE_MORE = re.compile(r"\b(1 more (?:user|license|product|subscription))s\b")
+"""… and 1 more user: the `more` texts are written for many."""
+
+
 def shorten_list(lines: Sequence[str], shown: int, more: str = "and {n} more") -> list[str]:
     """The first `shown` lines, then "and N more" when there are others."""
     if len(lines) <= shown:
         return list(lines)
-    return [*lines[:shown], more.format(n=f"{len(lines) - shown:,}")]
+    rest = more.format(n=f"{len(lines) - shown:,}")
+    return [*lines[:shown], _ONE_MORE.sub(lambda m: m.group(1), rest)]
 
 
 def split_lines(lines: Sequence[str], limit: int = SECTION_LIMIT) -> list[str]:

@@ -11,7 +11,7 @@ from domain.assignment_states import assignment_state_error
 from domain.model import AssignmentError, LicenseAssignment, LicenseState, Product, User
 from domain.services import UserOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
-from handlers.blocks.text import clip, code, escape, plural, shorten_list
+from handlers.blocks.text import clip, code, escape, plural, short_alias, shorten_list
 
 __all__ = ["user_overview"]
 
@@ -26,7 +26,7 @@ def user_overview(overview: UserOverview) -> Message:
     if user.usage_location:
         facts.append(f"Usage location: {escape(user.usage_location)}")
     else:
-        facts.append(":warning: No usage location: no license can be assigned until one is set (R4).")
+        facts.append(":warning: No usage location: no license can be assigned until one is set.")
     if not user.account_enabled:
         facts.append("Sign-in is blocked for this account.")
     blocks: list[Block] = [header("Licenses"), section("\n".join(facts))]
@@ -49,7 +49,7 @@ def user_overview(overview: UserOverview) -> Message:
             _group_error(user, state, overview) for state in user.states if state.group_id and state.in_error
         ]
         blocks += sections([":warning: *Assignment errors reported by Microsoft 365*", *errors])
-    blocks.append(context("Seats left count every subscription of the product (R1, R2)."))
+    blocks.append(context("Seats left count every subscription of the product."))
     held = ", ".join(_name(lic.sku_id, overview.products) for lic in licenses) or "no licenses"
     return message(escape(f"{user.display_name}: {held}"), blocks)
 
@@ -59,8 +59,7 @@ def _assignment_error(user: User, state: AssignmentError, products: Mapping[str,
     line = f"• *{escape(_name(state.sku_id, products))}*: {code(state.error)}"
     error = assignment_state_error(user, state, products)
     if error is not None:
-        rule = f" (Rule {escape(error.rule)})" if error.rule else ""
-        line += f"\n    {escape(error.problem)}\n    {escape(error.fix)}{rule}"
+        line += f"\n    {escape(error.problem)}\n    {escape(error.fix)}"
     return clip(line, _LINE_LIMIT)
 
 
@@ -99,8 +98,9 @@ def _license(lic: LicenseAssignment, products: Mapping[str, Product], source: st
         services += f" (+{plural(unknown, 'unknown service')} off)"
     seats = product.seats
     origin = f" — {source}" if source else ""
+    alias = short_alias(product.part_number, product.display_name)
     line = (
-        f"• *{escape(product.display_name)}* {code(product.part_number)}{origin}\n"
+        f"• *{escape(product.display_name)}*{alias}{origin}\n"
         f"    {services}\n"
         f"    Seats left: {seats.available:,} of {seats.enabled:,}"
     )

@@ -127,7 +127,7 @@ def approval_request(status: WorkflowStatus) -> Message:
         return workflow_checklist(status)
     holders = list(approval.holders)
     lines = [
-        f"*{escape(approval.requested_by)}* asks to {escape(approval.action)} (R13).",
+        f"*{escape(approval.requested_by)}* asks to {escape(approval.action)}.",
         f"Only another Global or Billing admin can approve. Open until {_when(approval.expires_at)}.",
     ]
     if holders:
@@ -144,7 +144,7 @@ def approval_request(status: WorkflowStatus) -> Message:
             action_id=APPROVE_CANCELLATION,
             value=approval.id,
             style="primary",
-            confirm=_confirm("Approve the cancellation?", f"{approval.action.capitalize()}?", "Approve"),
+            confirm=_confirm("Approve the cancellation?", f"{_first_upper(approval.action)}?", "Approve"),
         )
     ]
     if holders:
@@ -157,7 +157,7 @@ def approval_request(status: WorkflowStatus) -> Message:
                 confirm=_confirm(
                     "They lose access",
                     f"{plural(len(holders), 'user')} lose what the subscription gives them. "
-                    f"{approval.action.capitalize()} anyway?",
+                    f"{_first_upper(approval.action)} anyway?",
                     "Approve",
                 ),
             )
@@ -168,7 +168,7 @@ def approval_request(status: WorkflowStatus) -> Message:
     blocks: list[Block] = [
         header("Approval needed: cancel a subscription"),
         *sections(lines),
-        context(f"Workflow `{escape(status.workflow.id)}` · approval `{escape(approval.id)}`"),
+        context(_workflow_ref(status)),
         ActionsBlock(block_id=APPROVAL_ACTIONS_BLOCK, elements=elements),
     ]
     return message(escape(f"Approval needed: {approval.action}"), blocks)
@@ -191,7 +191,7 @@ def approval_decided(status: WorkflowStatus) -> Message:
     blocks: list[Block] = [
         section(f"*{escape(approval.requested_by)}* asked to {escape(approval.action)}."),
         section(outcome),
-        context(f"Workflow `{escape(status.workflow.id)}` · approval `{escape(approval.id)}`"),
+        context(_workflow_ref(status)),
     ]
     return message(escape(f"{approval.action}: {approval.state.value}"), blocks)
 
@@ -235,21 +235,33 @@ def workflow_sections(in_flight: Sequence[WorkflowStatus], waiting: WaitingOn) -
     flying = [HomeItem(s.workflow.summary, _plain_step(s)) for s in in_flight]
     mine: list[HomeItem] = []
     for s in waiting.approvals:
-        mine.append(HomeItem(f"Approve or reject: {s.workflow.summary}", f"Workflow {s.workflow.id}"))
+        mine.append(HomeItem(f"Approve or reject: {s.workflow.summary}", _status_hint(s)))
     for s in waiting.tasks:
         title = s.task.title if s.task else s.workflow.summary
-        mine.append(HomeItem(f"Admin-center task: {title}", f"Workflow {s.workflow.id}"))
+        mine.append(HomeItem(f"Admin-center task: {title}", _status_hint(s)))
     for s in waiting.confirmations:
         mine.append(HomeItem(f"Your choice: {s.workflow.summary}", _plain_step(s)))
     return WorkflowSections(flying, mine)
 
 
+def _workflow_ref(status: WorkflowStatus) -> str:
+    """The workflow's id with the command that takes it (the approval's own id is for buttons)."""
+    workflow_id = escape(status.workflow.id)
+    return f"Workflow `{workflow_id}` · `/subscription status {workflow_id}` shows where it stands"
+
+
+def _status_hint(status: WorkflowStatus) -> str:
+    return f"/subscription status {status.workflow.id}"
+
+
 def _plain_step(status: WorkflowStatus) -> str:
     step = status.step
     if step is None:
-        return f"Workflow {status.workflow.id}: {_STATE_WORDS[status.workflow.state]}"
-    waiting = f", waiting for {step.waiting_for.value}" if step.waiting_for else ""
-    return f"Workflow {status.workflow.id}: {step.name.label} ({step.status.value}{waiting})"
+        return f"{_STATE_WORDS[status.workflow.state]} · {_status_hint(status)}"
+    waiting = (
+        f" for {step.waiting_for.value}" if step.waiting_for and step.status is StepStatus.WAITING else ""
+    )
+    return f"{step.name.label}: {step.status.value}{waiting} · {_status_hint(status)}"
 
 
 def _status_line(status: WorkflowStatus) -> str:
@@ -342,6 +354,12 @@ def _choice_buttons(status: WorkflowStatus) -> ActionsBlock | None:
             )
         )
     return ActionsBlock(block_id=WORKFLOW_ACTIONS_BLOCK, elements=elements)
+
+
+def _first_upper(text: str) -> str:
+    """A sentence's first letter in capitals, the rest as written (`str.capitalize` would lowercase
+    "Office 365 E4")."""
+    return text[:1].upper() + text[1:]
 
 
 def _confirm(title: str, text: str, confirm: str) -> ConfirmObject:

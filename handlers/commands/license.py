@@ -19,9 +19,11 @@ from domain.commands import (
     ChangeLicenses,
     ListSubscriptions,
     ReclaimLicenses,
+    ShowChange,
     ShowGroup,
     ShowServices,
     ShowUser,
+    UndoChange,
 )
 from domain.errors import DomainError
 from domain.group_licensing import AmbiguousGroup
@@ -29,6 +31,7 @@ from domain.services import Licensing
 from handlers.access import access_of
 from handlers.access import people as people_of
 from handlers.blocks import (
+    change_status,
     group_overview,
     help_message,
     license_form,
@@ -46,6 +49,7 @@ from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FOR
 from handlers.metadata import FormSeal
 from handlers.parsing import (
     ParsedChange,
+    ParsedChangeLookup,
     ParsedForm,
     ParsedGroupChange,
     ParsedGroupShow,
@@ -132,6 +136,9 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             respond,
             services.message_updates,
         )
+        if isinstance(parsed, ParsedChangeLookup):
+            _lookup(services, parsed, requester=requester, surface=surface, context=context)
+            return
         if isinstance(parsed, ParsedReport):
             send_report(services, parsed, requester=requester, surface=surface)
             return
@@ -226,6 +233,27 @@ def _group_change(
         licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
     )
     replies.show(change_set)
+
+
+def _lookup(
+    services: Services,
+    parsed: ParsedChangeLookup,
+    *,
+    requester: str,
+    surface: Surface,
+    context: BoltContext,
+) -> None:
+    """`/license status REF`: the change's result again; `/license undo REF`: its undo, previewed."""
+    licensing = services.licensing
+    found = licensing.change_by_reference(ShowChange(parsed.reference, requester, correlation_id(context)))
+    if not parsed.undo:
+        surface.only_to_them(change_status(found))
+        return
+    undo = licensing.request_undo(UndoChange(found.id, requester, correlation_id(context)))
+    replies = ChangeReplies(
+        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
+    )
+    replies.show(undo)
 
 
 def _open_form(

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Final
 
 from domain.assignment_states import assignment_state_error
-from domain.catalog import ProductCatalog
+from domain.catalog import ProductCatalog, short_name
 from domain.changes import ChangeOutcome, OutcomeKind, UserChange
 from domain.errors import (
     AmbiguousUser,
@@ -550,7 +550,8 @@ class GraphDirectory:
         product = _product_named(change, message, products)
         if product is None:
             return GraphRefused(change.display_name, "CountViolation", message)
-        return NotEnoughSeats(product.part_number, 1, product.seats.available, name=product.display_name)
+        typed = short_name(product.part_number, product.display_name)
+        return NotEnoughSeats(typed, 1, product.seats.available, name=product.display_name)
 
     def _conflict(
         self, change: UserChange, response: GraphResponse, products: Mapping[str, Product]
@@ -568,7 +569,7 @@ class GraphDirectory:
             return conflict
         # A pair the domain does not list: name the plans Graph named, with their products.
         named = [
-            (plan.name, product.display_name)
+            (plan.display_name or plan.name, product.display_name)
             for lic in change.after
             if (product := products.get(lic.sku_id)) is not None
             for plan in product.service_plans
@@ -606,7 +607,11 @@ def _names(sku_ids: Sequence[str], products: Mapping[str, Product]) -> str:
 
 def _with_plan_names(message: str, products: Mapping[str, Product]) -> str:
     """Graph's words with the service plan ids it names replaced by the plans' names."""
-    names = {plan.id: plan.name for product in products.values() for plan in product.service_plans}
+    names = {
+        plan.id: plan.display_name or plan.name
+        for product in products.values()
+        for plan in product.service_plans
+    }
     return _GUID.sub(lambda found: names.get(found.group(0).lower(), found.group(0)), message)
 
 

@@ -94,8 +94,8 @@ def test_mistakes_in_the_console_are_explained(tmp_path: Path) -> None:
     _, text = _session(tmp_path, script)
 
     assert text.count("No form is open; /license opens one.") == 3
-    assert "Product has no 'E55'; it offers: " in text
-    assert "No one in the tenant is '@nobody'" in text
+    assert "Product has no “E55”; it offers: " in text
+    assert "No one in the tenant is “@nobody”" in text
 
 
 def test_the_services_form_and_app_home_from_the_shell(tmp_path: Path) -> None:
@@ -110,11 +110,11 @@ def test_the_services_form_and_app_home_from_the_shell(tmp_path: Path) -> None:
     url, text = _session(tmp_path, script)
 
     assert "── licensebot [form: Services] ──" in text
-    assert "'Teams' could be several: Avatars for Teams" in text
-    assert "Licenses services changed" in text
+    assert "“Teams” could be several: Avatars for Teams" in text
+    assert "Services of Office 365 E3 changed" in text
     assert set(_user(url, "carol@contoso.com")["ENTERPRISEPACK"]) == {"TEAMS1", "YAMMER_ENTERPRISE"}
     home = text.split("> :home")[1]
     assert "── licensebot [App Home] ──" in home
     assert "Lena Fischer* · License Administrator" in home
     assert "*My recent changes* (from the audit log)" in home
-    assert "services ENTERPRISEPACK* · 1 user · 1 applied" in home
+    assert "Changed the services of Office 365 E3 for 1 person · 1 applied" in home

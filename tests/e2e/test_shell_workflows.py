@@ -31,15 +31,16 @@ def test_a_card_purchase_is_active_at_once_an_invoice_one_waits_and_e4_is_not_so
     script = ["/subscription buy E5 2", "/subscription buy E5 3 invoice", "/subscription buy E4 5"]
     text, _ = _run(tmp_path, script)
 
-    assert "Ordered 2 × Office 365 E5 by card: subscription " in text
-    assert "Office 365 E5 is listed and active (2 licenses, subscription " in text
-    assert "Ordered 3 × Office 365 E5 by invoice: subscription " in text
-    assert "⏸️ *Wait until listed and active (R10, R11)* · waiting for activation" in text
-    assert re.search(r"Office 365 E5 \(3 licenses, subscription \S+\) is listed, not active yet: it is", text)
+    assert "Ordered 2 × Office 365 E5 by card: the new subscription is " in text
+    assert "Office 365 E5 is listed and active (2 licenses)" in text
+    assert "Ordered 3 × Office 365 E5 by invoice: the new subscription is " in text
+    assert "⏸️ *Wait until listed and active* · waiting for activation" in text
+    assert re.search(r"Office 365 E5 \(3 licenses\) is listed, not active yet: it is", text)
     assert "it is Pending: bought, and being set up. Likely reasons:" in text
     # The Buy and the Wait steps name the same last day of the credit check (R10), whatever today is.
-    bought = re.findall(r"up to 2 business days: until (\w{3} \d{2} \w{3} \d{4}) end of day \(R10\)", text)
-    waiting = re.findall(r"up to 2 business days, until (\w{3} \d{2} \w{3} \d{4}) end of day \(R10\)", text)
+    bought = re.findall(r"up to 2 business days: until (\w{3} \d{2} \w{3} \d{4}) end of day\.", text)
+    waiting = re.findall(r"up to 2 business days, until (\w{3} \d{2} \w{3} \d{4}) end of day;", text)
+    assert "(R10)" not in text
     assert len(bought) == 1
     assert waiting == bought
     assert "Microsoft no longer sells Office 365 E4: no new subscription, no more licenses" in text
@@ -53,7 +54,7 @@ def test_switch_everyone_from_e3_to_e5_buying_the_missing_seats(tmp_path: Path) 
     # after the switch's poll presses the switch's button, not the alert's.
     text, url = _run(tmp_path, [":tick", "/subscription switch E3 E5 all", "1", "1", ":tick", "1"])
 
-    assert "need 14, 7 free: buy 7 more (R2)" in text
+    assert "need 14, 7 free: buy 7 more" in text
     # Ivan, Yara and Zoe get E3 only from the group All Staff E3: they stay, so the unused seats
     # are offered rather than a cancellation (R21, R12).
     assert "Moved 11 of 11 users to Office 365 E5." in text
@@ -67,7 +68,7 @@ def test_upgrade_from_e4_offers_the_redundant_add_on(tmp_path: Path) -> None:
     text, url = _run(tmp_path, ["/subscription upgrade E4 E5", "1", "1", "1"])
 
     assert "Moved 5 of 5 users to Office 365 E5." in text
-    assert "redundant now (R14): Microsoft 365 Audio Conferencing" in text
+    assert "redundant now: Microsoft 365 Audio Conferencing" in text
     assert _skus(url, "ken@contoso.com") == {"ENTERPRISEPREMIUM"}
 
 
@@ -83,7 +84,7 @@ def test_cancel_needs_another_billing_admins_approval(tmp_path: Path) -> None:
     text, _ = _run(tmp_path, script)
 
     assert "Lena Fischer may not approve a destructive subscription change." in text
-    assert "Approved by beatrice@contoso.com, confirming that 5 users lose access (R13)." in text
+    assert "Approved by beatrice@contoso.com, confirming that 5 users lose access." in text
     assert "is no longer active: Suspended." in text
 
 
@@ -103,6 +104,6 @@ def test_an_e4_bought_through_a_partner_is_refused_with_whom_to_contact(tmp_path
     text, _ = _run(tmp_path, ["/subscription upgrade E4 E5"])
 
     assert "partner" in text.lower()
-    assert "R14" in text
+    assert "R14" not in text
     assert "Moved" not in text
     assert _skus(url, "ken@contoso.com") == {"ENTERPRISEWITHSCAL", "MCOMEETADV"}

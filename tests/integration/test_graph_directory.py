@@ -518,7 +518,9 @@ def test_a_service_whose_dependency_is_turned_off_is_refused_naming_both_plans(
 
     outcome = graph.directory.apply([change])[0]
 
-    detail = "License assignment failed because service plan TEAMS1 depends on the service plan(s) SWAY."
+    detail = (
+        "License assignment failed because service plan Microsoft Teams depends on the service plan(s) Sway."
+    )
     expected = MissingServiceDependency("Alice Wu", detail)
     assert (outcome.kind, outcome.reason, outcome.rule) == (OutcomeKind.FAILED, expected.message, "R5")
     assert sim.stats().total_writes_applied == 0
@@ -561,7 +563,7 @@ def test_a_license_in_an_error_state_is_read_with_its_error(sim: GraphSimulator,
 @pytest.mark.parametrize(
     ("error", "rule", "words"),
     [
-        ("CountViolation", "R2", "Not enough ENTERPRISEPREMIUM licenses"),
+        ("CountViolation", "R2", "Not enough Office 365 E5 licenses"),
         ("MutuallyExclusiveViolation", "R6", "a service in it is mutually exclusive with one of theirs"),
         ("DependencyViolation", "R5", "a service in it depends on another service"),
         ("ProhibitedInUsageLocationViolation", "R4", "it is not sold for use in US"),
@@ -664,7 +666,7 @@ def test_a_conflict_pair_the_domain_does_not_list_is_named_from_graphs_words() -
     graph = _graph_answering({"code": "Request_BadRequest", "message": message}, [e3_json])
     outcome = graph.directory.apply([change_to(AMY, [LicenseAssignment(E3)])])[0]
     graph.client.close()
-    expected = ServicePlanConflict("Amy", "SWAY", "Office 365 E3", "TEAMS1", "Office 365 E3")
+    expected = ServicePlanConflict("Amy", "Sway", "Office 365 E3", "Microsoft Teams", "Office 365 E3")
     assert (outcome.kind, outcome.reason, outcome.rule) == (OutcomeKind.FAILED, expected.message, "R6")
 
 

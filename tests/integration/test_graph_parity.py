@@ -174,7 +174,7 @@ def test_seats_run_out_for_the_user_who_needs_one_too_many(backend: Backend) -> 
     outcomes = backend.directory.apply(changes)
 
     assert kinds(outcomes) == [OutcomeKind.APPLIED] * free + [OutcomeKind.FAILED]
-    assert outcomes[-1].reason == NotEnoughSeats("ENTERPRISEPREMIUM", 1, 0, name="Office 365 E5").message
+    assert outcomes[-1].reason == NotEnoughSeats("E5", 1, 0, name="Office 365 E5").message
     assert outcomes[-1].rule == "R2"
     seats = backend.products()[E5].seats
     assert (seats.consumed, seats.available) == (10, 0)
@@ -199,7 +199,13 @@ def test_exclusive_plans_and_a_missing_usage_location_are_refused_alike(backend:
 
     conflict, no_location = backend.directory.apply(changes)
 
-    expected = ServicePlanConflict("Alice Wu", "MCOSTANDARD", "Office 365 E3", "MCOIMP", "Office 365 F3")
+    expected = ServicePlanConflict(
+        "Alice Wu",
+        "Skype for Business Online (Plan 2)",
+        "Office 365 E3",
+        "Skype for Business Online (Plan 1)",
+        "Office 365 F3",
+    )
     assert (conflict.kind, conflict.reason, conflict.rule) == (OutcomeKind.FAILED, expected.message, "R6")
     assert (no_location.kind, no_location.reason, no_location.rule) == (
         OutcomeKind.FAILED,

@@ -50,7 +50,7 @@ def make_change_set(clock: FixedClock, change_set_id: str = "cs-1") -> ChangeSet
         ],
         created_at=clock.now(),
         expires_at=clock.now() + timedelta(minutes=15),
-        refused=[("Nora Lee", "Nora Lee has no usage location ... (R4)")],
+        refused=[("Nora Lee", "Nora Lee has no usage location ...")],
         channel="C123",
         message_ts="1700000000.000100",
         seats_before=3,
@@ -119,6 +119,23 @@ def test_recent_and_ids_in_state(uow_factory: SqlUnitOfWorkFactory, clock: Fixed
         assert uow.change_sets.ids_in_state(ChangeState.PREVIEWED) == ["cs-0", "cs-2"]
         assert uow.change_sets.ids_in_state(ChangeState.CANCELLED) == ["cs-1"]
         assert uow.change_sets.get("unknown") is None
+
+
+def test_change_sets_are_found_by_the_start_of_their_id(
+    uow_factory: SqlUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    ids = ["e54d51b4" + "0" * 24, "e54d51b4" + "1" * 24, "e54d51c0" + "0" * 24, "e5_d%1b4" + "0" * 24]
+    with uow_factory() as uow:
+        for change_set_id in ids:
+            uow.change_sets.add(make_change_set(clock, change_set_id))
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.change_sets.ids_starting_with("e54d51b4") == ids[:2]
+        assert uow.change_sets.ids_starting_with("e54d51b4", limit=1) == ids[:1]
+        assert uow.change_sets.ids_starting_with("e54d51c") == [ids[2]]
+        assert uow.change_sets.ids_starting_with("e5_d%") == [ids[3]], "LIKE wildcards are escaped"
+        assert uow.change_sets.ids_starting_with("ffffff") == []
 
 
 def test_leaving_the_unit_of_work_without_commit_rolls_back(

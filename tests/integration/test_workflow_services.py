@@ -270,7 +270,7 @@ def test_switch_everyone_buying_the_missing_seats_then_offer_the_unused_ones(bot
     note = status.workflow.step(StepName.CHECK_SEATS).note
     # Seats are counted from the product's use (one directory read per poll), so the members who
     # get E3 only from the group count too: a few seats more than the move needs, never fewer.
-    assert note == "Not enough ENTERPRISEPREMIUM licenses: need 14, 7 free: buy 7 more (R2)."
+    assert note == "Not enough Office 365 E5 licenses: need 14, 7 free: buy 7 more."
     status = bot.decide(status, StepName.CHECK_SEATS, Choice.BUY_SEATS)
     assert steps(status)[StepName.CHECK_SEATS] is StepStatus.DONE
     assert bot.subscription(demo_subscription_id("e5")).total_licenses == 17
@@ -443,8 +443,8 @@ def test_upgrade_from_e4_offers_to_remove_audio_conferencing_and_cancel_e4(bot: 
     assert [a.part_number for a in status.workflow.addons] == [AUDIO_CONFERENCING]
     status = bot.decide(status, StepName.DECIDE, Choice.MANUAL)
     assert status.workflow.step(StepName.CHECK_SEATS).note == (
-        "Not enough ENTERPRISEPREMIUM licenses: need 8, 7 free: buy 1 more (R2)."
-    ), "at least as many as E4's 8 licenses, though 5 users move (R14)"
+        "Not enough Office 365 E5 licenses: need 8, 7 free: buy 1 more."
+    ), "at least as many as E4's 8 licenses, though 5 users move"
     status = bot.decide(status, StepName.CHECK_SEATS, Choice.BUY_SEATS)
     assert bot.holders(E4) == e4_users, "users keep E4 until they are reassigned"
     assert "Microsoft 365 Audio Conferencing" in status.workflow.step(StepName.PREVIEW).note
@@ -454,7 +454,7 @@ def test_upgrade_from_e4_offers_to_remove_audio_conferencing_and_cancel_e4(bot: 
     assert e4_users <= bot.holders(E5)
     assert bot.product(AUDIO).seats.consumed == 0
     assert status.choices == (Choice.REMOVE_ADDONS, Choice.SKIP)
-    assert "Microsoft 365 Audio Conferencing (MCOMEETADV): 5 licenses, 0 in use" in status.step.note  # type: ignore[union-attr]
+    assert "Microsoft 365 Audio Conferencing: 5 licenses, 0 in use" in status.step.note  # type: ignore[union-attr]
 
     status = bot.decide(status, StepName.OFFER_ADDONS, Choice.REMOVE_ADDONS)
     [audio_cancel] = status.workflow.follow_ups
@@ -481,7 +481,7 @@ def test_e4_bought_through_a_partner_or_volume_licensing_is_refused_r14(
         bot.subscriptions.start_upgrade(UpgradeFromE4(BILL, "E5"))
     [refusal] = bot.audit()
     assert refusal.result is AuditResult.REFUSED
-    assert "(R14)" in refusal.reason
+    assert "(R14)" not in refusal.reason
 
 
 # --- purchase and seats (R2, R10, R19) ------------------------------------------------------------
@@ -492,7 +492,7 @@ def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_r10(bot: Bot)
     status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 10, PaymentMethod.INVOICE))
     workflow = status.workflow
     assert workflow.deadline == datetime(2026, 3, 18, tzinfo=UTC), "Monday and Tuesday, end of day"
-    assert "until Tue 17 Mar 2026 end of day (R10)" in workflow.step(StepName.BUY).note
+    assert "until Tue 17 Mar 2026 end of day" in workflow.step(StepName.BUY).note
     assert "credit check" in workflow.step(StepName.AWAIT_ACTIVE).note
 
     bot.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))  # Monday
@@ -514,7 +514,7 @@ def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_r10(bot: Bot)
     assert not [r for r in bot.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION], "once"
     assert bot.subscriptions.tick().advanced == ()
     assert [e.action for e in bot.audit() if "escalate" in e.action] == [
-        "purchase: escalate: purchase overdue (R10)"
+        "purchase: escalate: purchase overdue"
     ]
 
 
@@ -524,8 +524,8 @@ def test_the_buy_and_the_wait_steps_give_the_same_last_day_of_the_credit_check_r
     workflow = status.workflow
     assert workflow.deadline == datetime(2026, 12, 9, tzinfo=UTC), "Monday and Tuesday, end of day"
     bought, waiting = workflow.step(StepName.BUY).note, workflow.step(StepName.AWAIT_ACTIVE).note
-    assert "up to 2 business days: until Tue 08 Dec 2026 end of day (R10)" in bought
-    assert "up to 2 business days, until Tue 08 Dec 2026 end of day (R10)" in waiting
+    assert "up to 2 business days: until Tue 08 Dec 2026 end of day" in bought
+    assert "up to 2 business days, until Tue 08 Dec 2026 end of day" in waiting
     assert "09 Dec" not in bought + waiting
 
 
@@ -536,7 +536,7 @@ def test_the_credit_check_counts_the_business_days_of_the_settings_r10(bot: Bot)
     status = subscriptions.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
     workflow = status.workflow
     assert workflow.deadline == datetime(2026, 12, 10, tzinfo=UTC)
-    assert "up to 3 business days: until Wed 09 Dec 2026 end of day (R10)" in workflow.step(StepName.BUY).note
+    assert "up to 3 business days: until Wed 09 Dec 2026 end of day" in workflow.step(StepName.BUY).note
     assert "up to 3 business days, until Wed 09 Dec" in workflow.step(StepName.AWAIT_ACTIVE).note
 
     bot.clock.set(datetime(2026, 12, 10, 0, 5, tzinfo=UTC))
@@ -549,7 +549,7 @@ def test_the_credit_check_counts_the_business_days_of_the_settings_r10(bot: Bot)
     tasks = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock, credit_check_days=3))
     task = tasks.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE)).task
     assert task is not None
-    assert any("credit check: up to 3 business days (R10)" in line for line in task.checklist)
+    assert any("credit check: up to 3 business days" in line for line in task.checklist)
 
 
 def test_office_365_e4_is_no_longer_sold_r14(bot: Bot) -> None:
@@ -561,7 +561,7 @@ def test_office_365_e4_is_no_longer_sold_r14(bot: Bot) -> None:
         bot.subscriptions.change_seats(ChangeSeats(BILL, "E4", 2))
     with pytest.raises(DomainError, match="no longer sells"):
         bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E4"))
-    assert [(e.result, "(R14)" in e.reason) for e in bot.audit()] == [(AuditResult.REFUSED, True)] * 3
+    assert [(e.result, "(R14)" not in e.reason) for e in bot.audit()] == [(AuditResult.REFUSED, True)] * 3
     assert bot.subscriptions.status(BILL) == [], "no workflow started"
     assert bot.subscriptions.change_seats(ChangeSeats(BILL, "E4", -1)).workflow.state is WorkflowState.DONE
 
@@ -675,9 +675,7 @@ def test_two_purchases_of_one_product_each_complete_with_their_own_subscription_
         )
     marked = subscriptions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
     note = marked.workflow.step(StepName.BUY).note
-    assert (
-        f"Office 365 E5 ({second} licenses, subscription {bought[second]}) is listed, not active yet" in note
-    )
+    assert f"Office 365 E5 ({second} licenses) is listed, not active yet" in note
     assert "does not show it yet" not in note
     bot.clock.advance(timedelta(hours=1))
     assert subscriptions.tick().advanced == (purchase[second],)

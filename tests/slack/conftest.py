@@ -51,6 +51,7 @@ from storage.simulated.products import DEMO_PRODUCTS
 from storage.simulated.seed import user_row
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
+from tests.slack.admin_text import violations
 
 SIGNING_SECRET = "8f2b1c0e5d4a49f6b7c3e2d1a0f9e8d7"
 PEOPLE = ("lena", "alice", "bob", "carol", "nora", "dave", "grace")
@@ -259,8 +260,12 @@ def text_of(message: Message) -> str:
 
 @pytest.fixture
 def slack() -> Iterator[LocalSlack]:
+    """The fake Slack; at the end, everything the bot sent must read in the admin's words."""
     with LocalSlack() as local:
         yield local
+        found = violations(local.calls())
+    if found:
+        pytest.fail("What the admin reads is not in their words:\n" + "\n".join(found), pytrace=False)
 
 
 @contextmanager

@@ -23,10 +23,8 @@ def test_home_shows_every_subscription_with_a_seat_bar(bot: SlackBot) -> None:
     home = shown(open_home(bot, "lena"))
 
     assert "Lena Fischer · License Administrator" in home
-    assert (
-        "Office 365 E5 ENTERPRISEPREMIUM\n▰▰▰▱▱▱▱▱▱▱ 3 of 10 used · 7 free · 1 subscription: 1 active" in home
-    )
-    assert "Office 365 E3 ENTERPRISEPACK" in home
+    assert "Office 365 E5 (E5)\n▰▰▰▱▱▱▱▱▱▱ 3 of 10 used · 7 free · 1 subscription: 1 active" in home
+    assert "Office 365 E3 (E3)" in home
     assert "2 subscriptions: 1 expired (grace period), 1 active" in home
     assert "Running out (at least 90% of the seats in use)\nNo product is that full." in home
     assert "My recent changes\nNone yet." in home
@@ -46,14 +44,11 @@ def test_home_names_products_running_out_and_my_recent_changes(bot: SlackBot, te
 
     home = shown(open_home(bot, "lena"))
 
-    assert (
-        "Office 365 F3: 0 free of 5 (100% used). Add seats with /subscription seats DESKLESSPACK +N (R2)."
-        in home
-    )
+    assert "Office 365 F3: 0 free of 5 (100% used). Add seats with /subscription seats F3 +N." in home
     recent = home.split("My recent changes (from the audit log)")[1]
     lines = [line for line in recent.splitlines() if line.startswith("•")]
-    assert "remove ENTERPRISEPACK · 1 user · waiting for confirmation" in lines[0]
-    assert "assign ENTERPRISEPREMIUM · 1 user · 1 applied" in lines[1]
+    assert "Remove Office 365 E3 from 1 person · waiting for confirmation · " in lines[0]
+    assert "Gave Office 365 E5 to 1 person · 1 applied · " in lines[1]
 
 
 def test_a_workflow_provider_adds_its_sections(slack: LocalSlack, tenant: Tenant) -> None:
@@ -62,7 +57,7 @@ def test_a_workflow_provider_adds_its_sections(slack: LocalSlack, tenant: Tenant
     def workflows(requester: str) -> WorkflowSections:
         asked.append(requester)
         return WorkflowSections(
-            in_flight=[HomeItem("Switch E3 → E5 for 12 users", "waiting for the new subscription (R11)")],
+            in_flight=[HomeItem("Switch E3 → E5 for 12 users", "waiting for the new subscription")],
             waiting_on_me=[],
         )
 
@@ -73,8 +68,7 @@ def test_a_workflow_provider_adds_its_sections(slack: LocalSlack, tenant: Tenant
 
     assert asked == ["lena@contoso.com"]
     assert (
-        "Workflows in flight (1)\n• Switch E3 → E5 for 12 users\n    waiting for the new subscription (R11)"
-        in home
+        "Workflows in flight (1)\n• Switch E3 → E5 for 12 users\n    waiting for the new subscription" in home
     )
     assert "Waiting on me\nNothing is waiting on you." in home
 
@@ -82,7 +76,7 @@ def test_a_workflow_provider_adds_its_sections(slack: LocalSlack, tenant: Tenant
 def test_someone_without_an_admin_role_is_told_why_in_the_home(bot: SlackBot, tenant: Tenant) -> None:
     home = shown(open_home(bot, "dave"))
     assert "Dave Brown may not read licenses and subscriptions." in home
-    assert "Rule R16" in home
+    assert "Rule R16" not in home
     assert "Subscriptions" not in home
 
 

@@ -95,8 +95,10 @@ def test_without_a_response_url_the_error_goes_ephemerally_to_the_channel(slack:
     context = BoltContext(user_id=person, channel_id=channel, correlation_id="feedfacecafebeef")
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
 
-    handle_error(NotEnoughSeats("ENTERPRISEPREMIUM", 10, 7), {"type": "view_submission"}, context, client)
+    handle_error(
+        NotEnoughSeats("E5", 10, 7, name="Office 365 E5"), {"type": "view_submission"}, context, client
+    )
 
     (reply,) = slack.ephemerals(person, channel=channel)
-    assert "Not enough ENTERPRISEPREMIUM licenses: need 10, 7 free." in text_of(reply)
-    assert "Rule R2" in text_of(reply)
+    assert "Not enough Office 365 E5 licenses: need 10, 7 free." in text_of(reply)
+    assert "Rule R2" not in text_of(reply)

@@ -141,7 +141,7 @@ def test_assign_without_usage_location_explains_r4_and_the_fix(bot: SlackBot, te
     reply = text_of(bot.wait_reply("lena", containing="usage location"))
     assert "Nora Lee has no usage location" in reply
     assert "Set it in the admin center (Users > Active users > the user > Usage location)" in reply
-    assert "Rule R4" in reply
+    assert "Rule R4" not in reply
     assert tenant.all_license_writes() == 0
 
 
@@ -149,7 +149,7 @@ def test_an_admin_without_a_role_is_refused_and_the_refusal_audited(bot: SlackBo
     assert bot.command("dave", f"replace {bot.mention('alice')} E5") == 200
     reply = text_of(bot.wait_reply("dave", containing="may not"))
     assert "Dave Brown may not assign, replace or remove licenses and services." in reply
-    assert "Rule R16" in reply
+    assert "Rule R16" not in reply
     refusals = [e for e in tenant.audit("dave@contoso.com") if e.result is AuditResult.REFUSED]
     assert len(refusals) == 1
     assert refusals[0].correlation_id, "the refusal carries the request's correlation id"
@@ -176,7 +176,7 @@ def test_an_address_of_another_organization_is_refused_by_r8(bot: SlackBot, tena
     assert "eve@fabrikam.com is not in this organization" in reply
     assert "not one of the tenant's verified domains" in reply
     assert "contoso.com" in reply
-    assert "Rule R8" in reply
+    assert "Rule R8" not in reply
     assert "No user" not in reply
     assert tenant.all_license_writes() == 0
 

@@ -15,7 +15,7 @@ def test_show_lists_licenses_disabled_services_and_seats_left(bot: SlackBot) -> 
     shown = text_of(bot.wait_reply("lena", containing="Licenses"))
     assert "Carol Jones · carol@contoso.com" in shown
     assert "Usage location: US" in shown
-    assert "Office 365 E3 ENTERPRISEPACK" in shown
+    assert "Office 365 E3 (E3)" in shown
     assert "Services off: " in shown
     assert "Sway" in shown
     assert "Seats left: 11 of 25" in shown
@@ -30,13 +30,13 @@ def test_show_a_user_without_usage_location(bot: SlackBot) -> None:
 
 def test_show_an_unknown_user(bot: SlackBot) -> None:
     assert bot.command("lena", "show mallory@contoso.com") == 200
-    assert "No user 'mallory@contoso.com' in the tenant." in text_of(bot.wait_reply("lena"))
+    assert "No user “mallory@contoso.com” in the tenant." in text_of(bot.wait_reply("lena"))
 
 
 def test_a_slack_user_without_email_is_not_a_tenant_user(bot: SlackBot) -> None:
     ghost = bot.slack.add_user("ghost")
     assert bot.command("lena", f"show <@{ghost}|ghost>") == 200
-    assert "No user '@ghost' in the tenant." in text_of(bot.wait_reply("lena"))
+    assert "No user “@ghost” in the tenant." in text_of(bot.wait_reply("lena"))
 
 
 def test_a_requester_without_email_is_told_why(bot: SlackBot) -> None:
@@ -44,7 +44,7 @@ def test_a_requester_without_email_is_told_why(bot: SlackBot) -> None:
     assert bot.command("ghost", f"show {bot.mention('alice')}") == 200
     reply = text_of(bot.wait_reply("ghost"))
     assert "does not match any user of the Microsoft 365 tenant" in reply
-    assert "Rule R16" in reply
+    assert "Rule R16" not in reply
 
 
 def test_help_shows_every_form_with_examples(bot: SlackBot) -> None:
@@ -68,7 +68,7 @@ def test_help_on_one_form(bot: SlackBot) -> None:
 def test_an_unknown_subcommand_shows_the_usage_with_a_suggestion(bot: SlackBot) -> None:
     assert bot.command("lena", f"replcae {bot.mention('alice')} E5") == 200
     reply = text_of(bot.wait_reply("lena"))
-    assert "/license has no subcommand 'replcae'." in reply
+    assert "/license has no subcommand “replcae”." in reply
     assert "Did you mean /license replace?" in reply
     assert "Usage" in reply
     assert "/license assign @user… PRODUCT" in reply

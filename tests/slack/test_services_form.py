@@ -48,7 +48,7 @@ def test_the_form_shows_the_users_services_with_those_on_ticked(bot: SlackBot) -
     assert "Yammer Enterprise" not in on
     assert "Microsoft Teams" in on
     assert "Microsoft Search" not in offered
-    assert "Always on, for the whole company, not per user (R5)" in shown
+    assert "Always on, for the whole company, not per user" in shown
 
 
 def test_saving_changes_only_what_was_changed(bot: SlackBot, tenant: Tenant) -> None:
@@ -57,7 +57,11 @@ def test_saving_changes_only_what_was_changed(bot: SlackBot, tenant: Tenant) -> 
     answer = bot.submit("lena", view, ticks(view, untick={"Microsoft Teams"}, tick={"Sway"}))
 
     assert answer == {}
-    result = text_of(bot.wait_reply("lena", containing="Licenses services changed"))
+    result = text_of(bot.wait_reply("lena", containing="Services of Office 365 E3 changed"))
+    assert (
+        "Office 365 E3 services changed for 1 of 1 user: Microsoft Teams turned off, Sway turned on."
+        in result
+    )
     line = next(line for line in result.splitlines() if "Carol Jones" in line)
     assert "Carol Jones (carol@contoso.com): keeps Office 365 E3 (" in line
     assert "Microsoft Teams" in line
@@ -78,7 +82,7 @@ def test_only_the_changes_are_merged_with_what_changed_meanwhile(bot: SlackBot, 
     answer = bot.submit("lena", view, ticks(view, untick={"Microsoft Teams"}))
 
     assert answer == {}
-    bot.wait_reply("lena", containing="Licenses services changed")
+    bot.wait_reply("lena", containing="Services of Office 365 E3 changed")
     # R5: only Teams goes off; Sway and Yammer, left as they were in the form, stay as they are now.
     assert tenant.services_off(CAROL, "ENTERPRISEPACK") == {"TEAMS1"}
 
@@ -113,6 +117,6 @@ def test_a_product_the_user_does_not_hold_is_explained_in_the_form(bot: SlackBot
 def test_a_usage_error_is_answered_without_opening_a_form(bot: SlackBot) -> None:
     assert bot.command("lena", "services E5") == 200
     reply = text_of(bot.wait_reply("lena"))
-    assert "'E5' is not a user" in reply
+    assert "“E5” is not a user" in reply
     assert "/license services @user PRODUCT" in reply
     assert bot.slack.calls("views.open") == []

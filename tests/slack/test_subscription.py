@@ -9,11 +9,11 @@ from tests.slack.conftest import SlackBot, Tenant, text_of
 def test_list_shows_every_product_with_seats_and_status(bot: SlackBot) -> None:
     assert bot.command("lena", "list", "/subscription") == 200
     shown = text_of(bot.wait_reply("lena", containing="Subscriptions"))
-    assert "Office 365 E3 ENTERPRISEPACK" in shown
+    assert "Office 365 E3 (E3)" in shown
     assert "14 of 25 used · 11 free" in shown
     assert "▰" in shown
     assert "Expired (grace period) · 5 seats" in shown
-    assert "Office 365 E5 ENTERPRISEPREMIUM" in shown
+    assert "Office 365 E5 (E5)" in shown
     assert "Suspended" in shown
 
 

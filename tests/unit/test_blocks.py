@@ -144,7 +144,7 @@ def change_set(
         items=items,
         created_at=NOW,
         expires_at=NOW + timedelta(minutes=15),
-        refused=[(f"{display} refused {n}", f"{display} has no usage location (R4)") for n in range(refused)],
+        refused=[(f"{display} refused {n}", f"{display} has no usage location") for n in range(refused)],
         seats_before=3,
         seats_total=10,
         products=snapshot_products(PRODUCTS.values(), PRODUCTS),
@@ -223,14 +223,18 @@ def test_usage_error_shows_problem_fix_and_usage_escaped() -> None:
     assert "/license assign @user… PRODUCT" in body
 
 
-def test_domain_error_shows_problem_fix_and_rule() -> None:
+def test_domain_error_shows_problem_fix_and_the_microsoft_learn_page_not_the_rule_number() -> None:
     message = domain_error(NoUsageLocation(HOSTILE))
     data = assert_within_slack_limits(message)
     assert_nothing_live(message)
     body = dump(data)
     assert "has no usage location" in body
     assert "Usage location" in body
-    assert "Rule R4" in body
+    assert "Rule R4" not in body
+    assert (
+        "From Microsoft Learn: <https://learn.microsoft.com/microsoft-365/admin/manage/assign-licenses-to-users"
+        "|Assign licenses to users>" in body
+    )
 
 
 def test_domain_error_of_an_invalid_command_is_a_usage_error() -> None:
@@ -287,7 +291,7 @@ def test_user_overview_without_usage_location_or_licenses() -> None:
     nora = make_user("nora", usage_location=None, display_name="Nora Lee")
     body = dump(assert_within_slack_limits(user_overview(UserOverview(nora, PRODUCTS))))
     assert "No usage location" in body
-    assert "R4" in body
+    assert "R4" not in body
     assert "No licenses." in body
 
 
@@ -351,7 +355,7 @@ def test_preview_shows_who_gains_and_loses_what_seats_and_buttons() -> None:
     assert "Office 365 E5*: 3 → 5 used of 10 (5 free after)" in body
     assert "Office 365 E3*: 20 → 18 used of 25" in body
     assert "Left out (1)" in body
-    assert "*User refused 0*: User has no usage location (R4)" in body
+    assert "*User refused 0*: User has no usage location" in body
     assert "09:15 UTC" in body
     actions = next(b for b in data["blocks"] if b["type"] == "actions")
     confirm, cancel = actions["elements"]
@@ -393,7 +397,7 @@ def test_result_counts_outcomes_and_lists_failures_with_reasons() -> None:
     assert "1 already so" in body
     assert "1 failed" in body
     assert "1 changed by someone else" in body
-    assert "*User 2* (user2@contoso.com) has no usage location. (R4)" in body, "the name once"
+    assert "*User 2* (user2@contoso.com) has no usage location." in body, "the name once"
     assert "with problems" in body
 
 

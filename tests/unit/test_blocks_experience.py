@@ -141,7 +141,7 @@ def change_set(
         items=items,
         created_at=NOW,
         expires_at=NOW + timedelta(minutes=15),
-        refused=[(f"{display} refused {n}", f"{display} has no usage location (R4)") for n in range(refused)],
+        refused=[(f"{display} refused {n}", f"{display} has no usage location") for n in range(refused)],
         unchanged=[(f"{display} same {n}", f"{display} already has that.") for n in range(unchanged)],
         seats_before=3,
         seats_total=10,
@@ -258,8 +258,9 @@ def test_home_groups_recent_changes_by_change_set() -> None:
         AuditEntry(NOW, "lena", "assign licenses", AuditResult.REFUSED, reason="Nora has no usage location."),
     ]
     shown = json.dumps(data_of(app_home(overview([E5], recent), None, NOW)), ensure_ascii=False)
-    assert "*replace ENTERPRISEPREMIUM* · 2 users · 1 applied, 1 failed" in shown
-    assert "*assign licenses* · refused: Nora has no usage location." in shown
+    assert "Replaced the licenses of 2 people with Office 365 E5 · 1 applied, 1 failed · " in shown
+    assert "Assign licenses · refused: Nora has no usage location. · " in shown
+    assert "ENTERPRISEPREMIUM" not in shown
 
 
 # --- changes: preview, progress, result -------------------------------------------------------
@@ -315,7 +316,10 @@ def test_a_result_offers_retry_for_the_failed_and_undo_until_its_time() -> None:
         result.id,
     )
     assert (undo["action_id"], undo["value"]) == (UNDO_CHANGE, result.id)
-    assert "Undo works until 10:00 UTC." in json.dumps(data)
+    shown = json.dumps(data, ensure_ascii=False)
+    assert "Undo works until 10:00 UTC (the button, or `/license undo c0ffeec0`)." in shown
+    assert "Change `c0ffeec0` · audited · `/license status c0ffeec0` shows it again." in shown
+    assert result.id not in json.dumps([b for b in data["blocks"] if b["type"] != "actions"])
 
 
 def test_a_result_without_anything_written_offers_no_undo() -> None:

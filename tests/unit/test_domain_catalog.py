@@ -55,7 +55,8 @@ def test_r1_alias_shared_by_two_products_of_the_tenant_asks_which_one(catalog: P
     }
     assert "Office 365 E5" in refused.value.message
     assert "Microsoft 365 E5" in refused.value.message
-    assert "part number" in refused.value.fix
+    assert "full name" in refused.value.fix
+    assert "ENTERPRISEPREMIUM" not in refused.value.message
     assert refused.value.rule == "R1"
 
 

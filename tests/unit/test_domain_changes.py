@@ -236,9 +236,10 @@ def test_r6_adding_f3_to_e3_is_refused_naming_both_plans_products_and_the_fix() 
     with pytest.raises(ServicePlanConflict) as refused:
         plan(ChangeKind.ASSIGN, dave, F3)
 
-    assert refused.value.plans == ("MCOSTANDARD", "MCOIMP")
+    assert refused.value.plans == ("Skype for Business Online (Plan 2)", "Skype for Business Online (Plan 1)")
     assert refused.value.products == ("Office 365 E3", "Office 365 F3")
-    assert "Turn off MCOIMP in Office 365 F3 (`without MCOIMP`)" in refused.value.fix
+    plan_1 = "Skype for Business Online (Plan 1)"
+    assert f"Turn off {plan_1} in Office 365 F3 (`without {plan_1}`)" in refused.value.fix
     assert "replace Office 365 E3 instead of adding to it" in refused.value.fix
 
 
@@ -246,7 +247,7 @@ def test_r6_adding_e3_to_e1_is_refused_for_sharepoint() -> None:
     with pytest.raises(ServicePlanConflict) as refused:
         plan(ChangeKind.ASSIGN, make_user("erin", SKU_E1), E3)
 
-    assert refused.value.plans == ("SHAREPOINTSTANDARD", "SHAREPOINTENTERPRISE")
+    assert refused.value.plans == ("SharePoint (Plan 1)", "SharePoint (Plan 2)")
 
 
 def test_r6_adding_f3_without_mcoimp_avoids_the_conflict() -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from domain import errors
-from domain.errors import DomainError, LicenseNotHeld, NotEnoughSeats, NothingToChange, UnknownProduct
+from domain.errors import (
+    DomainError,
+    LicenseNotHeld,
+    NotEnoughSeats,
+    NothingToChange,
+    SeatsInUse,
+    UnknownProduct,
+    UsersStillLicensed,
+)
 
 EVERY_ERROR: list[DomainError] = [
     errors.InvalidCommand("No such form.", "/license help"),
@@ -21,7 +31,7 @@ EVERY_ERROR: list[DomainError] = [
     errors.UnknownServicePlan("Swey", "Office 365 E5", ["Sway", "Teams"]),
     errors.NotAssignable("Office 365 Extra File Storage", "Company"),
     errors.NoUsageLocation("Nora Lee"),
-    errors.NotEnoughSeats("ENTERPRISEPREMIUM", 3, 1, name="Office 365 E5"),
+    errors.NotEnoughSeats("E5", 3, 1, name="Office 365 E5"),
     errors.ServicePlanConflict("Alice", "MCOIMP", "Office 365 F3", "MCOSTANDARD", "Office 365 E3"),
     errors.LicenseNotHeld("Alice", "Office 365 E5", ["Office 365 E3"]),
     errors.LicenseNotHeld("Carol", "Office 365 E5"),
@@ -33,6 +43,8 @@ EVERY_ERROR: list[DomainError] = [
     errors.UnknownWorkflow("wf1"),
     errors.UnknownApproval("ap1"),
     errors.UnknownTask("t1"),
+    errors.UnknownChange("e54d51b4"),
+    errors.AmbiguousChange("e54d51"),
     errors.StepNotOpen("Buy", "done"),
     errors.ApprovalNotPending("approved", "Gina"),
     errors.ApproverNotAllowed("Lena", "approve", ["Global administrator"]),
@@ -75,12 +87,30 @@ def test_unknown_product_suggestions_read_as_a_sentence() -> None:
     assert error.fix == "Did you mean Office 365 E5 (E5), Office 365 E4 (E4) or Office 365 E3 (E3)?"
 
 
-def test_not_enough_seats_names_the_product_as_admins_know_it_and_buys_by_part_number() -> None:
-    error = NotEnoughSeats("ENTERPRISEPREMIUM", 3, 1, name="Office 365 E5")
+def test_not_enough_seats_names_the_product_as_admins_know_it_and_buys_by_its_short_name() -> None:
+    error = NotEnoughSeats("E5", 3, 1, name="Office 365 E5")
 
     assert error.problem == "Not enough Office 365 E5 licenses: need 3, 1 free."
-    assert error.fix == "Buy 2 more (`/subscription seats ENTERPRISEPREMIUM +2`), or free some up."
-    assert error.product == "ENTERPRISEPREMIUM"
+    assert error.fix == "Buy 2 more (`/subscription seats E5 +2`), or free some up."
+    assert error.product == "E5"
+
+
+@pytest.mark.parametrize("error", EVERY_ERROR, ids=lambda error: type(error).__name__)
+def test_no_refusal_shows_its_rule_number(error: DomainError) -> None:
+    """The rule (R1…R24) stays an attribute for the audit and the tests; admins read words."""
+    assert not re.search(r"\bR\d+\b", error.message)
+
+
+def test_what_was_typed_is_quoted_as_typed_with_invisible_characters_named() -> None:
+    error = UnknownProduct("E\u200b5")
+
+    assert error.problem == "The tenant has no product “E[U+200B]5”."
+    assert "\\u" not in error.message
+
+
+def test_counts_read_in_the_right_number() -> None:
+    assert SeatsInUse("Office 365 E3", 25, 25, 1).problem.startswith("Office 365 E3 cannot lose 1 license:")
+    assert UsersStillLicensed("Office 365 E3", 1, ["Alice"]).problem.startswith("1 user would lose")
 
 
 def test_a_license_not_held_is_nothing_to_change() -> None:

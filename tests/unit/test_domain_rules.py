@@ -67,7 +67,7 @@ def test_r2_assign_refused_when_seats_short_says_how_many_to_buy() -> None:
     assert refused.value.problem == "Not enough Office 365 E3 licenses: need 10, 7 free."
     assert "need 10, 7 free" in refused.value.message
     assert "buy 3 more" in refused.value.message.lower()
-    assert "/subscription seats ENTERPRISEPACK +3" in refused.value.fix
+    assert "/subscription seats E3 +3" in refused.value.fix
     assert (refused.value.needed, refused.value.available, refused.value.missing) == (10, 7, 3)
     assert refused.value.rule == "R2"
 
@@ -165,7 +165,7 @@ def test_r5_unknown_service_is_refused_listing_the_services() -> None:
     with pytest.raises(UnknownServicePlan) as refused:
         resolve_plans(E3, ["Sway", "Yammer"])
 
-    assert "Office 365 E3 has no service 'Yammer'" in refused.value.message
+    assert "Office 365 E3 has no service “Yammer”" in refused.value.message
     assert "Sway" in refused.value.fix
     assert "Microsoft Teams" in refused.value.fix
     assert refused.value.rule == "R5"
@@ -191,11 +191,17 @@ def test_r6_mcostandard_and_mcoimp_conflict_names_both_plans_products_and_fix() 
         find_conflict(dave, [license_of(SKU_E3), license_of(SKU_F3)], PRODUCTS)
 
     message = refused.value.message
-    for name in ("MCOSTANDARD", "MCOIMP", "Office 365 E3", "Office 365 F3"):
+    for name in (
+        "Skype for Business Online (Plan 2)",
+        "Skype for Business Online (Plan 1)",
+        "Office 365 E3",
+        "Office 365 F3",
+    ):
         assert name in message
-    assert "without MCOIMP" in refused.value.fix
+    assert "without Skype for Business Online (Plan 1)" in refused.value.fix
+    assert "MCOIMP" not in refused.value.message, "plans by the names in Microsoft's table"
     assert "/license replace" in refused.value.fix
-    assert refused.value.plans == ("MCOSTANDARD", "MCOIMP")
+    assert refused.value.plans == ("Skype for Business Online (Plan 2)", "Skype for Business Online (Plan 1)")
     assert refused.value.products == ("Office 365 E3", "Office 365 F3")
     assert refused.value.rule == "R6"
 
@@ -205,7 +211,7 @@ def test_r6_sharepoint_plan_1_and_plan_2_conflict() -> None:
     with pytest.raises(ServicePlanConflict) as refused:
         find_conflict(make_user("erin"), [license_of(SKU_E1), license_of(SKU_E3)], PRODUCTS)
 
-    assert set(refused.value.plans) == {"SHAREPOINTSTANDARD", "SHAREPOINTENTERPRISE"}
+    assert set(refused.value.plans) == {"SharePoint (Plan 1)", "SharePoint (Plan 2)"}
     assert set(refused.value.products) == {"Office 365 E1", "Office 365 E3"}
 
 

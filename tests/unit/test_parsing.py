@@ -17,6 +17,7 @@ from handlers.parsing import (
     MAX_TEXT_LENGTH,
     SUBSCRIPTION_USAGE,
     ParsedChange,
+    ParsedChangeLookup,
     ParsedForm,
     ParsedHelp,
     ParsedServices,
@@ -91,11 +92,8 @@ def test_help_on_one_form() -> None:
 def test_help_on_a_topic_there_is_none_of_says_so_and_lists_the_topics() -> None:
     error = refused("help bogus")
 
-    assert error.problem == "There is no help topic 'bogus'."
-    assert (
-        error.fix
-        == "The topics are: assign, replace, remove, services, show, signout, reclaim, report, help."
-    )
+    assert error.problem == "There is no help topic “bogus”."
+    assert error.fix == "The topics are: assign, replace, remove, services, show, status, undo, help."
     assert "/license help [FORM]" in error.usage
 
 
@@ -113,7 +111,7 @@ def test_help_on_a_misspelled_topic_suggests_the_closest(text: str, meant: str, 
 def test_a_misspelled_without_is_caught_not_taken_for_part_of_the_product(typo: str) -> None:
     error = refused(f"assign <@U0ALICE|alice> E5 {typo} Sway, Teams")
 
-    assert error.problem == f"{typo!r} looks like a misspelled `without`."
+    assert error.problem == f"“{typo}” looks like a misspelled `without`."
     assert error.fix == "Did you mean `/license assign @alice E5 without Sway, Teams`?"
 
 
@@ -214,7 +212,7 @@ def test_unknown_subcommand_suggests_the_closest() -> None:
 
 def test_unknown_subcommand_without_anything_close_lists_the_forms() -> None:
     error = refused("frobnicate")
-    assert "assign, replace, remove, services, show, signout, reclaim, report, help" in error.fix
+    assert "assign, replace, remove, services, show, status, undo, help" in error.fix
 
 
 @pytest.mark.parametrize(("typo", "meant"), [("servics", "services"), ("shwo", "show"), ("rmove", "remove")])
@@ -253,7 +251,7 @@ def test_services_names_one_person_and_a_product() -> None:
         ("services has:E3 E5", "takes one person, not has:E3"),
         ("services <!subteam^S1|@team> E5", "takes one person, not @team"),
         ("services <@U0ALICE> E5 without Sway", "takes no `without`"),
-        ("services E5", "'E5' is not a user"),
+        ("services E5", "“E5” is not a user"),
     ],
 )
 def test_services_mistakes_are_explained_with_the_usage(text: str, problem: str) -> None:
@@ -407,3 +405,40 @@ def test_the_manifest_usage_hint_names_every_subscription_subcommand() -> None:
     for subcommand in SUBSCRIPTION_USAGE:
         assert subcommand in named, f"{subcommand} is missing from the usage hint"
     # Slack's length limit for the hint is checked with the whole schema in test_manifest.py.
+
+
+# --- change references ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("status e54d51b4", ParsedChangeLookup("e54d51b4")),
+        ("status `E54D51B4`", ParsedChangeLookup("e54d51b4")),
+        ("undo e54d51b4", ParsedChangeLookup("e54d51b4", undo=True)),
+        (
+            "UNDO e54d51b453984b4b962356448b92c9b7",
+            ParsedChangeLookup("e54d51b453984b4b962356448b92c9b7", True),
+        ),
+    ],
+)
+def test_a_change_is_named_by_its_reference_case_insensitively(
+    text: str, expected: ParsedChangeLookup
+) -> None:
+    assert parse_license(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("undo", "Say which change: its reference is shown under its result (e.g. `e54d51b4`)."),
+        ("status e54d51b4 more", "`/license status` takes one change reference."),
+        ("undo e5", "“e5” is not a change reference."),
+        ("undo zzzzzzzz", "“zzzzzzzz” is not a change reference."),
+        ("status e54d\u200b51b4", "“e54d[U+200B]51b4” is not a change reference."),
+    ],
+)
+def test_a_reference_that_cannot_be_one_is_refused_with_the_usage(text: str, problem: str) -> None:
+    error = refused(text.encode().decode("unicode_escape") if "\\u" in text else text)
+    assert error.problem == problem
+    assert "/license" in error.usage

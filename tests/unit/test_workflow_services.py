@@ -21,7 +21,14 @@ from domain.commands import (
     MarkTaskDone,
     SwitchPlans,
 )
-from domain.errors import AmbiguousSubscription, DomainError, NotAuthorized, StepNotOpen, UnknownWorkflow
+from domain.errors import (
+    AmbiguousProduct,
+    AmbiguousSubscription,
+    DomainError,
+    NotAuthorized,
+    StepNotOpen,
+    UnknownWorkflow,
+)
 from domain.model import AdminRole, PaymentMethod, Subscription, SubscriptionStatus
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
@@ -83,17 +90,19 @@ class SlackIsDown(RecordingNotifier):
         raise RuntimeError(f"cannot post {status.workflow.id}: slack is down")
 
 
-def world(*, tasks: bool = False, notifier: RecordingNotifier | None = None) -> World:
+def world(*, tasks: bool = False, notifier: RecordingNotifier | None = None, e5_bought: bool = True) -> World:
     e3, e5 = make_product("ENTERPRISEPACK", seats=10), make_product("ENTERPRISEPREMIUM", seats=5)
     directory = InMemoryDirectory(
-        products=[e3, e5],
+        products=[e3, e5] if e5_bought else [e3],
         users=[
             make_user("bill", SKU_E5),
             make_user("grace", SKU_E5),
             make_user("lena", SKU_E3),
             make_user("alice", SKU_E3),
         ],
-        subscriptions=[make_subscription(e3), make_subscription(e5)],
+        subscriptions=[make_subscription(e3), make_subscription(e5)]
+        if e5_bought
+        else [make_subscription(e3)],
         roles={
             "bill@contoso.com": [AdminRole.BILLING],
             "grace@contoso.com": [AdminRole.GLOBAL],
@@ -224,9 +233,11 @@ def test_a_product_with_several_active_subscriptions_asks_which_to_cancel() -> N
     w.directory.put_subscription(
         make_subscription(make_product("ENTERPRISEPACK", seats=3), sub_id="second-e3")
     )
-    with pytest.raises(AmbiguousSubscription, match="second-e3"):
+    with pytest.raises(AmbiguousSubscription) as asked:
         w.subscriptions.request_cancel(CancelSubscription(BILL, "E3"))
-    status = w.subscriptions.request_cancel(CancelSubscription(BILL, "second-e3"))
+    assert "3 licenses, Active (code `d-e3`)" in asked.value.problem, "told apart by seats, then the id's end"
+    assert "second-e3" not in asked.value.message
+    status = w.subscriptions.request_cancel(CancelSubscription(BILL, "D-E3"))
     assert status.workflow.subscription_id == "second-e3"
     with pytest.raises(DomainError, match="already being cancelled"):
         w.subscriptions.request_cancel(CancelSubscription(BILL, "second-e3"))
@@ -310,8 +321,7 @@ def test_mark_done_on_a_purchase_listed_but_not_active_says_its_status() -> None
     note = marked.workflow.step(StepName.BUY).note
     assert "does not show it yet" not in note
     assert (
-        "but in the directory Office 365 E5 (4 licenses, subscription bought-4) is listed, not active "
-        "yet: it is Suspended" in note
+        "but in the directory Office 365 E5 (4 licenses) is listed, not active yet: it is Suspended" in note
     )
     assert marked.workflow.waiting_for is WaitFor.TASK
 
@@ -335,7 +345,7 @@ def test_an_invoice_purchase_task_counts_its_credit_check_from_the_request_r10()
     assert (
         "Overdue: the credit check of up to 2 business days ended" in overdue.workflow.step(StepName.BUY).note
     )
-    assert w.uow.audit_entries[-1].action.endswith("escalate: purchase overdue (R10)")
+    assert w.uow.audit_entries[-1].action.endswith("escalate: purchase overdue")
     assert [r.to for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION] == [BILL]
 
     w.subscriptions.mark_task_done(MarkTaskDone(BILL, status.task.id))
@@ -377,3 +387,21 @@ def test_a_poll_with_nothing_new_reads_no_rival_purchases_r23(monkeypatch: pytes
     w.directory.put_subscription(_new_e5("bought-4", 4))
     w.clock.advance(timedelta(minutes=10))
     assert len(w.subscriptions.tick().advanced) == 1
+
+
+def test_an_alias_the_tenant_does_not_have_yet_is_the_product_the_source_switches_to() -> None:
+    """ "E5" fits Office 365 E5 and Microsoft 365 E5; the tenant has neither. Office 365 E3 switches to
+    both (Microsoft's switch paths), and to Office 365 E5 in its own family: no question asked."""
+    w = world(e5_bought=False)
+    status = w.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
+    assert (status.workflow.product.part_number, status.workflow.product.display_name) == (
+        "ENTERPRISEPREMIUM",
+        "Office 365 E5",
+    )
+
+
+def test_an_alias_no_switch_path_narrows_is_still_a_question() -> None:
+    w = world(e5_bought=False)
+    with pytest.raises(AmbiguousProduct, match="could mean several products") as asked:
+        w.subscriptions.start_switch(SwitchPlans(BILL, "E3", "F3"))
+    assert "Say which one by its full name" in asked.value.fix
