@@ -93,7 +93,10 @@ def test_help_on_a_topic_there_is_none_of_says_so_and_lists_the_topics() -> None
     error = refused("help bogus")
 
     assert error.problem == "There is no help topic “bogus”."
-    assert error.fix == "The topics are: assign, replace, remove, services, show, status, undo, help."
+    assert error.fix == (
+        "The topics are: assign, replace, remove, services, show, signout, reclaim, report, status, "
+        "undo, help."
+    )
     assert "/license help [FORM]" in error.usage
 
 
@@ -212,7 +215,9 @@ def test_unknown_subcommand_suggests_the_closest() -> None:
 
 def test_unknown_subcommand_without_anything_close_lists_the_forms() -> None:
     error = refused("frobnicate")
-    assert "assign, replace, remove, services, show, status, undo, help" in error.fix
+    assert (
+        "assign, replace, remove, services, show, signout, reclaim, report, status, undo, help" in error.fix
+    )
 
 
 @pytest.mark.parametrize(("typo", "meant"), [("servics", "services"), ("shwo", "show"), ("rmove", "remove")])
