@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.assignment_states import assignment_state_error
+from domain.catalog import short_name
 from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange
 from domain.errors import ChangeConflict, DomainError, NothingToChange, ServicePlanConflict
 from domain.model import (
@@ -28,6 +29,7 @@ from domain.model import (
 )
 from domain.ports import TenantDirectory
 from domain.rules import check_assignable, find_conflict, merge_disabled_plans
+from domain.wording import quoted
 
 __all__ = [
     "COUNT_VIOLATION",
@@ -136,7 +138,7 @@ def kept_through_groups(
 class UnknownGroup(DomainError):
     def __init__(self, key: str) -> None:
         super().__init__(
-            f"There is no Microsoft Entra group {key!r}.",
+            f"There is no Microsoft Entra group {quoted(key)}.",
             'Name it by its display name (quoted when it has spaces, e.g. `group:"All Staff"`), '
             "its mail nickname or its object id.",
         )
@@ -148,8 +150,8 @@ class AmbiguousGroup(DomainError):
     def __init__(self, key: str, choices: Sequence[Group]) -> None:
         listed = "; ".join(f"{g.display_name} (`{GROUP_PREFIX}{g.id}`)" for g in choices[:10])
         super().__init__(
-            f"{len(choices)} groups are called {key!r}: {listed}.",
-            "Pick one, or name it by its object id (`group:ID`).",
+            f"{len(choices)} groups are called {quoted(key)}: {listed}.",
+            "Pick one, or name it by its mail nickname (`group:NICKNAME`).",
         )
         self.key = key
         self.choices = list(choices)
@@ -210,14 +212,14 @@ def member_error(
     if error == EXCLUSIVE_VIOLATION:
         explained = assignment_state_error(user, AssignmentError(sku_id, error), products)
         problem = explained.problem if explained is not None else f"a service of {name} conflicts with theirs"
-        part = product.part_number if product else name
+        part = short_name(product.part_number, product.display_name) if product else name
         return (
             problem,
             f"Turn the conflicting service off in the group's {name} (`/license assign {target} {part} "
             f"without ...`), or replace {user.display_name}'s other license.",
         )
     if error == COUNT_VIOLATION:
-        part = product.part_number if product else name
+        part = short_name(product.part_number, product.display_name) if product else name
         return (
             f"not enough {name} seats for them",
             f"Buy seats (`/subscription seats {part} +N`) or free some: Microsoft 365 licenses them "

@@ -462,7 +462,7 @@ def _parse_reclaim(rest: Sequence[str]) -> ParsedReclaim:
         return ParsedReclaim()
     if words[0].casefold() != _INACTIVE:
         raise InvalidCommand(
-            f"`{LICENSE_COMMAND} reclaim` takes no {words[0][:40]!r}.",
+            f"`{LICENSE_COMMAND} reclaim` takes no {quoted(words[0][:40])}.",
             usage,
             f"Use `{LICENSE_COMMAND} reclaim` for disabled accounts, or "
             f"`{LICENSE_COMMAND} reclaim inactive 90` to add people who have not signed in for 90 days.",
@@ -830,7 +830,7 @@ def _parse_change(kind: ChangeKind, rest: Sequence[str]) -> ParsedChange | Parse
             )
         if _group_name(word, usage) is not None:
             raise InvalidCommand(
-                f"A group's license is changed on its own: {_unescape(word)!r} comes with users.",
+                f"A group's license is changed on its own: {quoted(_unescape(word))} comes with users.",
                 usage,
                 f"Change the group alone (`{LICENSE_COMMAND} {kind.value} {_unescape(word)} PRODUCT`), "
                 "and the users in another command.",
@@ -860,7 +860,7 @@ def _parse_group_change(kind: ChangeKind, group: str, rest: Sequence[str], usage
             break
         if _group_name(word, usage) is not None or _target(word, usage) is not None:
             raise InvalidCommand(
-                f"A group's license is changed for one group at a time: {_unescape(word)!r} is "
+                f"A group's license is changed for one group at a time: {quoted(_unescape(word))} is "
                 "another target.",
                 usage,
                 f'Quote a group name with spaces: `{LICENSE_COMMAND} {kind.value} group:"All Staff" E5`.',

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, PlainTextObject
 
-from domain.changes import ChangeKind, ChangeSet, ItemStatus
+from domain.changes import ChangeKind, ChangeSet, ItemStatus, reference_of
 from domain.group_licensing import AmbiguousGroup, GroupPreview, member_error
 from domain.model import LicenseAssignment, ProcessingState, Product, User
 from domain.services import GroupOverview
@@ -273,7 +273,7 @@ def _group_summary(change_set: ChangeSet, name: str, product: str) -> str:
     if change_set.kind is ChangeKind.REMOVE:
         return f"The group *{name}* will stop giving *{product}*."
     if change_set.kind is ChangeKind.UNDO:
-        undone = escape(change_set.undo_of)
+        undone = reference_of(change_set.undo_of)
         return f"The group *{name}* will get back the licenses it had before change `{undone}`."
     return f"The group *{name}* will give *{product}* to its members, in addition to what it gives now."
 
@@ -289,9 +289,11 @@ BUTTON_VALUE_LIMIT = 2000
 def which_group(ambiguous: AmbiguousGroup, commands: Sequence[str]) -> Message:
     """Several groups answer to the name: one button per group, each running the command again
     for that group (`commands`, in the same order as `ambiguous.choices`)."""
+    nicknames = [group.mail_nickname for group in ambiguous.choices]
     lines = [
-        f"• *{escape(group.display_name)}* · mail nickname {escape(group.mail_nickname or '-')} · "
-        f"`{escape(group.id)}`"
+        f"• *{escape(group.display_name)}* · mail nickname {escape(group.mail_nickname or '-')}"
+        # Told apart by the end of their id only when their nicknames are alike too.
+        + (f" · id ending `{escape(group.id[-6:])}`" if nicknames.count(group.mail_nickname) > 1 else "")
         for group in ambiguous.choices
     ]
     blocks: list[Block] = sections(
@@ -314,5 +316,5 @@ def which_group(ambiguous: AmbiguousGroup, commands: Sequence[str]) -> Message:
     ][:5]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
-    blocks.append(context("Or name it by its object id: `group:ID`."))
+    blocks.append(context("Or name it by its mail nickname, e.g. `group:NICKNAME`."))
     return message(f"{len(ambiguous.choices)} groups are called {ambiguous.key}: which one?", blocks)

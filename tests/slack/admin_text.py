@@ -50,6 +50,7 @@ _HIDDEN_KEYS = {
     "initial_user",
 }
 
+_URL = re.compile(r"https?://[^\s|>]+")
 _RULE = re.compile(r"\bR(?:[1-9]|1[0-9]|2[0-4])\b")
 _GUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 _HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")
@@ -100,6 +101,8 @@ def violations(calls: Iterable[Call]) -> list[str]:
         text = shown
         for allowed in _INPUT_DOCS:
             text = text.replace(allowed, "")
+        # An address is something to open, not prose: the ids in a sign-in link are Microsoft's.
+        text = _URL.sub("<address>", text)
         for label, pattern in (
             ("rule number", _RULE),
             ("raw id", _GUID),
