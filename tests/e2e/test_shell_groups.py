@@ -44,7 +44,7 @@ def test_the_demo_shell_shows_where_licenses_come_from_and_never_removes_an_inhe
 
     text = out.getvalue()
     assert code == 0
-    assert "*Office 365 E3* `ENTERPRISEPACK` — from the group All Staff E3, and directly" in text
+    assert "*Office 365 E3* (E3) — from the group All Staff E3, and directly" in text
     assert "*Ivan Petrov* gets Office 365 E3 from the group All Staff E3, so it cannot be removed" in text
     assert "keeps Office 365 E3 through the group All Staff E3" in text
     assert "*All Staff E3* · Microsoft Entra group · 4 members" in text
