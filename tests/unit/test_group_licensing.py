@@ -101,7 +101,7 @@ def test_a_group_change_is_previewed_with_gains_losses_seats_errors_and_the_orga
         ("Ivan", "not enough Office 365 E5 seats for them"),
         ("Zed", "not enough Office 365 E5 seats for them"),
     ]
-    assert "/subscription seats ENTERPRISEPREMIUM +N" in preview.errors[0][3]
+    assert "/subscription seats E5 +N" in preview.errors[0][3]
     assert preview.no_location == ["Nora"]
     assert preview.country == ORG.country_code
     assert preview.seats == [("Office 365 E3", 10, 7, 25), ("Office 365 E5", 9, 10, 10)]

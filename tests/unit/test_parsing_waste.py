@@ -33,7 +33,7 @@ def test_reclaim_and_report_forms(text: str, expected: object) -> None:
         ("reclaim inactive 0", "a whole number of days from 1 to 3,650"),
         ("reclaim inactive 90 days", "Say after how many days"),
         ("reclaim inactive -5", "Say after how many days"),
-        ("reclaim everyone", "takes no 'everyone'"),
+        ("reclaim everyone", "takes no “everyone”"),
         ("report <@U123|alice>", "not people"),
         ("report has:", "Say which product"),
         ("report group:", "Say which group"),
