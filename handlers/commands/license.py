@@ -14,6 +14,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from domain.changes import ChangeSet
 from domain.commands import (
     ChangeGroupLicense,
     ChangeLicenses,
@@ -177,10 +178,18 @@ def _change(
             channel=surface.channel,
         )
     )
-    replies = ChangeReplies(
-        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
-    )
-    replies.show(change_set)
+    _show(services, surface, context, change_set)
+
+
+def _show(services: Services, surface: Surface, context: BoltContext, change_set: ChangeSet) -> None:
+    """A change's message where the command was typed: its preview, or its result (and progress)
+    when it was applied at once."""
+    ChangeReplies(
+        services.licensing,
+        surface,
+        interval=services.timing.progress_interval,
+        correlation_id=correlation_id(context),
+    ).show(change_set)
 
 
 def _reclaim(
@@ -196,13 +205,7 @@ def _reclaim(
             channel=surface.channel,
         )
     )
-    replies = ChangeReplies(
-        services.licensing,
-        surface,
-        interval=services.timing.progress_interval,
-        correlation_id=correlation_id(context),
-    )
-    replies.show(plan.change_set)
+    _show(services, surface, context, plan.change_set)
     notice = reclaim_notice(plan)
     if notice is not None:
         surface.only_to_them(notice)
@@ -229,10 +232,7 @@ def _group_change(
             channel=surface.channel,
         )
     )
-    replies = ChangeReplies(
-        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
-    )
-    replies.show(change_set)
+    _show(services, surface, context, change_set)
 
 
 def _lookup(
@@ -250,10 +250,7 @@ def _lookup(
         surface.only_to_them(change_status(found))
         return
     undo = licensing.request_undo(UndoChange(found.id, requester, correlation_id(context)))
-    replies = ChangeReplies(
-        licensing, surface, interval=services.timing.progress_interval, correlation_id=correlation_id(context)
-    )
-    replies.show(undo)
+    _show(services, surface, context, undo)
 
 
 def _open_form(
