@@ -115,11 +115,12 @@ class ReclaimLicenses:
 @dataclass(frozen=True, slots=True)
 class LicenseReport:
     """Every user a report covers, with their licenses (R22): those who hold `product` (None: any
-    license), or everyone with `include_unlicensed`."""
+    license), the members of `group` (an Entra group, R21), or everyone with `include_unlicensed`."""
 
     requester: str
     product: str | None = None
     include_unlicensed: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

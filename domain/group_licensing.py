@@ -148,7 +148,9 @@ class AmbiguousGroup(DomainError):
     """Several groups answer to the name: the admin picks one (by its object id)."""
 
     def __init__(self, key: str, choices: Sequence[Group]) -> None:
-        listed = "; ".join(f"{g.display_name} (`{GROUP_PREFIX}{g.id}`)" for g in choices[:10])
+        listed = "; ".join(
+            f"{g.display_name} (`{GROUP_PREFIX}{g.mail_nickname or g.id}`)" for g in choices[:10]
+        )
         super().__init__(
             f"{len(choices)} groups are called {quoted(key)}: {listed}.",
             "Pick one, or name it by its mail nickname (`group:NICKNAME`).",

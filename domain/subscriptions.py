@@ -717,7 +717,8 @@ class Subscriptions:
         due: list[Reminder] = []
         with self._uow() as uow:
             statuses = [self._engine.status(uow, w) for w in _in_flight(uow)]
-            candidates = [digest(statuses, now, self._settings)] if statuses else []
+            # Daily even with nothing in flight: the digest carries the line on waste too (R22).
+            candidates = [digest(statuses, now, self._settings)]
             for status in statuses:
                 candidates.extend(reminders_for(status, now, self._settings))
             for key, reminder in filter(None, candidates):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, snapshot_products
@@ -61,6 +61,8 @@ class ReportPages:
     pages: Iterator[list[User]]
     scope: str
     """What the report covers, in words: "every licensed user", "holders of Office 365 E3"."""
+    group_names: dict[str, str] = field(default_factory=dict)
+    """The licensed groups by object id: where an inherited license comes from (R21)."""
 
 
 class Waste:
@@ -184,8 +186,17 @@ class Waste:
         """Every user the report covers with their licenses, a page at a time (any admin role may
         read it, R16). Nothing is read for the users until the pages are consumed."""
         scope_asked = f"has:{cmd.product}" if cmd.product else ("all" if cmd.include_unlicensed else "")
+        if cmd.group:
+            scope_asked = f"group:{cmd.group}"
         self._licensing.authorize_now(cmd.requester, Permission.READ, "license report", target=scope_asked)
         products = self._directory.products()
+        groups = {g.id: g.display_name for g in self._directory.licensed_groups()}
+        by_sku = {p.sku_id: p for p in products}
+        if cmd.group:
+            group = self._licensing.find_group(cmd.group)
+            members = sorted(self._directory.group_members(group.id), key=_by_name)
+            scope = f"members of the group {group.display_name}"
+            return ReportPages(by_sku, iter([members] if members else []), scope, groups)
         if cmd.product:
             product = self.catalog.resolve(cmd.product, products)
             query, scope = UserQuery(sku_id=product.sku_id), f"holders of {product.display_name}"
@@ -193,7 +204,7 @@ class Waste:
             query, scope = UserQuery(), "every user, licensed or not"
         else:
             query, scope = UserQuery(licensed=True), "every licensed user"
-        return ReportPages({p.sku_id: p for p in products}, self._directory.user_pages(query), scope)
+        return ReportPages(by_sku, self._directory.user_pages(query), scope, groups)
 
 
 def _by_name(user: User) -> tuple[str, str]:

@@ -74,13 +74,20 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def write_report(out: TextIO, products: Mapping[str, Product], pages: Iterable[Sequence[User]]) -> int:
+def write_report(
+    out: TextIO,
+    products: Mapping[str, Product],
+    pages: Iterable[Sequence[User]],
+    group_names: Mapping[str, str] | None = None,
+) -> int:
     """The license report as CSV into `out`, one row per user, written as each page of users
     arrives (memory holds one page); returns the number of users.
 
     Columns: user, user principal name, enabled, usage location, then per product (the tenant's
-    products that apply to users, by name) how the user holds it and the services turned off.
+    products that apply to users, by name) how the user holds it — `direct`, `group NAME`, or both
+    (R21; `group_names` by object id) — and the services turned off.
     """
+    names = group_names or {}
     shown = sorted(
         (p for p in products.values() if p.assignable_to_users), key=lambda p: (p.display_name, p.sku_id)
     )
@@ -101,14 +108,19 @@ def write_report(out: TextIO, products: Mapping[str, Product], pages: Iterable[S
             ]
             for product in shown:
                 lic = held.get(product.sku_id)
-                row += [_source(lic), _services_off(product, lic)] if lic else ["", ""]
+                row += (
+                    [_source(user, product.sku_id, names), _services_off(product, lic)] if lic else ["", ""]
+                )
             writer.writerow([_cell(value) for value in row])
         users += len(page)
     return users
 
 
-def _source(lic: LicenseAssignment) -> str:  # noqa: ARG001 - a license will carry its source (R21)
-    return DIRECT
+def _source(user: User, sku_id: str, group_names: Mapping[str, str]) -> str:
+    """How the user holds the product: directly, from groups (by name), or both (R21)."""
+    sources = [DIRECT] if user.has_direct(sku_id) else []
+    sources += [f"group {group_names.get(group_id, group_id)}" for group_id in user.groups_of(sku_id)]
+    return " and ".join(sources) or DIRECT
 
 
 def _services_off(product: Product, lic: LicenseAssignment) -> str:

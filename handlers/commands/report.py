@@ -18,7 +18,6 @@ from domain.errors import DomainError
 from handlers.blocks.waste import report_attached, report_comment, report_failed, report_preparing
 from handlers.context import Services
 from handlers.exports import write_report
-from handlers.ids import LICENSE_COMMAND
 from handlers.parsing import ParsedReport
 from handlers.presenting import Surface
 
@@ -28,14 +27,13 @@ UPLOAD_TIMEOUT_SECONDS = 120
 
 
 def send_report(services: Services, parsed: ParsedReport, *, requester: str, surface: Surface) -> None:
-    if parsed.group is not None:
-        raise DomainError(
-            "Reports by Entra group are not available in this version yet.",
-            f"Report a product instead (`{LICENSE_COMMAND} report E3`), every licensed user "
-            f"(`{LICENSE_COMMAND} report`) or everyone (`{LICENSE_COMMAND} report all`).",
-        )
     report = services.waste.report(
-        LicenseReport(requester, product=parsed.product, include_unlicensed=parsed.include_unlicensed)
+        LicenseReport(
+            requester,
+            product=parsed.product,
+            include_unlicensed=parsed.include_unlicensed,
+            group=parsed.group,
+        )
     )
     ts = surface.post(report_preparing(report.scope))
     handle, name = tempfile.mkstemp(prefix="license-report-", suffix=".csv")
@@ -43,7 +41,7 @@ def send_report(services: Services, parsed: ParsedReport, *, requester: str, sur
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             try:
-                users = write_report(out, report.products, report.pages)
+                users = write_report(out, report.products, report.pages, report.group_names)
             except DomainError:
                 surface.update(ts, report_failed(report.scope))
                 raise

@@ -135,8 +135,12 @@ def test_report_attaches_every_licensed_user_as_csv_in_the_thread(bot: SlackBot,
 def test_report_of_a_product_or_of_everyone(bot: SlackBot, tenant: Tenant) -> None:
     assert bot.command("lena", "report has:E3") == 200
     first = bot.slack.wait_for(bot.slack.files, description="the E3 report")[0]
-    assert len(rows(first.content)) == 14
-    assert all(r["Office 365 E3"] == "direct" for r in rows(first.content))
+    table = {r["user"]: r for r in rows(first.content)}
+    assert len(table) == 14
+    # Where each license comes from (R21): the group All Staff E3 gives Ivan his, Judy has both.
+    assert table["Ivan Petrov"]["Office 365 E3"] == "group All Staff E3"
+    assert table["Judy Martin"]["Office 365 E3"] == "direct and group All Staff E3"
+    assert table["Carol Jones"]["Office 365 E3"] == "direct"
 
     assert bot.command("dave", "report all") == 200  # reading: any admin role… dave has none
     assert "may not" in text_of(bot.wait_reply("dave"))
@@ -146,13 +150,19 @@ def test_report_of_a_product_or_of_everyone(bot: SlackBot, tenant: Tenant) -> No
     assert len(rows(everyone.content)) == 28
 
 
-def test_report_by_group_is_not_available_yet_and_says_what_to_use(bot: SlackBot) -> None:
-    assert bot.command("lena", "report group:Sales") == 200
+def test_report_of_an_entra_group_lists_its_members_and_where_their_licenses_come_from(
+    bot: SlackBot,
+) -> None:
+    assert bot.command("lena", 'report group:"All Staff E3"') == 200
+    report = bot.slack.wait_for(bot.slack.files, description="the group's report")[0]
+    table = {r["user"]: r for r in rows(report.content)}
+    assert sorted(table) == ["Ivan Petrov", "Judy Martin", "Yara Haddad", "Zoe Clark"]
+    assert table["Zoe Clark"]["Office 365 E3"] == "group All Staff E3"
+    assert "members of the group All Staff E3" in text_of(bot.wait_posted("License report of members"))
 
-    reply = text_of(bot.wait_reply("lena"))
-    assert "Reports by Entra group are not available in this version yet." in reply
-    assert "/license report E3" in reply
-    assert bot.slack.files() == []
+    assert bot.command("lena", "report group:Nobody") == 200
+    assert "There is no Microsoft Entra group" in text_of(bot.wait_reply("lena", containing="Entra group"))
+    assert len(bot.slack.files()) == 1, "no file for a group that does not exist"
 
 
 def test_with_prices_the_reclaim_preview_says_what_the_freed_seats_cost(
