@@ -28,9 +28,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.bootstrap import Container
+from domain.applier import change_set_lease
 from domain.changes import ChangeState
 from domain.ports import Clock, Notifier, UnitOfWorkFactory
-from domain.services import change_set_lease
 from domain.subscriptions import Subscriptions, TickReport
 
 __all__ = ["OneSchedulerLock", "SchedulerRefused", "WorkflowScheduler", "start_scheduler"]
