@@ -33,7 +33,8 @@ class ProductRow:
     part_number: str
     display_name: str
     aliases: tuple[str, ...]
-    """What admins type for it besides its names ("E5", "Business Premium")."""
+    """What admins type for it besides its names ("E5", "Business Premium"); the products that have
+    some are the catalog's common products (`domain.catalog.COMMON_PRODUCTS`)."""
     service_plans: tuple[PlanRow, ...]
     """In Microsoft's order; empty for a product carried for its names only."""
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from domain.audit import AuditEntry, AuditResult
+from domain.catalog import parse_product_table
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ChangeState, OutcomeKind, UserChange
 from domain.model import AdminRole, LicenseAssignment
 from domain.ports import AuditLog, Clock, TenantDirectory, UnitOfWorkFactory
@@ -79,6 +81,26 @@ def test_fixed_clock_is_utc_and_moves_only_when_told() -> None:
 def test_fixed_clock_refuses_naive_times() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         FixedClock(datetime(2025, 3, 3, 9, 0))
+
+
+# -- products --------------------------------------------------------------------------------------
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    "part_number",
+    ["STANDARDPACK", "ENTERPRISEPACK", "ENTERPRISEPREMIUM", "SPE_E5", "DESKLESSPACK", "SHAREPOINTSTORAGE"],
+)
+def test_a_test_product_is_microsofts_with_some_of_its_service_plans(
+    reference_dir: Path, part_number: str
+) -> None:
+    with (reference_dir / "m365-product-service-plans.csv").open(encoding="utf-8") as lines:
+        known = parse_product_table(lines)[part_number]
+    product = make_product(part_number)
+
+    assert (product.sku_id, product.display_name) == (known.sku_id, known.display_name)
+    assert product.service_plans
+    assert {(p.id, p.name) for p in product.service_plans} <= {(p.id, p.name) for p in known.service_plans}
 
 
 # -- InMemoryDirectory -----------------------------------------------------------------------------
