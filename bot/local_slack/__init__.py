@@ -3,6 +3,17 @@
 Used by the local chat shell (``licensebot shell``) and by tests that drive the real Bolt app.
 """
 
+from bot.local_slack.records import (
+    Call,
+    Channel,
+    EventKind,
+    Message,
+    SlackEvent,
+    UploadedFile,
+    User,
+    Usergroup,
+    View,
+)
 from bot.local_slack.render import (
     InteractiveElement,
     Option,
@@ -21,18 +32,7 @@ from bot.local_slack.signing import (
     view_submission_body,
 )
 from bot.local_slack.socket_mode import Ack, command_payload, interaction_payload
-from bot.local_slack.workspace import (
-    Call,
-    Channel,
-    EventKind,
-    LocalSlack,
-    Message,
-    SlackEvent,
-    UploadedFile,
-    User,
-    Usergroup,
-    View,
-)
+from bot.local_slack.workspace import LocalSlack
 
 __all__ = [
     "Ack",
