@@ -280,7 +280,6 @@ class LocalSlack:
         self._state.dispatch()
 
     # -- queries ----------------------------------------------------------------------------
-    # -- queries ----------------------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[Call]:
         with self._state.lock:
