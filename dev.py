@@ -7,7 +7,9 @@
     python3 dev.py bench     the benchmarks (writes docs/benchmarks.md)
     python3 dev.py run ...   any `licensebot` subcommand inside the environment
 
-Only the standard library is used here, so it runs on a fresh machine with Python 3.11+.
+Only the standard library is used here, so it runs on a fresh machine with Python 3.11+. The
+environment gets the versions locked in requirements/dev.txt, checked against their hashes
+(docs/development.md says how to refresh the lock).
 """
 
 from __future__ import annotations
