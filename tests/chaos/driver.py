@@ -31,9 +31,9 @@ from pathlib import Path
 
 from bot.bootstrap import Container, bootstrap
 from bot.settings import Settings
+from domain.application.licensing import Licensing
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses, ConfirmChange
-from domain.services import Licensing
 
 
 def resume(licensing: Licensing) -> list[str]:

@@ -34,10 +34,10 @@ from sqlalchemy.engine import make_url
 
 from bench.common import Cohort, bench_user_id, sim_tenant_file
 from bot.clock import SystemClock
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeSet, ChangeState, ItemStatus
 from domain.commands import UndoChange
-from domain.services import Licensing
 from storage.database import create_engine, session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator

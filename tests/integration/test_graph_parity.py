@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import (
     ChangeKind,
@@ -37,7 +38,6 @@ from domain.errors import (
 )
 from domain.model import AdminRole, LicenseAssignment, ProcessingState, Product, User
 from domain.ports import TenantDirectory
-from domain.services import Licensing
 from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator

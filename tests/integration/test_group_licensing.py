@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ItemStatus, OutcomeKind, UserChange
 from domain.commands import ChangeLicenses, ConfirmChange, ShowUser
 from domain.errors import LicenseInherited
 from domain.model import LicenseAssignment, ProcessingState
-from domain.services import Licensing
 from storage.orm import SimLicenseEventRow
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5, O365_F3

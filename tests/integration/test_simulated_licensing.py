@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus, UserChange
 from domain.commands import CancelChange, ChangeLicenses, ConfirmChange, UndoChange
 from domain.errors import ChangeNotPending
 from domain.model import LicenseAssignment
-from domain.services import Licensing
 from domain.transactions import RemoteCallInTransaction
 from storage.orm import SimLicenseEventRow
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ProductSnapshot, UserChange
 from domain.commands import ChangeLicenses, ConfirmChange, UndoChange
 from domain.model import LicenseAssignment
-from domain.services import Licensing
 from storage.simulated import SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
 from storage.uow import SqlUnitOfWorkFactory

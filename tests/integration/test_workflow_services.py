@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeOutcome, UserChange
@@ -43,7 +44,6 @@ from domain.errors import (
 )
 from domain.model import Cloud, PaymentMethod, PurchaseChannel, SubscriptionStatus
 from domain.ports import Commerce
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import (
     ApprovalState,

@@ -32,10 +32,10 @@ from bot.clock import SystemClock
 from bot.local_slack import LocalSlack, Message, View, render_blocks, signed_headers
 from bot.local_slack.signing import Selection
 from bot.web import create_wsgi_app
+from domain.application.licensing import Licensing
 from domain.audit import AuditEntry
 from domain.catalog import ProductCatalog
 from domain.ports import TenantDirectory, UnitOfWorkFactory
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, Timing, WorkflowSections

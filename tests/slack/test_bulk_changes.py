@@ -12,9 +12,9 @@ import pytest
 
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack, Message
+from domain.application.licensing import Licensing
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
-from domain.services import Licensing
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
 from tests.slack.conftest import FAST, SlackBot, Tenant, licensing_on, serve, text_of

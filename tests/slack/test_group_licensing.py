@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.local_slack import LocalSlack
+from domain.application.licensing import Licensing
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.model import ProcessingState
-from domain.services import Licensing
 from handlers.context import Services, Timing
 from handlers.ids import CONFIRM_CHANGE, PICK_GROUP, UNDO_CHANGE
 from storage.database import create_engine, session_factory

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from bot.local_slack import LocalSlack, Message, signed_headers
+from domain.application.licensing import Licensing
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
-from domain.services import Licensing
 from handlers.context import Services
 from handlers.ids import (
     CANCEL_CHANGE,

@@ -14,12 +14,12 @@ from sqlalchemy import update
 
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack
+from domain.application.waste import Waste
 from domain.audit import AuditResult
 from domain.errors import DirectoryUnavailable
 from domain.model import User
 from domain.ports import UserQuery
 from domain.prices import Price, Prices
-from domain.waste_service import Waste
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE, UNDO_CHANGE
 from storage.orm import SimUserRow
