@@ -71,7 +71,7 @@ def load(container: Container, change_set_id: str) -> ChangeSet:
 def run(args: argparse.Namespace) -> int:
     container = bootstrap(Settings())
     try:
-        licensing = container.services.licensing
+        licensing = container.services.licenses.changes
         resumed = resume(licensing)
         change_set_id = remembered(args.state)
         if change_set_id is None:

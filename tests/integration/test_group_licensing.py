@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.application.licensing import Licensing
+from domain.application.queries import LicenseQueries
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ItemStatus, OutcomeKind, UserChange
 from domain.commands import ChangeLicenses, ConfirmChange, ShowUser
@@ -143,7 +144,9 @@ def test_removing_a_license_held_both_ways_removes_the_direct_one_and_says_the_g
     assert judy.holds(E3)
     assert not judy.has_direct(E3)
     assert [len(e.after) for e in events_for(seeded, "judy")] == [0]
-    overview = licensing.show_user(ShowUser("lena@contoso.com", "judy@contoso.com"))
+    overview = LicenseQueries(uow_factory, tenant, clock, ProductCatalog()).show_user(
+        ShowUser("lena@contoso.com", "judy@contoso.com")
+    )
     assert overview.groups == {ALL_STAFF: "All Staff E3"}
 
 

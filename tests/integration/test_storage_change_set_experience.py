@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from domain.application.history import ChangeHistory
 from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ProductSnapshot, UserChange
@@ -120,7 +121,9 @@ def test_plan_confirm_and_undo_on_the_simulated_tenant(
         "Yammer Enterprise",
     ]
     done = licensing.confirm(ConfirmChange(preview.id, "lena@contoso.com"))
-    undo = licensing.request_undo(UndoChange(done.id, "lena@contoso.com"))
+    undo = ChangeHistory(uow_factory, tenant, clock, ProductCatalog()).request_undo(
+        UndoChange(done.id, "lena@contoso.com")
+    )
     licensing.confirm(ConfirmChange(undo.id, "lena@contoso.com"))
 
     carol = tenant.user("carol@contoso.com")

@@ -141,6 +141,7 @@ class Bot:
     sessions: sessionmaker[Session]
     clock: FixedClock
     uow: SqlUnitOfWorkFactory
+    directory: CountingDirectory
     licensing: Licensing
     subscriptions: Subscriptions
     notifier: RecordingNotifier
@@ -190,7 +191,7 @@ class Bot:
 def make_subscriptions(bot: Bot, commerce: Commerce | None = None, owner: str | None = None) -> Subscriptions:
     return Subscriptions(
         bot.uow,
-        bot.licensing.directory,
+        bot.directory,
         bot.clock,
         ProductCatalog(),
         licensing=bot.licensing,
@@ -216,7 +217,7 @@ def bot(seeded: sessionmaker[Session], clock: FixedClock) -> Bot:
     directory = CountingDirectory(seeded, clock, counts, crash)
     uow = SqlUnitOfWorkFactory(seeded)
     licensing = Licensing(uow, directory, clock, ProductCatalog(), batch_size=5)
-    made = Bot(seeded, clock, uow, licensing, None, RecordingNotifier(), counts, crash)  # type: ignore[arg-type]
+    made = Bot(seeded, clock, uow, directory, licensing, None, RecordingNotifier(), counts, crash)  # type: ignore[arg-type]
     made.subscriptions = make_subscriptions(made, owner="first")
     return made
 

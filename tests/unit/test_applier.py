@@ -1,5 +1,6 @@
-"""The apply protocol (`domain.application.applier`): intent, write with no transaction open, outcome; and what a
-resume concludes from the recorded intent (issue: Undo left out users written before a kill)."""
+"""The apply protocol (`domain.application.applier`): intent, write with no transaction open,
+outcome; and what a resume concludes from the recorded intent (issue: Undo left out users written
+before a kill)."""
 
 from __future__ import annotations
 

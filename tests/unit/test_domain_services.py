@@ -1,4 +1,5 @@
-"""The license use cases with the in-memory fakes: each request ends up in the tenant once (R2–R8, R16, R17, R20)."""
+"""The license use cases with the in-memory fakes: each request ends up in the tenant once (R2–R8,
+R16, R17, R20)."""
 
 from __future__ import annotations
 

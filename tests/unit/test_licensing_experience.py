@@ -1,5 +1,6 @@
-"""The license use cases for the Slack experience, with the in-memory fakes: planning before writing, a change set
-that renders itself, strict forms, confirmation hooks and keys, retry, undo (R20), services, App Home."""
+"""The license use cases for the Slack experience, with the in-memory fakes: planning before writing,
+a change set that renders itself, strict forms, confirmation hooks and keys, retry, undo (R20),
+services, App Home."""
 
 from __future__ import annotations
 
