@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from bot.local_slack.workspace import Call
+from bot.local_slack.records import Call
 from storage.simulated.products import DEMO_PRODUCTS
 
 __all__ = ["shown_texts", "violations"]
