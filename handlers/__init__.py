@@ -16,7 +16,7 @@ def register(app: App, services: Services, *, signing_secret: str) -> None:
     Forms carry metadata sealed with a key derived from `signing_secret`.
     """
     seal = FormSeal(signing_secret)
-    errors.register(app, services.licensing)
+    errors.register(app, services.licenses.deliveries)
     inbound.register(app)
     access.register(app, services)
     commands.register(app, services, seal)

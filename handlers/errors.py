@@ -31,8 +31,8 @@ from typing import Any
 from slack_bolt import App, Args, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from domain.application.deliveries import Deliveries
 from domain.errors import DomainError
-from domain.services import Licensing
 from handlers.blocks import Message, domain_error, home_notice, internal_error, notice_view
 from handlers.context import CLAIM_DELIVERY, CORRELATION_ID, OPEN_VIEW, correlation_id
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE
@@ -42,9 +42,9 @@ __all__ = ["acknowledge_first", "delivery_key", "explain", "first_delivery", "ha
 log = logging.getLogger(__name__)
 
 
-def register(app: App, licensing: Licensing) -> None:
+def register(app: App, deliveries: Deliveries) -> None:
     app.middleware(correlate)
-    app.middleware(_delivery_claim(licensing))
+    app.middleware(_delivery_claim(deliveries))
     app.error(_on_error)
 
 
@@ -103,13 +103,13 @@ def first_delivery(context: BoltContext) -> bool:
     return False
 
 
-def _delivery_claim(licensing: Licensing) -> Callable[..., None]:
+def _delivery_claim(deliveries: Deliveries) -> Callable[..., None]:
     def remember_delivery(
         context: BoltContext, body: dict[str, Any], request: BoltRequest, next: Callable[[], None]
     ) -> None:
         """Gives the listener a claim on the request's key, to call after its ack."""
         key = delivery_key(body)
-        context[CLAIM_DELIVERY] = lambda: licensing.first_delivery(key)
+        context[CLAIM_DELIVERY] = lambda: deliveries.first_delivery(key)
         retry = request.headers.get("x-slack-retry-num")
         if retry:
             log.info(

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    licensing = services.licensing
+    queries = services.licenses.queries
 
     def product_chosen(
         body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
@@ -41,7 +41,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
         metadata = str(view.get("private_metadata") or "")
         seal.open(metadata, user_id=user_id)
         requester = people(context).requester(user_id)
-        products = licensing.list_subscriptions(ListSubscriptions(requester)).products
+        products = queries.list_subscriptions(ListSubscriptions(requester)).products
         wanted = str((action.get("selected_option") or {}).get("value") or "")
         chosen = next((p for p in products if p.sku_id == wanted), None)
         if chosen is None:

@@ -13,9 +13,9 @@ from typing import Any
 from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from domain.application.deliveries import Deliveries
 from domain.commands import ChangeSeats
 from domain.errors import DomainError
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.access import people
 from handlers.blocks.text import escape
@@ -32,14 +32,14 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.licensing, services.subscriptions)
+    buttons = _Buttons(services.licenses.deliveries, services.subscriptions)
     acknowledge_first(app.action(RENEWAL_REDUCE), buttons.reduce)
     acknowledge_first(app.action(RENEWAL_NOT_NOW), buttons.not_now)
 
 
 class _Buttons:
-    def __init__(self, licensing: Licensing, subscriptions: Subscriptions) -> None:
-        self._licensing = licensing
+    def __init__(self, deliveries: Deliveries, subscriptions: Subscriptions) -> None:
+        self._deliveries = deliveries
         self._subscriptions = subscriptions
 
     def reduce(
@@ -58,7 +58,7 @@ class _Buttons:
         channel = str((body.get("channel") or {}).get("id") or "")
         # A double click starts one workflow: the click is claimed per person, so someone refused
         # (the workflow checks for a Global or Billing admin) leaves the buttons to the others.
-        if not self._licensing.first_delivery(f"{key}:reduce:{requester.casefold()}"):
+        if not self._deliveries.first_delivery(f"{key}:reduce:{requester.casefold()}"):
             reply(respond, workflow_notice(DomainError("You answered this renewal alert already.")))
             return
         status = self._subscriptions.change_seats(

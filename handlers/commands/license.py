@@ -14,6 +14,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from domain.application.queries import LicenseQueries
 from domain.changes import ChangeSet
 from domain.commands import (
     ChangeGroupLicense,
@@ -28,7 +29,6 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.group_licensing import AmbiguousGroup
-from domain.services import Licensing
 from handlers.access import access_of
 from handlers.access import people as people_of
 from handlers.blocks import (
@@ -74,7 +74,7 @@ _TRIGGER_GONE = {"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    licensing = services.licensing
+    licenses = services.licenses
 
     def license_command(
         command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
@@ -109,7 +109,7 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             return
         if isinstance(parsed, ParsedForm | ParsedServices):
             _open_form(
-                licensing,
+                licenses.queries,
                 seal,
                 parsed,
                 command=command,
@@ -124,11 +124,11 @@ def register(app: App, services: Services, seal: FormSeal) -> None:
             return
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedGroupShow):
-            reply(respond, group_overview(licensing.show_group(ShowGroup(requester, parsed.group))))
+            reply(respond, group_overview(licenses.groups.show_group(ShowGroup(requester, parsed.group))))
             return
         if isinstance(parsed, ParsedShow):
             (user,) = people.tenant_keys([parsed.target])
-            reply(respond, user_overview(licensing.show_user(ShowUser(requester, user))))
+            reply(respond, user_overview(licenses.queries.show_user(ShowUser(requester, user))))
             return
         surface = Surface(
             client,
@@ -164,10 +164,9 @@ def _change(
     surface: Surface,
     context: BoltContext,
 ) -> None:
-    licensing = services.licensing
     # Planned and kept first (no write): the reply shows it before the long part, and renders from
     # the change set's own snapshot of the products, so nothing is read again for it.
-    change_set = licensing.plan_change(
+    change_set = services.licenses.changes.plan_change(
         ChangeLicenses(
             kind=parsed.kind,
             requester=requester,
@@ -185,7 +184,7 @@ def _show(services: Services, surface: Surface, context: BoltContext, change_set
     """A change's message where the command was typed: its preview, or its result (and progress)
     when it was applied at once."""
     ChangeReplies(
-        services.licensing,
+        services.licenses.changes,
         surface,
         interval=services.timing.progress_interval,
         correlation_id=correlation_id(context),
@@ -197,7 +196,7 @@ def _reclaim(
 ) -> None:
     """The licenses of disabled (or inactive) accounts, previewed like any change that removes
     access (R22); confirmed, written, audited and undone through the same buttons."""
-    plan = services.waste.plan_reclaim(
+    plan = services.licenses.waste.plan_reclaim(
         ReclaimLicenses(
             requester,
             inactive_days=parsed.inactive_days,
@@ -220,8 +219,7 @@ def _group_change(
     context: BoltContext,
 ) -> None:
     """A group's own license (R21): always a preview first, whatever the kind."""
-    licensing = services.licensing
-    change_set = licensing.plan_group_change(
+    change_set = services.licenses.groups.plan_group_change(
         ChangeGroupLicense(
             kind=parsed.kind,
             requester=requester,
@@ -244,17 +242,17 @@ def _lookup(
     context: BoltContext,
 ) -> None:
     """`/license status REF`: the change's result again; `/license undo REF`: its undo, previewed."""
-    licensing = services.licensing
-    found = licensing.change_by_reference(ShowChange(parsed.reference, requester, correlation_id(context)))
+    history = services.licenses.history
+    found = history.change_by_reference(ShowChange(parsed.reference, requester, correlation_id(context)))
     if not parsed.undo:
         surface.only_to_them(change_status(found))
         return
-    undo = licensing.request_undo(UndoChange(found.id, requester, correlation_id(context)))
+    undo = history.request_undo(UndoChange(found.id, requester, correlation_id(context)))
     _show(services, surface, context, undo)
 
 
 def _open_form(
-    licensing: Licensing,
+    queries: LicenseQueries,
     seal: FormSeal,
     parsed: ParsedForm | ParsedServices,
     *,
@@ -289,7 +287,7 @@ def _open_form(
     requester = people.requester(user_id)
     if isinstance(parsed, ParsedServices):
         (user,) = people.tenant_keys([parsed.target])
-        found = licensing.services_of(ShowServices(requester, user, parsed.product))
+        found = queries.services_of(ShowServices(requester, user, parsed.product))
         sealed = seal.seal(
             {
                 "form": callback,
@@ -301,6 +299,6 @@ def _open_form(
         )
         view = services_form(found, sealed)
     else:
-        products = licensing.list_subscriptions(ListSubscriptions(requester)).products
+        products = queries.list_subscriptions(ListSubscriptions(requester)).products
         view = license_form(products, sealed)
     client.views_update(view_id=view_id, hash=view_hash, view=view)

@@ -48,7 +48,7 @@ __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
-    licensing = services.licensing
+    queries = services.licenses.queries
 
     def subscription_command(command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         parsed = parse_subscription(str(command.get("text") or ""))
@@ -58,7 +58,7 @@ def register(app: App, services: Services) -> None:
         people = people_of(context)
         requester = people.requester(command["user_id"])
         if isinstance(parsed, ParsedSubscriptionList):
-            reply(respond, subscription_list(licensing.list_subscriptions(ListSubscriptions(requester))))
+            reply(respond, subscription_list(queries.list_subscriptions(ListSubscriptions(requester))))
             return
         workflows = _workflows(services.subscriptions)
         if isinstance(parsed, ParsedStatus):

@@ -18,14 +18,14 @@ __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
-    licensing = services.licensing
+    queries = services.licenses.queries
 
     def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
         user_id = str(event["user"])
         requester = people(context).requester(user_id)
-        overview = licensing.home(ShowHome(requester))
+        overview = queries.home(ShowHome(requester))
         sections = services.workflows(requester) if services.workflows is not None else None
         client.views_publish(user_id=user_id, view=app_home(overview, sections, datetime.now(UTC)))
 
