@@ -19,7 +19,7 @@ from slack_sdk.http_retry import builtin_handlers
 
 from bot.local_slack import LocalSlack
 from bot.scheduler import WorkflowScheduler
-from domain.subscriptions import Subscriptions
+from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from tests.fakes import FixedClock
 from tests.slack.conftest import SlackBot, Tenant, serve, slack, tenant, wire_workflows  # noqa: F401 - shared fixtures
 
@@ -61,7 +61,7 @@ class Workflows:
     bot: SlackBot
     tenant: Tenant
     clock: FixedClock
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
     scheduler: WorkflowScheduler
 
 
