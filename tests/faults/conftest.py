@@ -81,7 +81,7 @@ def workflows_with(slack: LocalSlack, tmp_path: Path) -> WorkflowsFactory:  # no
                 for name in ("bill", "beatrice"):
                     bot.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
                 bot.channel = slack.add_channel("subscriptions", members=list(bot.people.values()))
-                scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+                scheduler = WorkflowScheduler(wired.subscriptions.ticks, wired.notifier, interval_seconds=60)
                 yield Workflows(bot, wired.tenant, wired.clock, wired.subscriptions, scheduler)
         finally:
             wired.tenant.engine.dispose()

@@ -405,7 +405,7 @@ def wire_workflows(
         calendar=HolidayCalendar(),
         notifier=notifier,
     )
-    notifier.bind(subscriptions)
+    notifier.bind(subscriptions.decisions)
 
     def sections(requester: str) -> WorkflowSections:
         return workflow_sections(

@@ -103,7 +103,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
             calendar=HolidayCalendar(),
             notifier=wired.notifier,
         )
-        wired.notifier.bind(subscriptions)
+        wired.notifier.bind(subscriptions.decisions)
         wired = replace(
             wired, subscriptions=subscriptions, services=replace(wired.services, subscriptions=subscriptions)
         )
@@ -114,7 +114,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
         bot.channel = slack.add_channel("subscriptions", members=members)
         for channel in (approvals, reminders):
             slack.add_channel("x", members=members, channel_id=channel)
-        scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+        scheduler = WorkflowScheduler(wired.subscriptions.ticks, wired.notifier, interval_seconds=60)
         yield Running(bot, wired.tenant, wired.clock, wired.subscriptions, scheduler, approvals, reminders)
     wired.tenant.engine.dispose()
 
