@@ -52,7 +52,7 @@ def test_one_replica_polls_the_tenant_per_interval_and_another_takes_over_when_i
     assert a.ticks.tick().polled == 1
     assert b.ticks.tick().polled == 0, "A polled moments ago: B skips the read"
     assert reads.count == 1
-    w.clock.advance(a.settings.poll_interval)
+    w.clock.advance(a.engine.settings.poll_interval)
     w.commerce.activate(status.workflow.subscription_id)
     assert b.ticks.tick().advanced == (status.workflow.id,), "A's poll lease ran out: B polls"
 
@@ -97,7 +97,7 @@ def test_a_stopping_replica_takes_no_new_work_and_gives_every_lease_back() -> No
     a.ticks.tick()
     with w.uow() as uow:
         assert uow.leases.claim(
-            change_set_lease("cs-1"), f"replica-a:{1}", w.clock.now(), a.settings.lease_ttl
+            change_set_lease("cs-1"), f"replica-a:{1}", w.clock.now(), a.engine.settings.lease_ttl
         )
         uow.commit()
     a.ticks.stop()

@@ -33,10 +33,6 @@ class SubscriptionWorkflows:
     ticks: WorkflowTicks
     engine: WorkflowEngine
 
-    @property
-    def settings(self) -> WorkflowSettings:
-        return self.engine.settings
-
 
 def subscription_workflows(
     uow: UnitOfWorkFactory,
