@@ -14,9 +14,9 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from domain.application.deliveries import Deliveries
+from domain.application.subscriptions.start import WorkflowStarts
 from domain.commands import ChangeSeats
 from domain.errors import DomainError
-from domain.subscriptions import Subscriptions
 from handlers.access import people
 from handlers.blocks.text import escape
 from handlers.blocks.waste import parse_renewal_value, renewal_answered
@@ -32,15 +32,15 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.licenses.deliveries, services.subscriptions)
+    buttons = _Buttons(services.licenses.deliveries, services.subscriptions.starts)
     acknowledge_first(app.action(RENEWAL_REDUCE), buttons.reduce)
     acknowledge_first(app.action(RENEWAL_NOT_NOW), buttons.not_now)
 
 
 class _Buttons:
-    def __init__(self, deliveries: Deliveries, subscriptions: Subscriptions) -> None:
+    def __init__(self, deliveries: Deliveries, starts: WorkflowStarts) -> None:
         self._deliveries = deliveries
-        self._subscriptions = subscriptions
+        self._starts = starts
 
     def reduce(
         self,
@@ -61,7 +61,7 @@ class _Buttons:
         if not self._deliveries.first_delivery(f"{key}:reduce:{requester.casefold()}"):
             reply(respond, workflow_notice(DomainError("You answered this renewal alert already.")))
             return
-        status = self._subscriptions.change_seats(
+        status = self._starts.change_seats(
             ChangeSeats(requester, sku, delta, correlation_id(context), channel, subscription_id)
         )
         total = status.workflow.expected_total

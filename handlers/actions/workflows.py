@@ -15,9 +15,9 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
 
+from domain.application.subscriptions.decide import WorkflowDecisions
 from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
-from domain.subscriptions import Subscriptions
 from domain.workflows import WorkflowStatus
 from handlers.access import people
 from handlers.blocks.workflows import parse_choice_value, workflow_checklist, workflow_notice
@@ -39,7 +39,7 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.subscriptions, services.slack_users)
+    buttons = _Buttons(services.subscriptions.decisions, services.slack_users)
     acknowledge_first(app.action(re.compile(WORKFLOW_CHOICE_PATTERN)), buttons.choose)
     acknowledge_first(app.action(APPROVE_CANCELLATION), buttons.approve)
     acknowledge_first(app.action(APPROVE_LOSING_ACCESS), buttons.approve_losing_access)
@@ -48,8 +48,8 @@ def register(app: App, services: Services) -> None:
 
 
 class _Buttons:
-    def __init__(self, subscriptions: Subscriptions, users: SlackUsers) -> None:
-        self._subscriptions = subscriptions
+    def __init__(self, decisions: WorkflowDecisions, users: SlackUsers) -> None:
+        self._decisions = decisions
         self._users = users
 
     def choose(
@@ -64,7 +64,7 @@ class _Buttons:
             raise DomainError("That button does not belong to a workflow.", "Use `/subscription status`.")
         requester = people(context).requester(str(body["user"]["id"]))
         decide = DecideStep(requester, workflow_id, step, choice, correlation_id(context))
-        status = _noticed(respond, lambda: self._subscriptions.decide(decide))
+        status = _noticed(respond, lambda: self._decisions.decide(decide))
         if status is not None and (body.get("container") or {}).get("is_ephemeral"):
             # A checklist only they see (it could not be posted in the channel): the notifier
             # cannot update it, so the answer takes its place.
@@ -99,12 +99,12 @@ class _Buttons:
         cmd = RejectCancellation(
             requester, str(action.get("value") or ""), correlation_id=correlation_id(context)
         )
-        _noticed(respond, lambda: self._subscriptions.reject(cmd))
+        _noticed(respond, lambda: self._decisions.reject(cmd))
 
     def mark_done(self, body: dict[str, Any], action: dict[str, Any], context: BoltContext) -> None:
         requester = people(context).requester(str(body["user"]["id"]))
         cmd = MarkTaskDone(requester, str(action.get("value") or ""), correlation_id(context))
-        self._subscriptions.mark_task_done(cmd)
+        self._decisions.mark_task_done(cmd)
 
     def _approve(
         self,
@@ -122,7 +122,7 @@ class _Buttons:
             accept_loss_of_access=accept_loss_of_access,
             correlation_id=correlation_id(context),
         )
-        _noticed(respond, lambda: self._subscriptions.approve(cmd))
+        _noticed(respond, lambda: self._decisions.approve(cmd))
 
 
 def _noticed(respond: Respond, press: Callable[[], WorkflowStatus]) -> WorkflowStatus | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
 
+from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from domain.commands import (
     BuySubscription,
     CancelSubscription,
@@ -23,7 +24,6 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.model import PaymentMethod
-from domain.subscriptions import Subscriptions
 from domain.workflows import EVERYONE, WorkflowStatus
 from handlers.access import people as people_of
 from handlers.blocks import cannot_post_here, help_message, subscription_list
@@ -62,7 +62,7 @@ def register(app: App, services: Services) -> None:
             return
         workflows = _workflows(services.subscriptions)
         if isinstance(parsed, ParsedStatus):
-            statuses = workflows.status(requester, parsed.workflow_id or None)
+            statuses = workflows.queries.status(requester, parsed.workflow_id or None)
             if parsed.workflow_id:
                 reply(respond, workflow_checklist(statuses[0]))
             else:
@@ -72,18 +72,18 @@ def register(app: App, services: Services) -> None:
         reference = correlation_id(context)
         status: WorkflowStatus
         if isinstance(parsed, ParsedBuy):
-            status = workflows.buy(
+            status = workflows.starts.buy(
                 BuySubscription(
                     requester, parsed.product, parsed.seats, _payment(parsed.invoice), reference, channel
                 )
             )
         elif isinstance(parsed, ParsedSeats):
-            status = workflows.change_seats(
+            status = workflows.starts.change_seats(
                 ChangeSeats(requester, parsed.product, parsed.delta, reference, channel)
             )
         elif isinstance(parsed, ParsedSwitch):
             users = people.tenant_keys(parsed.targets) if parsed.targets else (EVERYONE,)
-            status = workflows.start_switch(
+            status = workflows.starts.start_switch(
                 SwitchPlans(
                     requester,
                     parsed.source,
@@ -95,14 +95,14 @@ def register(app: App, services: Services) -> None:
                 )
             )
         elif isinstance(parsed, ParsedUpgrade):
-            status = workflows.start_upgrade(
+            status = workflows.starts.start_upgrade(
                 UpgradeFromE4(
                     requester, parsed.target, parsed.source, _payment(parsed.invoice), reference, channel
                 )
             )
         else:
             assert isinstance(parsed, ParsedCancel)
-            status = workflows.request_cancel(
+            status = workflows.starts.request_cancel(
                 CancelSubscription(requester, parsed.subscription, reference, channel)
             )
         if not status.workflow.message_ts:
@@ -119,7 +119,7 @@ def register(app: App, services: Services) -> None:
     acknowledge_first(app.command(SUBSCRIPTION_COMMAND), subscription_command)
 
 
-def _workflows(subscriptions: Subscriptions | None) -> Subscriptions:
+def _workflows(subscriptions: SubscriptionWorkflows | None) -> SubscriptionWorkflows:
     if subscriptions is None:
         raise DomainError(
             "Subscription workflows are not set up in this bot.",
