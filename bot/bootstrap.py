@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import SystemClock
 from bot.settings import ConfigurationError, Settings, TenantBackend
 from bot.sign_in import build_access
+from domain.application.group_follows import GroupFollows
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
@@ -26,7 +27,7 @@ from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.waste_service import Waste
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
-from handlers.context import Services, Timing, WorkflowSections
+from handlers.context import Services, WorkflowSections
 from handlers.message_updates import MessageUpdates
 from handlers.notifier import SlackNotifier
 from handlers.slack_directory import SlackUsers
@@ -63,6 +64,8 @@ class Container:
     notifier: SlackNotifier
     sign_in: MicrosoftSignIn | None = None
     """With `ADMIN_BINDING=entra`: the Microsoft sign-in that binds Slack accounts (R24)."""
+    group_follows: GroupFollows | None = None
+    """The group changes followed while Microsoft 365 processes them (R21), ticked by the scheduler."""
 
 
 def _directory(
@@ -124,6 +127,15 @@ def bootstrap(
     )
     users, updates = SlackUsers(), MessageUpdates()  # one of each per process, shared by every request
     notifier = build_notifier(settings, users, updates)
+    # R21: a group being processed is read at most once per poll interval, by any process.
+    follows = GroupFollows(
+        uow,
+        directory,
+        clock,
+        notifier,
+        owner=licensing.process,
+        poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+    )
     prices = _prices(settings)
     subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier, prices)
     token = settings.slack_bot_token.get_secret_value()
@@ -144,15 +156,24 @@ def bootstrap(
         message_updates=updates,
         access=access.access,
         waste_service=Waste(licensing, prices=prices),
-        # R21: a group being processed is read at most once per poll interval.
-        timing=Timing(group_poll_interval=settings.poll_interval_seconds),
+        group_follows=follows,
     )
     log.info(
         "licensebot ready",
         extra={"action": "bootstrap", "command": settings.tenant_backend.value},
     )
     return Container(
-        settings, engine, sessions, clock, uow, directory, services, subscriptions, notifier, access.sign_in
+        settings,
+        engine,
+        sessions,
+        clock,
+        uow,
+        directory,
+        services,
+        subscriptions,
+        notifier,
+        access.sign_in,
+        group_follows=follows,
     )
 
 

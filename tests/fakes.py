@@ -31,6 +31,7 @@ from domain.errors import (
     UnknownServicePlan,
     UnknownUser,
 )
+from domain.group_follow import GroupFollow
 from domain.model import (
     AdminRole,
     Cloud,
@@ -50,6 +51,7 @@ from domain.ports import (
     ApprovalRepository,
     AuditLog,
     ChangeSetRepository,
+    GroupFollowRepository,
     IdempotencyKeys,
     Lease,
     Leases,
@@ -640,6 +642,7 @@ class _State:
     """Audit entries recorded since the unit of work began (the last ones of `audit`)."""
     leases_written: set[str] = field(default_factory=set)
     """Lease names claimed or released since the unit of work began."""
+    group_follows: dict[str, GroupFollow] = field(default_factory=dict)
 
     def copy(self) -> _State:
         # Shallow is enough: stored rows are private copies that nothing mutates in place
@@ -652,6 +655,7 @@ class _State:
             dict(self.approvals),
             dict(self.tasks),
             dict(self.leases),
+            group_follows=dict(self.group_follows),
         )
 
     def merge(self, staged: _State) -> _State:
@@ -802,7 +806,7 @@ class InMemoryLeases:
         return len(mine)
 
 
-_Row = TypeVar("_Row", Workflow, Approval, AdminTask)
+_Row = TypeVar("_Row", Workflow, Approval, AdminTask, GroupFollow)
 
 
 class _InMemoryRows(Generic[_Row]):
@@ -936,6 +940,20 @@ class InMemoryTasks(_InMemoryRows[AdminTask]):
         return sorted(found, key=lambda t: (t.created_at, t.id))
 
 
+class InMemoryGroupFollows(_InMemoryRows[GroupFollow]):
+    """`GroupFollowRepository`: adding a follow that exists is a no-op, as the port says."""
+
+    table = "group_follows"
+
+    def add(self, row: GroupFollow) -> None:
+        if row.id not in self._rows:
+            self._put(row)
+
+    def following(self) -> list[GroupFollow]:
+        found = [f for f in self._all() if f.following]
+        return sorted(found, key=lambda f: (f.started_at, f.id))
+
+
 class InMemoryUnitOfWork:
     """`UnitOfWork` over a copy of the committed state, taken when the unit of work begins.
 
@@ -950,6 +968,7 @@ class InMemoryUnitOfWork:
     workflows: WorkflowRepository
     approvals: ApprovalRepository
     tasks: AdminTaskRepository
+    group_follows: GroupFollowRepository
 
     def __init__(self, factory: InMemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -964,6 +983,7 @@ class InMemoryUnitOfWork:
         self.workflows = InMemoryWorkflows(self._state, self._factory.locks)
         self.approvals = InMemoryApprovals(self._state, self._factory.locks)
         self.tasks = InMemoryTasks(self._state, self._factory.locks)
+        self.group_follows = InMemoryGroupFollows(self._state, self._factory.locks)
 
     def __enter__(self) -> Self:
         transactions.opened()

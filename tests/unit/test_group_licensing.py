@@ -18,7 +18,6 @@ from domain.group_licensing import (
     process_members,
 )
 from domain.model import Group, LicenseAssignment, LicenseState, ProcessingState, User
-from handlers.group_processing import GroupPolls
 from tests.fakes import SKU_E3, SKU_E5, SKU_F3, make_organization, make_product, make_user
 
 GROUP = "group-1"
@@ -115,19 +114,3 @@ def test_a_group_change_that_changes_nothing_or_removes_what_it_has_not_is_refus
     with pytest.raises(NothingToChange, match="has no Office 365 E5 license"):
         plan_group_change(ChangeKind.REMOVE, group, E5, [], PRODUCTS, organization=ORG)
     assert group.processing is ProcessingState.COMPLETE
-
-
-def test_a_group_is_read_at_most_once_per_interval_whoever_follows_it() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    polls = GroupPolls(clock=lambda: now[0])
-    polls.wait_turn("g", 5.0, sleep)
-    polls.wait_turn("other", 5.0, sleep)
-    polls.wait_turn("g", 5.0, sleep)
-    assert waits == [5.0]
-    assert now[0] == 5.0
