@@ -162,6 +162,9 @@ class GraphApi:
         self._sleep = sleeper
         self._random = random.Random(seed)  # noqa: S311 - answer order in $batch, not security
         self._random_lock = threading.Lock()
+        self._country: str | None = None
+        """The organization's country, read once: where members without a usage location are
+        licensed (R21)."""
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """One HTTP request: `$batch` or a single request."""
@@ -330,7 +333,13 @@ class GraphApi:
         return _ok(body)
 
     def _user_json(self, user: User) -> dict[str, Any]:
-        return user_json(self._rules.with_states(self._rules.with_group_states(user)))
+        return user_json(self._rules.with_states(self._rules.with_group_states(user, self._org_country())))
+
+    def _org_country(self) -> str:
+        if self._country is None:
+            with self._tenant.session() as tenant:
+                self._country = tenant.organization().country_code
+        return self._country
 
     def _roles(self, request: ApiRequest, key: str) -> ApiResponse:
         if request.headers.get("consistencylevel") != "eventual" or request.query.get("$count") != "true":
@@ -493,7 +502,8 @@ class GraphApi:
                 user
                 for user in users
                 if any(
-                    s.group_id == group.id and s.in_error for s in self._rules.with_group_states(user).states
+                    s.group_id == group.id and s.in_error
+                    for s in self._rules.with_group_states(user, self._org_country()).states
                 )
             ]
         items = [

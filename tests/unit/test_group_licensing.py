@@ -114,3 +114,29 @@ def test_a_group_change_that_changes_nothing_or_removes_what_it_has_not_is_refus
     with pytest.raises(NothingToChange, match="has no Office 365 E5 license"):
         plan_group_change(ChangeKind.REMOVE, group, E5, [], PRODUCTS, organization=ORG)
     assert group.processing is ProcessingState.COMPLETE
+
+
+def test_a_member_without_a_usage_location_is_licensed_where_the_organization_is() -> None:
+    """Microsoft's rule for groups: no usage location means the organization's, so a product not
+    offered there ends in an error for them, said in the admin's words."""
+    calling = make_product("MCOPSTN1", sku_id="sku-calling", display_name="Domestic Calling Plan", plans=[])
+    products = {**PRODUCTS, calling.sku_id: calling}
+    group = Group(GROUP, "Callers", "callers")
+    noel = make_user("noel", usage_location=None)
+    uma = make_user("uma", usage_location="GB")
+    india = replace(ORG, country_code="IN")
+    _, preview = plan_group_change(
+        ChangeKind.ASSIGN, group, calling, [noel, uma], products, organization=india
+    )
+    [(member, product, problem, fix)] = preview.errors
+    assert (member, product) == ("Noel", "Domestic Calling Plan")
+    assert problem == (
+        "Domestic Calling Plan is not offered in the organization's country or region (IN), which "
+        "they take as they have no usage location"
+    )
+    assert "usage location" in fix
+    assert preview.gains == [("Uma", "Domestic Calling Plan")]
+    assert preview.no_location == [], "Noel ends in error: nothing to say about where he is licensed"
+    _, at_home = plan_group_change(ChangeKind.ASSIGN, group, calling, [noel], products, organization=ORG)
+    assert at_home.errors == []
+    assert at_home.no_location == ["Noel"]
