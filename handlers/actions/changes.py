@@ -22,7 +22,6 @@ from handlers.access import people
 from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
-from handlers.group_processing import GroupFollower, follow_in_background
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
 from handlers.message_updates import MessageUpdates
 from handlers.presenting import ChangeReplies, Surface
@@ -43,11 +42,10 @@ class _Buttons:
     def __init__(self, services: Services) -> None:
         self._licensing = services.licenses.changes
         self._history = services.licenses.history
-        self._groups = services.licenses.groups
         self._interval = services.timing.progress_interval
         self._users = services.slack_users
         self._updates = services.message_updates
-        self._timing = services.timing
+        self._follows = services.group_follows
 
     def confirm_change(
         self,
@@ -87,9 +85,10 @@ class _Buttons:
             reply(respond, not_pending(already))
             return
         replies.finish(done, ts)
-        if done.group_id:
-            # R21: Microsoft 365 processes the members afterwards; the message follows it.
-            follow_in_background(GroupFollower(self._groups, surface, ts, self._timing), done)
+        if done.group_id and self._follows is not None:
+            # R21: Microsoft 365 processes the members afterwards; the scheduler follows it, in the
+            # database, and updates this message in place.
+            self._follows.start(done, surface.channel, ts)
 
     def cancel_change(
         self,
