@@ -107,7 +107,7 @@ def _measure(url: str, size: int) -> _Run:
     from domain.commands import LicenseReport
     from handlers.commands.report import send_report
     from handlers.exports import write_report
-    from handlers.parsing import ParsedReport
+    from handlers.grammar.waste import ParsedReport
     from handlers.presenting import Surface
 
     container = bootstrap(Settings(database_url=url))

@@ -23,7 +23,7 @@ from slack_sdk.web import SlackResponse
 from domain.access import SlackAccount
 from domain.application.lookups import HOLDERS_PREFIX
 from domain.errors import InvalidCommand, UnknownRequester, UnknownUser
-from handlers.parsing import Target, TargetKind
+from handlers.grammar.targets import Target, TargetKind
 from handlers.slack_directory import SlackUsers
 
 __all__ = ["Admit", "SlackPeople", "slack_account"]

@@ -6,8 +6,8 @@ from slack_sdk.models.blocks import Block
 
 from handlers.blocks.message import Message, context, divider, header, message, section
 from handlers.blocks.text import code, escape
+from handlers.grammar.usage import LICENSE_USAGE, SUBSCRIPTION_USAGE, Usage
 from handlers.ids import LICENSE_COMMAND
-from handlers.parsing import LICENSE_USAGE, SUBSCRIPTION_USAGE, Usage
 
 __all__ = ["help_message"]
 

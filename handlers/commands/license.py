@@ -46,23 +46,22 @@ from handlers.blocks.waste import reclaim_notice
 from handlers.commands.report import send_report
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import acknowledge_first
-from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FORM
-from handlers.metadata import FormSeal
-from handlers.parsing import (
+from handlers.grammar.license import (
     ParsedChange,
     ParsedChangeLookup,
     ParsedForm,
     ParsedGroupChange,
     ParsedGroupShow,
-    ParsedHelp,
-    ParsedReclaim,
-    ParsedReport,
     ParsedServices,
     ParsedShow,
     ParsedSignOut,
     parse_license,
-    with_group_id,
 )
+from handlers.grammar.subcommands import ParsedHelp
+from handlers.grammar.targets import with_group_id
+from handlers.grammar.waste import ParsedReclaim, ParsedReport
+from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FORM
+from handlers.metadata import FormSeal
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
 from handlers.replies import reply

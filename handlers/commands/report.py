@@ -18,7 +18,7 @@ from domain.errors import DomainError
 from handlers.blocks.waste import report_attached, report_comment, report_failed, report_preparing
 from handlers.context import Services
 from handlers.exports import write_report
-from handlers.parsing import ParsedReport
+from handlers.grammar.waste import ParsedReport
 from handlers.presenting import Surface
 
 __all__ = ["send_report"]

@@ -30,11 +30,10 @@ from handlers.blocks import cannot_post_here, help_message, subscription_list
 from handlers.blocks.workflows import workflow_checklist, workflow_list
 from handlers.context import Services, correlation_id
 from handlers.errors import acknowledge_first
-from handlers.ids import SUBSCRIPTION_COMMAND
-from handlers.parsing import (
+from handlers.grammar.subcommands import ParsedHelp
+from handlers.grammar.subscription import (
     ParsedBuy,
     ParsedCancel,
-    ParsedHelp,
     ParsedSeats,
     ParsedStatus,
     ParsedSubscriptionList,
@@ -42,6 +41,7 @@ from handlers.parsing import (
     ParsedUpgrade,
     parse_subscription,
 )
+from handlers.ids import SUBSCRIPTION_COMMAND
 from handlers.replies import reply
 
 __all__ = ["register"]

@@ -32,9 +32,9 @@ from handlers.blocks.message import message, section
 from handlers.context import OPEN_VIEW, Services, correlation_id
 from handlers.errors import explain, first_delivery, handle_error
 from handlers.forms import FormErrors, field_of, read_license_form, read_services_form
+from handlers.grammar.targets import Target, TargetKind
 from handlers.ids import LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal, TamperedForm
-from handlers.parsing import Target, TargetKind
 from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface, is_bulk
 

@@ -19,6 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import InvalidCommand
+from handlers.grammar.license import parse_license
+from handlers.grammar.subscription import parse_subscription
+from handlers.grammar.text import MAX_TEXT_LENGTH
 from handlers.ids import (
     CANCEL_CHANGE,
     CONFIRM_CHANGE,
@@ -28,7 +31,6 @@ from handlers.ids import (
     RETRY_FAILED,
     UNDO_CHANGE,
 )
-from handlers.parsing import MAX_TEXT_LENGTH, parse_license, parse_subscription
 from storage.simulated.products import DEMO_PRODUCTS
 from tests.security.conftest import assert_no_traceback, effects, sent_to_slack
 from tests.slack.conftest import SlackBot, Tenant

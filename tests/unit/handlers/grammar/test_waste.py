@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidCommand
-from handlers.parsing import ParsedReclaim, ParsedReport, parse_license
+from handlers.grammar.license import parse_license
+from handlers.grammar.waste import ParsedReclaim, ParsedReport
 
 
 @pytest.mark.parametrize(

@@ -12,22 +12,19 @@ from hypothesis import strategies as st
 
 from domain.changes import ChangeKind
 from domain.errors import InvalidCommand
-from handlers.parsing import (
-    LICENSE_USAGE,
-    MAX_TEXT_LENGTH,
-    SUBSCRIPTION_USAGE,
+from handlers.grammar.license import (
     ParsedChange,
     ParsedChangeLookup,
     ParsedForm,
-    ParsedHelp,
     ParsedServices,
     ParsedShow,
-    ParsedSubscriptionList,
-    Target,
-    TargetKind,
     parse_license,
-    parse_subscription,
 )
+from handlers.grammar.subcommands import ParsedHelp
+from handlers.grammar.subscription import ParsedSubscriptionList, parse_subscription
+from handlers.grammar.targets import Target, TargetKind
+from handlers.grammar.text import MAX_TEXT_LENGTH
+from handlers.grammar.usage import LICENSE_USAGE, SUBSCRIPTION_USAGE
 
 ALICE = Target(TargetKind.MENTION, "U0ALICE", "alice")
 BOB = Target(TargetKind.MENTION, "U0BOB")
@@ -394,7 +391,7 @@ def test_parsed_changes_are_well_formed(text: str) -> None:
 
 def test_the_manifest_usage_hint_names_every_license_subcommand() -> None:
     manifest = yaml.safe_load(
-        (Path(__file__).resolve().parents[3] / "manifest.yml").read_text(encoding="utf-8")
+        (Path(__file__).resolve().parents[4] / "manifest.yml").read_text(encoding="utf-8")
     )
     (license_command,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/license"]
     for subcommand in LICENSE_USAGE:
@@ -403,7 +400,7 @@ def test_the_manifest_usage_hint_names_every_license_subcommand() -> None:
 
 def test_the_manifest_usage_hint_names_every_subscription_subcommand() -> None:
     manifest = yaml.safe_load(
-        (Path(__file__).resolve().parents[3] / "manifest.yml").read_text(encoding="utf-8")
+        (Path(__file__).resolve().parents[4] / "manifest.yml").read_text(encoding="utf-8")
     )
     (command,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/subscription"]
     named = set(re.findall(r"[a-z]+", command["usage_hint"]))

@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidCommand
-from handlers.parsing import (
+from handlers.grammar.subscription import (
     ParsedBuy,
     ParsedCancel,
     ParsedSeats,
     ParsedStatus,
     ParsedSwitch,
     ParsedUpgrade,
-    Target,
-    TargetKind,
     parse_subscription,
 )
+from handlers.grammar.targets import Target, TargetKind
 
 
 @pytest.mark.parametrize(
