@@ -92,7 +92,7 @@ def _cold_start(params: Params) -> float:
 def run(params: Params, log: Log = no_log) -> list[Table]:
     from bot.bootstrap import bootstrap
     from bot.settings import Settings
-    from bot.shell import Console
+    from bot.shell.console import Console
 
     timings: dict[str, list[float]] = {"replace → preview": [], "Confirm → result": []}
     with tempfile.TemporaryDirectory(prefix="licensebot-bench-shell-") as tmp:

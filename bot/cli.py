@@ -269,7 +269,7 @@ def _workflow_text(status: WorkflowStatus, *, detailed: bool) -> str:
 
 
 def _shell(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.shell import run_shell
+    from bot.shell.session import run_shell
 
     return run_shell(settings, demo=args.demo, as_user=args.as_user)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from bot.shell import run_shell
+from bot.shell.session import run_shell
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, TenantBackend
-from bot.shell import run_shell
+from bot.shell.session import run_shell
 from storage.graph_sim import GraphSimulator
 
 TOKEN = "test-token-for-graph-sim"

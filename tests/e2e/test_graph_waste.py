@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, TenantBackend
-from bot.shell import run_shell
+from bot.shell.session import run_shell
 from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.simulated import SimulatedDirectory
 

@@ -13,8 +13,9 @@ import pytest
 
 from bot.bootstrap import bootstrap
 from bot.settings import Settings, TenantBackend
-from bot.shell import Console, run_shell
-from bot.shell_demo import add_staff
+from bot.shell.console import Console
+from bot.shell.demo_tenant import add_staff
+from bot.shell.session import run_shell
 from storage.database import create_engine, session_factory
 from storage.simulated import show_user_json
 

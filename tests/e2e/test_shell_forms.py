@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.shell import run_shell
+from bot.shell.session import run_shell
 from storage.database import create_engine, session_factory
 from storage.simulated import show_user_json
 

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.shell import run_shell
+from bot.shell.session import run_shell
 from tests.e2e.test_shell import _skus
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from bot.bootstrap import bootstrap
 from bot.settings import Settings
-from bot.shell import run_shell
+from bot.shell.session import run_shell
 from domain.model import PurchaseChannel
 from storage.database import create_engine, session_factory
 from storage.orm import SimSubscriptionRow

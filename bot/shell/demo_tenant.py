@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Final
 
 from bot.bootstrap import Container
+from bot.local_slack import LocalSlack
 from bot.settings import TenantBackend
+from bot.shell.people import LocalPeople
 from storage.simulated import SimulatedDirectory
 from storage.simulated.products import O365_E3
 from storage.simulated.seed import user_names, user_row
 
-__all__ = ["DEMO_USERGROUPS", "MAX_NEW_USERS", "STAFF_GROUP", "add_staff"]
+__all__ = ["DEMO_USERGROUPS", "MAX_NEW_USERS", "STAFF_GROUP", "add_demo_usergroups", "add_staff"]
 
 DEMO_USERGROUPS: Final[Mapping[str, tuple[str, ...]]] = {
     "sales-team": ("alice", "bob", "dave", "erin", "frank", "heidi"),
@@ -23,6 +25,14 @@ STAFF_GROUP: Final = "staff"
 """The Slack user group of everyone `:add-users` added."""
 
 MAX_NEW_USERS: Final = 1000
+
+
+def add_demo_usergroups(slack: LocalSlack, people: LocalPeople) -> None:
+    """The `DEMO_USERGROUPS` of the tenant's users in the local workspace."""
+    for handle, names in DEMO_USERGROUPS.items():
+        emails = [email for email in map(people.tenant_email, names) if email is not None]
+        if emails:
+            slack.add_usergroup(handle, [people.slack_user(email) for email in emails])
 
 
 def add_staff(container: Container, count: int) -> list[tuple[str, str]]:
