@@ -34,6 +34,8 @@ def split_subcommand(
     table: dict[str, Usage],
     later: Mapping[str, str] | None = None,
 ) -> tuple[str, list[str]]:
+    """The subcommand the words start with and the words after it; `InvalidCommand` with the forms
+    there are (or the one meant, for a typo) otherwise."""
     first, rest = words[0], list(words[1:])
     name = unescape(first).casefold()
     if name in table:

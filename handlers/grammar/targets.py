@@ -58,6 +58,7 @@ _BROADCASTS = {"channel", "here", "everyone", "group"}
 
 
 def one_person(word: str, subcommand: str, usage: str) -> Target:
+    """The one person a `/license` subcommand is about: a mention or an address."""
     target = target_named(word, usage)
     if target is None:
         raise InvalidCommand(

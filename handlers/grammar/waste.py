@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from domain.application.lookups import HOLDERS_PREFIX
 from domain.errors import InvalidCommand
+from domain.group_licensing import GROUP_PREFIX
 from domain.wording import quoted
 from handlers.grammar.text import unescape
 from handlers.grammar.usage import usage_text
@@ -39,10 +40,10 @@ class ParsedReport:
 
 MAX_INACTIVE_DAYS = 3650
 _INACTIVE = "inactive"
-_GROUP_PREFIX = "group:"
 
 
 def parse_reclaim(rest: Sequence[str]) -> ParsedReclaim:
+    """The words after `/license reclaim`: nothing, or `inactive DAYS`."""
     usage = usage_text(LICENSE_COMMAND, "reclaim")
     words = [unescape(word) for word in rest]
     if not words:
@@ -65,6 +66,7 @@ def parse_reclaim(rest: Sequence[str]) -> ParsedReclaim:
 
 
 def parse_report(rest: Sequence[str]) -> ParsedReport:
+    """The words after `/license report`: nothing, a product, `has:PRODUCT`, `group:NAME` or `all`."""
     usage = usage_text(LICENSE_COMMAND, "report")
     text = " ".join(unescape(word) for word in rest).strip()
     if not text:
@@ -77,8 +79,8 @@ def parse_report(rest: Sequence[str]) -> ParsedReport:
             usage,
             f"To see one person's licenses, use `{LICENSE_COMMAND} show @alice`.",
         )
-    if text.casefold().startswith(_GROUP_PREFIX):
-        group = text[len(_GROUP_PREFIX) :].strip().strip('"')
+    if text.casefold().startswith(GROUP_PREFIX):
+        group = text[len(GROUP_PREFIX) :].strip().strip('"')
         if not group:
             raise InvalidCommand("Say which group, after `group:`.", usage, "For example: `group:Sales`.")
         return ParsedReport(group=group)
