@@ -14,7 +14,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from domain.application.deliveries import Deliveries
-from domain.application.subscriptions.start import WorkflowStarts
+from domain.application.subscriptions.starts import WorkflowStarts
 from domain.commands import ChangeSeats
 from domain.errors import DomainError
 from handlers.access import people

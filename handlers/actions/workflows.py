@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, Respond
 
-from domain.application.subscriptions.decide import WorkflowDecisions
+from domain.application.subscriptions.decisions import WorkflowDecisions
 from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
 from domain.workflows import WorkflowStatus

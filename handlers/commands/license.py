@@ -14,7 +14,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.application.queries import LicenseQueries
+from domain.application.license_queries import LicenseQueries
 from domain.changes import ChangeSet
 from domain.commands import (
     ChangeGroupLicense,
