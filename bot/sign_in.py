@@ -21,7 +21,7 @@ from domain.access import Access, AdminBinding, EntraStanding, SignedIn, SlackAc
 from domain.model import AdminRole, User
 from domain.ports import Clock, TenantDirectory
 from domain.services import Licensing
-from handlers.access import SignInNotices
+from handlers.admission import SignInNotices
 from storage.access import SqlBindingStore, SqlSignInFlows
 from storage.graph.signin import LoginHttp, MicrosoftSignIn, SignInConfig
 

@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import access, actions, commands, errors, events, inbound, views
+from handlers import actions, admission, commands, error_handler, events, inbound, views
 from handlers.context import HomeItem, Services, Timing, WorkflowProvider, WorkflowSections
 from handlers.metadata import FormSeal
 
@@ -16,9 +16,9 @@ def register(app: App, services: Services, *, signing_secret: str) -> None:
     Forms carry metadata sealed with a key derived from `signing_secret`.
     """
     seal = FormSeal(signing_secret)
-    errors.register(app, services.licensing)
+    error_handler.register(app, services.licensing)
     inbound.register(app)
-    access.register(app, services)
+    admission.register(app, services)
     commands.register(app, services, seal)
     actions.register(app, services, seal)
     views.register(app, services, seal)

@@ -29,11 +29,11 @@ __all__ = [
 ]
 
 CORRELATION_ID = "correlation_id"
-"""The key of the request's correlation id in Bolt's context (set by `handlers.errors`)."""
+"""The key of the request's correlation id in Bolt's context (set by `handlers.error_handler`)."""
 CLAIM_DELIVERY = "claim_delivery"
 """The key of a function that claims the request's delivery key: False for a redelivery."""
 PEOPLE = "people"
-"""The key of the request's `handlers.people.SlackPeople` (set by `handlers.access`)."""
+"""The key of the request's `handlers.people.SlackPeople` (set by `handlers.admission`)."""
 OPEN_VIEW = "open_view"
 """The key of the id of the form a listener opened: an error after that is shown in the form."""
 

@@ -29,8 +29,8 @@ from domain.commands import (
 from domain.errors import DomainError
 from domain.group_licensing import AmbiguousGroup
 from domain.services import Licensing
-from handlers.access import access_of
-from handlers.access import people as people_of
+from handlers.admission import access_of
+from handlers.admission import people as people_of
 from handlers.blocks import (
     change_status,
     group_overview,
@@ -43,9 +43,9 @@ from handlers.blocks import (
     which_group,
 )
 from handlers.blocks.waste import reclaim_notice
-from handlers.commands.report import send_report
+from handlers.commands.license_report import send_report
 from handlers.context import OPEN_VIEW, Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FORM
 from handlers.metadata import FormSeal
 from handlers.parsing import (

@@ -25,11 +25,11 @@ from domain.errors import DomainError
 from domain.model import PaymentMethod
 from domain.subscriptions import Subscriptions
 from domain.workflows import EVERYONE, WorkflowStatus
-from handlers.access import people as people_of
+from handlers.admission import people as people_of
 from handlers.blocks import cannot_post_here, help_message, subscription_list
 from handlers.blocks.workflows import workflow_checklist, workflow_list
 from handlers.context import Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 from handlers.ids import SUBSCRIPTION_COMMAND
 from handlers.parsing import (
     ParsedBuy,

@@ -19,10 +19,10 @@ from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, Rejec
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
 from domain.subscriptions import Subscriptions
 from domain.workflows import WorkflowStatus
-from handlers.access import people
+from handlers.admission import people
 from handlers.blocks.workflows import parse_choice_value, workflow_checklist, workflow_notice
 from handlers.context import Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 from handlers.ids import (
     APPROVE_CANCELLATION,
     APPROVE_LOSING_ACCESS,

@@ -42,7 +42,7 @@ def register(app: App, services: Services) -> None:
 def access_of(context: BoltContext) -> Access:
     found = context.get(_ACCESS)
     if not isinstance(found, Access):
-        raise RuntimeError("handlers.access is not registered")
+        raise RuntimeError("handlers.admission is not registered")
     return found
 
 
@@ -72,7 +72,7 @@ def people(context: BoltContext) -> SlackPeople:
     """The request's Slack people; its `requester` is admitted (R24)."""
     found = context.get(PEOPLE)
     if not isinstance(found, SlackPeople):
-        raise RuntimeError("handlers.access is not registered: no request is admitted without it")
+        raise RuntimeError("handlers.admission is not registered: no request is admitted without it")
     return found
 
 

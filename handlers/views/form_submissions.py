@@ -26,12 +26,12 @@ from slack_sdk import WebClient
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses
 from domain.errors import DomainError
-from handlers.access import people as people_of
+from handlers.admission import people as people_of
 from handlers.blocks import Message, domain_error, notice_view
 from handlers.blocks.message import message, section
 from handlers.context import OPEN_VIEW, Services, correlation_id
-from handlers.errors import explain, first_delivery, handle_error
-from handlers.forms import FormErrors, field_of, read_license_form, read_services_form
+from handlers.error_handler import explain, first_delivery, handle_error
+from handlers.form_values import FormErrors, field_of, read_license_form, read_services_form
 from handlers.ids import LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal, TamperedForm
 from handlers.parsing import Target, TargetKind

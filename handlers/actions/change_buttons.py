@@ -18,10 +18,10 @@ from slack_sdk import WebClient
 from domain.changes import ChangeSet, ChangeState
 from domain.commands import CancelChange, ConfirmChange, RetryFailed, UndoChange
 from domain.errors import ChangeNotPending
-from handlers.access import people
+from handlers.admission import people
 from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
 from handlers.context import Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 from handlers.group_processing import GroupFollower, follow_in_background
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
 from handlers.message_updates import MessageUpdates

@@ -9,10 +9,10 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from domain.commands import ShowHome
-from handlers.access import people
+from handlers.admission import people
 from handlers.blocks import app_home
 from handlers.context import Services
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 
 __all__ = ["register"]
 

@@ -17,10 +17,10 @@ from slack_sdk.errors import SlackApiError
 
 from domain.commands import ListSubscriptions
 from domain.errors import UnknownProduct
-from handlers.access import people
+from handlers.admission import people
 from handlers.blocks import license_form
 from handlers.context import OPEN_VIEW, Services
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 from handlers.ids import FORM_PRODUCT
 from handlers.metadata import FormSeal
 

@@ -17,12 +17,12 @@ from domain.commands import ChangeSeats
 from domain.errors import DomainError
 from domain.services import Licensing
 from domain.subscriptions import Subscriptions
-from handlers.access import people
+from handlers.admission import people
 from handlers.blocks.text import escape
 from handlers.blocks.waste import parse_renewal_value, renewal_answered
 from handlers.blocks.workflows import workflow_notice
 from handlers.context import Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.error_handler import acknowledge_first
 from handlers.ids import RENEWAL_NOT_NOW, RENEWAL_REDUCE
 from handlers.replies import reply
 
