@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import actions, admission, commands, error_handler, events, inbound, views
+from handlers import actions, admission, commands, error_handler, events, inbound, requests, views
 from handlers.context import HomeItem, Services, Timing, WorkflowProvider, WorkflowSections
 from handlers.metadata import FormSeal
 
@@ -16,7 +16,8 @@ def register(app: App, services: Services, *, signing_secret: str) -> None:
     Forms carry metadata sealed with a key derived from `signing_secret`.
     """
     seal = FormSeal(signing_secret)
-    error_handler.register(app, services.licensing)
+    requests.register(app, services.licensing)
+    error_handler.register(app)
     inbound.register(app)
     admission.register(app, services)
     commands.register(app, services, seal)

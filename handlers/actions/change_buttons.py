@@ -9,184 +9,125 @@ since anyone in the channel can press its buttons.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
-from slack_bolt import App, BoltContext, Respond
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from domain.changes import ChangeSet, ChangeState
 from domain.commands import CancelChange, ConfirmChange, RetryFailed, UndoChange
 from domain.errors import ChangeNotPending
-from handlers.admission import people
 from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
-from handlers.context import Services, correlation_id
-from handlers.error_handler import acknowledge_first
+from handlers.context import Services
 from handlers.group_processing import GroupFollower, follow_in_background
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
-from handlers.message_updates import MessageUpdates
 from handlers.presenting import ChangeReplies, Surface
-from handlers.replies import reply
+from handlers.requests import Listener, Request, acknowledge_first
 
 __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
     buttons = _Buttons(services)
-    acknowledge_first(app.action(CONFIRM_CHANGE), buttons.confirm_change)
-    acknowledge_first(app.action(CANCEL_CHANGE), buttons.cancel_change)
-    acknowledge_first(app.action(RETRY_FAILED), buttons.retry_failed)
-    acknowledge_first(app.action(UNDO_CHANGE), buttons.undo_change)
+    pressed: Mapping[str, Listener] = {
+        CONFIRM_CHANGE: buttons.confirm_change,
+        CANCEL_CHANGE: buttons.cancel_change,
+        RETRY_FAILED: buttons.retry_failed,
+        UNDO_CHANGE: buttons.undo_change,
+    }
+    for action_id, listener in pressed.items():
+        acknowledge_first(app.action(action_id), listener)
 
 
 class _Buttons:
     def __init__(self, services: Services) -> None:
         self._licensing = services.licensing
         self._interval = services.timing.progress_interval
-        self._users = services.slack_users
         self._updates = services.message_updates
         self._timing = services.timing
 
-    def confirm_change(
-        self,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        context: BoltContext,
-    ) -> None:
-        surface = _surface(body, client, respond, self._updates)
-        requester = people(context).requester(surface.user)
+    def confirm_change(self, request: Request) -> None:
+        surface = request.surface(self._updates)
         confirm = ConfirmChange(
-            str(action.get("value") or ""),
-            requester,
-            correlation_id(context),
+            request.value,
+            request.requester,
+            request.correlation_id,
             channel=surface.channel,
-            message_ts="" if _only_theirs(body) else _message_ts(body),
+            message_ts="" if request.only_theirs else request.message_ts,
         )
-        if _only_theirs(body):
+        if request.only_theirs:
             # The preview and its buttons go at once, so nobody is tempted to press Confirm again.
-            reply(respond, change_applying(), replace_original=True)
+            request.reply(change_applying(), replace_original=True)
             try:
                 done = self._licensing.confirm(confirm)
             except ChangeNotPending as already:
-                _already(respond, already)
+                _already(request, already)
                 return
-            reply(respond, change_result(done), replace_original=True)
+            request.reply(change_result(done), replace_original=True)
             return
-        ts = _message_ts(body)
-        replies = self._replies(surface, context)
+        ts = request.message_ts
+        replies = self._replies(surface, request)
         # "Applying" once the confirmation holds, then the progress: a Slack failure (a rate limit
         # outlasting the retries) skips an update and never stops the change being written.
         progress = replies.progress(ts)
         try:
             done = self._licensing.confirm(confirm, progress, confirmed=progress)
         except ChangeNotPending as already:
-            reply(respond, not_pending(already))
+            request.reply(not_pending(already))
             return
         replies.finish(done, ts)
         if done.group_id:
             # R21: Microsoft 365 processes the members afterwards; the message follows it.
             follow_in_background(GroupFollower(self._licensing, surface, ts, self._timing), done)
 
-    def cancel_change(
-        self,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        context: BoltContext,
-    ) -> None:
-        surface = _surface(body, client, respond, self._updates)
-        requester = people(context).requester(surface.user)
-        cancel = CancelChange(str(action.get("value") or ""), requester, correlation_id(context))
+    def cancel_change(self, request: Request) -> None:
+        surface = request.surface(self._updates)
+        cancel = CancelChange(request.value, request.requester, request.correlation_id)
         try:
             change_set = self._licensing.cancel(cancel)
         except ChangeNotPending as already:
-            if _only_theirs(body):
-                _already(respond, already)
+            if request.only_theirs:
+                _already(request, already)
             else:
-                reply(respond, not_pending(already))
+                request.reply(not_pending(already))
             return
-        if _only_theirs(body):
-            reply(respond, change_cancelled(change_set), replace_original=True)
+        if request.only_theirs:
+            request.reply(change_cancelled(change_set), replace_original=True)
         else:
-            surface.update(_message_ts(body), change_cancelled(change_set))
+            surface.update(request.message_ts, change_cancelled(change_set))
 
-    def retry_failed(
-        self,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        context: BoltContext,
-    ) -> None:
+    def retry_failed(self, request: Request) -> None:
         def start(change_set_id: str, requester: str, reference: str) -> ChangeSet:
             return self._licensing.retry_failed(RetryFailed(change_set_id, requester, reference))
 
-        self._follow_up(body, action, client, respond, context, start=start)
+        self._follow_up(request, start=start)
 
-    def undo_change(
-        self,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        context: BoltContext,
-    ) -> None:
+    def undo_change(self, request: Request) -> None:
         def start(change_set_id: str, requester: str, reference: str) -> ChangeSet:
             return self._licensing.request_undo(UndoChange(change_set_id, requester, reference))
 
-        self._follow_up(body, action, client, respond, context, start=start)
+        self._follow_up(request, start=start)
 
-    def _follow_up(
-        self,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        context: BoltContext,
-        *,
-        start: Callable[[str, str, str], ChangeSet],
-    ) -> None:
+    def _follow_up(self, request: Request, *, start: Callable[[str, str, str], ChangeSet]) -> None:
         """Retry and Undo: a new change planned from a finished one (change set id, requester, id)."""
-        surface = _surface(body, client, respond, self._updates)
-        requester = people(context).requester(surface.user)
+        surface = request.surface(self._updates)
         try:
-            change_set = start(str(action.get("value") or ""), requester, correlation_id(context))
+            change_set = start(request.value, request.requester, request.correlation_id)
         except ChangeNotPending as already:
-            reply(respond, not_pending(already))
+            request.reply(not_pending(already))
             return
-        self._replies(surface, context).show(change_set)
+        self._replies(surface, request).show(change_set)
 
-    def _replies(self, surface: Surface, context: BoltContext) -> ChangeReplies:
+    def _replies(self, surface: Surface, request: Request) -> ChangeReplies:
         return ChangeReplies(
-            self._licensing, surface, interval=self._interval, correlation_id=correlation_id(context)
+            self._licensing, surface, interval=self._interval, correlation_id=request.correlation_id
         )
 
 
-def _surface(
-    body: dict[str, Any], client: WebClient, respond: Respond, updates: MessageUpdates | None
-) -> Surface:
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    return Surface(client, str(channel), str(body["user"]["id"]), respond, updates)
-
-
-def _only_theirs(body: dict[str, Any]) -> bool:
-    """The button is on an ephemeral message: only the person who pressed it sees it."""
-    return bool((body.get("container") or {}).get("is_ephemeral"))
-
-
-def _message_ts(body: dict[str, Any]) -> str:
-    return str((body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts") or "")
-
-
-def _already(respond: Respond, already: ChangeNotPending) -> None:
+def _already(request: Request, already: ChangeNotPending) -> None:
     """The change is no longer waiting for this click.
 
     While another click is still applying it, that click's result will replace the message, so the
     notice comes as a message of its own; otherwise the notice replaces what this click put there.
     """
     still_applying = already.state == ChangeState.APPLYING.value
-    reply(respond, not_pending(already), replace_original=not still_applying)
+    request.reply(not_pending(already), replace_original=not still_applying)
