@@ -1,19 +1,24 @@
 # syntax=docker/dockerfile:1
-# licensebot: `docker build -t licensebot .`, then see the README, "Deployment".
+# licensebot: `docker build -t licensebot .`, then see docs/deployment.md.
 #
 # Two stages on the same base image, so the virtual environment built in the first one (absolute
 # paths in its scripts, symlinks to /usr/local/bin/python3.11) is valid as it is in the second.
 
-# ---- build: the project and its runtime dependencies (no `dev` extra) in /opt/licensebot ----------
+# ---- build: the project and its locked runtime dependencies (no `dev` extra) in /opt/licensebot --
 FROM python:3.11-slim AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-RUN python -m venv /opt/licensebot \
- && /opt/licensebot/bin/pip install --upgrade pip
-
 WORKDIR /src
+# The locks (requirements/, docs/development.md): every package pinned with its hashes. The build
+# tools (hatchling) go in a throwaway environment, so they stay out of the image.
+COPY requirements/ requirements/
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --require-hashes -r requirements/build.txt \
+ && python -m venv /opt/licensebot \
+ && /opt/licensebot/bin/pip install --require-hashes -r requirements/runtime.txt
+
 # What the wheel is built from (hatchling): pyproject.toml, the README it names as the package's
 # readme, and the four packages of [tool.hatch.build.targets.wheel] (with the Alembic migrations).
 COPY pyproject.toml README.md ./
@@ -22,8 +27,12 @@ COPY storage/ storage/
 COPY handlers/ handlers/
 COPY bot/ bot/
 
-# psycopg[binary] ships libpq in its wheel: no system packages and no compiler are needed.
-RUN /opt/licensebot/bin/pip install . \
+# The wheel is built with the locked hatchling, then installed without dependencies (they are all
+# in place, from the lock). psycopg[binary] ships libpq in its wheel: no system packages and no
+# compiler are needed.
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+ && /opt/licensebot/bin/pip install --no-deps /tmp/wheels/licensebot-*.whl \
+ && /opt/licensebot/bin/pip check \
  && /opt/licensebot/bin/licensebot --help > /dev/null
 
 # ---- runtime: the virtual environment, a non-root user, nothing else ------------------------------

@@ -7,7 +7,9 @@
     python3 dev.py bench     the benchmarks (writes docs/benchmarks.md)
     python3 dev.py run ...   any `licensebot` subcommand inside the environment
 
-Only the standard library is used here, so it runs on a fresh machine with Python 3.11+.
+Only the standard library is used here, so it runs on a fresh machine with Python 3.11+. The
+environment gets the versions locked in requirements/dev.txt, checked against their hashes
+(docs/development.md says how to refresh the lock).
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".licensebot-installed"
+LOCK = ROOT / "requirements" / "dev.txt"
+"""Every package of the environment pinned with its hashes (docs/development.md: refreshing it)."""
 
 
 def _fingerprint() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", LOCK):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def ensure_environment() -> None:
@@ -40,8 +47,10 @@ def ensure_environment() -> None:
         return
     print("Installing licensebot and its development tools (first run only) ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    # The locked versions, each checked against its hashes; then the project itself, editable, built
+    # by the hatchling of the lock (no build isolation: nothing unpinned is fetched to build it).
+    subprocess.run([*pip, "--require-hashes", "-r", str(LOCK)], check=True)
+    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
     STAMP.write_text(_fingerprint())
 
 

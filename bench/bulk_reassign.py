@@ -251,15 +251,17 @@ def simulator(
 
 
 def _wait_for_simulator(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """One client for every try: a new one per try loads the TLS trust store each time."""
     deadline = time.monotonic() + 60
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/v1.0/organization", headers=headers, timeout=2).status_code == 200:
-                return
-        if process.poll() is not None:
-            raise RuntimeError(f"graph-sim exited early:\n{log_path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.05)
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(f"{url}/v1.0/organization", headers=headers).status_code == 200:
+                    return
+            if process.poll() is not None:
+                raise RuntimeError(f"graph-sim exited early:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.05)
     raise RuntimeError("graph-sim did not answer within 60 s")
 
 

@@ -98,7 +98,7 @@ class Params:
 
     @classmethod
     def tiny(cls) -> Params:
-        return cls(users=100, probes=5)
+        return cls(users=40, probes=3)
 
 
 # ---------------------------------------------------------------------------------------------

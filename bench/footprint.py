@@ -56,6 +56,8 @@ class Params:
     job_users: int = 2000
     probes: int = 5
     time_limit_seconds: float = 900.0
+    settle_seconds: float = 1.0
+    """The wait before memory is read, for the worker to finish what it does after a reply."""
 
     @classmethod
     def quick(cls) -> Params:
@@ -63,7 +65,9 @@ class Params:
 
     @classmethod
     def tiny(cls) -> Params:
-        return cls(tenant_sizes=(DEMO_USERS, 60), job_users=20, probes=1, time_limit_seconds=120)
+        return cls(
+            tenant_sizes=(DEMO_USERS, 60), job_users=20, probes=1, time_limit_seconds=120, settle_seconds=0.1
+        )
 
 
 @dataclass
@@ -236,7 +240,7 @@ def measure_size(size: int, folder: Path, params: Params, log: Log) -> tuple[Siz
                 chat.timed_reply("help")  # the first request pays for lazy imports and connections
                 shows = [chat.timed_reply(f"show <@{chat.alice}|alice>")[0] for _ in range(params.probes)]
                 lists = [chat.timed_reply("list", "/subscription")[0] for _ in range(params.probes)]
-                time.sleep(1.0)
+                time.sleep(params.settle_seconds)
                 result = SizeResult(
                     size,
                     server.startup_seconds,
@@ -249,7 +253,7 @@ def measure_size(size: int, folder: Path, params: Params, log: Log) -> tuple[Siz
                     log(f"footprint: {size:,} users: the {job:,}-user job through Slack")
                     result.job_users = job
                     _job(chat, result, params)
-                    time.sleep(1.0)
+                    time.sleep(params.settle_seconds)
                     result.rss_after_job = server.rss()
             finally:
                 chat.close()

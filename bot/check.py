@@ -48,11 +48,13 @@ SLACK_SCOPES: Final = (
 
 GRAPH_PERMISSIONS: Final = (
     "LicenseAssignment.ReadWrite.All",
+    "GroupMember.Read.All",
     "Organization.Read.All",
     "User.Read.All",
     "RoleManagement.Read.Directory",
 )
-"""The least-privileged Microsoft Graph application permissions (the README's table)."""
+"""The least-privileged Microsoft Graph application permissions licensebot needs (docs/setup.md's
+table; tests/unit/test_deployment_docs.py keeps the two equal)."""
 
 _REINSTALL: Final = (
     "At api.slack.com/apps → licensebot → OAuth & Permissions, add them under Bot Token Scopes (or "
@@ -349,7 +351,7 @@ def _permissions(token: str) -> Finding:
             f"{', '.join(missing)}",
             "In the Microsoft Entra admin center → App registrations → the app → API permissions → Add "
             f"a permission → Microsoft Graph → Application permissions, add {', '.join(missing)}, then "
-            "Grant admin consent (a delegated permission does not count). The README lists why each is "
+            "Grant admin consent (a delegated permission does not count). docs/setup.md lists why each is "
             "needed.",
         )
     extra = sorted(roles - set(GRAPH_PERMISSIONS))
@@ -433,5 +435,5 @@ def _database(settings: Settings) -> Finding:
     return _fail(
         "Database",
         f"{where} is on schema revision {current}, and this version of licensebot needs {head}",
-        "Run `licensebot db upgrade` (the README's release step).",
+        "Run `licensebot db upgrade` (the release step of docs/deployment.md).",
     )

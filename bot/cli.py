@@ -158,7 +158,7 @@ def _invalid_settings(error: ValidationError) -> str:
     for problem in error.errors(include_url=False):
         name = "_".join(str(part) for part in problem["loc"]).upper() or "the settings"
         lines.append(f"  {name}: {problem['msg'].removeprefix('Value error, ')}")
-    lines.append("Fix these environment variables (the README's 'Configuration' lists every one).")
+    lines.append("Fix these environment variables (docs/configuration.md lists every one).")
     return "\n".join(lines)
 
 
@@ -196,7 +196,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if not value.get_secret_value()
     ]
     if missing:
-        print(f"Set {' and '.join(missing)} first (see the README, 'Slack app setup').", file=sys.stderr)
+        print(f"Set {' and '.join(missing)} first (see docs/setup.md, 'The Slack app').", file=sys.stderr)
         return 2
     if settings.slack_app_token.get_secret_value():
         run_socket_mode(settings, scheduler=not args.no_scheduler)

@@ -1,6 +1,6 @@
 """Configuration: one `Settings` object built once from the environment and passed down (STYLE.md 7).
 
-Nothing else in licensebot reads the environment. Every variable is listed in the README.
+Nothing else in licensebot reads the environment. Every variable is listed in docs/configuration.md.
 """
 
 from __future__ import annotations

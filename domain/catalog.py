@@ -1,6 +1,6 @@
 """What admins type for a product (E5, "Office 365 E5", ENTERPRISEPREMIUM, a skuId) → a product (R1).
 
-Names come from a compact table of common products kept here, optionally widened by Microsoft's
+Names come from the common products of `domain.product_table`, optionally widened by Microsoft's
 "Product names and service plan identifiers for licensing" CSV (parsed by `parse_product_table`).
 An alias that fits several products the tenant has is a question, not a guess.
 """
@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from domain.errors import AmbiguousProduct, UnknownProduct
 from domain.model import Product
+from domain.product_table import PRODUCT_ROWS
 
 _T = TypeVar("_T")
 
@@ -47,55 +48,13 @@ class KnownProduct:
     service_plans: tuple[KnownPlan, ...] = ()
 
 
-def _known(sku_id: str, part: str, name: str, *aliases: str) -> KnownProduct:
-    return KnownProduct(sku_id, part, name, aliases)
-
-
 COMMON_PRODUCTS: Mapping[str, KnownProduct] = {
-    p.part_number: p
-    for p in (
-        _known("18181a46-0d4e-45cd-891e-60aabd171b4e", "STANDARDPACK", "Office 365 E1", "E1"),
-        _known("6fd2c87f-b296-42f0-b197-1e91e994b900", "ENTERPRISEPACK", "Office 365 E3", "E3"),
-        _known("1392051d-0cb9-4b7a-88d5-621fee5e8711", "ENTERPRISEWITHSCAL", "Office 365 E4", "E4"),
-        _known("c7df2760-2c81-4ef7-b578-5b5392b571df", "ENTERPRISEPREMIUM", "Office 365 E5", "E5"),
-        _known("4b585984-651b-448a-9e53-3b10f069cf7f", "DESKLESSPACK", "Office 365 F3", "F3"),
-        _known("05e9a617-0261-4cee-bb44-138d3ef5d965", "SPE_E3", "Microsoft 365 E3", "E3", "M365 E3"),
-        _known("06ebc4ee-1bb5-47dd-8120-11324bc54e06", "SPE_E5", "Microsoft 365 E5", "E5", "M365 E5"),
-        _known("66b55226-6b4f-492c-910c-a3b7a3c9d993", "SPE_F1", "Microsoft 365 F3", "F3", "M365 F3"),
-        _known(
-            "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
-            "SPB",
-            "Microsoft 365 Business Premium",
-            "Business Premium",
-            "BP",
-        ),
-        _known(
-            "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
-            "O365_BUSINESS_PREMIUM",
-            "Microsoft 365 Business Standard",
-            "Business Standard",
-        ),
-        _known(
-            "3b555118-da6a-4418-894f-7df1e2096870",
-            "O365_BUSINESS_ESSENTIALS",
-            "Microsoft 365 Business Basic",
-            "Business Basic",
-        ),
-        _known(
-            "0c266dff-15dd-4b49-8397-2bb16070ed52",
-            "MCOMEETADV",
-            "Microsoft 365 Audio Conferencing",
-            "Audio Conferencing",
-        ),
-        _known("f8a1db68-be16-40ed-86d5-cb42ce701560", "POWER_BI_PRO", "Power BI Pro", "PBI Pro"),
-        _known(
-            "efccb6f7-5641-4e0e-bd10-b4976e1bf68e",
-            "EMS",
-            "Enterprise Mobility + Security E3",
-            "EMS E3",
-        ),
-    )
+    row.part_number: KnownProduct(row.sku_id, row.part_number, row.display_name, row.aliases)
+    for row in PRODUCT_ROWS.values()
+    if row.aliases
 }
+"""The products admins have short names for (`domain.product_table`), by their names only: their
+service plans come from the tenant, or from Microsoft's whole table when one is loaded."""
 
 _CSV_COLUMNS = ("Product_Display_Name", "String_Id", "GUID", "Service_Plan_Name", "Service_Plan_Id")
 

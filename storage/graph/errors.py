@@ -50,8 +50,8 @@ class GraphAccessDenied(DomainError):
         super().__init__(
             f"Microsoft 365 refused the bot's access ({detail}); nothing was changed.",
             "Grant the app registration the application permissions LicenseAssignment.ReadWrite.All, "
-            "Organization.Read.All, User.Read.All and RoleManagement.Read.Directory (with admin "
-            "consent).",
+            "GroupMember.Read.All, Organization.Read.All, User.Read.All and "
+            "RoleManagement.Read.Directory (with admin consent).",
         )
 
 

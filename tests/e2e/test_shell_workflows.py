@@ -1,4 +1,4 @@
-"""The README's walkthroughs, as scripted shell sessions on the demo tenant: buy a subscription,
+"""The walkthroughs of docs/usage.md, as scripted shell sessions on the demo tenant: buy a subscription,
 switch plans for everyone, upgrade from Office 365 E4, cancel a subscription with a second admin's
 approval."""
 

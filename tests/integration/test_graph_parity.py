@@ -9,7 +9,7 @@ leave the tenant in the same state. The suite runs on SQLite and, when reachable
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -36,13 +36,14 @@ from domain.errors import (
     ServicePlanConflict,
 )
 from domain.model import AdminRole, LicenseAssignment, ProcessingState, Product, User
-from domain.ports import TenantDirectory
+from domain.ports import TenantDirectory, UserQuery
 from domain.services import Licensing
+from domain.transactions import RemoteCallInTransaction
 from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
-from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E4, O365_E5, O365_F3
+from storage.simulated.products import DEMO_PRODUCTS, EXTRA_FILE_STORAGE, O365_E3, O365_E4, O365_E5, O365_F3
 from storage.simulated.seed import DEMO_GROUP_PROCESSING, demo_group_id
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedClock, InMemoryDirectory
@@ -265,6 +266,50 @@ def test_remove_frees_the_seat(backend: Backend) -> None:
     assert kinds(backend.directory.apply([change])) == [OutcomeKind.APPLIED]
     assert backend.user("peggy@contoso.com").licenses == ()
     assert backend.products()[E4].seats.consumed == consumed - 1
+
+
+# No call while a unit of work is open (DESIGN.md §5)
+
+
+def test_no_backend_answers_while_a_unit_of_work_is_open(
+    backend: Backend, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    """The real adapters and the in-memory double alike refuse every call, read or write, before it
+    reaches the tenant, even a page of users that would be empty; the tenant stays as it was."""
+    tenant = backend.directory
+    alice = backend.user("alice@contoso.com")
+    change = backend.plan(ChangeKind.REPLACE, "alice@contoso.com", E5)
+    nobody_holds = DEMO_PRODUCTS[EXTRA_FILE_STORAGE].sku_id
+    group = demo_group_id("allstaffe3")
+    calls: dict[str, Callable[[], object]] = {
+        "organization": tenant.organization,
+        "products": tenant.products,
+        "subscriptions": tenant.subscriptions,
+        "user": lambda: tenant.user("alice@contoso.com"),
+        "users_by_id": lambda: tenant.users_by_id([alice.id]),
+        "user_pages": lambda: next(iter(tenant.user_pages(UserQuery()))),
+        "user_pages, none chosen": lambda: next(iter(tenant.user_pages(UserQuery(sku_id=nobody_holds)))),
+        "users_with_product": lambda: tenant.users_with_product(E3),
+        "admin_roles": lambda: tenant.admin_roles(alice.id),
+        "find_groups": lambda: tenant.find_groups("Sales"),
+        "groups_by_id": lambda: tenant.groups_by_id([group]),
+        "licensed_groups": tenant.licensed_groups,
+        "group_members": lambda: tenant.group_members(group),
+        "members_with_license_errors": lambda: tenant.members_with_license_errors(group),
+        "assign_group_license": lambda: tenant.assign_group_license(group, [LicenseAssignment(E5)], []),
+        "apply": lambda: tenant.apply([change]),
+    }
+
+    refused: list[str] = []
+    with uow_factory():
+        for name, call in calls.items():
+            try:
+                call()
+            except RemoteCallInTransaction:
+                refused.append(name)
+
+    assert refused == list(calls)
+    assert backend.user("alice@contoso.com") == alice
 
 
 # Side by side

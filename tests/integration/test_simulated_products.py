@@ -1,4 +1,5 @@
-"""The demo's product table is Microsoft's: same sku ids, names and service plans as the CSV."""
+"""The product table (`domain.product_table`, which the catalog, the demo tenant and the tests read)
+is Microsoft's: same sku ids, names and service plans as the CSV."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.product_table import PRODUCT_ROWS
 from storage.catalog_file import load_product_table
 from storage.simulated.products import COMPANY_PLANS, DEMO_PRODUCTS
 
@@ -22,6 +24,20 @@ def test_the_demo_product_matches_microsofts_table(reference_dir: Path, part_num
     assert [(p.id, p.name, p.display_name) for p in demo.service_plans] == [
         (p.id, p.name, p.display_name) for p in known.service_plans
     ]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("part_number", list(PRODUCT_ROWS))
+def test_every_product_of_the_table_matches_microsofts_table(reference_dir: Path, part_number: str) -> None:
+    """Those carried for their names too (the catalog's common products): sku id and name as listed."""
+    known = load_product_table(reference_dir / "m365-product-service-plans.csv")[part_number]
+    row = PRODUCT_ROWS[part_number]
+
+    assert (row.sku_id, row.display_name) == (known.sku_id, known.display_name)
+    if row.service_plans:
+        assert [(p.id, p.name, p.display_name) for p in row.service_plans] == [
+            (p.id, p.name, p.display_name) for p in known.service_plans
+        ]
 
 
 def test_company_plans_are_marked_as_such() -> None:

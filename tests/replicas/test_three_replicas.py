@@ -182,7 +182,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "LEASE_SECONDS": str(LEASE_SECONDS),
             "LOG_LEVEL": "INFO",
         }
-        # The release step, once, before any replica starts (README, Deployment).
+        # The release step, once, before any replica starts (docs/deployment.md).
         subprocess.run(
             [str(Path(sys.executable).with_name("licensebot")), "db", "upgrade"],
             env={**os.environ, "DATABASE_URL": database},

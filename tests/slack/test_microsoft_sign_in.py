@@ -2,7 +2,7 @@
 Microsoft sign-in, whatever its Slack profile says.
 
 The real Bolt app with signed requests against the local fake Slack, and msal against a local fake
-of Microsoft's login endpoints (`tests.fake_login`): an unbound admin is asked to sign in (device code,
+of Microsoft's login endpoints (`tests.fakes.login`): an unbound admin is asked to sign in (device code,
 or in the browser with PKCE through `/auth/microsoft/callback`), a bound one acts as their Entra user
 even after their Slack email changes, a lost role unbinds, `/license signout` forgets, and an
 approval by the same Entra user under a second Slack account is refused.
@@ -39,7 +39,7 @@ from storage.access import SqlBindingStore
 from storage.graph.signin import LoginHttp, MicrosoftSignIn
 from storage.orm import SimRoleAssignmentRow
 from storage.simulated import SimulatedDirectory, demo_subscription_id, demo_user_id
-from tests.fake_login import PUBLIC, TENANT, FakeLogin, Person
+from tests.fakes.login import PUBLIC, TENANT, FakeLogin, Person
 from tests.slack.conftest import (
     FAST,
     SIGNING_SECRET,

@@ -1,9 +1,11 @@
-"""The README's Configuration and Deployment sections and the Dockerfile stay true to the code.
+"""docs/configuration.md, docs/deployment.md, docs/setup.md's permissions, the locks and the
+Dockerfile stay true to the code.
 
 There is no Docker engine where licensebot is developed, so the image is checked by construction:
-what the Dockerfile copies, installs, runs and probes is compared with pyproject.toml, the CLI and
-the HTTP surface. The README's variables, defaults and `licensebot` commands are compared with
-`bot.settings.Settings` and the CLI's parser.
+what the Dockerfile copies, installs, runs and probes is compared with pyproject.toml, the locks in
+requirements/, the CLI and the HTTP surface. The variables and defaults of docs/configuration.md are
+compared with `bot.settings.Settings`, the `licensebot` commands of the README and every docs page
+with the CLI's parser, and the Graph permissions of docs/setup.md with what `licensebot check` asks.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -25,15 +28,27 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from pydantic import SecretStr
 from slack_bolt import App
 
+from bot.check import GRAPH_PERMISSIONS
 from bot.cli import _parser
 from bot.settings import Settings
 from bot.web import create_wsgi_app
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+CONFIGURATION = (DOCS / "configuration.md").read_text(encoding="utf-8")
+DEPLOYMENT = (DOCS / "deployment.md").read_text(encoding="utf-8")
+SETUP = (DOCS / "setup.md").read_text(encoding="utf-8")
+PAGES = {
+    str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    if path.name != "benchmarks.md"  # written by `python3 dev.py bench`; its analysis weighs designs
+}
+"""The README and the docs pages: the `licensebot` commands they show must exist."""
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 DOCKERIGNORE = (ROOT / ".dockerignore").read_text(encoding="utf-8")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -43,10 +58,10 @@ INLINE_CODE = re.compile(r"`([^`\n]+)`")
 WORD = re.compile(r"[a-z][a-z-]*")
 
 
-def section(title: str) -> str:
-    """A `## title` section of the README, up to the next `## ` heading."""
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.MULTILINE | re.DOTALL)
-    assert match, f"the README has no '## {title}' section"
+def section(page: str, title: str) -> str:
+    """A `## title` section of a page, up to the next `## ` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", page, re.MULTILINE | re.DOTALL)
+    assert match, f"the page has no '## {title}' section"
     return match.group(1)
 
 
@@ -55,7 +70,7 @@ def env_name(field: str) -> str:
 
 
 def shown(value: object) -> str:
-    """A default as the README writes it: `300` for 300.0, the value of an enum, `14,3` for a
+    """A default as docs/configuration.md writes it: `300` for 300.0, the value of an enum, `14,3` for a
     list of numbers, `` for none."""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
@@ -76,9 +91,9 @@ def shown(value: object) -> str:
 
 
 def configuration_rows() -> list[tuple[list[str], str]]:
-    """(variable names, default cell) for each row of the Configuration table."""
+    """(variable names, default cell) for each row of the tables of docs/configuration.md."""
     rows = []
-    for line in section("Configuration").splitlines():
+    for line in CONFIGURATION.splitlines():
         if not line.startswith("| `"):
             continue
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -89,13 +104,13 @@ def configuration_rows() -> list[tuple[list[str], str]]:
 def test_every_setting_is_in_the_configuration_table() -> None:
     documented = {name for names, _ in configuration_rows() for name in names}
     missing = sorted(env_name(f) for f in Settings.model_fields if env_name(f) not in documented)
-    assert not missing, f"README, Configuration: add {missing} (bot/settings.py has them)"
+    assert not missing, f"docs/configuration.md: add {missing} (bot/settings.py has them)"
 
 
 def test_the_configuration_table_names_only_settings() -> None:
     known = {env_name(f) for f in Settings.model_fields}
     documented = {name for names, _ in configuration_rows() for name in names}
-    assert documented <= known, f"README, Configuration: {sorted(documented - known)} are no settings"
+    assert documented <= known, f"docs/configuration.md: {sorted(documented - known)} are no settings"
 
 
 def test_the_configuration_table_gives_every_default() -> None:
@@ -104,17 +119,59 @@ def test_the_configuration_table_gives_every_default() -> None:
         written = re.findall(r"`([^`]*)`", cell)
         if cell == "—" or not written:
             # No default, or one computed elsewhere ("the cloud's"): the setting itself is empty.
-            assert defaults == [""] * len(names), f"README, Configuration: {names} default to {defaults}"
+            assert defaults == [""] * len(names), f"docs/configuration.md: {names} default to {defaults}"
         else:
-            assert written == defaults, f"README, Configuration: {names} default to {defaults}, not {written}"
+            assert written == defaults, f"docs/configuration.md: {names} default to {defaults}, not {written}"
 
 
 def test_deployment_names_only_settings() -> None:
     known = {env_name(f) for f in Settings.model_fields}
-    text = section("Deployment")
-    named = {m.group(1) for m in re.finditer(r"`([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:=[^`]*)?`", text)}
-    assert named, "the Deployment section names no variable"
-    assert named <= known, f"README, Deployment: {sorted(named - known)} are no settings"
+    named = {m.group(1) for m in re.finditer(r"`([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:=[^`]*)?`", DEPLOYMENT)}
+    assert named, "docs/deployment.md names no variable"
+    assert named <= known, f"docs/deployment.md: {sorted(named - known)} are no settings"
+
+
+def test_every_configuration_row_is_one_setting_once() -> None:
+    names = [name for names, _ in configuration_rows() for name in names]
+    assert len(names) == len(set(names)), "docs/configuration.md lists a variable twice"
+
+
+# ---- Microsoft Graph permissions --------------------------------------------------------------
+
+
+def permission_rows() -> list[str]:
+    """The permissions of the tables in docs/setup.md's 'Microsoft Graph permissions', as written
+    (`AuditLog.Read.All` alone in the table of optional ones)."""
+    text = section(SETUP, "Microsoft Graph permissions")
+    return [m.group(1) for m in re.finditer(r"^\| `([A-Za-z]+(?:\.[A-Za-z]+)+)` \|", text, re.MULTILINE)]
+
+
+def test_the_required_graph_permissions_are_what_licensebot_check_asks_for() -> None:
+    rows = permission_rows()
+    assert len(rows) == len(set(rows))
+    required = [row for row in rows if row != "AuditLog.Read.All"]
+    assert required == list(GRAPH_PERMISSIONS), (
+        f"docs/setup.md lists {required}, bot/check.py's GRAPH_PERMISSIONS {list(GRAPH_PERMISSIONS)}"
+    )
+    assert "AuditLog.Read.All" in rows, "the optional permission for inactive accounts"
+    assert "AuditLog.Read.All" not in GRAPH_PERMISSIONS, "optional: reclaim works without it"
+
+
+def test_the_readme_names_the_same_graph_permissions() -> None:
+    text = section(PAGES["README.md"], "Microsoft Graph app registration and permissions")
+    named = set(re.findall(r"`([A-Za-z]+(?:\.[A-Za-z]+)+)`", text))
+    assert named == {*GRAPH_PERMISSIONS, "AuditLog.Read.All"}
+
+
+def test_group_license_writes_and_group_reads_have_their_permissions() -> None:
+    """Group-based licensing: the group's own license is written with the permission that writes
+    users' licenses; groups and their members are read with GroupMember.Read.All."""
+    text = section(SETUP, "Microsoft Graph permissions")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w.]+)` \| (.*) \|$", text, re.MULTILINE)}
+    assert "POST /groups/{id}/assignLicense" in rows["LicenseAssignment.ReadWrite.All"]
+    assert "POST /users/{id}/assignLicense" in rows["LicenseAssignment.ReadWrite.All"]
+    for call in ("GET /groups", "/members/microsoft.graph.user", "/membersWithLicenseErrors"):
+        assert call in rows["GroupMember.Read.All"]
 
 
 # ---- Deployment -------------------------------------------------------------------------------
@@ -141,15 +198,15 @@ def test_deployment_names_only_settings() -> None:
         "docker build",
     ],
 )
-def test_the_deployment_section_covers(needed: str) -> None:
-    assert needed in section("Deployment")
+def test_the_deployment_page_covers(needed: str) -> None:
+    assert needed in DEPLOYMENT
 
 
 def test_the_quoted_refusals_are_the_codes() -> None:
     from bot import scheduler, server
     from storage import migrate
 
-    text = " ".join(section("Deployment").split())
+    text = " ".join(DEPLOYMENT.split())
     sqlite_workers = re.search(r'SystemExit\(\s*"([^"]+)"', Path(server.__file__).read_text(encoding="utf-8"))
     assert sqlite_workers
     assert sqlite_workers.group(1) in text
@@ -171,13 +228,13 @@ def options(parser: argparse.ArgumentParser) -> set[str]:
     return {option for action in parser._actions for option in action.option_strings}
 
 
-def readme_commands() -> list[list[str]]:
-    """Every `licensebot …` command line in the README, as tokens after `licensebot`: inline code
+def documented_commands(text: str) -> list[list[str]]:
+    """Every `licensebot …` command line of a page, as tokens after `licensebot`: inline code
     that starts with it, commands in bash and YAML blocks (a `docker run … licensebot licensebot db
     upgrade` names the image first), and exec-form lists such as `["licensebot", "scheduler"]`."""
-    found = [span.split()[1:] for span in INLINE_CODE.findall(README) if span.startswith("licensebot ")]
+    found = [span.split()[1:] for span in INLINE_CODE.findall(text) if span.startswith("licensebot ")]
     found = [tokens for tokens in found if WORD.fullmatch(tokens[0])]  # not `licensebot …`
-    for language, body in FENCE.findall(README):
+    for language, body in FENCE.findall(text):
         if language not in {"bash", "sh", "yaml"}:
             continue
         for line in body.splitlines():
@@ -187,7 +244,7 @@ def readme_commands() -> list[list[str]]:
                     tokens = tokens[1:]
                 if tokens and WORD.fullmatch(tokens[0]):
                     found.append(tokens)
-    for listed in re.findall(r'\[\s*"licensebot"(?:\s*,\s*"[^"]*")*\s*\]', README):
+    for listed in re.findall(r'\[\s*"licensebot"(?:\s*,\s*"[^"]*")*\s*\]', text):
         found.append(json.loads(listed)[1:])
     return found
 
@@ -207,27 +264,31 @@ def flags(tokens: list[str]) -> set[str]:
 
 
 def test_the_command_finder_finds_the_deployment_commands() -> None:
-    found = {" ".join(words(tokens)[:2]) for tokens in readme_commands()}
-    assert {"serve", "scheduler", "db upgrade", "tenant reset", "workflows"} <= found
-    assert any(words(t)[:1] == ["serve"] and "--no-scheduler" in flags(t) for t in readme_commands())
+    found = {" ".join(words(tokens)[:2]) for tokens in documented_commands(DEPLOYMENT)}
+    assert {"serve", "scheduler", "db upgrade", "check"} <= found
+    serve = [t for t in documented_commands(DEPLOYMENT) if words(t)[:1] == ["serve"]]
+    assert any("--no-scheduler" in flags(t) for t in serve)
+    usage = {" ".join(words(tokens)[:2]) for tokens in documented_commands(PAGES["docs/usage.md"])}
+    assert {"serve", "shell", "tenant reset", "workflows", "graph-sim"} <= usage
 
 
-def test_every_licensebot_command_in_the_readme_exists() -> None:
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_every_licensebot_command_in_the_docs_exists(page: str) -> None:
     top = subcommands(_parser())
-    for tokens in readme_commands():
+    for tokens in documented_commands(PAGES[page]):
         said = words(tokens)
         name = said[0]
-        assert name in top, f"README: `licensebot {' '.join(tokens)}`: no `{name}` in bot/cli.py"
+        assert name in top, f"{page}: `licensebot {' '.join(tokens)}`: no `{name}` in bot/cli.py"
         parser = top[name]
         nested = subcommands(parser)
         if nested:
-            assert len(said) > 1, f"README: `licensebot {name}` needs one of {sorted(nested)}"
-            assert said[1] in nested, f"README: `licensebot {name} {said[1]}`: not in bot/cli.py"
+            assert len(said) > 1, f"{page}: `licensebot {name}` needs one of {sorted(nested)}"
+            assert said[1] in nested, f"{page}: `licensebot {name} {said[1]}`: not in bot/cli.py"
             parser = nested[said[1]]
         if name == "graph-sim":  # its options belong to storage.graph_sim.cli
             continue
         unknown = flags(tokens) - options(parser)
-        assert not unknown, f"README: `licensebot {' '.join(tokens)}`: no {sorted(unknown)} in bot/cli.py"
+        assert not unknown, f"{page}: `licensebot {' '.join(tokens)}`: no {sorted(unknown)} in bot/cli.py"
 
 
 # ---- Dockerfile -------------------------------------------------------------------------------
@@ -269,10 +330,8 @@ def test_the_image_is_built_from_what_the_wheel_needs() -> None:
         for source in argument.split()[:-1]
     }
     packages = set(PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
-    assert packages | {"pyproject.toml", PYPROJECT["project"]["readme"]} == copied
+    assert packages | {"pyproject.toml", PYPROJECT["project"]["readme"], "requirements"} == copied
     assert PYPROJECT["build-system"]["build-backend"] == "hatchling.build"
-    run = " ".join(instructions("RUN"))
-    assert "pip install ." in run, "the project, without the `dev` extra"
     assert "[dev]" not in DOCKERFILE
     dependencies = PYPROJECT["project"]["dependencies"]
     assert any(d.startswith("psycopg[binary]") for d in dependencies), (
@@ -281,11 +340,97 @@ def test_the_image_is_built_from_what_the_wheel_needs() -> None:
     assert "apt-get" not in DOCKERFILE
 
 
+def test_the_image_installs_from_the_locks() -> None:
+    """Every package of the image comes from the hashed locks; licensebot itself is built with the
+    locked hatchling and installed without dependencies, so nothing unpinned comes in."""
+    runs = [" ".join(run.split()) for run in instructions("RUN")]
+    joined = " && ".join(runs)
+    steps = [step.strip() for step in joined.split("&&")]
+    pip_installs = [step for step in steps if " install " in step and "/pip " in step]
+    assert pip_installs, "the Dockerfile installs nothing"
+    for step in pip_installs:
+        locked = "--require-hashes -r requirements/" in step
+        own_wheel = "--no-deps" in step and "licensebot-*.whl" in step
+        assert locked or own_wheel, f"unpinned install in the Dockerfile: {step}"
+    assert any("--require-hashes -r requirements/runtime.txt" in step for step in pip_installs)
+    assert any("--require-hashes -r requirements/build.txt" in step for step in pip_installs)
+    assert any("pip wheel --no-deps --no-build-isolation" in step for step in steps)
+    assert not any("--upgrade" in step for step in steps), "an upgrade takes whatever is newest"
+
+
+# ---- the locks --------------------------------------------------------------------------------
+
+
+def locked(name: str) -> dict[str, tuple[str, int]]:
+    """A lock of requirements/: package → (version, number of hashes)."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "requirements" / name).read_text(encoding="utf-8"))
+    pins: dict[str, tuple[str, int]] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        assert not line.startswith("-"), f"requirements/{name}: an option in the lock: {line}"
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})*)", line)
+        assert match, f"requirements/{name}: not a pin with hashes: {line}"
+        pins[canonicalize_name(match.group(1))] = (match.group(2), match.group(3).count("--hash="))
+    return pins
+
+
+LOCKS = ("dev.txt", "runtime.txt", "build.txt")
+
+
+@pytest.mark.parametrize("name", LOCKS)
+def test_every_pin_of_a_lock_has_its_hashes(name: str) -> None:
+    pins = locked(name)
+    assert pins
+    assert not [package for package, (_, hashes) in pins.items() if hashes == 0]
+
+
+def test_the_locks_agree_and_pin_pyproject_within_its_ranges() -> None:
+    dev, runtime, build = (locked(name) for name in LOCKS)
+    for name, lock in (("runtime.txt", runtime), ("build.txt", build)):
+        differ = {p: (v, dev[p][0]) for p, (v, _) in lock.items() if p in dev and dev[p][0] != v}
+        assert not differ, f"requirements/{name} and dev.txt pin {differ}"
+        assert lock.keys() <= dev.keys(), f"dev.txt lacks {sorted(lock.keys() - dev.keys())}"
+    for wanted, lock in (
+        (PYPROJECT["project"]["dependencies"], runtime),
+        (PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"], dev),
+        (PYPROJECT["build-system"]["requires"], build),
+    ):
+        for dependency in map(Requirement, wanted):
+            name = canonicalize_name(dependency.name)
+            assert name in lock, f"{dependency} is not in the lock"
+            assert dependency.specifier.contains(lock[name][0]), f"the lock pins {name}=={lock[name][0]}"
+    assert "hatchling" not in runtime, "the build backend stays out of the image"
+
+
+def test_dev_py_installs_from_the_lock_and_reinstalls_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("dev_script", ROOT / "dev.py")
+    assert spec
+    assert spec.loader
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    assert dev.LOCK == ROOT / "requirements" / "dev.txt"
+    source = (ROOT / "dev.py").read_text(encoding="utf-8")
+    assert '"--require-hashes", "-r", str(LOCK)' in source
+    assert '"--no-deps", "--no-build-isolation", "-e"' in source
+    before = dev._fingerprint()
+    changed = tmp_path / "dev.txt"
+    changed.write_bytes(dev.LOCK.read_bytes() + b"# refreshed\n")
+    monkeypatch.setattr(dev, "LOCK", changed)
+    assert dev._fingerprint() != before, "a new lock must reinstall the environment"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python3 dev.py lint" in ci
+    assert "python3 dev.py test" in ci
+
+
 def test_the_dockerignore_keeps_out_no_source() -> None:
     patterns = [p.strip() for p in DOCKERIGNORE.splitlines() if p.strip() and not p.startswith(("#", "!"))]
     for needed in (".venv", ".git", "**/__pycache__", "**/*.db", ".pytest_cache", ".hypothesis"):
         assert needed in patterns
-    sources = ["pyproject.toml", "README.md"] + [
+    sources = ["pyproject.toml", "README.md", *(f"requirements/{name}" for name in LOCKS)] + [
         str(p.relative_to(ROOT))
         for package in PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
         for p in (ROOT / package).rglob("*")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from domain.audit import AuditEntry, AuditResult
+from domain.catalog import parse_product_table
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ChangeState, OutcomeKind, UserChange
 from domain.model import AdminRole, LicenseAssignment
 from domain.ports import AuditLog, Clock, TenantDirectory, UnitOfWorkFactory
@@ -55,7 +57,7 @@ def change(user: str, before: tuple[LicenseAssignment, ...], *after: LicenseAssi
 def test_fakes_implement_the_ports() -> None:
     clock: Clock = FixedClock()
     tenant: TenantDirectory = directory()
-    uow: UnitOfWorkFactory = InMemoryUnitOfWorkFactory(InMemoryDirectory())
+    uow: UnitOfWorkFactory = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         log: AuditLog = unit.audit
     assert clock is not None
@@ -79,6 +81,26 @@ def test_fixed_clock_is_utc_and_moves_only_when_told() -> None:
 def test_fixed_clock_refuses_naive_times() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         FixedClock(datetime(2025, 3, 3, 9, 0))
+
+
+# -- products --------------------------------------------------------------------------------------
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    "part_number",
+    ["STANDARDPACK", "ENTERPRISEPACK", "ENTERPRISEPREMIUM", "SPE_E5", "DESKLESSPACK", "SHAREPOINTSTORAGE"],
+)
+def test_a_test_product_is_microsofts_with_some_of_its_service_plans(
+    reference_dir: Path, part_number: str
+) -> None:
+    with (reference_dir / "m365-product-service-plans.csv").open(encoding="utf-8") as lines:
+        known = parse_product_table(lines)[part_number]
+    product = make_product(part_number)
+
+    assert (product.sku_id, product.display_name) == (known.sku_id, known.display_name)
+    assert product.service_plans
+    assert {(p.id, p.name) for p in product.service_plans} <= {(p.id, p.name) for p in known.service_plans}
 
 
 # -- InMemoryDirectory -----------------------------------------------------------------------------
@@ -222,7 +244,7 @@ def an_entry(actor: str = "alice@contoso.com") -> AuditEntry:
 
 
 def test_unit_of_work_commit_publishes_and_exit_discards_the_rest() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
 
     with uow() as unit:
         unit.change_sets.add(a_change_set())
@@ -239,7 +261,7 @@ def test_unit_of_work_commit_publishes_and_exit_discards_the_rest() -> None:
 
 
 def test_unit_of_work_rollback_discards_uncommitted_changes() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         unit.change_sets.add(a_change_set())
         unit.rollback()
@@ -252,7 +274,7 @@ def test_unit_of_work_rollback_discards_uncommitted_changes() -> None:
 
 
 def test_unit_of_work_sees_only_what_was_committed_when_it_began() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as reader, uow() as writer:
         writer.change_sets.add(a_change_set())
         writer.commit()
@@ -262,7 +284,7 @@ def test_unit_of_work_sees_only_what_was_committed_when_it_began() -> None:
 
 
 def test_unit_of_work_commits_only_its_own_rows_over_what_others_committed() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as first, uow() as second:
         first.change_sets.add(a_change_set("cs-1"))
         first.audit.record(an_entry("a@contoso.com"))
@@ -278,7 +300,7 @@ def test_unit_of_work_commits_only_its_own_rows_over_what_others_committed() -> 
 def test_the_directory_refuses_to_be_called_inside_a_unit_of_work() -> None:
     """The same rule as the real adapters (DESIGN.md §5): no remote call with a transaction open."""
     tenant = directory()
-    uow = InMemoryUnitOfWorkFactory(tenant)
+    uow = InMemoryUnitOfWorkFactory()
 
     with uow(), pytest.raises(RemoteCallInTransaction):
         tenant.apply([change("alice", (license_of(SKU_E3),), license_of(SKU_E5))])
@@ -291,7 +313,7 @@ def test_the_directory_refuses_to_be_called_inside_a_unit_of_work() -> None:
 
 
 def test_the_notifier_refuses_to_be_called_inside_a_unit_of_work() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     notifier = RecordingNotifier()
 
     with uow(), pytest.raises(RemoteCallInTransaction):
@@ -303,7 +325,7 @@ def test_the_notifier_refuses_to_be_called_inside_a_unit_of_work() -> None:
 
 
 def test_change_set_repository_stores_only_what_is_added_or_saved() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         unit.change_sets.add(a_change_set())
         loaded = unit.change_sets.get("cs-1", for_update=True)
@@ -320,7 +342,7 @@ def test_change_set_repository_stores_only_what_is_added_or_saved() -> None:
 
 
 def test_change_set_repository_refuses_duplicates_and_saving_unknown_ones() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         unit.change_sets.add(a_change_set())
         with pytest.raises(ValueError, match="exists"):
@@ -330,7 +352,7 @@ def test_change_set_repository_refuses_duplicates_and_saving_unknown_ones() -> N
 
 
 def test_change_set_repository_lists_recent_and_by_state() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         for n in range(3):
             unit.change_sets.add(a_change_set(f"cs-{n}", minutes=n))
@@ -348,7 +370,7 @@ def test_change_set_repository_lists_recent_and_by_state() -> None:
 
 
 def test_audit_log_is_append_only_and_lists_newest_first() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         for actor in ("a@contoso.com", "b@contoso.com", "a@contoso.com"):
             unit.audit.record(an_entry(actor))
@@ -360,7 +382,7 @@ def test_audit_log_is_append_only_and_lists_newest_first() -> None:
 
 
 def test_idempotency_key_is_claimed_once() -> None:
-    uow = InMemoryUnitOfWorkFactory(directory())
+    uow = InMemoryUnitOfWorkFactory()
     with uow() as unit:
         assert unit.keys.claim("T1:click", NOW)
         assert not unit.keys.claim("T1:click", NOW)

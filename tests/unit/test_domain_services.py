@@ -96,7 +96,7 @@ def tenant() -> Tenant:
         subscriptions=[make_subscription(p) for p in products],
         roles={email: [role] for email, role in ADMINS.items()},
     )
-    uow = InMemoryUnitOfWorkFactory(directory)
+    uow = InMemoryUnitOfWorkFactory()
     clock = FixedClock()
     return Tenant(directory, uow, clock, Licensing(uow, directory, clock, ProductCatalog()))
 

@@ -69,7 +69,7 @@ def tenant() -> Tenant:
         roles={ADMIN: [AdminRole.LICENSE]},
     )
     directory.page_size = 2  # several pages, whatever the tenant
-    uow = InMemoryUnitOfWorkFactory(directory)
+    uow = InMemoryUnitOfWorkFactory()
     licensing = Licensing(uow, directory, clock, ProductCatalog())
     return Tenant(directory, uow, clock, licensing, Waste(licensing))
 

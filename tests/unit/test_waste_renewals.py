@@ -87,7 +87,7 @@ def test_no_alert_before_a_threshold_without_unused_seats_or_for_an_inactive_sub
 def test_one_alert_per_threshold_across_restarts_and_replicas() -> None:
     clock = FixedClock()
     directory = e3_tenant(clock, renews_in=timedelta(days=10))
-    uow = InMemoryUnitOfWorkFactory(directory)
+    uow = InMemoryUnitOfWorkFactory()
     first, second = replica(directory, uow, clock), replica(directory, uow, clock)
 
     alerts = [r for s in (first, second, first) for r in s.tick().renewals]
@@ -109,7 +109,7 @@ def test_one_alert_per_threshold_across_restarts_and_replicas() -> None:
 def test_a_first_look_finding_both_thresholds_crossed_sends_only_the_nearest() -> None:
     clock = FixedClock()
     directory = e3_tenant(clock, renews_in=timedelta(days=2))
-    subscriptions = replica(directory, InMemoryUnitOfWorkFactory(directory), clock)
+    subscriptions = replica(directory, InMemoryUnitOfWorkFactory(), clock)
 
     sent = [r.renewal.days for r in subscriptions.tick().renewals if r.renewal]
     clock.advance(timedelta(hours=1))
@@ -121,7 +121,7 @@ def test_a_first_look_finding_both_thresholds_crossed_sends_only_the_nearest() -
 def test_no_thresholds_no_alerts_and_no_extra_read() -> None:
     clock = FixedClock()
     directory = e3_tenant(clock, renews_in=timedelta(days=2))
-    uow = InMemoryUnitOfWorkFactory(directory)
+    uow = InMemoryUnitOfWorkFactory()
     catalog = ProductCatalog()
     quiet = Subscriptions(
         uow,

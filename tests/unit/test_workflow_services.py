@@ -110,7 +110,7 @@ def world(*, tasks: bool = False, notifier: RecordingNotifier | None = None, e5_
         },
     )
     clock = FixedClock()
-    uow = InMemoryUnitOfWorkFactory(directory)
+    uow = InMemoryUnitOfWorkFactory()
     commerce = InMemoryCommerce(directory, clock, tasks=tasks)
     notifier = notifier or RecordingNotifier()
     catalog = ProductCatalog()

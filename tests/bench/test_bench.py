@@ -1,7 +1,9 @@
 """Smoke test of the benchmarks (bench/): each one runs with tiny sizes and produces its table.
 
 No timing is asserted: the numbers depend on the machine. What is checked is that every benchmark
-still drives the code it measures, and that what it checks about correctness holds.
+still drives the code it measures, and that what it checks about correctness holds. A folder of its
+own, not tests/unit: most benchmarks start real processes (`licensebot serve`, `graph-sim`) and take
+seconds each.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class Tenant:
             subscriptions=[make_subscription(p) for p in products],
             roles={ADMIN: [AdminRole.LICENSE]},
         )
-        self.uow = InMemoryUnitOfWorkFactory(self.directory)
+        self.uow = InMemoryUnitOfWorkFactory()
         self.clock = FixedClock()
         self.licensing = Licensing(
             self.uow, self.directory, self.clock, ProductCatalog(), undo_ttl=timedelta(minutes=30)

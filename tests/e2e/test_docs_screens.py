@@ -1,10 +1,10 @@
-"""The README's screens stay what the shell prints.
+"""The screens of the README and docs/usage.md stay what the shell prints.
 
-The "Quickstart" and "What it looks like" sections show shell sessions (blocks that start with
-`you>` or `── licensebot`). `SCRIPT` is the one session they come from, run here on a fresh demo
-tenant; each block must appear in its output line for line, in order. Times, dates and ids differ
-from run to run and are compared as placeholders; a line `⋮` in a block stands for lines left out
-of the README.
+The README's "Quickstart" and docs/usage.md's "What it looks like" show shell sessions (blocks that
+start with `you>` or `── licensebot`). `SCRIPT` is the one session they come from, run here on a
+fresh demo tenant; each block must appear in its output line for line, in order. Times, dates and
+ids differ from run to run and are compared as placeholders; a line `⋮` in a block stands for lines
+left out of the page.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.shell import run_shell
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+USAGE = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
 
 SCRIPT = (
     "/license replace @alice E5",
@@ -57,21 +58,28 @@ VOLATILE = (
 )
 
 
-def section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.MULTILINE | re.DOTALL)
-    assert match, f"the README has no '## {title}' section"
+def section(page: str, title: str) -> str:
+    """A `## title` section of a page, up to the next `## ` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", page, re.MULTILINE | re.DOTALL)
+    assert match, f"the page has no '## {title}' section"
     return match.group(1)
 
 
-def screens() -> list[str]:
-    """The README's shell screens: fenced blocks that show a session, not commands to run."""
-    blocks = [
+def session_blocks(text: str) -> list[str]:
+    """Fenced blocks that show a session, not commands to run."""
+    return [
         body
-        for title in ("Quickstart", "What it looks like")
-        for language, body in FENCE.findall(section(title))
+        for language, body in FENCE.findall(text)
         if not language and body.lstrip().startswith(("you> ", "── licensebot"))
     ]
-    assert len(blocks) >= 5, "the README shows the main screens"
+
+
+def screens() -> list[str]:
+    """The shell screens of the README's Quickstart and of docs/usage.md's "What it looks like"."""
+    quickstart = session_blocks(section(README, "Quickstart"))
+    assert len(quickstart) == 1, "the README's Quickstart shows one screen"
+    blocks = quickstart + session_blocks(section(USAGE, "What it looks like"))
+    assert len(blocks) >= 5, "the README and docs/usage.md show the main screens"
     return blocks
 
 
@@ -103,9 +111,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.parametrize("screen", screens(), ids=lambda s: s.strip().splitlines()[0][:40])
-def test_each_readme_screen_is_what_the_shell_prints(session: str, screen: str) -> None:
+def test_each_screen_is_what_the_shell_prints(session: str, screen: str) -> None:
     assert pattern_of(screen).search(session), (
-        f"the README screen\n{screen}\nis not in the output of the scripted session:\n{session}"
+        f"the screen\n{screen}\nis not in the output of the scripted session:\n{session}"
     )
 
 
@@ -121,12 +129,12 @@ def test_the_screens_cover_the_main_surfaces() -> None:
         "*Workflows in flight*",
         "*Waiting on me*",
     ):
-        assert surface in shown, f"the README shows no {surface!r}"
+        assert surface in shown, f"docs/usage.md shows no {surface!r}"
 
 
-def test_the_readme_names_the_script_its_screens_come_from() -> None:
-    intro = section("What it looks like")
-    assert "tests/e2e/test_readme_screens.py" in intro
+def test_the_usage_page_names_the_script_its_screens_come_from() -> None:
+    intro = section(USAGE, "What it looks like")
+    assert "tests/e2e/test_docs_screens.py" in intro
     assert ":add-users 60" in intro
 
 
