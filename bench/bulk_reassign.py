@@ -300,7 +300,7 @@ def run_licensebot(
         client = GraphClient(config, token_provider(config), transport=_TimingTransport(result.write_rtts))
         directory = GraphDirectory(client, cloud=config.cloud)
         container = bootstrap(settings, directory=directory)
-        licensing = container.services.licensing
+        licensing = container.services.licenses.changes
         deadline = time.monotonic() + params.time_limit_seconds
         started = time.perf_counter()
 

@@ -127,7 +127,7 @@ def _measure(url: str, size: int) -> _Run:
             csv_bytes = len(upload.content)
         tracemalloc.start()
         baseline = tracemalloc.get_traced_memory()[0]
-        report = services.waste.report(LicenseReport(ADMIN_EMAIL))
+        report = services.licenses.waste.report(LicenseReport(ADMIN_EMAIL))
         with io.TextIOWrapper(io.BufferedWriter(_Discard()), encoding="utf-8", newline="") as out:
             users = write_report(out, report.products, report.pages)
         peak = tracemalloc.get_traced_memory()[1] - baseline

@@ -142,7 +142,7 @@ def measure_ticks(params: Params, folder: Path, log: Log) -> list[_TickRun]:
         directory = GraphDirectory(client, cloud=config.cloud)
         container = bootstrap(settings, directory=directory)
         clock = SystemClock()
-        licensing = container.services.licensing
+        licensing = container.services.licenses.changes
         subscriptions = Subscriptions(
             container.uow,
             directory,

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import SystemClock
 from bot.settings import ConfigurationError, Settings, TenantBackend
 from bot.sign_in import build_access
+from domain.application.licensing import Licensing
+from domain.application.use_cases import LicenseUseCases
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
 from domain.prices import Prices
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
-from domain.waste_service import Waste
 from domain.workflows import WaitingOn
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, Timing, WorkflowSections
@@ -112,7 +112,8 @@ def bootstrap(
     catalog = ProductCatalog(known)
     uow = SqlUnitOfWorkFactory(sessions)
     directory = directory or _directory(settings, sessions, clock, catalog)
-    licensing = Licensing(
+    prices = _prices(settings)
+    licenses = LicenseUseCases.build(
         uow,
         directory,
         clock,
@@ -121,29 +122,31 @@ def bootstrap(
         undo_ttl=timedelta(minutes=settings.undo_ttl_minutes),
         lease_ttl=timedelta(seconds=settings.lease_seconds),
         owner=process_owner(),
+        prices=prices,
     )
     users, updates = SlackUsers(), MessageUpdates()  # one of each per process, shared by every request
     notifier = build_notifier(settings, users, updates)
-    prices = _prices(settings)
-    subscriptions = build_subscriptions(settings, sessions, clock, catalog, uow, licensing, notifier, prices)
+    subscriptions = build_subscriptions(
+        settings, sessions, clock, catalog, uow, directory, licenses.changes, notifier, prices
+    )
     token = settings.slack_bot_token.get_secret_value()
     slack = WebClient(token=token, base_url=settings.slack_api_url) if token else None
     access = build_access(
         settings,
-        licensing=licensing,
+        authorization=licenses.authorization,
+        directory=directory,
         sessions=sessions,
         clock=clock,
         slack=slack,
         http=login_http,
     )
     services = Services(
-        licensing=licensing,
+        licenses=licenses,
         subscriptions=subscriptions,
         workflows=workflow_provider(subscriptions),
         slack_users=users,
         message_updates=updates,
         access=access.access,
-        waste_service=Waste(licensing, prices=prices),
         # R21: a group being processed is read at most once per poll interval.
         timing=Timing(group_poll_interval=settings.poll_interval_seconds),
     )
@@ -185,6 +188,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
     clock: Clock,
     catalog: ProductCatalog,
     uow: SqlUnitOfWorkFactory,
+    directory: TenantDirectory,
     licensing: Licensing,
     notifier: SlackNotifier,
     prices: Prices | None = None,
@@ -207,7 +211,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
         )
     subscriptions = Subscriptions(
         uow,
-        licensing.directory,
+        directory,
         clock,
         catalog,
         licensing=licensing,

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.bootstrap import Container
-from domain.applier import change_set_lease
+from domain.application.applier import change_set_lease
 from domain.changes import ChangeState
 from domain.ports import Clock, Notifier, UnitOfWorkFactory
 from domain.subscriptions import Subscriptions, TickReport
@@ -260,4 +260,4 @@ def one_scheduler_lock(container: Container) -> OneSchedulerLock | None:
     if not settings.is_sqlite:
         return None
     ttl = timedelta(seconds=max(3 * settings.poll_interval_seconds, 60.0))
-    return OneSchedulerLock(container.uow, container.clock, container.services.licensing.process, ttl)
+    return OneSchedulerLock(container.uow, container.clock, container.services.licenses.changes.process, ttl)

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import ConfigurationError, Settings
 from domain.access import Access, AdminBinding, EntraStanding, SignedIn, SlackAccount
+from domain.application.authorization import Authorization
 from domain.model import AdminRole, User
 from domain.ports import Clock, TenantDirectory
-from domain.services import Licensing
 from handlers.admission import SignInNotices
 from storage.access import SqlBindingStore, SqlSignInFlows
 from storage.graph.signin import LoginHttp, MicrosoftSignIn, SignInConfig
@@ -63,7 +63,8 @@ def sign_in_config(settings: Settings) -> SignInConfig:
 def build_access(
     settings: Settings,
     *,
-    licensing: Licensing,
+    authorization: Authorization,
+    directory: TenantDirectory,
     sessions: sessionmaker[Session],
     clock: Clock,
     slack: WebClient | None,
@@ -72,7 +73,7 @@ def build_access(
     """`Access` as configured; with `ADMIN_BINDING=entra`, the sign-in that binds (told to people in
     Slack through `slack`)."""
     if settings.admin_binding is AdminBinding.EMAIL:
-        return Wired(Access(licensing.refuse), None)
+        return Wired(Access(authorization.refuse), None)
     holder: list[Access] = []
     notices = SignInNotices(slack)
 
@@ -89,10 +90,10 @@ def build_access(
         http=http,
     )
     access = Access(
-        licensing.refuse,
+        authorization.refuse,
         bindings=SqlBindingStore(sessions),
         sign_in=sign_in,
-        standing=_standing(licensing.directory),
+        standing=_standing(directory),
         clock=clock,
     )
     holder.append(access)

@@ -15,8 +15,8 @@ from typing import Any
 
 from domain.assignment_states import assignment_state_error
 from domain.catalog import short_name
-from domain.changes import ChangeKind, ChangeOutcome, OutcomeKind, UserChange
-from domain.errors import ChangeConflict, DomainError, NothingToChange, ServicePlanConflict
+from domain.changes import ChangeKind, UserChange
+from domain.errors import DomainError, NothingToChange, ServicePlanConflict
 from domain.model import (
     NO_ERROR,
     AssignmentError,
@@ -27,7 +27,6 @@ from domain.model import (
     User,
     licenses_by_sku,
 )
-from domain.ports import TenantDirectory
 from domain.rules import check_assignable, find_conflict, merge_disabled_plans
 from domain.wording import quoted
 
@@ -37,7 +36,6 @@ __all__ = [
     "GROUP_PREFIX",
     "AmbiguousGroup",
     "GroupPreview",
-    "GroupWrites",
     "MemberLicense",
     "UnknownGroup",
     "group_as_target",
@@ -167,41 +165,6 @@ def group_as_target(group: Group) -> User:
         display_name=group.display_name,
         licenses=group.licenses,
     )
-
-
-class GroupWrites:
-    """The `TenantDirectory.apply` contract for groups: each change's target is a group, written
-    with the group's own `assignLicense` (add and remove in one call). A group already in the
-    `after` state is not written; one in neither state was changed by someone else and is left."""
-
-    def __init__(self, directory: TenantDirectory) -> None:
-        self._directory = directory
-
-    def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:  # noqa: ARG002 (always read first: one group)
-        groups = self._directory.groups_by_id([change.user_id for change in changes])
-        outcomes: list[ChangeOutcome] = []
-        for change in changes:
-            group = groups.get(change.user_id)
-            if group is None:
-                outcomes.append(ChangeOutcome.failed(change.user_id, UnknownGroup(change.display_name)))
-                continue
-            state = change.state_of(group.licenses)
-            if state == "after":
-                outcomes.append(ChangeOutcome(group.id, OutcomeKind.ALREADY_APPLIED, licenses=group.licenses))
-                continue
-            if state == "other":
-                conflict = ChangeConflict(f"The group {group.display_name}")
-                outcomes.append(
-                    ChangeOutcome(group.id, OutcomeKind.CONFLICT, conflict.message, licenses=group.licenses)
-                )
-                continue
-            try:
-                written = self._directory.assign_group_license(group.id, change.add, change.remove)
-            except DomainError as refusal:
-                outcomes.append(ChangeOutcome.failed(group.id, refusal))
-                continue
-            outcomes.append(ChangeOutcome(group.id, OutcomeKind.APPLIED, licenses=written.licenses))
-        return outcomes
 
 
 def member_error(

@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from domain.application.authorization import Authorization, Requester, audit_target
+from domain.application.licensing import Licensing
+from domain.application.lookups import HOLDERS_PREFIX
 from domain.audit import AuditResult
 from domain.catalog import KnownProduct, ProductCatalog, short_name
 from domain.changes import ChangeState
@@ -57,7 +60,6 @@ from domain.ports import (
 )
 from domain.prices import Prices
 from domain.rules import check_in_organization
-from domain.services import HOLDERS_PREFIX, Licensing, Requester, audit_target
 from domain.waste import RENEWAL_ALERT_DAYS, renewal_text, renewals_due, waste_line, waste_summary
 from domain.wording import plural
 from domain.workflow_engine import WorkflowEngine
@@ -160,6 +162,7 @@ class Subscriptions:
         self._clock = clock
         self._catalog = catalog
         self._licensing = licensing
+        self._authorization = Authorization(uow, directory, clock)
         self._notifier = notifier
         self._settings = settings or WorkflowSettings()
         self._stopping = threading.Event()
@@ -332,13 +335,13 @@ class Subscriptions:
         except ValueError as unknown:
             raise DomainError(f"Unknown step or choice: {unknown}.", "Use the workflow's buttons.") from None
         action = f"{choice.label} at “{step.label}”"
-        asker = self._licensing.identify(cmd.requester)
+        asker = self._authorization.identify(cmd.requester)
         with self._uow() as uow:
             seen = self._engine.load(uow, cmd.workflow_id)
         tenant = self._read_for(seen, choice)
         with self._uow() as uow:
             workflow = self._engine.load(uow, cmd.workflow_id, for_update=True)
-            requester = self._licensing.authorize(
+            requester = self._authorization.authorize(
                 uow, asker, Permission.MANAGE_SUBSCRIPTIONS, action, cmd.correlation_id
             )
             if requester.name.casefold() != workflow.requested_by.casefold():
@@ -367,7 +370,7 @@ class Subscriptions:
         """R13: a different admin with Global or Billing admin approves; refused while users would
         lose access unless `accept_loss_of_access`. Two approvers at once, or a double click,
         cancel once: the workflow and the approval are locked and their state checked."""
-        asker = self._licensing.identify(cmd.requester)
+        asker = self._authorization.identify(cmd.requester)
         with self._uow() as uow:
             found = uow.approvals.get(cmd.approval_id)
         losing = self._users_losing_access(found.subscription_id) if found is not None else 0
@@ -377,7 +380,7 @@ class Subscriptions:
             now = self._clock.now()
             expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
             if expired is None:
-                approver = self._licensing.authorize(
+                approver = self._authorization.authorize(
                     uow, asker, Permission.APPROVE, action, cmd.correlation_id
                 )
                 try:
@@ -423,11 +426,11 @@ class Subscriptions:
 
     def reject(self, cmd: RejectCancellation) -> WorkflowStatus:
         """An approver says no, or the requester withdraws: the cancellation stops."""
-        asker = self._licensing.identify(cmd.requester)
+        asker = self._authorization.identify(cmd.requester)
         with self._uow() as uow:
             approval, workflow = self._load_approval(uow, cmd.approval_id)
             action = f"reject: {approval.action}"
-            who = self._licensing.authorize(uow, asker, Permission.READ, action, cmd.correlation_id)
+            who = self._authorization.authorize(uow, asker, Permission.READ, action, cmd.correlation_id)
             now = self._clock.now()
             expired = self._expire(uow, workflow, approval, now) if approval.expire_if_due(now) else None
             if expired is None:
@@ -460,7 +463,7 @@ class Subscriptions:
     def mark_task_done(self, cmd: MarkTaskDone) -> WorkflowStatus:
         """An admin says the admin-center task is done: the directory is checked at once, and the
         step completes only if it shows the result (R19)."""
-        asker = self._licensing.identify(cmd.requester)
+        asker = self._authorization.identify(cmd.requester)
         with self._uow() as uow:
             found = uow.tasks.get(cmd.task_id)
             if found is None:
@@ -470,7 +473,7 @@ class Subscriptions:
         with self._uow() as uow:
             workflow = self._engine.load(uow, found.workflow_id, for_update=True)
             action = f"mark done: {found.title}"
-            requester = self._licensing.authorize(
+            requester = self._authorization.authorize(
                 uow, asker, Permission.MANAGE_SUBSCRIPTIONS, action, cmd.correlation_id
             )
             task = uow.tasks.get(cmd.task_id, for_update=True)
@@ -521,7 +524,7 @@ class Subscriptions:
 
     def status(self, requester: str, workflow_id: str | None = None) -> list[WorkflowStatus]:
         """One workflow, or those in flight followed by the latest finished ones."""
-        self._licensing.authorize_now(requester, Permission.READ, "show workflows")
+        self._authorization.authorize_now(requester, Permission.READ, "show workflows")
         with self._uow() as uow:
             if workflow_id:
                 return [self._engine.status(uow, self._engine.load(uow, workflow_id))]
@@ -532,13 +535,13 @@ class Subscriptions:
 
     def in_flight(self, requester: str) -> list[WorkflowStatus]:
         """Workflows not finished, oldest first (App Home, `/subscription status`)."""
-        self._licensing.authorize_now(requester, Permission.READ, "show workflows")
+        self._authorization.authorize_now(requester, Permission.READ, "show workflows")
         with self._uow() as uow:
             return [self._engine.status(uow, w) for w in _in_flight(uow)]
 
     def waiting_on(self, user: str) -> WaitingOn:
         """What waits on this admin (App Home): approvals they may decide, their tasks, their choices."""
-        me = self._licensing.authorize_now(user, Permission.READ, "show what waits on me")
+        me = self._authorization.authorize_now(user, Permission.READ, "show what waits on me")
         with self._uow() as uow:
             now, mine = self._clock.now(), me.name.casefold()
             approver = bool(me.roles & Permission.APPROVE.roles)
@@ -1153,7 +1156,7 @@ class Subscriptions:
     # Small helpers
 
     def _authorize(self, email: str, action: str, correlation_id: str, *, target: str = "") -> Requester:
-        return self._licensing.authorize_now(
+        return self._authorization.authorize_now(
             email, Permission.MANAGE_SUBSCRIPTIONS, action, correlation_id, target=target
         )
 
@@ -1181,7 +1184,7 @@ class Subscriptions:
         target: str = "",
     ) -> None:
         """R20, as for every refusal: `target` is the product, subscription, users or workflow."""
-        self._licensing.audit_refusal(uow, email, action, refusal, correlation_id, target=target)
+        self._authorization.audit_refusal(uow, email, action, refusal, correlation_id, target=target)
 
     def _load_approval(self, uow: UnitOfWork, approval_id: str) -> tuple[Approval, Workflow]:
         """Lock the workflow, then the approval: the same order everywhere, so no deadlock."""

@@ -21,6 +21,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import ClassVar
 
+from domain.application.applier import change_set_lease
+from domain.application.licensing import Licensing
+from domain.application.lookups import HOLDERS_PREFIX
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import KnownProduct, ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState
@@ -36,7 +39,6 @@ from domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from domain.services import HOLDERS_PREFIX, Licensing, change_set_lease
 from domain.wording import plural
 from domain.workflows import (
     Approval,

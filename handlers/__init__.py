@@ -16,7 +16,7 @@ def register(app: App, services: Services, *, signing_secret: str) -> None:
     Forms carry metadata sealed with a key derived from `signing_secret`.
     """
     seal = FormSeal(signing_secret)
-    requests.register(app, services.licensing)
+    requests.register(app, services.licenses.deliveries)
     error_handler.register(app)
     inbound.register(app)
     admission.register(app, services)

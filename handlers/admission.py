@@ -36,7 +36,7 @@ _ACCESS = "access"
 
 
 def register(app: App, services: Services) -> None:
-    access = services.access or Access(services.licensing.refuse)
+    access = services.access or Access(services.licenses.authorization.refuse)
     app.middleware(_admission(access, services.slack_users))
 
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from slack_bolt import BoltContext
 
 from domain.access import Access
-from domain.services import Licensing
+from domain.application.use_cases import LicenseUseCases
 from domain.subscriptions import Subscriptions
-from domain.waste_service import Waste
 from handlers.message_updates import MessageUpdates
 from handlers.slack_directory import SlackUsers
 
@@ -80,7 +79,8 @@ class Timing:
 class Services:
     """The use-case services the listeners call; the composition root (`bot/`) builds them."""
 
-    licensing: Licensing
+    licenses: LicenseUseCases
+    """The license use cases: changes, queries, history, groups, waste, authorization, deliveries."""
     subscriptions: Subscriptions | None = None
     """The subscription workflows (`/subscription buy|seats|switch|upgrade|cancel|status` and their
     buttons); without it those forms say the bot is not set up for them."""
@@ -94,19 +94,13 @@ class Services:
     the process (built from `timing` when not given)."""
     access: Access | None = None
     """Who may act for whom (R24); without it, Slack accounts are admitted by their confirmed
-    profile email, refusals audited through `licensing`."""
-    waste_service: Waste | None = None
-    """Reclaim and the license report (R22); built on `licensing` when not given."""
+    profile email, refusals audited through `licenses.authorization`."""
 
     def __post_init__(self) -> None:
         if self.message_updates is None:
             object.__setattr__(
                 self, "message_updates", MessageUpdates(interval=self.timing.progress_interval)
             )
-
-    @property
-    def waste(self) -> Waste:
-        return self.waste_service or Waste(self.licensing)
 
 
 def correlation_id(context: BoltContext) -> str:

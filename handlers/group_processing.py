@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 
+from domain.application.group_changes import GroupChanges
+from domain.application.results import GroupOverview
 from domain.changes import ChangeSet, ItemStatus
 from domain.errors import DomainError
 from domain.model import ProcessingState
-from domain.services import GroupOverview, Licensing
 from handlers.blocks import group_processing, member_errors, result_buttons, result_note
 from handlers.blocks.groups import SHOWN_MEMBER_ERRORS
 from handlers.blocks.text import escape
@@ -60,7 +61,7 @@ POLLS = GroupPolls()
 
 @dataclass
 class GroupFollower:
-    licensing: Licensing
+    groups: GroupChanges
     surface: Surface
     ts: str
     timing: Timing
@@ -77,7 +78,7 @@ class GroupFollower:
         while True:
             self.polls.wait_turn(change_set.group_id, self.timing.group_poll_interval, self.sleep)
             try:
-                status = self.licensing.group_processing(change_set.group_id)
+                status = self.groups.group_processing(change_set.group_id)
             except DomainError as error:
                 log.warning("could not read a group being processed", extra={"error": error.problem})
                 status = None

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.application.lookups import HOLDERS_PREFIX
 from domain.changes import REFERENCE_LENGTH, ChangeKind
 from domain.errors import InvalidCommand
 from domain.group_licensing import GROUP_PREFIX
-from domain.services import HOLDERS_PREFIX
 from domain.wording import quoted
 from domain.workflows import EVERYONE
 from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND

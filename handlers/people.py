@@ -21,8 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from domain.access import SlackAccount
+from domain.application.lookups import HOLDERS_PREFIX
 from domain.errors import InvalidCommand, UnknownRequester, UnknownUser
-from domain.services import HOLDERS_PREFIX
 from handlers.parsing import Target, TargetKind
 from handlers.slack_directory import SlackUsers
 

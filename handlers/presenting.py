@@ -17,8 +17,8 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from domain.application.licensing import Licensing
 from domain.changes import ChangeSet, ChangeState
-from domain.services import Licensing
 from domain.transactions import forbid_remote_call
 from handlers.blocks import (
     Message,

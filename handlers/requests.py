@@ -26,7 +26,7 @@ from typing import Any
 from slack_bolt import App, Args, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 
-from domain.services import Licensing
+from domain.application.deliveries import Deliveries
 from handlers.admission import people
 from handlers.blocks import Message
 from handlers.context import CLAIM_DELIVERY, CORRELATION_ID, OPEN_VIEW, correlation_id
@@ -157,9 +157,9 @@ def _user_id(body: Mapping[str, Any]) -> str:
     return str(event.get("user") or "")
 
 
-def register(app: App, licensing: Licensing) -> None:
+def register(app: App, deliveries: Deliveries) -> None:
     app.middleware(correlate)
-    app.middleware(_delivery_claim(licensing))
+    app.middleware(_delivery_claim(deliveries))
 
 
 def acknowledge_first(listen: Callable[..., object], work: Listener) -> None:
@@ -216,13 +216,13 @@ def first_delivery(context: BoltContext) -> bool:
     return False
 
 
-def _delivery_claim(licensing: Licensing) -> Callable[..., None]:
+def _delivery_claim(deliveries: Deliveries) -> Callable[..., None]:
     def remember_delivery(
         context: BoltContext, body: dict[str, Any], request: BoltRequest, next: Callable[[], None]
     ) -> None:
         """Gives the listener a claim on the request's key, to call after its ack."""
         key = delivery_key(body)
-        context[CLAIM_DELIVERY] = lambda: licensing.first_delivery(key)
+        context[CLAIM_DELIVERY] = lambda: deliveries.first_delivery(key)
         retry = request.headers.get("x-slack-retry-num")
         if retry:
             log.info(

@@ -40,7 +40,9 @@ def register(app: App, services: Services) -> None:
 
 class _Buttons:
     def __init__(self, services: Services) -> None:
-        self._licensing = services.licensing
+        self._licensing = services.licenses.changes
+        self._history = services.licenses.history
+        self._groups = services.licenses.groups
         self._interval = services.timing.progress_interval
         self._updates = services.message_updates
         self._timing = services.timing
@@ -77,7 +79,7 @@ class _Buttons:
         replies.finish(done, ts)
         if done.group_id:
             # R21: Microsoft 365 processes the members afterwards; the message follows it.
-            follow_in_background(GroupFollower(self._licensing, surface, ts, self._timing), done)
+            follow_in_background(GroupFollower(self._groups, surface, ts, self._timing), done)
 
     def cancel_change(self, request: Request) -> None:
         surface = request.surface(self._updates)
@@ -97,13 +99,13 @@ class _Buttons:
 
     def retry_failed(self, request: Request) -> None:
         def start(change_set_id: str, requester: str, reference: str) -> ChangeSet:
-            return self._licensing.retry_failed(RetryFailed(change_set_id, requester, reference))
+            return self._history.retry_failed(RetryFailed(change_set_id, requester, reference))
 
         self._follow_up(request, start=start)
 
     def undo_change(self, request: Request) -> None:
         def start(change_set_id: str, requester: str, reference: str) -> ChangeSet:
-            return self._licensing.request_undo(UndoChange(change_set_id, requester, reference))
+            return self._history.request_undo(UndoChange(change_set_id, requester, reference))
 
         self._follow_up(request, start=start)
 

@@ -27,14 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    licensing = services.licensing
+    queries = services.licenses.queries
 
     def product_chosen(request: Request) -> None:
         view = request.body.get("view") or {}
         request.errors_in_form(str(view["id"]))
         metadata = str(view.get("private_metadata") or "")
         seal.open(metadata, user_id=request.user_id)
-        products = licensing.list_subscriptions(ListSubscriptions(request.requester)).products
+        products = queries.list_subscriptions(ListSubscriptions(request.requester)).products
         wanted = str((request.action.get("selected_option") or {}).get("value") or "")
         chosen = next((p for p in products if p.sku_id == wanted), None)
         if chosen is None:

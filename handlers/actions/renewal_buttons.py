@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from slack_bolt import App
 
+from domain.application.deliveries import Deliveries
 from domain.commands import ChangeSeats
 from domain.errors import DomainError
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.blocks.text import escape
 from handlers.blocks.waste import parse_renewal_value, renewal_answered
@@ -29,15 +29,15 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.licensing, services.subscriptions)
+    buttons = _Buttons(services.licenses.deliveries, services.subscriptions)
     pressed: Mapping[str, Listener] = {RENEWAL_REDUCE: buttons.reduce, RENEWAL_NOT_NOW: buttons.not_now}
     for action_id, listener in pressed.items():
         acknowledge_first(app.action(action_id), listener)
 
 
 class _Buttons:
-    def __init__(self, licensing: Licensing, subscriptions: Subscriptions) -> None:
-        self._licensing = licensing
+    def __init__(self, deliveries: Deliveries, subscriptions: Subscriptions) -> None:
+        self._deliveries = deliveries
         self._subscriptions = subscriptions
 
     def reduce(self, request: Request) -> None:
@@ -48,7 +48,7 @@ class _Buttons:
         requester = request.requester
         # A double click starts one workflow: the click is claimed per person, so someone refused
         # (the workflow checks for a Global or Billing admin) leaves the buttons to the others.
-        if not self._licensing.first_delivery(f"{key}:reduce:{requester.casefold()}"):
+        if not self._deliveries.first_delivery(f"{key}:reduce:{requester.casefold()}"):
             request.reply(workflow_notice(DomainError("You answered this renewal alert already.")))
             return
         status = self._subscriptions.change_seats(

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, PlainTextObject
 
+from domain.application.results import GroupOverview
 from domain.changes import ChangeKind, ChangeSet, ItemStatus, reference_of
 from domain.group_licensing import AmbiguousGroup, GroupPreview, member_error
 from domain.model import LicenseAssignment, ProcessingState, Product, User
-from domain.services import GroupOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import clip, escape, plural, shorten_list
 from handlers.ids import PICK_GROUP

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from domain.application.results import HomeOverview
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import COMMON_PRODUCTS, short_name
 from domain.model import Group, Product, Subscription, SubscriptionStatus
-from domain.services import HomeOverview
 from handlers.blocks.message import Message, context, divider, header, section, sections
 from handlers.blocks.text import (
     VIEW_MAX_BLOCKS,

@@ -21,9 +21,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from domain.application.results import UserServices
 from domain.changes import ChangeKind
 from domain.model import Product, ServicePlan
-from domain.services import UserServices
 from handlers.blocks.message import Message, context, section
 from handlers.blocks.text import (
     CHECKBOX_OPTIONS_LIMIT,

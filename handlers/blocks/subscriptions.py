@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
+from domain.application.results import SubscriptionOverview
 from domain.catalog import COMMON_PRODUCTS
 from domain.model import Group, Product, Subscription, SubscriptionStatus
-from domain.services import SubscriptionOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import bar, clip, escape, plural, short_alias, shorten_list, through_groups
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 from slack_sdk.models.blocks import Block
 
+from domain.application.results import UserOverview
 from domain.assignment_states import assignment_state_error
 from domain.model import AssignmentError, LicenseAssignment, LicenseState, Product, User
-from domain.services import UserOverview
 from handlers.blocks.message import Message, context, header, message, section, sections
 from handlers.blocks.text import clip, code, escape, plural, short_alias, shorten_list
 

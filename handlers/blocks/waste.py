@@ -11,8 +11,8 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
+from domain.application.waste import InactiveAccount, ReclaimPlan
 from domain.waste import RenewalAlert, renewal_text
-from domain.waste_service import InactiveAccount, ReclaimPlan
 from handlers.blocks.message import Message, context, message, section
 from handlers.blocks.text import escape, plural
 from handlers.ids import RENEWAL_ACTIONS_BLOCK, RENEWAL_NOT_NOW, RENEWAL_REDUCE

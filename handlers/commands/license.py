@@ -14,6 +14,7 @@ from typing import Any, get_args
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from domain.application.queries import LicenseQueries
 from domain.changes import ChangeSet
 from domain.commands import (
     ChangeGroupLicense,
@@ -28,7 +29,6 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.group_licensing import AmbiguousGroup
-from domain.services import Licensing
 from handlers.admission import access_of
 from handlers.blocks import (
     change_status,
@@ -82,7 +82,7 @@ class _LicenseCommand:
 
     def __init__(self, services: Services, seal: FormSeal) -> None:
         self._services = services
-        self._licensing = services.licensing
+        self._licenses = services.licenses
         self._seal = seal
         self._handlers: Mapping[type[LicenseCommand], Callable[[Any, Request], None]] = {
             ParsedHelp: self._help,
@@ -125,22 +125,22 @@ class _LicenseCommand:
         request.reply(signed_out(gone.user_principal_name if gone else None))
 
     def _show_group(self, parsed: ParsedGroupShow, request: Request) -> None:
-        overview = self._licensing.show_group(ShowGroup(request.requester, parsed.group))
+        overview = self._licenses.groups.show_group(ShowGroup(request.requester, parsed.group))
         request.reply(group_overview(overview))
 
     def _show_user(self, parsed: ParsedShow, request: Request) -> None:
         requester = request.requester
         (user,) = request.people.tenant_keys([parsed.target])
-        request.reply(user_overview(self._licensing.show_user(ShowUser(requester, user))))
+        request.reply(user_overview(self._licenses.queries.show_user(ShowUser(requester, user))))
 
     def _lookup(self, parsed: ParsedChangeLookup, request: Request) -> None:
         """`/license status REF`: the change's result again; `/license undo REF`: its undo, previewed."""
         requester, reference = request.requester, request.correlation_id
-        found = self._licensing.change_by_reference(ShowChange(parsed.reference, requester, reference))
+        found = self._licenses.history.change_by_reference(ShowChange(parsed.reference, requester, reference))
         if not parsed.undo:
             self._surface(request).only_to_them(change_status(found))
             return
-        undo = self._licensing.request_undo(UndoChange(found.id, requester, reference))
+        undo = self._licenses.history.request_undo(UndoChange(found.id, requester, reference))
         self._show(request, undo)
 
     def _report(self, parsed: ParsedReport, request: Request) -> None:
@@ -150,7 +150,7 @@ class _LicenseCommand:
     def _reclaim(self, parsed: ParsedReclaim, request: Request) -> None:
         """The licenses of disabled (or inactive) accounts, previewed like any change that removes
         access (R22); confirmed, written, audited and undone through the same buttons."""
-        plan = self._services.waste.plan_reclaim(
+        plan = self._licenses.waste.plan_reclaim(
             ReclaimLicenses(
                 request.requester,
                 inactive_days=parsed.inactive_days,
@@ -165,7 +165,7 @@ class _LicenseCommand:
 
     def _group_change(self, parsed: ParsedGroupChange, request: Request) -> None:
         """A group's own license (R21): always a preview first, whatever the kind."""
-        change_set = self._licensing.plan_group_change(
+        change_set = self._licenses.groups.plan_group_change(
             ChangeGroupLicense(
                 kind=parsed.kind,
                 requester=request.requester,
@@ -182,7 +182,7 @@ class _LicenseCommand:
         requester = request.requester
         # Planned and kept first (no write): the reply shows it before the long part, and renders
         # from the change set's own snapshot of the products, so nothing is read again for it.
-        change_set = self._licensing.plan_change(
+        change_set = self._licenses.changes.plan_change(
             ChangeLicenses(
                 kind=parsed.kind,
                 requester=requester,
@@ -199,7 +199,7 @@ class _LicenseCommand:
         """A change's message where the command was typed: its preview, or its result (and
         progress) when it was applied at once."""
         ChangeReplies(
-            self._licensing,
+            self._licenses.changes,
             self._surface(request),
             interval=self._services.timing.progress_interval,
             correlation_id=request.correlation_id,
@@ -209,11 +209,11 @@ class _LicenseCommand:
         return request.surface(self._services.message_updates)
 
     def _open_form(self, parsed: ParsedForm | ParsedServices, request: Request) -> None:
-        _open_form(self._licensing, self._seal, parsed, request)
+        _open_form(self._licenses.queries, self._seal, parsed, request)
 
 
 def _open_form(
-    licensing: Licensing,
+    queries: LicenseQueries,
     seal: FormSeal,
     parsed: ParsedForm | ParsedServices,
     request: Request,
@@ -243,7 +243,7 @@ def _open_form(
     requester = request.requester
     if isinstance(parsed, ParsedServices):
         (user,) = request.people.tenant_keys([parsed.target])
-        found = licensing.services_of(ShowServices(requester, user, parsed.product))
+        found = queries.services_of(ShowServices(requester, user, parsed.product))
         sealed = seal.seal(
             {
                 "form": callback,
@@ -255,6 +255,6 @@ def _open_form(
         )
         view = services_form(found, sealed)
     else:
-        products = licensing.list_subscriptions(ListSubscriptions(requester)).products
+        products = queries.list_subscriptions(ListSubscriptions(requester)).products
         view = license_form(products, sealed)
     client.views_update(view_id=view_id, hash=view_hash, view=view)

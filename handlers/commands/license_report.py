@@ -27,7 +27,7 @@ UPLOAD_TIMEOUT_SECONDS = 120
 
 
 def send_report(services: Services, parsed: ParsedReport, *, requester: str, surface: Surface) -> None:
-    report = services.waste.report(
+    report = services.licenses.waste.report(
         LicenseReport(
             requester,
             product=parsed.product,

@@ -79,7 +79,7 @@ class _SubscriptionCommand:
         request.reply(help_message(parsed.command, parsed.topic))
 
     def _list(self, _parsed: ParsedSubscriptionList, request: Request) -> None:
-        listed = self._services.licensing.list_subscriptions(ListSubscriptions(request.requester))
+        listed = self._services.licenses.queries.list_subscriptions(ListSubscriptions(request.requester))
         request.reply(subscription_list(listed))
 
     def _status(self, parsed: ParsedStatus, request: Request) -> None:

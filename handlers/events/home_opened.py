@@ -15,13 +15,13 @@ __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
-    licensing = services.licensing
+    queries = services.licenses.queries
 
     def app_home_opened(request: Request) -> None:
         if request.event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
         requester = request.requester
-        overview = licensing.home(ShowHome(requester))
+        overview = queries.home(ShowHome(requester))
         sections = services.workflows(requester) if services.workflows is not None else None
         request.client.views_publish(
             user_id=request.user_id, view=app_home(overview, sections, datetime.now(UTC))

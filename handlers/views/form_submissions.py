@@ -103,7 +103,7 @@ def _services_change(view: dict[str, Any]) -> Build:
 class _Forms:
     def __init__(self, services: Services, seal: FormSeal) -> None:
         self._services = services
-        self._licensing = services.licensing
+        self._licensing = services.licenses.changes
         self._seal = seal
         self._checks = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="form-check")
 

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from bot.bootstrap import Container, bootstrap
 from bot.settings import Settings
+from domain.application.licensing import Licensing
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses, ConfirmChange
-from domain.services import Licensing
 
 
 def resume(licensing: Licensing) -> list[str]:
@@ -71,7 +71,7 @@ def load(container: Container, change_set_id: str) -> ChangeSet:
 def run(args: argparse.Namespace) -> int:
     container = bootstrap(Settings())
     try:
-        licensing = container.services.licensing
+        licensing = container.services.licenses.changes
         resumed = resume(licensing)
         change_set_id = remembered(args.state)
         if change_set_id is None:

@@ -34,10 +34,10 @@ from sqlalchemy.engine import make_url
 
 from bench.common import Cohort, bench_user_id, sim_tenant_file
 from bot.clock import SystemClock
+from domain.application.history import ChangeHistory
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeSet, ChangeState, ItemStatus
 from domain.commands import UndoChange
-from domain.services import Licensing
 from storage.database import create_engine, session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
 from storage.graph_sim import DatabaseTenant, GraphSimulator
@@ -325,13 +325,13 @@ def undo_covers(database_url: str, graph: GraphSimulator, change_set_id: str) ->
     engine = create_engine(database_url)
     client = GraphClient(GraphConfig(access_token=TOKEN, graph_url=graph.url), StaticTokenProvider(TOKEN))
     try:
-        licensing = Licensing(
+        history = ChangeHistory(
             SqlUnitOfWorkFactory(session_factory(engine)),
             GraphDirectory(client),
             SystemClock(),
             ProductCatalog(),
         )
-        return len(licensing.request_undo(UndoChange(change_set_id, ADMIN)).items)
+        return len(history.request_undo(UndoChange(change_set_id, ADMIN)).items)
     finally:
         client.close()
         engine.dispose()

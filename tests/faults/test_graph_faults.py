@@ -29,10 +29,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.common import Cohort, grow_tenant
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus
 from domain.commands import ChangeLicenses, ConfirmChange
-from domain.services import Licensing
 from storage.database import create_engine, session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider, WritePacer
 from storage.graph.client import ClientStats

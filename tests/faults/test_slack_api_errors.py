@@ -22,7 +22,7 @@ from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE
 from storage.simulated import SimulatedDirectory, demo_subscription_id
 from tests.faults.conftest import RecordedWaits, Workflows, WorkflowsFactory
-from tests.slack.conftest import FAST, SIGNING_SECRET, SlackBot, Tenant, licensing_on, serve, text_of
+from tests.slack.conftest import FAST, SIGNING_SECRET, SlackBot, Tenant, licenses_on, serve, text_of
 
 E3, E5 = "ENTERPRISEPACK", "ENTERPRISEPREMIUM"
 APPROVALS = "C0APPROVALS"
@@ -33,7 +33,7 @@ INTERNAL = "Something went wrong"
 @pytest.fixture
 def bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
     """The app updating a bulk change's message after every batch (its own throttle is tested apart)."""
-    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as running:
+    with serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)) as running:
         yield running
 
 
@@ -301,7 +301,7 @@ def test_a_form_whose_trigger_expired_says_so_and_how_to_go_on(tenant: Tenant) -
     now = [time.time()]
     with (
         LocalSlack(clock=lambda: now[0]) as slack,
-        serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory))) as bot,
+        serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory))) as bot,
     ):
         body = bot.command_body("lena", "")
         now[0] += 4

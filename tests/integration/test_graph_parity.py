@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.group_changes import GroupChanges
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import (
     ChangeKind,
@@ -37,7 +39,6 @@ from domain.errors import (
 )
 from domain.model import AdminRole, LicenseAssignment, ProcessingState, Product, User
 from domain.ports import TenantDirectory, UserQuery
-from domain.services import Licensing
 from domain.transactions import RemoteCallInTransaction
 from storage.database import session_factory
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
@@ -450,17 +451,18 @@ def test_group_changes_through_graph_are_previewed_written_once_and_followed(
         assert [item.change.user_principal_name for item in done.items] == ["alice@contoso.com"]
         assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
 
-        change = licensing.plan_group_change(
+        groups = GroupChanges(uow_factory, graph.directory, clock, ProductCatalog())
+        change = groups.plan_group_change(
             ChangeGroupLicense(ChangeKind.REPLACE, "lena@contoso.com", "All Staff E3", "E5")
         )
         assert change.state is ChangeState.PREVIEWED, "a group change is always previewed"
         assert len(change.details["gains"]) == 4
         written = licensing.confirm(ConfirmChange(change.id, "lena@contoso.com"))
         assert written.items[0].status is ItemStatus.APPLIED
-        assert licensing.group_processing(ALL_STAFF).group.processing is ProcessingState.IN_PROGRESS
+        assert groups.group_processing(ALL_STAFF).group.processing is ProcessingState.IN_PROGRESS
         assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
         clock.advance(DEMO_GROUP_PROCESSING)
-        status = licensing.group_processing(ALL_STAFF)
+        status = groups.group_processing(ALL_STAFF)
         assert status.group.processing is ProcessingState.COMPLETE
         assert status.in_error == []
         assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E5),)

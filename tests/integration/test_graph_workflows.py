@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
 from domain.commands import ApproveCancellation, BuySubscription, CancelSubscription, DecideStep, MarkTaskDone
 from domain.model import Cloud, PaymentMethod, SubscriptionStatus
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import Choice, StepName, TaskState, WaitFor, WorkflowState, WorkflowStatus
 from storage.calendar import HolidayCalendar

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
+from domain.application.queries import LicenseQueries
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ItemStatus, OutcomeKind, UserChange
 from domain.commands import ChangeLicenses, ConfirmChange, ShowUser
 from domain.errors import LicenseInherited
 from domain.model import LicenseAssignment, ProcessingState
-from domain.services import Licensing
 from storage.orm import SimLicenseEventRow
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5, O365_F3
@@ -143,7 +144,9 @@ def test_removing_a_license_held_both_ways_removes_the_direct_one_and_says_the_g
     assert judy.holds(E3)
     assert not judy.has_direct(E3)
     assert [len(e.after) for e in events_for(seeded, "judy")] == [0]
-    overview = licensing.show_user(ShowUser("lena@contoso.com", "judy@contoso.com"))
+    overview = LicenseQueries(uow_factory, tenant, clock, ProductCatalog()).show_user(
+        ShowUser("lena@contoso.com", "judy@contoso.com")
+    )
     assert overview.groups == {ALL_STAFF: "All Staff E3"}
 
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.scheduler import SQLITE_SCHEDULER_LEASE, OneSchedulerLock, SchedulerRefused
-from domain.services import change_set_lease
+from domain.application.applier import change_set_lease
 from domain.workflows import StepName, StepStatus, WaitFor, Workflow, WorkflowKind, fresh_steps
 from domain.workflows.workflow import ProductRef
 from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.history import ChangeHistory
+from domain.application.licensing import Licensing
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus, UserChange
 from domain.commands import CancelChange, ChangeLicenses, ConfirmChange, UndoChange
 from domain.errors import ChangeNotPending
 from domain.model import LicenseAssignment
-from domain.services import Licensing
 from domain.transactions import RemoteCallInTransaction
 from storage.orm import SimLicenseEventRow
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id
@@ -159,14 +160,16 @@ def test_two_replicas_asked_to_undo_at_once_preview_one_undo_and_a_cancelled_one
     start = threading.Barrier(2)
     outcomes: list[ChangeSet | Exception] = []
 
-    def undo(licensing: Licensing) -> None:
+    histories = [ChangeHistory(uow_factory, tenant, clock, ProductCatalog()) for _ in range(2)]
+
+    def undo(history: ChangeHistory) -> None:
         start.wait()
         try:
-            outcomes.append(licensing.request_undo(UndoChange(done.id, lena)))
+            outcomes.append(history.request_undo(UndoChange(done.id, lena)))
         except Exception as error:
             outcomes.append(error)
 
-    threads = [threading.Thread(target=undo, args=(licensing,)) for licensing in replicas]
+    threads = [threading.Thread(target=undo, args=(history,)) for history in histories]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -178,10 +181,10 @@ def test_two_replicas_asked_to_undo_at_once_preview_one_undo_and_a_cancelled_one
     assert "being undone" in refused[0].message
     replicas[1].cancel(CancelChange(previews[0].id, lena))
 
-    again = replicas[1].request_undo(UndoChange(done.id, lena))
+    again = histories[1].request_undo(UndoChange(done.id, lena))
 
     assert again.id != previews[0].id
     assert replicas[0].confirm(ConfirmChange(again.id, lena)).state is ChangeState.DONE
     assert licenses_of(seeded, clock, bob) == (LicenseAssignment(E3),)
     with pytest.raises(ChangeNotPending, match="already undone"):
-        replicas[0].request_undo(UndoChange(done.id, lena))
+        histories[0].request_undo(UndoChange(done.id, lena))

@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from domain.application.history import ChangeHistory
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, ProductSnapshot, UserChange
 from domain.commands import ChangeLicenses, ConfirmChange, UndoChange
 from domain.model import LicenseAssignment
-from domain.services import Licensing
 from storage.simulated import SimulatedTenant, demo_user_id
 from storage.simulated.products import DEMO_PRODUCTS, O365_E3, O365_E5
 from storage.uow import SqlUnitOfWorkFactory
@@ -120,7 +121,9 @@ def test_plan_confirm_and_undo_on_the_simulated_tenant(
         "Yammer Enterprise",
     ]
     done = licensing.confirm(ConfirmChange(preview.id, "lena@contoso.com"))
-    undo = licensing.request_undo(UndoChange(done.id, "lena@contoso.com"))
+    undo = ChangeHistory(uow_factory, tenant, clock, ProductCatalog()).request_undo(
+        UndoChange(done.id, "lena@contoso.com")
+    )
     licensing.confirm(ConfirmChange(undo.id, "lena@contoso.com"))
 
     carol = tenant.user("carol@contoso.com")

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.licensing import Licensing
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeOutcome, UserChange
@@ -43,7 +44,6 @@ from domain.errors import (
 )
 from domain.model import Cloud, PaymentMethod, PurchaseChannel, SubscriptionStatus
 from domain.ports import Commerce
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import (
     ApprovalState,
@@ -141,6 +141,7 @@ class Bot:
     sessions: sessionmaker[Session]
     clock: FixedClock
     uow: SqlUnitOfWorkFactory
+    directory: CountingDirectory
     licensing: Licensing
     subscriptions: Subscriptions
     notifier: RecordingNotifier
@@ -190,7 +191,7 @@ class Bot:
 def make_subscriptions(bot: Bot, commerce: Commerce | None = None, owner: str | None = None) -> Subscriptions:
     return Subscriptions(
         bot.uow,
-        bot.licensing.directory,
+        bot.directory,
         bot.clock,
         ProductCatalog(),
         licensing=bot.licensing,
@@ -216,7 +217,7 @@ def bot(seeded: sessionmaker[Session], clock: FixedClock) -> Bot:
     directory = CountingDirectory(seeded, clock, counts, crash)
     uow = SqlUnitOfWorkFactory(seeded)
     licensing = Licensing(uow, directory, clock, ProductCatalog(), batch_size=5)
-    made = Bot(seeded, clock, uow, licensing, None, RecordingNotifier(), counts, crash)  # type: ignore[arg-type]
+    made = Bot(seeded, clock, uow, directory, licensing, None, RecordingNotifier(), counts, crash)  # type: ignore[arg-type]
     made.subscriptions = make_subscriptions(made, owner="first")
     return made
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.local_slack import LocalSlack
 from handlers.context import Services
 from storage.orm import AuditRow, SimLicenseEventRow
-from tests.slack.conftest import FAST, SlackBot, Tenant, licensing_on, serve, slack, tenant  # noqa: F401 - the fixtures, shared with the Slack suite
+from tests.slack.conftest import FAST, SlackBot, Tenant, licenses_on, serve, slack, tenant  # noqa: F401 - the fixtures, shared with the Slack suite
 
 EXTRA = ("bill", "uma")
 """Demo admins the Slack suite's channel does not have (Billing and User admin)."""
@@ -52,7 +52,7 @@ def assert_no_traceback(text: str) -> None:
 @pytest.fixture
 def sbot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:  # noqa: F811 - the fixtures
     """The app, with grace, bill, lena, uma, dave and a stranger in one channel."""
-    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as running:
+    with serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)) as running:
         people = dict(running.people)
         for name in EXTRA:
             people[name] = slack.add_user(name, email=f"{name}@contoso.com")

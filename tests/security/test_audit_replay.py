@@ -9,7 +9,7 @@ from domain.audit import AuditResult
 from domain.changes import ChangeKind
 from domain.commands import ChangeLicenses, ConfirmChange, UndoChange
 from storage.orm import AuditRow
-from tests.slack.conftest import Tenant, licensing_on
+from tests.slack.conftest import Tenant, licenses_on
 
 LENA = "lena@contoso.com"
 Licenses = frozenset[tuple[str, frozenset[str]]]
@@ -21,7 +21,8 @@ def _as_set(licenses: object) -> Licenses:
 
 
 def test_replaying_the_audit_rebuilds_every_users_licenses(tenant: Tenant) -> None:
-    licensing = licensing_on(tenant.uow, tenant.directory)
+    use_cases = licenses_on(tenant.uow, tenant.directory)
+    licensing = use_cases.changes
 
     def change(kind: ChangeKind, users: tuple[str, ...], product: str, **extra: tuple[str, ...]) -> str:
         change_set = licensing.request_change(ChangeLicenses(kind, LENA, users, product, **extra))
@@ -33,7 +34,7 @@ def test_replaying_the_audit_rebuilds_every_users_licenses(tenant: Tenant) -> No
     replaced = change(ChangeKind.REPLACE, ("alice@contoso.com", "bob@contoso.com"), "E5")
     change(ChangeKind.REMOVE, ("carol@contoso.com",), "E3")
     change(ChangeKind.SERVICES, ("dave@contoso.com",), "E5", turn_off=("Teams",), turn_on=("Sway",))
-    undo = licensing.request_undo(UndoChange(replaced, LENA))
+    undo = use_cases.history.request_undo(UndoChange(replaced, LENA))
     licensing.confirm(ConfirmChange(undo.id, LENA))
 
     replayed: dict[str, Licenses] = {}

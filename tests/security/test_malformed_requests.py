@@ -46,7 +46,7 @@ from tests.slack.conftest import (
     SIGNING_SECRET,
     SlackBot,
     Tenant,
-    licensing_on,
+    licenses_on,
     open_tenant,
     serve,
     text_of,
@@ -390,7 +390,7 @@ def test_on_postgresql_a_nul_never_reaches_the_database(
     with (
         postgres_schema(postgres_url, "edge") as url,
         open_tenant(url) as tenant,
-        serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as bot,
+        serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)) as bot,
     ):
         before = rows(tenant)
         button = bases(bot)["button"]
@@ -414,7 +414,7 @@ def socket_app(slack: LocalSlack, tenant: Tenant) -> Iterator[CheckedSocketModeH
     app = create_app(
         bot_token=slack.bot_token,
         signing_secret=SIGNING_SECRET,
-        services=Services(licensing=licensing_on(tenant.uow, tenant.directory)),
+        services=Services(licenses=licenses_on(tenant.uow, tenant.directory)),
         base_url=slack.api_url,
     )
     handler = CheckedSocketModeHandler(app, slack.app_token)

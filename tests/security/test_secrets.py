@@ -16,7 +16,7 @@ from bot.logs import configure_logging
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE
 from storage.orm import AuditRow
-from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, Unreachable, licensing_on, serve, text_of
+from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, Unreachable, licenses_on, serve, text_of
 
 GRAPH_SECRET = "graph-client-secret-Q7v~x9"
 GRAPH_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.secret-graph-token-payload.signature"
@@ -79,7 +79,7 @@ def test_flows_at_debug_leak_no_secret(
 def test_an_exception_that_carries_secrets_is_logged_redacted_and_never_shown(
     slack: LocalSlack, log_output: io.StringIO
 ) -> None:
-    with serve(slack, Services(licensing=licensing_on(_leaky(), _leaky()))) as bot:
+    with serve(slack, Services(licenses=licenses_on(_leaky(), _leaky()))) as bot:
         assert bot.command("lena", f"show {bot.mention('alice')}") == 200
         reply = bot.wait_reply("lena")
         bot.finish()

@@ -32,10 +32,10 @@ from bot.clock import SystemClock
 from bot.local_slack import LocalSlack, Message, View, render_blocks, signed_headers
 from bot.local_slack.signing import Selection
 from bot.web import create_wsgi_app
+from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditEntry
 from domain.catalog import ProductCatalog
 from domain.ports import TenantDirectory, UnitOfWorkFactory
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, Timing, WorkflowSections
@@ -290,8 +290,8 @@ def tenant(tmp_path: Path) -> Iterator[Tenant]:
         yield opened
 
 
-def licensing_on(uow: UnitOfWorkFactory, directory: TenantDirectory) -> Licensing:
-    return Licensing(uow, directory, SystemClock(), ProductCatalog())
+def licenses_on(uow: UnitOfWorkFactory, directory: TenantDirectory) -> LicenseUseCases:
+    return LicenseUseCases.build(uow, directory, SystemClock(), ProductCatalog())
 
 
 class Unreachable:
@@ -350,7 +350,7 @@ def serve(slack: LocalSlack, services: Services) -> Iterator[SlackBot]:
 
 @pytest.fixture
 def bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
-    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory))) as running:
+    with serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory))) as running:
         yield running
 
 
@@ -385,7 +385,7 @@ def wire_workflows(
         reset_demo_tenant(session, clock)
     uow = SqlUnitOfWorkFactory(sessions)
     directory = SimulatedTenant(sessions, clock)
-    licensing = Licensing(uow, directory, clock, ProductCatalog())
+    licenses = LicenseUseCases.build(uow, directory, clock, ProductCatalog())
     notifier = SlackNotifier(
         WebClient(token=slack.bot_token, base_url=slack.api_url),
         approvals_channel=approvals,
@@ -400,7 +400,7 @@ def wire_workflows(
         directory,
         clock,
         ProductCatalog(),
-        licensing=licensing,
+        licensing=licenses.changes,
         commerce=commerce,
         calendar=HolidayCalendar(),
         notifier=notifier,
@@ -411,7 +411,7 @@ def wire_workflows(
         return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
 
     services = Services(
-        licensing=licensing,
+        licenses=licenses,
         subscriptions=subscriptions,
         workflows=sections,
         timing=FAST,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.local_slack import LocalSlack, View, render_blocks, signed_headers
 from handlers.context import HomeItem, Services, WorkflowSections
-from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, licensing_on, serve
+from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, licenses_on, serve
 
 
 def open_home(bot: SlackBot, who: str, **headers: int) -> View:
@@ -62,7 +62,7 @@ def test_a_workflow_provider_adds_its_sections(slack: LocalSlack, tenant: Tenant
         )
 
     with serve(
-        slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), workflows=workflows)
+        slack, Services(licenses=licenses_on(tenant.uow, tenant.directory), workflows=workflows)
     ) as bot:
         home = shown(open_home(bot, "lena"))
 

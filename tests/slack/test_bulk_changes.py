@@ -12,12 +12,12 @@ import pytest
 
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack, Message
+from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
-from domain.services import Licensing
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
-from tests.slack.conftest import FAST, SlackBot, Tenant, licensing_on, serve, text_of
+from tests.slack.conftest import FAST, SlackBot, Tenant, licenses_on, serve, text_of
 
 E3, E4, E5 = "ENTERPRISEPACK", "ENTERPRISEWITHSCAL", "ENTERPRISEPREMIUM"
 
@@ -25,7 +25,7 @@ E3, E4, E5 = "ENTERPRISEPACK", "ENTERPRISEWITHSCAL", "ENTERPRISEPREMIUM"
 @pytest.fixture
 def fast_bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
     """The bot updating a progress message after every batch (the throttle is tested on its own)."""
-    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as running:
+    with serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)) as running:
         yield running
 
 
@@ -175,10 +175,10 @@ def test_undo_restores_licenses_and_services_and_refuses_users_changed_since(
 
 
 def test_an_undo_after_its_time_is_refused_with_the_reason(slack: LocalSlack, tenant: Tenant) -> None:
-    licensing = Licensing(
+    licenses = LicenseUseCases.build(
         tenant.uow, tenant.directory, SystemClock(), ProductCatalog(), undo_ttl=timedelta(0)
     )
-    with serve(slack, Services(licensing=licensing, timing=FAST)) as bot:
+    with serve(slack, Services(licenses=licenses, timing=FAST)) as bot:
         assert bot.command("lena", f"assign {bot.mention('bob')} E5") == 200
         bot.wait_reply("lena", containing="Licenses assigned")
 

@@ -17,7 +17,7 @@ from bot.local_slack import LocalSlack
 from domain.errors import NotEnoughSeats
 from handlers.context import Services
 from handlers.error_handler import handle_error
-from tests.slack.conftest import SlackBot, Unreachable, licensing_on, serve, text_of
+from tests.slack.conftest import SlackBot, Unreachable, licenses_on, serve, text_of
 
 SECRET_DETAIL = "password=hunter2 at db.internal"
 
@@ -25,7 +25,7 @@ SECRET_DETAIL = "password=hunter2 at db.internal"
 @pytest.fixture
 def broken_bot(slack: LocalSlack) -> Iterator[SlackBot]:
     broken = Unreachable(RuntimeError(f"cannot connect: {SECRET_DETAIL}"))
-    with serve(slack, Services(licensing=licensing_on(broken, broken))) as running:
+    with serve(slack, Services(licenses=licenses_on(broken, broken))) as running:
         yield running
 
 

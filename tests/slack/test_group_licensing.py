@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.local_slack import LocalSlack
+from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.model import ProcessingState
-from domain.services import Licensing
 from handlers.context import Services, Timing
 from handlers.ids import CONFIRM_CHANGE, PICK_GROUP, UNDO_CHANGE
 from storage.database import create_engine, session_factory
@@ -67,8 +67,8 @@ def group_tenant(tmp_path: Path) -> Iterator[GroupTenant]:
 
 @contextmanager
 def _bot(slack: LocalSlack, tenant: GroupTenant, timing: Timing = GROUP_TIMING) -> Iterator[SlackBot]:
-    licensing = Licensing(tenant.uow, tenant.directory, tenant.clock, ProductCatalog())
-    with serve(slack, Services(licensing=licensing, timing=timing)) as running:
+    licenses = LicenseUseCases.build(tenant.uow, tenant.directory, tenant.clock, ProductCatalog())
+    with serve(slack, Services(licenses=licenses, timing=timing)) as running:
         for name in ("ivan", "judy", "bill", "uma"):
             running.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
         yield running

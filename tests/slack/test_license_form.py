@@ -23,7 +23,7 @@ from handlers.ids import (
     FORM_USERS_BLOCK,
 )
 from storage.simulated.products import DEMO_PRODUCTS
-from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, licensing_on, serve, text_of
+from tests.slack.conftest import SIGNING_SECRET, SlackBot, Tenant, licenses_on, serve, text_of
 
 E3 = DEMO_PRODUCTS["ENTERPRISEPACK"]
 E5 = DEMO_PRODUCTS["ENTERPRISEPREMIUM"]
@@ -265,7 +265,7 @@ def test_someone_else_cannot_submit_a_form_opened_for_another(bot: SlackBot, ten
 def slow_bot(slack: LocalSlack, tenant: Tenant) -> Iterator[SlackBot]:
     """Checks never finish within the answer to Slack: the form answers "checking…" at once."""
     services = Services(
-        licensing=licensing_on(tenant.uow, tenant.directory), timing=Timing(form_check_seconds=0.0)
+        licenses=licenses_on(tenant.uow, tenant.directory), timing=Timing(form_check_seconds=0.0)
     )
     with serve(slack, services) as running:
         yield running

@@ -45,7 +45,7 @@ from tests.slack.conftest import (
     SIGNING_SECRET,
     SlackBot,
     Tenant,
-    licensing_on,
+    licenses_on,
     serve,
     text_of,
     wire_workflows,
@@ -91,7 +91,8 @@ def _bound(
     http = LoginHttp(PUBLIC, login.url)
     wired = build_access(
         settings,
-        licensing=services.licensing,
+        authorization=services.licenses.authorization,
+        directory=tenant.directory,
         sessions=tenant.sessions,
         clock=SystemClock(),
         slack=WebClient(token=slack.bot_token, base_url=slack.api_url),
@@ -113,7 +114,7 @@ def login() -> Iterator[FakeLogin]:
 
 @pytest.fixture
 def bound(slack: LocalSlack, tenant: Tenant, login: FakeLogin) -> Iterator[Bound]:
-    services = Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)
+    services = Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)
     with _bound(slack, tenant, login, _settings(login), services) as running:
         yield running
 
@@ -238,7 +239,7 @@ def test_in_the_browser_the_sign_in_uses_pkce_and_posts_back_to_the_callback(
     web = make_server("127.0.0.1", 0, lambda e, s: [], server_class=_ThreadingServer, handler_class=_Quiet)
     public_url = f"http://127.0.0.1:{web.server_address[1]}"
     settings = _settings(login, public_url=public_url, sign_in_client_secret="browser-secret")
-    services = Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)
+    services = Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)
     with _bound(slack, tenant, login, settings, services) as running:
         bot = running.bot
         web.set_app(

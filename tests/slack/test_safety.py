@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from bot.local_slack import LocalSlack, Message, signed_headers
+from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
-from domain.services import Licensing
 from handlers.context import Services
 from handlers.ids import (
     CANCEL_CHANGE,
@@ -195,10 +195,10 @@ def test_a_cancelled_undo_can_be_asked_for_again_and_a_double_click_still_previe
 
 def test_an_expired_undo_preview_leaves_the_undo_available(slack: LocalSlack, tenant: Tenant) -> None:
     clock = FixedClock(datetime.now(UTC))
-    licensing = Licensing(
+    licenses = LicenseUseCases.build(
         tenant.uow, tenant.directory, clock, ProductCatalog(), preview_ttl=timedelta(minutes=15)
     )
-    with serve(slack, Services(licensing=licensing)) as bot:
+    with serve(slack, Services(licenses=licenses)) as bot:
         assert bot.command("lena", f"assign {bot.mention('bob')} E5") == 200
         result = bot.wait_reply("lena", containing="Licenses assigned")
         assert bot.press_on("lena", result, UNDO_CHANGE) == 200

@@ -21,7 +21,7 @@ from handlers.blocks.message import Message as Shown
 from handlers.context import Services
 from handlers.message_updates import MessageUpdates
 from handlers.slack_directory import SlackUsers
-from tests.slack.conftest import FAST, SlackBot, Tenant, licensing_on, serve, text_of, wire_workflows
+from tests.slack.conftest import FAST, SlackBot, Tenant, licenses_on, serve, text_of, wire_workflows
 
 T = TypeVar("T")
 MEMBERS = 300
@@ -119,7 +119,7 @@ def test_a_300_person_user_group_is_looked_up_once_paced_then_from_the_cache(
 ) -> None:
     fake = FakeTime()
     users = SlackUsers(clock=fake.monotonic, sleep=fake.sleep)
-    services = Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST, slack_users=users)
+    services = Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST, slack_users=users)
     with serve(slack, services) as bot:
         members = {slack.add_user(f"member{i}", email=f"member{i}@contoso.com") for i in range(MEMBERS)}
         group = slack.add_usergroup("everyone", sorted(members))

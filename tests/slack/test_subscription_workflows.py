@@ -98,7 +98,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
             wired.tenant.directory,
             wired.clock,
             ProductCatalog(),
-            licensing=wired.services.licensing,
+            licensing=wired.services.licenses.changes,
             commerce=AdminTaskCommerce(Cloud.WORLDWIDE, wired.clock),
             calendar=HolidayCalendar(),
             notifier=wired.notifier,

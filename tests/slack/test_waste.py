@@ -14,17 +14,18 @@ from sqlalchemy import update
 
 from bot.clock import SystemClock
 from bot.local_slack import LocalSlack
+from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditResult
+from domain.catalog import ProductCatalog
 from domain.errors import DirectoryUnavailable
 from domain.model import User
 from domain.ports import UserQuery
 from domain.prices import Price, Prices
-from domain.waste_service import Waste
 from handlers.context import Services
 from handlers.ids import CONFIRM_CHANGE, UNDO_CHANGE
 from storage.orm import SimUserRow
 from storage.simulated import SimulatedDirectory
-from tests.slack.conftest import FAST, SlackBot, Tenant, licensing_on, serve, text_of
+from tests.slack.conftest import FAST, SlackBot, Tenant, licenses_on, serve, text_of
 
 E3, SPB = "ENTERPRISEPACK", "SPB"
 
@@ -168,9 +169,11 @@ def test_report_of_an_entra_group_lists_its_members_and_where_their_licenses_com
 def test_with_prices_the_reclaim_preview_says_what_the_freed_seats_cost(
     slack: LocalSlack, tenant: Tenant
 ) -> None:
-    licensing = licensing_on(tenant.uow, tenant.directory)
     prices = Prices({"ENTERPRISEPACK": Price(Decimal("23.00"), "USD"), "SPB": Price(Decimal("22.00"), "USD")})
-    with serve(slack, Services(licensing=licensing, waste_service=Waste(licensing, prices=prices))) as bot:
+    licenses = LicenseUseCases.build(
+        tenant.uow, tenant.directory, SystemClock(), ProductCatalog(), prices=prices
+    )
+    with serve(slack, Services(licenses=licenses)) as bot:
         assert bot.command("lena", "reclaim") == 200
 
         bot.wait_reply("lena", containing="Preview: reclaim licenses")
@@ -189,7 +192,7 @@ def test_a_bulk_reclaim_is_shared_with_its_csv_and_written_in_batches_with_progr
             .where(SimUserRow.user_principal_name.in_(leavers))
             .values(account_enabled=False)
         )
-    with serve(slack, Services(licensing=licensing_on(tenant.uow, tenant.directory), timing=FAST)) as bot:
+    with serve(slack, Services(licenses=licenses_on(tenant.uow, tenant.directory), timing=FAST)) as bot:
         assert bot.command("lena", "reclaim") == 200
 
         preview = bot.wait_posted("Preview: reclaim licenses")
@@ -226,7 +229,7 @@ def test_a_report_that_cannot_finish_says_so_in_place_and_attaches_nothing(
     slack: LocalSlack, tenant: Tenant
 ) -> None:
     directory: Any = _FailsAfterOnePage(tenant)
-    with serve(slack, Services(licensing=licensing_on(tenant.uow, directory))) as bot:
+    with serve(slack, Services(licenses=licenses_on(tenant.uow, directory))) as bot:
         assert bot.command("lena", "report") == 200
 
         bot.wait_posted("could not be finished")

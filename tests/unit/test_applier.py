@@ -1,5 +1,6 @@
-"""The apply protocol (`domain.applier`): intent, write with no transaction open, outcome; and what a
-resume concludes from the recorded intent (issue: Undo left out users written before a kill)."""
+"""The apply protocol (`domain.application.applier`): intent, write with no transaction open,
+outcome; and what a resume concludes from the recorded intent (issue: Undo left out users written
+before a kill)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_users_written_before_a_kill_count_as_applied_and_undo_covers_every_one(
     done = tenant.stored(preview)
     assert done.counts()[ItemStatus.APPLIED] == 25, "written by this change, not 'already so'"
     assert done.counts()[ItemStatus.ALREADY_APPLIED] == 0
-    undo = tenant.licensing.request_undo(UndoChange(preview.id, LICENSE))
+    undo = tenant.history.request_undo(UndoChange(preview.id, LICENSE))
     assert len(undo.items) == 25, "Undo covers everyone the change wrote"
     tenant.licensing.confirm(ConfirmChange(undo.id, LICENSE))
     for email in staff:
@@ -54,7 +55,7 @@ def test_a_user_already_on_the_target_before_the_first_write_is_already_so_and_n
     done = tenant.licensing.confirm(ConfirmChange(preview.id, LICENSE))
 
     assert (done.counts()[ItemStatus.APPLIED], done.counts()[ItemStatus.ALREADY_APPLIED]) == (2, 1)
-    undo = tenant.licensing.request_undo(UndoChange(preview.id, LICENSE))
+    undo = tenant.history.request_undo(UndoChange(preview.id, LICENSE))
     assert sorted(i.change.user_principal_name for i in undo.items) == sorted(staff[1:])
 
 
@@ -69,7 +70,7 @@ def test_nothing_remote_happens_while_a_unit_of_work_is_open(
     with pytest.raises(SimulatedCrash):
         tenant.licensing.confirm(ConfirmChange(preview.id, LICENSE))
     tenant.licensing.resume_unfinished()
-    tenant.licensing.request_undo(UndoChange(preview.id, LICENSE))
+    tenant.history.request_undo(UndoChange(preview.id, LICENSE))
 
     assert tenant.stored(preview).state is ChangeState.DONE
     assert open_transactions() == 0

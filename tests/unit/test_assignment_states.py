@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from domain.application.results import UserOverview
 from domain.assignment_states import assignment_state_error
 from domain.errors import (
     DomainError,
@@ -17,7 +18,6 @@ from domain.errors import (
     ServicePlanConflict,
 )
 from domain.model import AssignmentError, User
-from domain.services import UserOverview
 from handlers.blocks import user_overview
 from handlers.blocks.text import escape
 from tests.fakes import SKU_E3, SKU_E5, SKU_F3, make_product, make_user

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from domain.application.results import SubscriptionOverview, UserOverview
 from domain.changes import (
     ChangeItem,
     ChangeKind,
@@ -28,7 +29,6 @@ from domain.errors import (
     UnknownUser,
 )
 from domain.model import AssignmentError, LicenseAssignment, Product, SubscriptionStatus
-from domain.services import SubscriptionOverview, UserOverview
 from handlers.blocks import (
     Message,
     change_applying,

@@ -14,6 +14,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
+from domain.application.authorization import Requester
+from domain.application.results import HomeOverview, UserServices
 from domain.audit import AuditEntry, AuditResult
 from domain.changes import (
     ChangeItem,
@@ -25,7 +27,6 @@ from domain.changes import (
     snapshot_products,
 )
 from domain.model import AdminRole, LicenseAssignment, Product, Seats, ServicePlan
-from domain.services import HomeOverview, Requester, UserServices
 from domain.transactions import RemoteCallInTransaction, closed, opened
 from handlers.blocks import (
     app_home,

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from domain.application.applier import LEASE_TTL, change_set_lease
+from domain.application.licensing import Licensing
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus
 from domain.commands import ChangeLicenses, ConfirmChange
-from domain.services import LEASE_TTL, Licensing, change_set_lease
 from tests.fakes import SKU_M365_E5, SimulatedCrash, license_of
 from tests.unit.test_domain_services import LICENSE, Tenant, add_e3_holders, tenant
 

@@ -1,4 +1,5 @@
-"""`Licensing` with the in-memory fakes: each request ends up in the tenant once (R2–R8, R16, R17, R20)."""
+"""The license use cases with the in-memory fakes: each request ends up in the tenant once (R2–R8,
+R16, R17, R20)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from domain.application.authorization import Authorization
+from domain.application.history import ChangeHistory
+from domain.application.licensing import Licensing
+from domain.application.queries import LicenseQueries
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus
@@ -25,7 +30,6 @@ from domain.errors import (
     UnknownUser,
 )
 from domain.model import AdminRole, Permission
-from domain.services import Licensing
 from tests.fakes import (
     SKU_E3,
     SKU_E5,
@@ -60,6 +64,18 @@ class Tenant:
     uow: InMemoryUnitOfWorkFactory
     clock: FixedClock
     licensing: Licensing
+
+    @property
+    def authorization(self) -> Authorization:
+        return Authorization(self.uow, self.directory, self.clock)
+
+    @property
+    def queries(self) -> LicenseQueries:
+        return LicenseQueries(self.uow, self.directory, self.clock, self.licensing.catalog)
+
+    @property
+    def history(self) -> ChangeHistory:
+        return ChangeHistory(self.uow, self.directory, self.clock, self.licensing.catalog)
 
     def audit(self, result: AuditResult | None = None) -> list[AuditEntry]:
         return [e for e in self.uow.audit_entries if result is None or e.result is result]
@@ -592,11 +608,11 @@ def test_r16_unknown_requester_is_refused_and_audited(tenant: Tenant) -> None:
 
 
 def test_r16_authorize_commits_the_refusal_and_discards_work_not_committed(tenant: Tenant) -> None:
-    asker = tenant.licensing.identify(NOBODY)  # read from the directory before the unit of work
+    asker = tenant.authorization.identify(NOBODY)  # read from the directory before the unit of work
     with tenant.uow() as uow:
         uow.keys.claim("click-1", tenant.clock.now())  # uncommitted work of the same unit
         with pytest.raises(NotAuthorized):
-            tenant.licensing.authorize(uow, asker, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
+            tenant.authorization.authorize(uow, asker, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
 
     assert [(e.actor, e.action) for e in tenant.audit(AuditResult.REFUSED)] == [(NOBODY, "buy E5")]
     with tenant.uow() as uow:
@@ -604,9 +620,9 @@ def test_r16_authorize_commits_the_refusal_and_discards_work_not_committed(tenan
 
 
 def test_r16_authorize_returns_the_requester_with_roles(tenant: Tenant) -> None:
-    asker = tenant.licensing.identify(BILLING)
+    asker = tenant.authorization.identify(BILLING)
     with tenant.uow() as uow:
-        requester = tenant.licensing.authorize(uow, asker, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
+        requester = tenant.authorization.authorize(uow, asker, Permission.MANAGE_SUBSCRIPTIONS, "buy E5")
 
     assert requester.name == BILLING
     assert requester.roles == {AdminRole.BILLING}
@@ -614,19 +630,19 @@ def test_r16_authorize_returns_the_requester_with_roles(tenant: Tenant) -> None:
 
 
 def test_r16_any_admin_may_read(tenant: Tenant) -> None:
-    overview = tenant.licensing.show_user(ShowUser(USER_ADMIN, "bob@contoso.com"))
+    overview = tenant.queries.show_user(ShowUser(USER_ADMIN, "bob@contoso.com"))
     assert overview.user.licenses == (license_of(SKU_E3, "SWAY"),)
     assert overview.products[SKU_E3].seats.consumed == 2
 
-    subscriptions = tenant.licensing.list_subscriptions(ListSubscriptions(LICENSE))
+    subscriptions = tenant.queries.list_subscriptions(ListSubscriptions(LICENSE))
     assert {p.part_number for p in subscriptions.products} >= {"ENTERPRISEPACK", "SPE_E5"}
     assert len(subscriptions.subscriptions) == 5
 
 
 def test_r16_reading_without_a_role_is_refused(tenant: Tenant) -> None:
     with pytest.raises(NotAuthorized):
-        tenant.licensing.show_user(ShowUser(NOBODY, "bob@contoso.com"))
+        tenant.queries.show_user(ShowUser(NOBODY, "bob@contoso.com"))
     with pytest.raises(NotAuthorized):
-        tenant.licensing.list_subscriptions(ListSubscriptions(NOBODY))
+        tenant.queries.list_subscriptions(ListSubscriptions(NOBODY))
 
     assert len(tenant.audit(AuditResult.REFUSED)) == 2

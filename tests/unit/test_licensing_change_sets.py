@@ -1,5 +1,6 @@
-"""`Licensing` for the Slack experience, with the in-memory fakes: planning before writing, a change set
-that renders itself, strict forms, confirmation hooks and keys, retry, undo (R20), services, App Home."""
+"""The license use cases for the Slack experience, with the in-memory fakes: planning before writing,
+a change set that renders itself, strict forms, confirmation hooks and keys, retry, undo (R20),
+services, App Home."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from domain.application.deliveries import Deliveries
+from domain.application.history import ChangeHistory
+from domain.application.licensing import Licensing
+from domain.application.queries import LicenseQueries
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus
@@ -29,7 +34,6 @@ from domain.errors import (
     UnknownUser,
 )
 from domain.model import AdminRole
-from domain.services import Licensing
 from tests.fakes import (
     SKU_E3,
     SKU_E5,
@@ -69,6 +73,9 @@ class Tenant:
         self.licensing = Licensing(
             self.uow, self.directory, self.clock, ProductCatalog(), undo_ttl=timedelta(minutes=30)
         )
+        self.history = ChangeHistory(self.uow, self.directory, self.clock, ProductCatalog())
+        self.queries = LicenseQueries(self.uow, self.directory, self.clock, ProductCatalog())
+        self.deliveries = Deliveries(self.uow, self.clock)
 
     def stored(self, change_set: ChangeSet) -> ChangeSet:
         found = self.uow.change_set(change_set.id)
@@ -169,7 +176,7 @@ def test_a_done_change_can_be_undone_for_the_configured_time(tenant: Tenant) -> 
 def test_undo_previews_the_reverse_then_restores_licenses_and_services(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE, BOB)
 
-    undo = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    undo = tenant.history.request_undo(UndoChange(done.id, ADMIN))
 
     assert undo.kind is ChangeKind.UNDO
     assert undo.state is ChangeState.PREVIEWED
@@ -192,7 +199,7 @@ def test_undo_refuses_users_changed_since_and_skips_those_already_so(tenant: Ten
     assert [i.status for i in done.items][-1] is ItemStatus.ALREADY_APPLIED
     tenant.directory.set_licenses(BOB, license_of(SKU_E3))  # changed since, by someone else
 
-    undo = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    undo = tenant.history.request_undo(UndoChange(done.id, ADMIN))
 
     assert [i.change.user_principal_name for i in undo.items] == [ALICE]
     assert undo.refused == [("Bob", undo.refused[0][1])]
@@ -202,40 +209,40 @@ def test_undo_refuses_users_changed_since_and_skips_those_already_so(tenant: Ten
 
 def test_undo_once_per_change_and_not_after_its_time(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE)
-    tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    tenant.history.request_undo(UndoChange(done.id, ADMIN))
     with pytest.raises(ChangeNotPending, match="being undone"):
-        tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+        tenant.history.request_undo(UndoChange(done.id, ADMIN))
 
     later = tenant.done_replace(BOB)
     tenant.clock.advance(timedelta(minutes=31))
     with pytest.raises(UndoNotAvailable, match="expired at"):
-        tenant.licensing.request_undo(UndoChange(later.id, ADMIN))
+        tenant.history.request_undo(UndoChange(later.id, ADMIN))
 
 
 def test_a_cancelled_undo_lets_the_person_ask_again_once(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE)
-    first = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    first = tenant.history.request_undo(UndoChange(done.id, ADMIN))
     tenant.licensing.cancel(CancelChange(first.id, ADMIN))
 
-    again = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    again = tenant.history.request_undo(UndoChange(done.id, ADMIN))
 
     assert again.id != first.id
     assert again.state is ChangeState.PREVIEWED
     assert tenant.stored(first).state is ChangeState.CANCELLED
     with pytest.raises(ChangeNotPending, match="being undone"):
-        tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+        tenant.history.request_undo(UndoChange(done.id, ADMIN))
     tenant.licensing.confirm(ConfirmChange(again.id, ADMIN))
     assert tenant.directory.licenses_of(ALICE) == (license_of(SKU_E3),)
     with pytest.raises(ChangeNotPending, match="already undone"):
-        tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+        tenant.history.request_undo(UndoChange(done.id, ADMIN))
 
 
 def test_an_expired_undo_preview_lets_the_person_ask_again_within_the_undo_time(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE)
-    first = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    first = tenant.history.request_undo(UndoChange(done.id, ADMIN))
     tenant.clock.advance(timedelta(minutes=16))  # past the 15-minute preview, within the 30-minute undo
 
-    again = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    again = tenant.history.request_undo(UndoChange(done.id, ADMIN))
 
     assert again.id != first.id
     with pytest.raises(ChangeNotPending, match="expired"):
@@ -247,13 +254,13 @@ def test_an_expired_undo_preview_lets_the_person_ask_again_within_the_undo_time(
 def test_a_preview_cannot_be_undone(tenant: Tenant) -> None:
     preview = tenant.licensing.request_change(ask(ChangeKind.REPLACE, "E5", ALICE))
     with pytest.raises(UndoNotAvailable, match="previewed, not done"):
-        tenant.licensing.request_undo(UndoChange(preview.id, ADMIN))
+        tenant.history.request_undo(UndoChange(preview.id, ADMIN))
 
 
 def test_undo_needs_the_role_and_the_refusal_is_audited(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE)
     with pytest.raises(NotAuthorized):
-        tenant.licensing.request_undo(UndoChange(done.id, NOBODY))
+        tenant.history.request_undo(UndoChange(done.id, NOBODY))
     refused = [e for e in tenant.uow.audit_entries if e.result is AuditResult.REFUSED]
     assert [(e.actor, e.action) for e in refused] == [(NOBODY, "undo a license change")]
 
@@ -267,37 +274,37 @@ def test_retry_plans_the_failed_users_afresh_once(tenant: Tenant) -> None:
     done = tenant.licensing.confirm(ConfirmChange(preview.id, ADMIN))
     assert [i.status for i in done.items] == [ItemStatus.CONFLICT, ItemStatus.APPLIED]
 
-    retry = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    retry = tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
 
     assert retry.state is ChangeState.PREVIEWED
     assert [i.change.user_principal_name for i in retry.items] == [ALICE]
     assert retry.items[0].change.after == (license_of(SKU_E5, "SWAY"),), "the same services as asked first"
     assert retry.request_key == f"retry:{done.id}"
     with pytest.raises(ChangeNotPending, match="retried"):
-        tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+        tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
 
 
 def test_a_cancelled_or_expired_retry_can_be_asked_for_again(tenant: Tenant) -> None:
     preview = tenant.licensing.request_change(ask(ChangeKind.REPLACE, "E5", ALICE, BOB, without=("Sway",)))
     tenant.directory.set_licenses(ALICE, license_of(SKU_E5))  # a conflict at the write
     done = tenant.licensing.confirm(ConfirmChange(preview.id, ADMIN))
-    first = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    first = tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
     tenant.licensing.cancel(CancelChange(first.id, ADMIN))
 
-    second = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    second = tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
     tenant.clock.advance(timedelta(minutes=16))
-    third = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    third = tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
 
     assert len({first.id, second.id, third.id}) == 3
     assert third.state is ChangeState.PREVIEWED
     with pytest.raises(ChangeNotPending, match="retried"):
-        tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+        tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
 
 
 def test_nothing_to_retry_when_nothing_failed(tenant: Tenant) -> None:
     done = tenant.done_replace(ALICE)
     with pytest.raises(NothingToChange, match="Nothing failed"):
-        tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+        tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
 
 
 # -- who a request is for: R8, and refusals audited with their target (R20) ----------------------------
@@ -323,7 +330,7 @@ def test_a_refusal_is_audited_with_whom_it_was_for(tenant: Tenant) -> None:
         tenant.licensing.request_change(change)
     done = tenant.done_replace(BOB)
     with pytest.raises(NotAuthorized):
-        tenant.licensing.request_undo(UndoChange(done.id, NOBODY))
+        tenant.history.request_undo(UndoChange(done.id, NOBODY))
 
     refused = [e for e in tenant.uow.audit_entries if e.result is AuditResult.REFUSED]
     assert [(e.action, e.target, e.change_set_id) for e in refused] == [
@@ -345,25 +352,25 @@ def test_a_refused_confirmation_names_the_users_of_the_change(tenant: Tenant) ->
 
 
 def test_services_of_a_user_and_product(tenant: Tenant) -> None:
-    found = tenant.licensing.services_of(ShowServices(ADMIN, BOB, "E3"))
+    found = tenant.queries.services_of(ShowServices(ADMIN, BOB, "E3"))
     assert found.license == license_of(SKU_E3, "SWAY")
     assert plan_id("SWAY") not in found.enabled_plans
     with pytest.raises(NothingToChange, match="Assign it first"):
-        tenant.licensing.services_of(ShowServices(ADMIN, CAROL, "E3"))
+        tenant.queries.services_of(ShowServices(ADMIN, CAROL, "E3"))
 
 
 def test_home_gives_products_subscriptions_and_my_recent_audit(tenant: Tenant) -> None:
     tenant.done_replace(ALICE)
-    home = tenant.licensing.home(ShowHome(ADMIN))
+    home = tenant.queries.home(ShowHome(ADMIN))
     assert {p.part_number for p in home.products} == {"ENTERPRISEPACK", "ENTERPRISEPREMIUM"}
     assert len(home.subscriptions) == 2
     assert {e.actor for e in home.recent} == {ADMIN}
     assert home.recent[0].result is AuditResult.APPLIED
     with pytest.raises(NotAuthorized):
-        tenant.licensing.home(ShowHome(NOBODY))
+        tenant.queries.home(ShowHome(NOBODY))
 
 
 def test_a_delivery_is_first_only_once(tenant: Tenant) -> None:
-    assert tenant.licensing.first_delivery("slack:T1:trigger:1")
-    assert not tenant.licensing.first_delivery("slack:T1:trigger:1")
-    assert tenant.licensing.first_delivery("slack:T1:trigger:2")
+    assert tenant.deliveries.first_delivery("slack:T1:trigger:1")
+    assert not tenant.deliveries.first_delivery("slack:T1:trigger:1")
+    assert tenant.deliveries.first_delivery("slack:T1:trigger:2")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.application.results import UserServices
 from domain.changes import ChangeKind
 from domain.errors import (
     ChangeNotPending,
@@ -19,7 +20,6 @@ from domain.errors import (
     ServicePlanConflict,
 )
 from domain.model import LicenseAssignment
-from domain.services import UserServices
 from handlers.blocks import license_form, services_form
 from handlers.form_values import FormErrors, field_of, read_license_form, read_services_form
 from handlers.ids import (

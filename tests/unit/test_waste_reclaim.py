@@ -8,15 +8,16 @@ from datetime import timedelta
 
 import pytest
 
+from domain.application.history import ChangeHistory
+from domain.application.licensing import Licensing
+from domain.application.waste import Waste
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeState, ItemStatus
 from domain.commands import ConfirmChange, ReclaimLicenses, RetryFailed, UndoChange
 from domain.errors import ChangeNotPending, NotAuthorized, NothingToChange
 from domain.model import AdminRole, User
-from domain.services import Licensing
 from domain.waste import RECLAIM_DISABLED, RECLAIM_INACTIVE, is_inactive, reclaim_change
-from domain.waste_service import Waste
 from tests.fakes import (
     SKU_E3,
     SKU_F3,
@@ -39,6 +40,7 @@ class Tenant:
     uow: InMemoryUnitOfWorkFactory
     clock: FixedClock
     licensing: Licensing
+    history: ChangeHistory
     waste: Waste
 
 
@@ -70,8 +72,15 @@ def tenant() -> Tenant:
     )
     directory.page_size = 2  # several pages, whatever the tenant
     uow = InMemoryUnitOfWorkFactory()
-    licensing = Licensing(uow, directory, clock, ProductCatalog())
-    return Tenant(directory, uow, clock, licensing, Waste(licensing))
+    catalog = ProductCatalog()
+    return Tenant(
+        directory,
+        uow,
+        clock,
+        Licensing(uow, directory, clock, catalog),
+        ChangeHistory(uow, directory, clock, catalog),
+        Waste(uow, directory, clock, catalog),
+    )
 
 
 def names(users: list[str]) -> list[str]:
@@ -139,7 +148,7 @@ def test_confirm_writes_once_and_undo_gives_everything_back(tenant: Tenant) -> N
     with pytest.raises(ChangeNotPending):  # a second click does nothing
         tenant.licensing.confirm(ConfirmChange(plan.change_set.id, ADMIN))
 
-    undo = tenant.licensing.request_undo(UndoChange(done.id, ADMIN))
+    undo = tenant.history.request_undo(UndoChange(done.id, ADMIN))
     tenant.licensing.confirm(ConfirmChange(undo.id, ADMIN))
 
     assert {u: tenant.directory.licenses_of(u) for u in before} == before
@@ -154,7 +163,7 @@ def test_a_failed_reclaim_is_retried_from_what_the_accounts_hold_now(tenant: Ten
         ItemStatus.CONFLICT
     ]
 
-    retry = tenant.licensing.retry_failed(RetryFailed(done.id, ADMIN))
+    retry = tenant.history.retry_failed(RetryFailed(done.id, ADMIN))
     assert retry.kind is ChangeKind.RECLAIM
     assert [i.change.before for i in retry.items] == [(license_of(SKU_E3),)]
     tenant.licensing.confirm(ConfirmChange(retry.id, ADMIN))

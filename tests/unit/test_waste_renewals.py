@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from domain.application.licensing import Licensing
 from domain.catalog import ProductCatalog
 from domain.model import SubscriptionStatus
 from domain.prices import Price, Prices
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from domain.waste import RenewalAlert, renewal_alerts, renewal_text, renewals_due
 from domain.workflows import ReminderKind

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from domain.application.applier import change_set_lease
+from domain.application.licensing import Licensing
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import BuySubscription, ChangeLicenses, ConfirmChange
-from domain.services import Licensing, change_set_lease
 from domain.subscriptions import POLL_LEASE, Subscriptions
 from domain.workflows import WorkflowState, WorkflowStatus
 from tests.fakes import InMemoryUnitOfWorkFactory, RecordingNotifier, SimulatedCrash

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from domain.application.licensing import Licensing
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeState
@@ -30,7 +31,6 @@ from domain.errors import (
     UnknownWorkflow,
 )
 from domain.model import AdminRole, PaymentMethod, Subscription, SubscriptionStatus
-from domain.services import Licensing
 from domain.subscriptions import Subscriptions
 from domain.workflows import (
     Choice,

@@ -37,18 +37,34 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.audit import AuditEntry, AuditResult
-from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, ItemStatus, OutcomeKind
-from domain.errors import ChangeNotPending
-from domain.group_licensing import GroupWrites
+from domain.changes import (
+    ChangeItem,
+    ChangeOutcome,
+    ChangeSet,
+    ChangeState,
+    ItemStatus,
+    OutcomeKind,
+    UserChange,
+)
+from domain.errors import ChangeConflict, ChangeNotPending, DomainError
+from domain.group_licensing import UnknownGroup
 from domain.model import licenses_to_json
 from domain.ports import Clock, TenantDirectory, UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["BATCH_SIZE", "LEASE_TTL", "UNDO_TTL", "ChangeApplier", "Progress", "change_set_lease"]
+__all__ = [
+    "BATCH_SIZE",
+    "LEASE_TTL",
+    "UNDO_TTL",
+    "ChangeApplier",
+    "GroupWrites",
+    "Progress",
+    "change_set_lease",
+]
 
 BATCH_SIZE = 20
 """R17: Graph's `$batch` takes at most 20 requests."""
@@ -300,6 +316,41 @@ class ChangeApplier:
         wrote = any(item.status is ItemStatus.APPLIED for item in change_set.items)
         if change_set.state is ChangeState.DONE and change_set.undoable_until is None and wrote:
             change_set.undoable_until = self._clock.now() + self._undo_ttl
+
+
+class GroupWrites:
+    """The `TenantDirectory.apply` contract for groups: each change's target is a group, written
+    with the group's own `assignLicense` (add and remove in one call). A group already in the
+    `after` state is not written; one in neither state was changed by someone else and is left."""
+
+    def __init__(self, directory: TenantDirectory) -> None:
+        self._directory = directory
+
+    def apply(self, changes: Sequence[UserChange], *, verify: bool = False) -> list[ChangeOutcome]:  # noqa: ARG002 (always read first: one group)
+        groups = self._directory.groups_by_id([change.user_id for change in changes])
+        outcomes: list[ChangeOutcome] = []
+        for change in changes:
+            group = groups.get(change.user_id)
+            if group is None:
+                outcomes.append(ChangeOutcome.failed(change.user_id, UnknownGroup(change.display_name)))
+                continue
+            state = change.state_of(group.licenses)
+            if state == "after":
+                outcomes.append(ChangeOutcome(group.id, OutcomeKind.ALREADY_APPLIED, licenses=group.licenses))
+                continue
+            if state == "other":
+                conflict = ChangeConflict(f"The group {group.display_name}")
+                outcomes.append(
+                    ChangeOutcome(group.id, OutcomeKind.CONFLICT, conflict.message, licenses=group.licenses)
+                )
+                continue
+            try:
+                written = self._directory.assign_group_license(group.id, change.add, change.remove)
+            except DomainError as refusal:
+                outcomes.append(ChangeOutcome.failed(group.id, refusal))
+                continue
+            outcomes.append(ChangeOutcome(group.id, OutcomeKind.APPLIED, licenses=written.licenses))
+        return outcomes
 
 
 @dataclass(frozen=True, slots=True)

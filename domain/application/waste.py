@@ -3,7 +3,7 @@ license report.
 
 A reclaim is planned here, from the tenant read with no transaction open, and kept as a change set
 (`ChangeKind.RECLAIM`, one removal of every license per user): from then on it is confirmed,
-written in batches, audited, retried and undone by `Licensing`, like any change.
+written in batches, audited, retried and undone by `Licensing` and `ChangeHistory`, like any change.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from domain.application.authorization import Authorization
+from domain.application.change_sets import keep_change_set
+from domain.application.lookups import TenantLookups
+from domain.application.planning import PREVIEW_TTL
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeKind, ChangeSet, snapshot_products
 from domain.commands import LicenseReport, ReclaimLicenses
 from domain.errors import NothingToChange, SignInActivityUnavailable
 from domain.group_licensing import kept_through_groups
 from domain.model import Permission, Product, User
-from domain.ports import UserQuery
+from domain.ports import Clock, TenantDirectory, UnitOfWorkFactory, UserQuery
 from domain.prices import Prices, monthly
-from domain.services import Licensing
 from domain.waste import RECLAIM_DISABLED, RECLAIM_INACTIVE, inherited_reasons, is_inactive, reclaim_changes
 
 __all__ = ["InactiveAccount", "ReclaimPlan", "ReportPages", "Waste"]
@@ -66,16 +70,30 @@ class ReportPages:
 
 
 class Waste:
-    """R22 on top of `Licensing` (R16 roles, R17 batches, R20 audit, Undo)."""
+    """R22 with the change sets of `Licensing` (R16 roles, R17 batches, R20 audit, Undo)."""
 
-    def __init__(self, licensing: Licensing, *, prices: Prices | None = None) -> None:
-        self._licensing = licensing
-        self._directory = licensing.directory
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        directory: TenantDirectory,
+        clock: Clock,
+        catalog: ProductCatalog,
+        *,
+        preview_ttl: timedelta = PREVIEW_TTL,
+        prices: Prices | None = None,
+    ) -> None:
+        self._uow = uow
+        self._directory = directory
+        self._clock = clock
+        self._catalog = catalog
+        self._preview_ttl = preview_ttl
         self._prices = prices or Prices()
+        self._authorization = Authorization(uow, directory, clock)
+        self._lookups = TenantLookups(directory, catalog)
 
     @property
     def catalog(self) -> ProductCatalog:
-        return self._licensing.catalog
+        return self._catalog
 
     def plan_reclaim(self, cmd: ReclaimLicenses) -> ReclaimPlan:
         """Preview taking back every license of disabled accounts (`accountEnabled eq false`) and,
@@ -83,7 +101,7 @@ class Waste:
         AuditLog.Read.All and Entra ID P1: without them the disabled accounts are still previewed,
         and the plan says why the inactive ones are not."""
         what = "reclaim licenses" + (f" (inactive {cmd.inactive_days} days)" if cmd.inactive_days else "")
-        requester = self._licensing.authorize_now(
+        requester = self._authorization.authorize_now(
             cmd.requester, Permission.MANAGE_LICENSES, what, cmd.correlation_id, target="disabled accounts"
         )
         disabled = [
@@ -93,7 +111,7 @@ class Waste:
         ]
         inactive: list[User] = []
         unavailable: SignInActivityUnavailable | None = None
-        now = self._licensing.clock.now()
+        now = self._clock.now()
         if cmd.inactive_days:
             try:
                 for page in self._directory.user_pages(UserQuery(enabled=True, licensed=True, sign_ins=True)):
@@ -156,14 +174,18 @@ class Waste:
             product_label=label,
             items=items,
             created_at=now,
-            expires_at=now + self._licensing.preview_ttl,
+            expires_at=now + self._preview_ttl,
             channel=cmd.channel,
             products=snapshot_products(products, touched),
             refused=left_out,
             notes=notes,
             details={"kept": kept} if kept else {},
         )
-        self._licensing.keep(change_set, label.lower(), cmd.correlation_id)
+        # Kept with its audited request: from then on it is confirmed, applied, retried and undone
+        # like any other change.
+        with self._uow() as uow:
+            keep_change_set(uow, change_set, label.lower(), cmd.correlation_id)
+            uow.commit()
         return ReclaimPlan(
             change_set,
             disabled=len(reclaim_changes(disabled)),
@@ -188,12 +210,14 @@ class Waste:
         scope_asked = f"has:{cmd.product}" if cmd.product else ("all" if cmd.include_unlicensed else "")
         if cmd.group:
             scope_asked = f"group:{cmd.group}"
-        self._licensing.authorize_now(cmd.requester, Permission.READ, "license report", target=scope_asked)
+        self._authorization.authorize_now(
+            cmd.requester, Permission.READ, "license report", target=scope_asked
+        )
         products = self._directory.products()
         groups = {g.id: g.display_name for g in self._directory.licensed_groups()}
         by_sku = {p.sku_id: p for p in products}
         if cmd.group:
-            group = self._licensing.find_group(cmd.group)
+            group = self._lookups.group(cmd.group)
             members = sorted(self._directory.group_members(group.id), key=_by_name)
             scope = f"members of the group {group.display_name}"
             return ReportPages(by_sku, iter([members] if members else []), scope, groups)
