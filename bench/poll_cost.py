@@ -4,10 +4,11 @@ DESIGN.md §4/§8: the scheduler polls pending subscriptions with one directory 
 tick, whatever their number. Measured against `graph-sim` over HTTP through the real Graph adapter
 (`GraphDirectory`), with 1, 10, 100 and 1,000 pending items, two ways:
 
-* **the tick**: `Subscriptions.tick` (domain/subscriptions.py) with that many purchase workflows
-  waiting (`/subscription buy E5 10 invoice`, which on Graph becomes an admin-center task, R19, that
-  the tick checks the directory for). The services are built here the way the bot would wire them
-  for TENANT_BACKEND=graph (`AdminTaskCommerce`, `HolidayCalendar`, a notifier that discards).
+* **the tick**: `WorkflowTicks.tick` (domain/application/subscriptions/tick.py) with that many
+  purchase workflows waiting (`/subscription buy E5 10 invoice`, which on Graph becomes an
+  admin-center task, R19, that the tick checks the directory for). The services are built here the
+  way the bot would wire them for TENANT_BACKEND=graph (`AdminTaskCommerce`, `HolidayCalendar`, a
+  notifier that discards).
 * **the read**: what a tick takes its snapshot from, `directory.subscriptions()` and
   `directory.products()`, with that many extra subscriptions listed in the tenant, so the answer
   grows with them.
@@ -110,7 +111,7 @@ class _TickRun:
 
 
 def measure_ticks(params: Params, folder: Path, log: Log) -> list[_TickRun]:
-    """`Subscriptions.tick` with 1, 10, 100… purchase workflows waiting on the tenant (cumulative)."""
+    """`WorkflowTicks.tick` with 1, 10, 100… purchase workflows waiting on the tenant (cumulative)."""
     from pydantic import SecretStr
 
     from bench.bulk_reassign import TOKEN, Quota, simulator
@@ -118,9 +119,9 @@ def measure_ticks(params: Params, folder: Path, log: Log) -> list[_TickRun]:
     from bot.clock import SystemClock
     from bot.graph import graph_config
     from bot.settings import Settings, TenantBackend
+    from domain.application.subscriptions.workflows import subscription_workflows
     from domain.commands import BuySubscription
     from domain.model import PaymentMethod
-    from domain.subscriptions import Subscriptions
     from storage.calendar import HolidayCalendar
     from storage.commerce import AdminTaskCommerce
     from storage.graph.auth import token_provider
@@ -143,7 +144,7 @@ def measure_ticks(params: Params, folder: Path, log: Log) -> list[_TickRun]:
         container = bootstrap(settings, directory=directory)
         clock = SystemClock()
         licensing = container.services.licenses.changes
-        subscriptions = Subscriptions(
+        subscriptions = subscription_workflows(
             container.uow,
             directory,
             clock,
@@ -156,16 +157,16 @@ def measure_ticks(params: Params, folder: Path, log: Log) -> list[_TickRun]:
         try:
             bought = 0
             for pending in params.pending:
-                log(f"poll: Subscriptions.tick with {pending:,} purchase workflows waiting")
+                log(f"poll: WorkflowTicks.tick with {pending:,} purchase workflows waiting")
                 while bought < pending:
-                    subscriptions.buy(BuySubscription(BUYER, "E5", 10, PaymentMethod.INVOICE))
+                    subscriptions.starts.buy(BuySubscription(BUYER, "E5", 10, PaymentMethod.INVOICE))
                     bought += 1
                 run = _TickRun(pending, [], [], [], 0)
                 for _ in range(params.ticks):
                     before = client.stats().http_requests
                     http_seconds.clear()
                     started = time.perf_counter()
-                    report = subscriptions.tick()
+                    report = subscriptions.ticks.tick()
                     run.durations.append(time.perf_counter() - started)
                     run.waits.append(sum(http_seconds))
                     run.counts.append(client.stats().http_requests - before)
@@ -251,7 +252,7 @@ def run(params: Params, log: Log = no_log) -> list[Table]:
             log(f"poll: the tick could not be measured ({tick_problem}); measuring the read side only")
         reads = measure_reads(params, folder, log)
     per_tick = [
-        _row(table, t, f"{t.pending:,} workflows", f"`Subscriptions.tick` ({t.polled:,} polled)", "–")
+        _row(table, t, f"{t.pending:,} workflows", f"`WorkflowTicks.tick` ({t.polled:,} polled)", "–")
         for t in ticks
     ]
     per_read = [
@@ -262,7 +263,7 @@ def run(params: Params, log: Log = no_log) -> list[Table]:
     if per_tick:
         table.checks.append(
             Check(
-                f"Poll cost O(1): Graph requests per `Subscriptions.tick`, {sizes} workflows waiting",
+                f"Poll cost O(1): Graph requests per `WorkflowTicks.tick`, {sizes} workflows waiting",
                 " / ".join(f"{c:g}" for c in per_tick) + " requests per tick",
                 len(set(per_tick)) == 1,
             )
@@ -275,10 +276,10 @@ def run(params: Params, log: Log = no_log) -> list[Table]:
         )
     )
     if tick_problem:
-        table.notes.append(f"`Subscriptions.tick` could not be measured: {tick_problem}.")
+        table.notes.append(f"`WorkflowTicks.tick` could not be measured: {tick_problem}.")
     table.notes += [
         "Target: constant Graph requests per tick, whatever the number pending.",
-        "`Subscriptions.tick`: purchase workflows waiting for an admin-center purchase (R19) need the "
+        "`WorkflowTicks.tick`: purchase workflows waiting for an admin-center purchase (R19) need the "
         "subscriptions only (GET /directory/subscriptions); a waiting plan switch would add one "
         "GET /subscribedSkus for seat counts. The organization was read when the workflows were started, "
         "so the first tick has nothing more to read. Its duration grows with the workflows: each one is "

@@ -18,13 +18,15 @@ from bot.clock import SystemClock
 from bot.settings import ConfigurationError, Settings, TenantBackend
 from bot.sign_in import build_access
 from domain.application.licensing import Licensing
+from domain.application.subscriptions.queries import WorkflowQueries
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.application.use_cases import LicenseUseCases
 from domain.catalog import ProductCatalog
 from domain.model import Cloud
 from domain.ports import Clock, TenantDirectory
 from domain.prices import Prices
-from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import WaitingOn
+from domain.workflows.settings import WorkflowSettings
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, Timing, WorkflowSections
 from handlers.message_updates import MessageUpdates
@@ -59,7 +61,7 @@ class Container:
     uow: SqlUnitOfWorkFactory
     directory: TenantDirectory
     services: Services
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
     notifier: SlackNotifier
     sign_in: MicrosoftSignIn | None = None
     """With `ADMIN_BINDING=entra`: the Microsoft sign-in that binds Slack accounts (R24)."""
@@ -143,7 +145,7 @@ def bootstrap(
     services = Services(
         licenses=licenses,
         subscriptions=subscriptions,
-        workflows=workflow_provider(subscriptions),
+        workflows=workflow_provider(subscriptions.queries),
         slack_users=users,
         message_updates=updates,
         access=access.access,
@@ -192,7 +194,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
     licensing: Licensing,
     notifier: SlackNotifier,
     prices: Prices | None = None,
-) -> Subscriptions:
+) -> SubscriptionWorkflows:
     """The workflows on the simulated tenant's commerce, or as admin-center tasks on a real one (R19)."""
     commerce: SimulatedCommerce | AdminTaskCommerce
     if settings.tenant_backend is TenantBackend.SIMULATED:
@@ -209,7 +211,7 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
             catalog,
             credit_check_days=settings.credit_check_business_days,
         )
-    subscriptions = Subscriptions(
+    subscriptions = subscription_workflows(
         uow,
         directory,
         clock,
@@ -231,15 +233,15 @@ def build_subscriptions(  # noqa: PLR0917 - the composition root passes what it 
         renewal_days=settings.renewal_alert_days,
         prices=prices,
     )
-    notifier.bind(subscriptions)
+    notifier.bind(subscriptions.decisions)
     return subscriptions
 
 
-def workflow_provider(subscriptions: Subscriptions) -> Callable[[str], WorkflowSections]:
+def workflow_provider(queries: WorkflowQueries) -> Callable[[str], WorkflowSections]:
     """App Home's workflow sections for one admin: what is in flight, what waits on them."""
 
     def sections(requester: str) -> WorkflowSections:
-        waiting: WaitingOn = subscriptions.waiting_on(requester)
-        return workflow_sections(subscriptions.in_flight(requester), waiting)
+        waiting: WaitingOn = queries.waiting_on(requester)
+        return workflow_sections(queries.in_flight(requester), waiting)
 
     return sections

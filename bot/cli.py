@@ -236,7 +236,7 @@ def _workflows(args: argparse.Namespace, settings: Settings) -> int:
 
     container = bootstrap(settings)
     try:
-        statuses = container.subscriptions.status(args.as_user, args.workflow or None)
+        statuses = container.subscriptions.queries.status(args.as_user, args.workflow or None)
     except DomainError as refused:
         print(f"licensebot: {refused.problem} {refused.fix}".rstrip(), file=sys.stderr)
         return 1

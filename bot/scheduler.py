@@ -1,4 +1,4 @@
-"""The workflow scheduler (APScheduler 3): every `POLL_INTERVAL_SECONDS`, one `Subscriptions.tick()`
+"""The workflow scheduler (APScheduler 3): every `POLL_INTERVAL_SECONDS`, one `WorkflowTicks.tick()`
 (one directory read per tenant, whatever the number of pending items) and the reminders due, sent
 through the notifier.
 
@@ -29,9 +29,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.bootstrap import Container
 from domain.application.applier import change_set_lease
+from domain.application.subscriptions.tick import TickReport, WorkflowTicks
 from domain.changes import ChangeState
 from domain.ports import Clock, Notifier, UnitOfWorkFactory
-from domain.subscriptions import Subscriptions, TickReport
 
 __all__ = ["OneSchedulerLock", "SchedulerRefused", "WorkflowScheduler", "start_scheduler"]
 
@@ -148,13 +148,13 @@ def _alive(owner: str) -> bool:
 class WorkflowScheduler:
     def __init__(
         self,
-        subscriptions: Subscriptions,
+        ticks: WorkflowTicks,
         notifier: Notifier,
         *,
         interval_seconds: float,
         lock: OneSchedulerLock | None = None,
     ) -> None:
-        self._subscriptions = subscriptions
+        self._ticks = ticks
         self._notifier = notifier
         self._interval = interval_seconds
         self._one = lock
@@ -166,8 +166,8 @@ class WorkflowScheduler:
         with self._lock:
             if self._one is not None:
                 self._one.renew()
-            report = self._subscriptions.tick()
-            reminders = self._subscriptions.due_reminders()
+            report = self._ticks.tick()
+            reminders = self._ticks.due_reminders()
         for reminder in reminders:
             try:
                 self._notifier.reminder(reminder)
@@ -219,12 +219,12 @@ class WorkflowScheduler:
     def shutdown(self) -> None:
         """Finish the current tick (a change being applied stops after its batch), then give back
         every lease this process holds, so the other replicas go on at once."""
-        self._subscriptions.stop()
+        self._ticks.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         try:
-            released = self._subscriptions.release_leases()
+            released = self._ticks.release_leases()
             if self._one is not None:
                 self._one.release()
         except Exception:
@@ -245,7 +245,7 @@ def start_scheduler(container: Container) -> WorkflowScheduler:
     Raises `SchedulerRefused` when another one runs on the same SQLite database."""
     settings = container.settings
     scheduler = WorkflowScheduler(
-        container.subscriptions,
+        container.subscriptions.ticks,
         container.notifier,
         interval_seconds=settings.poll_interval_seconds,
         lock=one_scheduler_lock(container),

@@ -120,13 +120,13 @@ def run_http(settings: Settings, *, workers: int = 1, threads: int = 8, schedule
     def worker_exit(_server: object, _worker: object) -> None:
         # Graceful: the change being applied stops after its batch; leases go back at once.
         for container in containers:
-            container.subscriptions.stop()
+            container.subscriptions.ticks.stop()
         while running:
             running.pop().shutdown()
         while pollers:
             pollers.pop().stop()
         for container in containers:
-            container.subscriptions.release_leases()
+            container.subscriptions.ticks.release_leases()
             _flush_updates(container)
 
     options = {
@@ -174,10 +174,10 @@ def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     try:
         handler.start()  # type: ignore[no-untyped-call]
     finally:
-        container.subscriptions.stop()
+        container.subscriptions.ticks.stop()
         if running is not None:
             running.shutdown()
         if poller is not None:
             poller.stop()
-        container.subscriptions.release_leases()
+        container.subscriptions.ticks.release_leases()
         _flush_updates(container)

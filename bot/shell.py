@@ -370,7 +370,7 @@ class Console:
             self._say(f"(the clock is now {now:%a %d %b %Y %H:%M} UTC)")
         self._hold()
         try:
-            report = subscriptions.tick()
+            report = subscriptions.ticks.tick()
         finally:
             self._release()
         moved = len(report.advanced) + len(report.resumed)

@@ -369,7 +369,7 @@ class Notifier(Protocol):
         ...
 
     def reminder(self, reminder: Reminder) -> None:
-        """A reminder that `Subscriptions.due_reminders` returned: the scheduler sends it here."""
+        """A reminder that `WorkflowTicks.due_reminders` returned: the scheduler sends it here."""
         ...
 
     def change_resumed(self, change_set: ChangeSet) -> None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from slack_bolt import BoltContext
 
 from domain.access import Access
+from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from domain.application.use_cases import LicenseUseCases
-from domain.subscriptions import Subscriptions
 from handlers.message_updates import MessageUpdates
 from handlers.slack_directory import SlackUsers
 
@@ -81,7 +81,7 @@ class Services:
 
     licenses: LicenseUseCases
     """The license use cases: changes, queries, history, groups, waste, authorization, deliveries."""
-    subscriptions: Subscriptions | None = None
+    subscriptions: SubscriptionWorkflows | None = None
     """The subscription workflows (`/subscription buy|seats|switch|upgrade|cancel|status` and their
     buttons); without it those forms say the bot is not set up for them."""
     workflows: WorkflowProvider | None = None

@@ -1,7 +1,7 @@
 """`SlackNotifier`: the domain's `Notifier` port on Slack's Web API.
 
 - A workflow's checklist is posted once in the channel where it was started, remembered with
-  `Subscriptions.attach_message`, and updated in place with `chat.update` after that.
+  `WorkflowDecisions.attach_message`, and updated in place with `chat.update` after that.
 - An approval request goes to `APPROVALS_CHANNEL` (else the workflow's channel) with Approve,
   Approve (they lose access) and Reject; it is updated without buttons once decided or expired.
 - A license change that another process finished after a crash (`change_resumed`) shows its
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class MessageLinks(Protocol):
-    """Where the notifier records the messages it posted (`Subscriptions` does)."""
+    """Where the notifier records the messages it posted (`WorkflowDecisions` does)."""
 
     def attach_message(self, workflow_id: str, channel: str, message_ts: str) -> None: ...
 

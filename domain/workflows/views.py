@@ -34,7 +34,7 @@ class WorkflowStatus:
 
     @property
     def choices(self) -> tuple[Choice, ...]:
-        """The buttons to show now (each one calls `Subscriptions.decide` with the step's name)."""
+        """The buttons to show now (each one calls `WorkflowDecisions.decide` with the step's name)."""
         step = self.step
         if step is None or step.status is not StepStatus.WAITING or self.workflow.state.final:
             return ()

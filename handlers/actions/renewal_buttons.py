@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from slack_bolt import App
 
 from domain.application.deliveries import Deliveries
+from domain.application.subscriptions.start import WorkflowStarts
 from domain.commands import ChangeSeats
 from domain.errors import DomainError
-from domain.subscriptions import Subscriptions
 from handlers.blocks.text import escape
 from handlers.blocks.waste import parse_renewal_value, renewal_answered
 from handlers.blocks.workflows import workflow_notice
@@ -29,16 +29,16 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.licenses.deliveries, services.subscriptions)
+    buttons = _Buttons(services.licenses.deliveries, services.subscriptions.starts)
     pressed: Mapping[str, Listener] = {RENEWAL_REDUCE: buttons.reduce, RENEWAL_NOT_NOW: buttons.not_now}
     for action_id, listener in pressed.items():
         acknowledge_first(app.action(action_id), listener)
 
 
 class _Buttons:
-    def __init__(self, deliveries: Deliveries, subscriptions: Subscriptions) -> None:
+    def __init__(self, deliveries: Deliveries, starts: WorkflowStarts) -> None:
         self._deliveries = deliveries
-        self._subscriptions = subscriptions
+        self._starts = starts
 
     def reduce(self, request: Request) -> None:
         parsed = parse_renewal_value(request.value)
@@ -51,7 +51,7 @@ class _Buttons:
         if not self._deliveries.first_delivery(f"{key}:reduce:{requester.casefold()}"):
             request.reply(workflow_notice(DomainError("You answered this renewal alert already.")))
             return
-        status = self._subscriptions.change_seats(
+        status = self._starts.change_seats(
             ChangeSeats(requester, sku, delta, request.correlation_id, request.channel, subscription_id)
         )
         total = status.workflow.expected_total

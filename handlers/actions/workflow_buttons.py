@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 
 from slack_bolt import App
 
+from domain.application.subscriptions.decide import WorkflowDecisions
 from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
-from domain.subscriptions import Subscriptions
 from domain.workflows import WorkflowStatus
 from handlers.blocks.workflows import parse_choice_value, workflow_checklist, workflow_notice
 from handlers.context import Services
@@ -35,7 +35,7 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     if services.subscriptions is None:
         return
-    buttons = _Buttons(services.subscriptions)
+    buttons = _Buttons(services.subscriptions.decisions)
     pressed: Mapping[str | re.Pattern[str], Listener] = {
         re.compile(WORKFLOW_CHOICE_PATTERN): buttons.choose,
         APPROVE_CANCELLATION: buttons.approve,
@@ -48,15 +48,15 @@ def register(app: App, services: Services) -> None:
 
 
 class _Buttons:
-    def __init__(self, subscriptions: Subscriptions) -> None:
-        self._subscriptions = subscriptions
+    def __init__(self, decisions: WorkflowDecisions) -> None:
+        self._decisions = decisions
 
     def choose(self, request: Request) -> None:
         workflow_id, step, choice = parse_choice_value(request.value)
         if not workflow_id:
             raise DomainError("That button does not belong to a workflow.", "Use `/subscription status`.")
         decide = DecideStep(request.requester, workflow_id, step, choice, request.correlation_id)
-        status = _noticed(request, lambda: self._subscriptions.decide(decide))
+        status = _noticed(request, lambda: self._decisions.decide(decide))
         if status is not None and request.only_theirs:
             # A checklist only they see (it could not be posted in the channel): the notifier
             # cannot update it, so the answer takes its place.
@@ -70,11 +70,11 @@ class _Buttons:
 
     def reject(self, request: Request) -> None:
         cmd = RejectCancellation(request.requester, request.value, correlation_id=request.correlation_id)
-        _noticed(request, lambda: self._subscriptions.reject(cmd))
+        _noticed(request, lambda: self._decisions.reject(cmd))
 
     def mark_done(self, request: Request) -> None:
         cmd = MarkTaskDone(request.requester, request.value, request.correlation_id)
-        self._subscriptions.mark_task_done(cmd)
+        self._decisions.mark_task_done(cmd)
 
     def _approve(self, request: Request, *, accept_loss_of_access: bool) -> None:
         cmd = ApproveCancellation(
@@ -83,7 +83,7 @@ class _Buttons:
             accept_loss_of_access=accept_loss_of_access,
             correlation_id=request.correlation_id,
         )
-        _noticed(request, lambda: self._subscriptions.approve(cmd))
+        _noticed(request, lambda: self._decisions.approve(cmd))
 
 
 def _noticed(request: Request, press: Callable[[], WorkflowStatus]) -> WorkflowStatus | None:

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from slack_bolt import App
 
+from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from domain.commands import (
     BuySubscription,
     CancelSubscription,
@@ -24,7 +25,6 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.model import PaymentMethod
-from domain.subscriptions import Subscriptions
 from domain.workflows import EVERYONE, WorkflowStatus
 from handlers.blocks import cannot_post_here, help_message, subscription_list
 from handlers.blocks.workflows import workflow_checklist, workflow_list
@@ -84,7 +84,8 @@ class _SubscriptionCommand:
 
     def _status(self, parsed: ParsedStatus, request: Request) -> None:
         requester = request.requester
-        statuses = _workflows(self._services.subscriptions).status(requester, parsed.workflow_id or None)
+        workflows = _workflows(self._services.subscriptions)
+        statuses = workflows.queries.status(requester, parsed.workflow_id or None)
         if parsed.workflow_id:
             request.reply(workflow_checklist(statuses[0]))
         else:
@@ -93,7 +94,7 @@ class _SubscriptionCommand:
     def _buy(self, parsed: ParsedBuy, request: Request) -> None:
         requester = request.requester
         workflows = _workflows(self._services.subscriptions)
-        status = workflows.buy(
+        status = workflows.starts.buy(
             BuySubscription(
                 requester,
                 parsed.product,
@@ -108,7 +109,7 @@ class _SubscriptionCommand:
     def _seats(self, parsed: ParsedSeats, request: Request) -> None:
         requester = request.requester
         workflows = _workflows(self._services.subscriptions)
-        status = workflows.change_seats(
+        status = workflows.starts.change_seats(
             ChangeSeats(requester, parsed.product, parsed.delta, request.correlation_id, request.channel)
         )
         _started(request, status)
@@ -117,7 +118,7 @@ class _SubscriptionCommand:
         requester = request.requester
         workflows = _workflows(self._services.subscriptions)
         users = request.people.tenant_keys(parsed.targets) if parsed.targets else (EVERYONE,)
-        status = workflows.start_switch(
+        status = workflows.starts.start_switch(
             SwitchPlans(
                 requester,
                 parsed.source,
@@ -133,7 +134,7 @@ class _SubscriptionCommand:
     def _upgrade(self, parsed: ParsedUpgrade, request: Request) -> None:
         requester = request.requester
         workflows = _workflows(self._services.subscriptions)
-        status = workflows.start_upgrade(
+        status = workflows.starts.start_upgrade(
             UpgradeFromE4(
                 requester,
                 parsed.target,
@@ -148,7 +149,7 @@ class _SubscriptionCommand:
     def _cancel(self, parsed: ParsedCancel, request: Request) -> None:
         requester = request.requester
         workflows = _workflows(self._services.subscriptions)
-        status = workflows.request_cancel(
+        status = workflows.starts.request_cancel(
             CancelSubscription(requester, parsed.subscription, request.correlation_id, request.channel)
         )
         _started(request, status)
@@ -168,7 +169,7 @@ def _started(request: Request, status: WorkflowStatus) -> None:
         )
 
 
-def _workflows(subscriptions: Subscriptions | None) -> Subscriptions:
+def _workflows(subscriptions: SubscriptionWorkflows | None) -> SubscriptionWorkflows:
     if subscriptions is None:
         raise DomainError(
             "Subscription workflows are not set up in this bot.",

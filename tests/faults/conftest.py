@@ -19,7 +19,7 @@ from slack_sdk.http_retry import builtin_handlers
 
 from bot.local_slack import LocalSlack
 from bot.scheduler import WorkflowScheduler
-from domain.subscriptions import Subscriptions
+from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from tests.fakes import FixedClock
 from tests.slack.conftest import SlackBot, Tenant, serve, slack, tenant, wire_workflows  # noqa: F401 - shared fixtures
 
@@ -61,7 +61,7 @@ class Workflows:
     bot: SlackBot
     tenant: Tenant
     clock: FixedClock
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
     scheduler: WorkflowScheduler
 
 
@@ -81,7 +81,7 @@ def workflows_with(slack: LocalSlack, tmp_path: Path) -> WorkflowsFactory:  # no
                 for name in ("bill", "beatrice"):
                     bot.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
                 bot.channel = slack.add_channel("subscriptions", members=list(bot.people.values()))
-                scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+                scheduler = WorkflowScheduler(wired.subscriptions.ticks, wired.notifier, interval_seconds=60)
                 yield Workflows(bot, wired.tenant, wired.clock, wired.subscriptions, scheduler)
         finally:
             wired.tenant.engine.dispose()

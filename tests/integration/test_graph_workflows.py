@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.application.licensing import Licensing
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.commands import ApproveCancellation, BuySubscription, CancelSubscription, DecideStep, MarkTaskDone
 from domain.model import Cloud, PaymentMethod, SubscriptionStatus
-from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import Choice, StepName, TaskState, WaitFor, WorkflowState, WorkflowStatus
+from domain.workflows.settings import WorkflowSettings
 from storage.calendar import HolidayCalendar
 from storage.commerce import AdminTaskCommerce
 from storage.database import session_factory
@@ -46,7 +47,7 @@ class GraphBot:
     sim: GraphSimulator
     tenant: DatabaseTenant
     clock: FixedClock
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
 
     def subscription_reads(self) -> int:
         return self.sim.stats().requests_to(SUBSCRIPTION_READS)
@@ -62,7 +63,7 @@ def graph_bot(sessions: sessionmaker[Session], clock: FixedClock) -> Iterator[Gr
         directory = GraphDirectory(client, catalog=DEMO_CATALOG)
         uow = SqlUnitOfWorkFactory(sessions)
         licensing = Licensing(uow, directory, clock, DEMO_CATALOG)
-        subscriptions = Subscriptions(
+        subscriptions = subscription_workflows(
             uow,
             directory,
             clock,
@@ -90,13 +91,13 @@ def _in_admin_center(bot: GraphBot) -> Iterator[SimulatedDirectory]:
 
 
 def _status(bot: GraphBot, workflow_id: str) -> WorkflowStatus:
-    [status] = bot.subscriptions.status(BILL, workflow_id)
+    [status] = bot.subscriptions.queries.status(BILL, workflow_id)
     return status
 
 
 def test_a_purchase_on_a_graph_tenant_completes_only_when_graph_shows_it_r19(graph_bot: GraphBot) -> None:
     bot = graph_bot
-    status = bot.subscriptions.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 4))
+    status = bot.subscriptions.starts.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 4))
     assert status.workflow.waiting_for is WaitFor.TASK
     task = status.task
     assert task is not None
@@ -104,20 +105,20 @@ def test_a_purchase_on_a_graph_tenant_completes_only_when_graph_shows_it_r19(gra
     assert task.link.startswith("https://admin.microsoft.com")
 
     reads = bot.subscription_reads()
-    marked = bot.subscriptions.mark_task_done(MarkTaskDone(BILL, task.id))
+    marked = bot.subscriptions.decisions.mark_task_done(MarkTaskDone(BILL, task.id))
     assert bot.subscription_reads() > reads, "Mark done looks at the tenant through Graph"
     assert marked.workflow.waiting_for is WaitFor.TASK, "an admin's word is not enough"
     assert "does not show it yet" in marked.workflow.step(StepName.BUY).note
     assert marked.task is not None
     assert marked.task.state is TaskState.OPEN
 
-    assert bot.subscriptions.tick().advanced == (), "nothing bought yet"
+    assert bot.subscriptions.ticks.tick().advanced == (), "nothing bought yet"
     with _in_admin_center(bot) as admin_center:  # the admin buys it in the admin center
         admin_center.add_subscription(O365_E5, 4)
 
     bot.clock.advance(POLL)
     reads = bot.subscription_reads()
-    assert bot.subscriptions.tick().advanced == (status.workflow.id,)
+    assert bot.subscriptions.ticks.tick().advanced == (status.workflow.id,)
     assert bot.subscription_reads() > reads
     done = _status(bot, status.workflow.id)
     assert done.workflow.state is WorkflowState.DONE
@@ -130,20 +131,22 @@ def test_on_a_graph_tenant_the_8_license_subscription_completes_the_8_license_pu
     graph_bot: GraphBot,
 ) -> None:
     bot = graph_bot
-    by_invoice = bot.subscriptions.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 7, PaymentMethod.INVOICE))
+    by_invoice = bot.subscriptions.starts.buy(
+        BuySubscription(BILL, "ENTERPRISEPREMIUM", 7, PaymentMethod.INVOICE)
+    )
     bot.clock.advance(POLL)
-    by_card = bot.subscriptions.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 8))
+    by_card = bot.subscriptions.starts.buy(BuySubscription(BILL, "ENTERPRISEPREMIUM", 8))
 
     with _in_admin_center(bot) as admin_center:  # the 8 are bought first
         eight = admin_center.add_subscription(O365_E5, 8).id
     bot.clock.advance(POLL)
-    assert bot.subscriptions.tick().advanced == (by_card.workflow.id,)
+    assert bot.subscriptions.ticks.tick().advanced == (by_card.workflow.id,)
     assert _status(bot, by_invoice.workflow.id).workflow.waiting_for is WaitFor.TASK
 
     with _in_admin_center(bot) as admin_center:
         seven = admin_center.add_subscription(O365_E5, 7, payment_method=PaymentMethod.INVOICE).id
     bot.clock.advance(POLL)
-    assert bot.subscriptions.tick().advanced == (by_invoice.workflow.id,)
+    assert bot.subscriptions.ticks.tick().advanced == (by_invoice.workflow.id,)
     done = [_status(bot, w.workflow.id).workflow for w in (by_invoice, by_card)]
     assert [(w.state, w.subscription_id) for w in done] == [
         (WorkflowState.DONE, seven),
@@ -156,31 +159,33 @@ def test_a_cancellation_on_a_graph_tenant_completes_only_when_graph_shows_it_r19
     e5 = demo_subscription_id("e5")
     with _in_admin_center(bot) as admin_center:
         bought = admin_center.add_subscription(O365_E5, 2)  # a second, unused E5 subscription
-    status = bot.subscriptions.request_cancel(CancelSubscription(BILL, bought.id))
-    status = bot.subscriptions.decide(
+    status = bot.subscriptions.starts.request_cancel(CancelSubscription(BILL, bought.id))
+    status = bot.subscriptions.decisions.decide(
         DecideStep(BILL, status.workflow.id, StepName.CONFIRM.value, Choice.CONFIRM.value)
     )
     approval = status.approval
     assert approval is not None
-    status = bot.subscriptions.approve(ApproveCancellation(GRACE, approval.id, accept_loss_of_access=True))
+    status = bot.subscriptions.decisions.approve(
+        ApproveCancellation(GRACE, approval.id, accept_loss_of_access=True)
+    )
     assert status.workflow.waiting_for is WaitFor.TASK
     task = status.task
     assert task is not None
     assert task.state is TaskState.OPEN
 
     reads = bot.subscription_reads()
-    marked = bot.subscriptions.mark_task_done(MarkTaskDone(BILL, task.id))
+    marked = bot.subscriptions.decisions.mark_task_done(MarkTaskDone(BILL, task.id))
     assert bot.subscription_reads() > reads, "Mark done looks at the tenant through Graph"
     assert marked.workflow.state is not WorkflowState.DONE, "an admin's word is not enough"
     assert marked.task is not None
     assert marked.task.state is TaskState.OPEN
-    assert bot.subscriptions.tick().advanced == ()
+    assert bot.subscriptions.ticks.tick().advanced == ()
 
     with _in_admin_center(bot) as admin_center:  # the admin cancels it in the admin center
         admin_center.set_status(bought.id, SubscriptionStatus.SUSPENDED)
 
     bot.clock.advance(POLL)
-    assert bot.subscriptions.tick().advanced == (status.workflow.id,)
+    assert bot.subscriptions.ticks.tick().advanced == (status.workflow.id,)
     done = _status(bot, status.workflow.id)
     assert done.workflow.state is WorkflowState.DONE
     assert done.task is not None

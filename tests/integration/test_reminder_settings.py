@@ -39,11 +39,11 @@ def container(tmp_path: Path, clock: FixedClock) -> Iterator[Container]:
 
 
 def _due(container: Container) -> list[ReminderKind]:
-    return [reminder.kind for reminder in container.subscriptions.due_reminders()]
+    return [reminder.kind for reminder in container.subscriptions.ticks.due_reminders()]
 
 
 def test_the_digest_goes_out_from_digest_time_utc_once_a_day(container: Container, clock: FixedClock) -> None:
-    container.subscriptions.request_cancel(CancelSubscription(BILL, "E4"))
+    container.subscriptions.starts.request_cancel(CancelSubscription(BILL, "E4"))
     assert _due(container) == []
     clock.set(MONDAY_6AM + timedelta(hours=1, minutes=29))
     assert _due(container) == []
@@ -59,13 +59,15 @@ def test_decisions_and_approvals_are_reminded_at_their_own_periods(
     container: Container, clock: FixedClock
 ) -> None:
     subscriptions = container.subscriptions
-    status = subscriptions.request_cancel(CancelSubscription(BILL, "E4"))
+    status = subscriptions.starts.request_cancel(CancelSubscription(BILL, "E4"))
     clock.set(MONDAY_6AM + timedelta(hours=5, minutes=59))
     assert ReminderKind.CONFIRMATION_WAITING not in _due(container)
     clock.advance(timedelta(minutes=1))
     assert ReminderKind.CONFIRMATION_WAITING in _due(container), "TASK_REMINDER_HOURS=6"
 
-    subscriptions.decide(DecideStep(BILL, status.workflow.id, StepName.CONFIRM.value, Choice.CONFIRM.value))
+    subscriptions.decisions.decide(
+        DecideStep(BILL, status.workflow.id, StepName.CONFIRM.value, Choice.CONFIRM.value)
+    )
     clock.advance(timedelta(hours=1, minutes=59))
     assert ReminderKind.APPROVAL_WAITING not in _due(container)
     clock.advance(timedelta(minutes=1))

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.application.licensing import Licensing
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.audit import AuditEntry, AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeOutcome, UserChange
@@ -44,7 +45,6 @@ from domain.errors import (
 )
 from domain.model import Cloud, PaymentMethod, PurchaseChannel, SubscriptionStatus
 from domain.ports import Commerce
-from domain.subscriptions import Subscriptions, WorkflowSettings
 from domain.workflows import (
     ApprovalState,
     Choice,
@@ -57,6 +57,7 @@ from domain.workflows import (
     WorkflowState,
     WorkflowStatus,
 )
+from domain.workflows.settings import WorkflowSettings
 from storage.calendar import HolidayCalendar
 from storage.commerce import AdminTaskCommerce
 from storage.orm import SimLicenseEventRow, SimSubscriptionRow
@@ -143,7 +144,7 @@ class Bot:
     uow: SqlUnitOfWorkFactory
     directory: CountingDirectory
     licensing: Licensing
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
     notifier: RecordingNotifier
     counts: Counter[str]
     crash: CrashPlan
@@ -153,13 +154,13 @@ class Bot:
         self, status: WorkflowStatus | str, step: StepName, choice: Choice, who: str = BILL
     ) -> WorkflowStatus:
         workflow_id = status if isinstance(status, str) else status.workflow.id
-        return self.subscriptions.decide(DecideStep(who, workflow_id, step.value, choice.value))
+        return self.subscriptions.decisions.decide(DecideStep(who, workflow_id, step.value, choice.value))
 
     def status(self, workflow_id: str) -> WorkflowStatus:
-        [status] = self.subscriptions.status(BILL, workflow_id)
+        [status] = self.subscriptions.queries.status(BILL, workflow_id)
         return status
 
-    def restart(self, commerce: Commerce | None = None) -> Subscriptions:
+    def restart(self, commerce: Commerce | None = None) -> SubscriptionWorkflows:
         """Another process (a new lease owner) on the same database."""
         return make_subscriptions(self, commerce, owner="restarted")
 
@@ -188,8 +189,10 @@ class Bot:
             return list(session.scalars(select(SimLicenseEventRow).order_by(SimLicenseEventRow.seq)))
 
 
-def make_subscriptions(bot: Bot, commerce: Commerce | None = None, owner: str | None = None) -> Subscriptions:
-    return Subscriptions(
+def make_subscriptions(
+    bot: Bot, commerce: Commerce | None = None, owner: str | None = None
+) -> SubscriptionWorkflows:
+    return subscription_workflows(
         bot.uow,
         bot.directory,
         bot.clock,
@@ -231,7 +234,7 @@ def steps(status: WorkflowStatus) -> dict[StepName, StepStatus]:
 
 def test_switch_some_users_then_remove_the_unused_seats(bot: Bot) -> None:
     movers = ("alice@contoso.com", "bob@contoso.com", "carol@contoso.com")
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", movers))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5", movers))
     workflow = status.workflow
     assert steps(status)[StepName.DECIDE] is StepStatus.DONE
     assert "Only some users move" in workflow.step(StepName.DECIDE).note
@@ -260,7 +263,7 @@ def test_switch_some_users_then_remove_the_unused_seats(bot: Bot) -> None:
 
 
 def test_switch_everyone_buying_the_missing_seats_then_offer_the_unused_ones(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", ("all",)))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5", ("all",)))
     assert status.choices == (Choice.MANUAL, Choice.ADMIN_CENTER, Choice.ABORT), (
         "R15: the automatic path first"
     )
@@ -286,7 +289,7 @@ def test_switch_everyone_buying_the_missing_seats_then_offer_the_unused_ones(bot
 
 
 def test_the_admin_center_path_hands_the_switch_over(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5"))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5"))
     status = bot.decide(status, StepName.DECIDE, Choice.ADMIN_CENTER)
     assert status.workflow.state is WorkflowState.DONE
     assert "admin center" in status.workflow.step(StepName.DECIDE).note
@@ -294,7 +297,7 @@ def test_the_admin_center_path_hands_the_switch_over(bot: Bot) -> None:
 
 
 def test_a_switch_to_a_product_the_tenant_lacks_buys_it_and_waits_until_active(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "SPE_E5", ("alice@contoso.com",)))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "SPE_E5", ("alice@contoso.com",)))
     assert status.step is not None
     assert status.step.name is StepName.TARGET
     assert status.choices == (Choice.BUY, Choice.ABORT)
@@ -303,7 +306,7 @@ def test_a_switch_to_a_product_the_tenant_lacks_buys_it_and_waits_until_active(b
     assert "being set up" in status.workflow.step(StepName.AWAIT_ACTIVE).note
 
     bot.clock.advance(timedelta(minutes=3))
-    report = bot.subscriptions.tick()
+    report = bot.subscriptions.ticks.tick()
     assert report.advanced == (status.workflow.id,)
     status = bot.status(status.workflow.id)
     assert status.step is not None
@@ -311,7 +314,7 @@ def test_a_switch_to_a_product_the_tenant_lacks_buys_it_and_waits_until_active(b
 
 
 def test_the_requester_confirms_and_a_double_click_does_it_once(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
     with pytest.raises(NotAuthorized, match="another admin started"):
         bot.decide(status, StepName.PREVIEW, Choice.CONFIRM, who=GRACE)
     bot.decide(status, StepName.PREVIEW, Choice.CONFIRM)
@@ -324,7 +327,7 @@ def test_the_requester_confirms_and_a_double_click_does_it_once(bot: Bot) -> Non
 
 
 def test_an_expired_preview_is_planned_again(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com",)))
     first = status.workflow.change_set_id
     bot.clock.advance(timedelta(minutes=20))
     status = bot.decide(status, StepName.PREVIEW, Choice.CONFIRM)
@@ -340,14 +343,14 @@ def test_a_switch_from_an_inactive_subscription_is_refused_and_audited_r11(bot: 
             demo_subscription_id("e3"), SubscriptionStatus.WARNING
         )
     with pytest.raises(Exception, match="no active subscription") as refused:
-        bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5"))
+        bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5"))
     assert getattr(refused.value, "rule", "") == "R11"
     assert bot.audit()[0].result is AuditResult.REFUSED
 
 
 def test_a_license_admin_may_not_switch_plans_r16(bot: Bot) -> None:
     with pytest.raises(NotAuthorized):
-        bot.subscriptions.start_switch(SwitchPlans(LENA, "E3", "E5"))
+        bot.subscriptions.starts.start_switch(SwitchPlans(LENA, "E3", "E5"))
     assert [(e.actor, e.result) for e in bot.audit()] == [(LENA, AuditResult.REFUSED)]
 
 
@@ -355,7 +358,7 @@ def test_a_license_admin_may_not_switch_plans_r16(bot: Bot) -> None:
 
 
 def test_a_reassignment_killed_mid_batch_resumes_with_everyone_moved_and_nobody_unlicensed(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5"))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5"))
     status = bot.decide(status, StepName.DECIDE, Choice.MANUAL)
     status = bot.decide(status, StepName.CHECK_SEATS, Choice.BUY_SEATS)
     bot.crash.on_call, bot.crash.after_writes = 2, 2  # the second batch of five dies after two writes
@@ -367,8 +370,8 @@ def test_a_reassignment_killed_mid_batch_resumes_with_everyone_moved_and_nobody_
     assert len(bot.holders(E5) - {GRACE, BILL, BEATRICE}) == 5
 
     restarted = bot.restart()
-    assert restarted.resume() == [], "the dead process's lease has not expired yet"
-    assert restarted.resume(force=True) == [status.workflow.id]
+    assert restarted.ticks.resume() == [], "the dead process's lease has not expired yet"
+    assert restarted.ticks.resume(force=True) == [status.workflow.id]
     done = bot.status(status.workflow.id)
     assert done.workflow.step(StepName.REASSIGN).status is StepStatus.DONE
     assert done.workflow.step(StepName.REASSIGN).attempts == 2
@@ -390,7 +393,7 @@ def test_a_reassignment_killed_mid_batch_after_writes_that_stay_resumes_writing_
     """As on Graph: the users written before the kill keep their new license; the restart verifies
     them instead of writing them again, and moves the rest."""
     e3_holders = bot.holders(E3)
-    status = bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E5"))
+    status = bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E5"))
     status = bot.decide(status, StepName.DECIDE, Choice.MANUAL)
     status = bot.decide(status, StepName.CHECK_SEATS, Choice.BUY_SEATS)
     bot.crash.on_call, bot.crash.after_writes, bot.crash.keep_writes = 2, 2, True
@@ -404,7 +407,7 @@ def test_a_reassignment_killed_mid_batch_after_writes_that_stay_resumes_writing_
     assert not bot.holders(E3) & moved
 
     restarted = bot.restart()
-    assert restarted.resume(force=True) == [status.workflow.id]
+    assert restarted.ticks.resume(force=True) == [status.workflow.id]
     done = bot.status(status.workflow.id)
     assert done.workflow.step(StepName.REASSIGN).status is StepStatus.DONE
     assert f"Moved {E3_MOVABLE} of {E3_MOVABLE} users" in done.workflow.step(StepName.REASSIGN).note
@@ -421,16 +424,16 @@ def test_a_reassignment_killed_mid_batch_after_writes_that_stay_resumes_writing_
 
 
 def test_a_crashed_step_is_taken_over_when_its_lease_expires(bot: Bot) -> None:
-    status = bot.subscriptions.start_switch(
+    status = bot.subscriptions.starts.start_switch(
         SwitchPlans(BILL, "E3", "E5", ("alice@contoso.com", "bob@contoso.com"))
     )
     bot.crash.on_call, bot.crash.after_writes = 1, 1
     with pytest.raises(SimulatedCrash):
         bot.decide(status, StepName.PREVIEW, Choice.CONFIRM)
     restarted = bot.restart()
-    assert restarted.tick().resumed == ()
+    assert restarted.ticks.tick().resumed == ()
     bot.clock.advance(bot.settings.lease_ttl + timedelta(seconds=1))
-    assert restarted.tick().resumed == (status.workflow.id,)
+    assert restarted.ticks.tick().resumed == (status.workflow.id,)
     assert {"alice@contoso.com", "bob@contoso.com"} <= bot.holders(E5)
 
 
@@ -439,7 +442,7 @@ def test_a_crashed_step_is_taken_over_when_its_lease_expires(bot: Bot) -> None:
 
 def test_upgrade_from_e4_offers_to_remove_audio_conferencing_and_cancel_e4(bot: Bot) -> None:
     e4_users = bot.holders(E4)
-    status = bot.subscriptions.start_upgrade(UpgradeFromE4(BILL, "E5"))
+    status = bot.subscriptions.starts.start_upgrade(UpgradeFromE4(BILL, "E5"))
     assert "Upgrade tab" in status.workflow.step(StepName.DECIDE).note
     assert [a.part_number for a in status.workflow.addons] == [AUDIO_CONFERENCING]
     status = bot.decide(status, StepName.DECIDE, Choice.MANUAL)
@@ -479,7 +482,7 @@ def test_e4_bought_through_a_partner_or_volume_licensing_is_refused_r14(
             .values(purchase_channel=channel.value)
         )
     with pytest.raises(UpgradeNotDirect, match="Contact your"):
-        bot.subscriptions.start_upgrade(UpgradeFromE4(BILL, "E5"))
+        bot.subscriptions.starts.start_upgrade(UpgradeFromE4(BILL, "E5"))
     [refusal] = bot.audit()
     assert refusal.result is AuditResult.REFUSED
     assert "(R14)" not in refusal.reason
@@ -490,30 +493,32 @@ def test_e4_bought_through_a_partner_or_volume_licensing_is_refused_r14(
 
 def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_r10(bot: Bot) -> None:
     bot.clock.set(datetime(2026, 3, 13, 15, 0, tzinfo=UTC))  # a Friday
-    status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 10, PaymentMethod.INVOICE))
+    status = bot.subscriptions.starts.buy(BuySubscription(BILL, "E5", 10, PaymentMethod.INVOICE))
     workflow = status.workflow
     assert workflow.deadline == datetime(2026, 3, 18, tzinfo=UTC), "Monday and Tuesday, end of day"
     assert "until Tue 17 Mar 2026 end of day" in workflow.step(StepName.BUY).note
     assert "credit check" in workflow.step(StepName.AWAIT_ACTIVE).note
 
     bot.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))  # Monday
-    bot.subscriptions.tick()
+    bot.subscriptions.ticks.tick()
     assert bot.status(workflow.id).workflow.escalated_at is None
-    assert not [r for r in bot.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION]
+    assert not [r for r in bot.subscriptions.ticks.due_reminders() if r.kind is ReminderKind.ESCALATION]
 
     bot.clock.set(datetime(2026, 3, 18, 0, 5, tzinfo=UTC))  # Wednesday, past the deadline
-    assert bot.subscriptions.tick().advanced == (workflow.id,)
+    assert bot.subscriptions.ticks.tick().advanced == (workflow.id,)
     escalated = bot.status(workflow.id).workflow
     assert escalated.escalated_at == bot.clock.now()
     assert (
         "Contact support (https://admin.microsoft.com/#/support)"
         in escalated.step(StepName.AWAIT_ACTIVE).note
     )
-    [reminder] = [r for r in bot.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION]
+    [reminder] = [r for r in bot.subscriptions.ticks.due_reminders() if r.kind is ReminderKind.ESCALATION]
     assert reminder.to == BILL
     assert "contact support" in reminder.text
-    assert not [r for r in bot.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION], "once"
-    assert bot.subscriptions.tick().advanced == ()
+    assert not [r for r in bot.subscriptions.ticks.due_reminders() if r.kind is ReminderKind.ESCALATION], (
+        "once"
+    )
+    assert bot.subscriptions.ticks.tick().advanced == ()
     assert [e.action for e in bot.audit() if "escalate" in e.action] == [
         "purchase: escalate: purchase overdue"
     ]
@@ -521,7 +526,7 @@ def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_r10(bot: Bot)
 
 def test_the_buy_and_the_wait_steps_give_the_same_last_day_of_the_credit_check_r10(bot: Bot) -> None:
     bot.clock.set(datetime(2026, 12, 6, 10, 0, tzinfo=UTC))  # a Sunday
-    status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
+    status = bot.subscriptions.starts.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
     workflow = status.workflow
     assert workflow.deadline == datetime(2026, 12, 9, tzinfo=UTC), "Monday and Tuesday, end of day"
     bought, waiting = workflow.step(StepName.BUY).note, workflow.step(StepName.AWAIT_ACTIVE).note
@@ -534,52 +539,55 @@ def test_the_credit_check_counts_the_business_days_of_the_settings_r10(bot: Bot)
     bot.settings = WorkflowSettings(credit_check_business_days=3)
     subscriptions = make_subscriptions(bot)
     bot.clock.set(datetime(2026, 12, 6, 10, 0, tzinfo=UTC))  # a Sunday
-    status = subscriptions.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
+    status = subscriptions.starts.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE))
     workflow = status.workflow
     assert workflow.deadline == datetime(2026, 12, 10, tzinfo=UTC)
     assert "up to 3 business days: until Wed 09 Dec 2026 end of day" in workflow.step(StepName.BUY).note
     assert "up to 3 business days, until Wed 09 Dec" in workflow.step(StepName.AWAIT_ACTIVE).note
 
     bot.clock.set(datetime(2026, 12, 10, 0, 5, tzinfo=UTC))
-    assert subscriptions.tick().advanced == (workflow.id,)
+    assert subscriptions.ticks.tick().advanced == (workflow.id,)
     overdue = bot.status(workflow.id).workflow.step(StepName.AWAIT_ACTIVE).note
     assert overdue.startswith(
         "Overdue: the credit check of up to 3 business days ended on Wed 09 Dec 2026 end of day"
     )
 
     tasks = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock, credit_check_days=3))
-    task = tasks.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE)).task
+    task = tasks.starts.buy(BuySubscription(BILL, "E5", 3, PaymentMethod.INVOICE)).task
     assert task is not None
     assert any("credit check: up to 3 business days" in line for line in task.checklist)
 
 
 def test_office_365_e4_is_no_longer_sold_r14(bot: Bot) -> None:
     with pytest.raises(DomainError, match="Microsoft no longer sells Office 365 E4") as refused:
-        bot.subscriptions.buy(BuySubscription(BILL, "E4", 5))
+        bot.subscriptions.starts.buy(BuySubscription(BILL, "E4", 5))
     assert "Buy Office 365 E5 or Microsoft 365 E5" in refused.value.message
     assert "`/subscription upgrade E4 E5`" in refused.value.message
     with pytest.raises(DomainError, match="no longer sells"):
-        bot.subscriptions.change_seats(ChangeSeats(BILL, "E4", 2))
+        bot.subscriptions.starts.change_seats(ChangeSeats(BILL, "E4", 2))
     with pytest.raises(DomainError, match="no longer sells"):
-        bot.subscriptions.start_switch(SwitchPlans(BILL, "E3", "E4"))
+        bot.subscriptions.starts.start_switch(SwitchPlans(BILL, "E3", "E4"))
     assert [(e.result, "(R14)" not in e.reason) for e in bot.audit()] == [(AuditResult.REFUSED, True)] * 3
-    assert bot.subscriptions.status(BILL) == [], "no workflow started"
-    assert bot.subscriptions.change_seats(ChangeSeats(BILL, "E4", -1)).workflow.state is WorkflowState.DONE
+    assert bot.subscriptions.queries.status(BILL) == [], "no workflow started"
+    assert (
+        bot.subscriptions.starts.change_seats(ChangeSeats(BILL, "E4", -1)).workflow.state
+        is WorkflowState.DONE
+    )
 
 
 def test_the_credit_check_deadline_skips_thanksgiving_r10(bot: Bot) -> None:
     bot.clock.set(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))  # the Wednesday before Thanksgiving
-    status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
+    status = bot.subscriptions.starts.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
     assert status.workflow.deadline == datetime(2026, 12, 1, tzinfo=UTC), "Monday 30 November, end of day"
 
 
 def test_a_card_purchase_becomes_active_at_the_next_poll(bot: Bot) -> None:
-    status = bot.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+    status = bot.subscriptions.starts.buy(BuySubscription(BILL, "E5", 2))
     assert status.workflow.waiting_for is WaitFor.ACTIVATION
     bot.clock.advance(timedelta(minutes=1))
-    assert bot.subscriptions.tick().advanced == ()
+    assert bot.subscriptions.ticks.tick().advanced == ()
     bot.clock.advance(timedelta(minutes=1))
-    assert bot.subscriptions.tick().advanced == (status.workflow.id,)
+    assert bot.subscriptions.ticks.tick().advanced == (status.workflow.id,)
     assert bot.status(status.workflow.id).workflow.state is WorkflowState.DONE
     assert bot.product(E5).seats.enabled == 12
     changed = [s for s in bot.notifier.named("workflow_changed") if isinstance(s, WorkflowStatus)]
@@ -587,28 +595,28 @@ def test_a_card_purchase_becomes_active_at_the_next_poll(bot: Bot) -> None:
 
 
 def test_seats_are_added_and_never_removed_below_what_users_hold_r2(bot: Bot) -> None:
-    added = bot.subscriptions.change_seats(ChangeSeats(BILL, "E5", 5))
+    added = bot.subscriptions.starts.change_seats(ChangeSeats(BILL, "E5", 5))
     assert added.workflow.state is WorkflowState.DONE
     assert bot.subscription(demo_subscription_id("e5")).total_licenses == 15
     with pytest.raises(SeatsInUse, match="cannot lose 13 licenses: 3 of its 15 are assigned") as refused:
-        bot.subscriptions.change_seats(ChangeSeats(BILL, "E5", -13))
+        bot.subscriptions.starts.change_seats(ChangeSeats(BILL, "E5", -13))
     assert refused.value.removable == 12
     assert bot.audit()[0].result is AuditResult.REFUSED
-    removed = bot.subscriptions.change_seats(ChangeSeats(BILL, "E5", -12))
+    removed = bot.subscriptions.starts.change_seats(ChangeSeats(BILL, "E5", -12))
     assert removed.workflow.state is WorkflowState.DONE
     assert bot.product(E5).seats.available == 0
 
 
 def test_on_a_real_tenant_a_purchase_is_an_admin_task_verified_by_polling_r19(bot: Bot) -> None:
     subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
-    status = subscriptions.buy(BuySubscription(BILL, "E5", 4))
+    status = subscriptions.starts.buy(BuySubscription(BILL, "E5", 4))
     assert status.workflow.waiting_for is WaitFor.TASK
     assert status.task is not None
     assert status.task.state is TaskState.OPEN
     assert status.task.link.startswith("https://admin.microsoft.com")
     assert status.task.owner == BILL
 
-    marked = subscriptions.mark_task_done(MarkTaskDone(BILL, status.task.id))
+    marked = subscriptions.decisions.mark_task_done(MarkTaskDone(BILL, status.task.id))
     assert marked.workflow.waiting_for is WaitFor.TASK, "an admin's word is not enough"
     assert "does not show it yet" in marked.workflow.step(StepName.BUY).note
     assert marked.task is not None
@@ -617,7 +625,7 @@ def test_on_a_real_tenant_a_purchase_is_an_admin_task_verified_by_polling_r19(bo
 
     with bot.sessions.begin() as session:  # the admin buys it in the admin center
         SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, 4)
-    assert subscriptions.tick().advanced == (status.workflow.id,)
+    assert subscriptions.ticks.tick().advanced == (status.workflow.id,)
     done = bot.status(status.workflow.id)
     assert done.workflow.state is WorkflowState.DONE
     assert done.task is not None
@@ -626,11 +634,11 @@ def test_on_a_real_tenant_a_purchase_is_an_admin_task_verified_by_polling_r19(bo
 
 def test_one_purchase_in_the_admin_center_completes_one_of_two_buy_workflows_r19(bot: Bot) -> None:
     subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
-    both = {subscriptions.buy(BuySubscription(BILL, "E5", 4)).workflow.id for _ in range(2)}
+    both = {subscriptions.starts.buy(BuySubscription(BILL, "E5", 4)).workflow.id for _ in range(2)}
 
     with bot.sessions.begin() as session:  # an admin buys one of them in the admin center
         SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, 4)
-    [first] = subscriptions.tick().advanced
+    [first] = subscriptions.ticks.tick().advanced
     [second] = both - {first}
     done, waiting = bot.status(first), bot.status(second)
     assert done.workflow.state is WorkflowState.DONE
@@ -638,12 +646,12 @@ def test_one_purchase_in_the_admin_center_completes_one_of_two_buy_workflows_r19
     assert waiting.workflow.waiting_for is WaitFor.TASK
     assert waiting.task is not None
     assert waiting.task.state is TaskState.OPEN
-    marked = subscriptions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
+    marked = subscriptions.decisions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
     assert marked.workflow.state is WorkflowState.WAITING, "the one purchase is not the second's too"
 
     with bot.sessions.begin() as session:  # and then the other one
         SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, 4)
-    assert subscriptions.tick().advanced == (second,)
+    assert subscriptions.ticks.tick().advanced == (second,)
     workflows = [bot.status(first).workflow, bot.status(second).workflow]
     assert [w.state for w in workflows] == [WorkflowState.DONE, WorkflowState.DONE]
     assert workflows[0].purchase_id != workflows[1].purchase_id
@@ -655,15 +663,15 @@ def test_two_purchases_of_one_product_each_complete_with_their_own_subscription_
     bot: Bot, appear: tuple[int, int]
 ) -> None:
     subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
-    by_invoice = subscriptions.buy(BuySubscription(BILL, "E5", 7, PaymentMethod.INVOICE)).workflow.id
+    by_invoice = subscriptions.starts.buy(BuySubscription(BILL, "E5", 7, PaymentMethod.INVOICE)).workflow.id
     bot.clock.advance(timedelta(minutes=1))
-    by_card = subscriptions.buy(BuySubscription(BILL, "E5", 8)).workflow.id
+    by_card = subscriptions.starts.buy(BuySubscription(BILL, "E5", 8)).workflow.id
     purchase, bought = {7: by_invoice, 8: by_card}, {}
     first, second = appear
 
     with bot.sessions.begin() as session:  # an admin buys one of them in the admin center
         bought[first] = SimulatedDirectory(session, bot.clock).add_subscription(O365_E5, first).id
-    assert subscriptions.tick().advanced == (purchase[first],)
+    assert subscriptions.ticks.tick().advanced == (purchase[first],)
     waiting = bot.status(purchase[second])
     assert waiting.workflow.waiting_for is WaitFor.TASK, "not completed by the other's subscription"
     assert waiting.task is not None
@@ -674,12 +682,12 @@ def test_two_purchases_of_one_product_each_complete_with_their_own_subscription_
             .add_subscription(O365_E5, second, activates_at=bot.clock.now() + timedelta(hours=1))
             .id
         )
-    marked = subscriptions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
+    marked = subscriptions.decisions.mark_task_done(MarkTaskDone(BILL, waiting.task.id))
     note = marked.workflow.step(StepName.BUY).note
     assert f"Office 365 E5 ({second} licenses) is listed, not active yet" in note
     assert "does not show it yet" not in note
     bot.clock.advance(timedelta(hours=1))
-    assert subscriptions.tick().advanced == (purchase[second],)
+    assert subscriptions.ticks.tick().advanced == (purchase[second],)
 
     for seats, workflow_id in purchase.items():
         done = bot.status(workflow_id).workflow
@@ -690,11 +698,11 @@ def test_two_purchases_of_one_product_each_complete_with_their_own_subscription_
 def test_an_admin_center_purchase_counts_its_credit_check_from_the_request_r10(bot: Bot) -> None:
     subscriptions = make_subscriptions(bot, AdminTaskCommerce(Cloud.WORLDWIDE, bot.clock))
     bot.clock.set(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))  # the Wednesday before Thanksgiving
-    status = subscriptions.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
+    status = subscriptions.starts.buy(BuySubscription(BILL, "E5", 1, PaymentMethod.INVOICE))
     deadline = datetime(2026, 12, 1, tzinfo=UTC)
     assert status.workflow.deadline == deadline, "set at the request, before anyone presses Mark done"
     bot.clock.set(deadline)
-    assert subscriptions.tick().advanced == (status.workflow.id,)
+    assert subscriptions.ticks.tick().advanced == (status.workflow.id,)
     overdue = bot.status(status.workflow.id).workflow
     assert overdue.escalated_at == deadline
     assert overdue.waiting_for is WaitFor.TASK
@@ -704,7 +712,7 @@ def test_an_admin_center_purchase_counts_its_credit_check_from_the_request_r10(b
 
 
 def cancel_e4(bot: Bot, who: str = BILL) -> WorkflowStatus:
-    status = bot.subscriptions.request_cancel(CancelSubscription(who, "E4"))
+    status = bot.subscriptions.starts.request_cancel(CancelSubscription(who, "E4"))
     assert status.choices == (Choice.CONFIRM, Choice.ABORT)
     note = status.workflow.step(StepName.CONFIRM).note
     assert "5 users hold Office 365 E4: Ken Tanaka, Mike Ross, Oscar Diaz, Peggy Olsen, Wendy Park." in note
@@ -718,15 +726,17 @@ def test_a_cancel_is_approved_by_another_admin_confirming_the_loss_of_access(bot
     approval = status.approval
     assert approval is not None
     assert [s.workflow.id for s in bot.notifier.named("approval_requested")] == [status.workflow.id]  # type: ignore[union-attr]
-    assert [s.workflow.id for s in bot.subscriptions.waiting_on(GRACE).approvals] == [status.workflow.id]
-    assert bot.subscriptions.waiting_on(BILL).approvals == (), "not the requester's to approve"
+    assert [s.workflow.id for s in bot.subscriptions.queries.waiting_on(GRACE).approvals] == [
+        status.workflow.id
+    ]
+    assert bot.subscriptions.queries.waiting_on(BILL).approvals == (), "not the requester's to approve"
 
     with pytest.raises(ApproverNotAllowed, match="their own request"):
-        bot.subscriptions.approve(ApproveCancellation(BILL, approval.id))
+        bot.subscriptions.decisions.approve(ApproveCancellation(BILL, approval.id))
     with pytest.raises(NotAuthorized):
-        bot.subscriptions.approve(ApproveCancellation(LENA, approval.id))
+        bot.subscriptions.decisions.approve(ApproveCancellation(LENA, approval.id))
     with pytest.raises(UsersStillLicensed, match="5 users would lose Office 365 E4"):
-        bot.subscriptions.approve(ApproveCancellation(GRACE, approval.id))
+        bot.subscriptions.decisions.approve(ApproveCancellation(GRACE, approval.id))
     refusals = [(e.actor, e.result) for e in bot.audit() if e.result is AuditResult.REFUSED]
     assert refusals == [
         (GRACE, AuditResult.REFUSED),
@@ -735,7 +745,9 @@ def test_a_cancel_is_approved_by_another_admin_confirming_the_loss_of_access(bot
     ]
     assert bot.subscription(demo_subscription_id("e4")).status is SubscriptionStatus.ENABLED
 
-    done = bot.subscriptions.approve(ApproveCancellation(GRACE, approval.id, accept_loss_of_access=True))
+    done = bot.subscriptions.decisions.approve(
+        ApproveCancellation(GRACE, approval.id, accept_loss_of_access=True)
+    )
     assert done.workflow.state is WorkflowState.DONE
     assert done.approval is not None
     assert done.approval.accepted_loss_of_access
@@ -743,7 +755,9 @@ def test_a_cancel_is_approved_by_another_admin_confirming_the_loss_of_access(bot
     [cancelled] = [e for e in bot.audit() if e.action.startswith("cancel: cancel subscription")]
     assert (cancelled.actor, cancelled.approver) == (BILL, GRACE)
     with pytest.raises(ApprovalNotPending, match=r"already approved by grace@contoso\.com"):
-        bot.subscriptions.approve(ApproveCancellation(BEATRICE, approval.id, accept_loss_of_access=True))
+        bot.subscriptions.decisions.approve(
+            ApproveCancellation(BEATRICE, approval.id, accept_loss_of_access=True)
+        )
 
 
 def test_two_approvers_at_once_cancel_once(bot: Bot) -> None:
@@ -755,7 +769,9 @@ def test_two_approvers_at_once_cancel_once(bot: Bot) -> None:
     def approve(who: str) -> None:
         barrier.wait()
         try:
-            bot.subscriptions.approve(ApproveCancellation(who, approval_id, accept_loss_of_access=True))
+            bot.subscriptions.decisions.approve(
+                ApproveCancellation(who, approval_id, accept_loss_of_access=True)
+            )
             outcomes.append("approved")
         except ApprovalNotPending:
             outcomes.append("already decided")
@@ -773,7 +789,7 @@ def test_two_approvers_at_once_cancel_once(bot: Bot) -> None:
 def test_an_approval_expires_and_the_cancellation_stops(bot: Bot) -> None:
     status = cancel_e4(bot)
     bot.clock.advance(bot.settings.approval_ttl)
-    report = bot.subscriptions.tick()
+    report = bot.subscriptions.ticks.tick()
     assert report.expired_approvals == (status.approval.id,)  # type: ignore[union-attr]
     stopped = bot.status(status.workflow.id)
     assert stopped.workflow.state is WorkflowState.CANCELLED
@@ -781,26 +797,30 @@ def test_an_approval_expires_and_the_cancellation_stops(bot: Bot) -> None:
     assert stopped.approval.state is ApprovalState.EXPIRED
     assert "expired" in stopped.workflow.step(StepName.APPROVAL).note
     with pytest.raises(ApprovalNotPending, match="expired"):
-        bot.subscriptions.approve(ApproveCancellation(GRACE, stopped.approval.id, accept_loss_of_access=True))
+        bot.subscriptions.decisions.approve(
+            ApproveCancellation(GRACE, stopped.approval.id, accept_loss_of_access=True)
+        )
     assert bot.subscription(demo_subscription_id("e4")).status is SubscriptionStatus.ENABLED
 
 
 def test_a_rejected_cancellation_stops(bot: Bot) -> None:
     status = cancel_e4(bot)
-    rejected = bot.subscriptions.reject(RejectCancellation(GRACE, status.approval.id, "still needed"))  # type: ignore[union-attr]
+    rejected = bot.subscriptions.decisions.reject(
+        RejectCancellation(GRACE, status.approval.id, "still needed")
+    )  # type: ignore[union-attr]
     assert rejected.workflow.state is WorkflowState.CANCELLED
     assert "Rejected by grace@contoso.com: still needed" in rejected.workflow.step(StepName.APPROVAL).note
 
 
 def test_approvals_and_choices_are_reminded_once_per_interval(bot: Bot) -> None:
     status = cancel_e4(bot)
-    assert [r.kind for r in bot.subscriptions.due_reminders()] == [ReminderKind.DIGEST]
+    assert [r.kind for r in bot.subscriptions.ticks.due_reminders()] == [ReminderKind.DIGEST]
     bot.clock.advance(bot.settings.approval_reminder_every)
-    reminders = bot.subscriptions.due_reminders()
+    reminders = bot.subscriptions.ticks.due_reminders()
     assert [(r.kind, r.to) for r in reminders] == [(ReminderKind.APPROVAL_WAITING, "")]
     assert reminders[0].status is not None
     assert reminders[0].status.workflow.id == status.workflow.id
-    assert bot.subscriptions.due_reminders() == []
+    assert bot.subscriptions.ticks.due_reminders() == []
 
 
 # --- the poll's cost (DESIGN.md §8) ---------------------------------------------------------------
@@ -810,16 +830,16 @@ def test_approvals_and_choices_are_reminded_once_per_interval(bot: Bot) -> None:
 def test_a_tick_reads_the_subscriptions_once_whatever_the_number_of_pending_purchases(
     bot: Bot, pending: int
 ) -> None:
-    ids = [bot.subscriptions.buy(BuySubscription(BILL, "E5", 1)).workflow.id for _ in range(pending)]
+    ids = [bot.subscriptions.starts.buy(BuySubscription(BILL, "E5", 1)).workflow.id for _ in range(pending)]
     bot.counts.clear()
-    report = bot.subscriptions.tick()
+    report = bot.subscriptions.ticks.tick()
     assert report.polled == pending
     assert bot.counts["subscriptions"] == 1
     assert bot.counts["products"] == 1, "once, for the demo's F3 renewal alert newly due (R22)"
 
     bot.clock.advance(timedelta(minutes=5))
     bot.counts.clear()
-    report = bot.subscriptions.tick()
+    report = bot.subscriptions.ticks.tick()
     assert sorted(report.advanced) == sorted(ids)
     assert bot.counts["subscriptions"] == 1
     assert bot.counts["products"] == 0
@@ -827,13 +847,13 @@ def test_a_tick_reads_the_subscriptions_once_whatever_the_number_of_pending_purc
 
 def test_a_tick_with_nothing_waiting_reads_only_the_subscriptions_for_renewals(bot: Bot) -> None:
     bot.counts.clear()
-    first = bot.subscriptions.tick()
+    first = bot.subscriptions.ticks.tick()
     assert [r.kind for r in first.renewals] == [ReminderKind.RENEWAL]  # the demo's F3 (R22)
     assert bot.counts == Counter({"subscriptions": 1, "products": 1})
 
     bot.clock.advance(timedelta(minutes=5))
     bot.counts.clear()
-    assert bot.subscriptions.tick().renewals == ()
+    assert bot.subscriptions.ticks.tick().renewals == ()
     assert bot.counts == Counter({"subscriptions": 1}), "the alert is out: no products read"
 
 
@@ -845,9 +865,9 @@ def test_replicas_ticking_together_send_a_renewal_alert_once(bot: Bot) -> None:
     def together() -> list[Reminder]:
         start = threading.Barrier(len(replicas))
 
-        def tick(replica: Subscriptions) -> tuple[Reminder, ...]:
+        def tick(replica: SubscriptionWorkflows) -> tuple[Reminder, ...]:
             start.wait(timeout=10)
-            return replica.tick().renewals
+            return replica.ticks.tick().renewals
 
         with ThreadPoolExecutor(len(replicas)) as pool:
             return [r for sent in pool.map(tick, replicas) for r in sent]

@@ -32,11 +32,11 @@ from bot.clock import SystemClock
 from bot.local_slack import LocalSlack, Message, View, render_blocks, signed_headers
 from bot.local_slack.signing import Selection
 from bot.web import create_wsgi_app
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditEntry
 from domain.catalog import ProductCatalog
 from domain.ports import TenantDirectory, UnitOfWorkFactory
-from domain.subscriptions import Subscriptions
 from handlers.blocks.workflows import workflow_sections
 from handlers.context import Services, Timing, WorkflowSections
 from handlers.message_updates import MessageUpdates
@@ -361,7 +361,7 @@ class WorkflowWiring:
 
     tenant: Tenant
     clock: FixedClock
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
     notifier: SlackNotifier
     services: Services
 
@@ -395,7 +395,7 @@ def wire_workflows(
     commerce = SimulatedCommerce(
         sessions, clock, activation_delay=timedelta(minutes=2), credit_check_delay=timedelta(days=10)
     )
-    subscriptions = Subscriptions(
+    subscriptions = subscription_workflows(
         uow,
         directory,
         clock,
@@ -405,10 +405,12 @@ def wire_workflows(
         calendar=HolidayCalendar(),
         notifier=notifier,
     )
-    notifier.bind(subscriptions)
+    notifier.bind(subscriptions.decisions)
 
     def sections(requester: str) -> WorkflowSections:
-        return workflow_sections(subscriptions.in_flight(requester), subscriptions.waiting_on(requester))
+        return workflow_sections(
+            subscriptions.queries.in_flight(requester), subscriptions.queries.waiting_on(requester)
+        )
 
     services = Services(
         licenses=licenses,

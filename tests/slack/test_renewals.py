@@ -50,7 +50,7 @@ def running(slack: LocalSlack, tmp_path: Path) -> Iterator[Running]:
     with serve(slack, wired.services) as bot:
         bot.people["bill"] = slack.add_user("bill", email="bill@contoso.com")
         slack.add_channel("x", members=list(bot.people.values()), channel_id=reminders)
-        scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+        scheduler = WorkflowScheduler(wired.subscriptions.ticks, wired.notifier, interval_seconds=60)
         yield Running(bot, wired.tenant, wired.clock, scheduler, reminders)
     wired.tenant.engine.dispose()
 

@@ -1,5 +1,5 @@
 """The subscription workflows through the real Bolt app, on the simulated tenant, with an injected
-clock (no sleeping: the test moves a `FixedClock` and calls `Subscriptions.tick()` itself).
+clock (no sleeping: the test moves a `FixedClock` and calls `WorkflowTicks.tick()` itself).
 
 The checklist is one message in the channel, updated in place by the `SlackNotifier`; the approval
 request goes to the approvals channel; buttons go through the app like Slack sends them.
@@ -16,10 +16,10 @@ import pytest
 
 from bot.local_slack import LocalSlack, Message, signed_headers
 from bot.scheduler import WorkflowScheduler
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.model import Cloud, SubscriptionStatus
-from domain.subscriptions import Subscriptions
 from domain.workflows import ReminderKind, TaskState, WorkflowState
 from handlers.ids import TASK_DONE
 from storage.calendar import HolidayCalendar
@@ -38,7 +38,7 @@ class Running:
     bot: SlackBot
     tenant: Tenant
     clock: FixedClock
-    subscriptions: Subscriptions
+    subscriptions: SubscriptionWorkflows
     scheduler: WorkflowScheduler
     approvals: str
     reminders: str
@@ -93,7 +93,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
     reminders = slack.add_channel("license-reminders")
     wired = wire_workflows(slack, tmp_path / "licensebot.db", approvals=approvals, reminders=reminders)
     if admin_tasks:
-        subscriptions = Subscriptions(
+        subscriptions = subscription_workflows(
             wired.tenant.uow,
             wired.tenant.directory,
             wired.clock,
@@ -103,7 +103,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
             calendar=HolidayCalendar(),
             notifier=wired.notifier,
         )
-        wired.notifier.bind(subscriptions)
+        wired.notifier.bind(subscriptions.decisions)
         wired = replace(
             wired, subscriptions=subscriptions, services=replace(wired.services, subscriptions=subscriptions)
         )
@@ -114,7 +114,7 @@ def _running(slack: LocalSlack, tmp_path: Path, *, admin_tasks: bool) -> Iterato
         bot.channel = slack.add_channel("subscriptions", members=members)
         for channel in (approvals, reminders):
             slack.add_channel("x", members=members, channel_id=channel)
-        scheduler = WorkflowScheduler(wired.subscriptions, wired.notifier, interval_seconds=60)
+        scheduler = WorkflowScheduler(wired.subscriptions.ticks, wired.notifier, interval_seconds=60)
         yield Running(bot, wired.tenant, wired.clock, wired.subscriptions, scheduler, approvals, reminders)
     wired.tenant.engine.dispose()
 
@@ -263,7 +263,9 @@ def test_an_invoice_purchase_waits_across_a_weekend_then_escalates_after_two_bus
     running.scheduler.run_once()
     again = [m for m in bot.slack.messages(running.reminders) if "contact support" in text_of(m)]
     assert len(again) == 1, "escalated once"
-    [sent] = [r for r in running.subscriptions.due_reminders() if r.kind is ReminderKind.ESCALATION] or [None]
+    [sent] = [
+        r for r in running.subscriptions.ticks.due_reminders() if r.kind is ReminderKind.ESCALATION
+    ] or [None]
     assert sent is None, "already sent by the scheduler"
 
 
@@ -275,11 +277,11 @@ def test_mark_done_checks_the_directory_at_once_and_never_trusts_the_click_r19(
     assert bot.command("bill", "buy E5 4", "/subscription") == 200
     checklist = running.refreshed(running.checklist("Buy 4 × Office 365 E5"), "Mark done")
     assert "Admin-center task" in text_of(checklist)
-    [workflow] = running.subscriptions.in_flight(BILL)
+    [workflow] = running.subscriptions.queries.in_flight(BILL)
 
     running.press("bill", checklist, TASK_DONE)  # nothing bought yet
     checklist = running.refreshed(checklist, "does not show it yet")
-    [still] = running.subscriptions.status(BILL, workflow.workflow.id)
+    [still] = running.subscriptions.queries.status(BILL, workflow.workflow.id)
     assert still.workflow.state is WorkflowState.WAITING, "a click is not a purchase"
     assert still.task is not None
     assert (still.task.state, still.task.marked_done_by) == (TaskState.OPEN, BILL)
@@ -288,7 +290,7 @@ def test_mark_done_checks_the_directory_at_once_and_never_trusts_the_click_r19(
         SimulatedDirectory(session, running.clock).add_subscription(O365_E5, 4)
     running.press("bill", checklist, TASK_DONE)  # no poll in between: the click checks at once
     running.refreshed(checklist, "Office 365 E5 is listed and active (4 licenses")
-    [done] = running.subscriptions.status(BILL, workflow.workflow.id)
+    [done] = running.subscriptions.queries.status(BILL, workflow.workflow.id)
     assert done.workflow.state is WorkflowState.DONE
     assert done.task is not None
     assert done.task.state is TaskState.DONE

@@ -10,11 +10,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = ROOT / "domain"
 CONTRACT = "The pure domain model imports nothing of the application layer"
 
-NOT_YET_MOVED = frozenset({"domain.subscriptions", "domain.workflow_engine"})
-"""Application modules still directly under `domain/` while issue #13 moves them into
-`domain/application` (the split of `Subscriptions` and the workflow engine). Take each off once
-it has moved: the test fails for a name here that no longer exists."""
-
 
 def _pure_model() -> set[str]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -37,7 +32,7 @@ def _top_level_modules() -> set[str]:
 
 
 def test_every_domain_module_is_the_pure_model_or_the_application() -> None:
-    unclassified = _top_level_modules() - _pure_model() - NOT_YET_MOVED
+    unclassified = _top_level_modules() - _pure_model()
     assert not unclassified, (
         f"{sorted(unclassified)}: put a module that drives ports (reads the tenant, opens a unit of "
         "work) in domain/application, or add a pure one to the contract's source_modules in "
@@ -47,8 +42,3 @@ def test_every_domain_module_is_the_pure_model_or_the_application() -> None:
 
 def test_the_contract_names_only_modules_that_exist() -> None:
     assert _pure_model() <= _top_level_modules()
-
-
-def test_modules_not_yet_moved_are_still_there() -> None:
-    moved = NOT_YET_MOVED - _top_level_modules()
-    assert not moved, f"{sorted(moved)} moved into domain/application: take them off NOT_YET_MOVED."

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.application.steps.observing import observe
 from domain.model import Cloud, PaymentMethod, Subscription, SubscriptionStatus
 from domain.workflows import (
     Choice,
@@ -18,7 +19,6 @@ from domain.workflows import (
     WorkflowKind,
     WorkflowState,
     fresh_steps,
-    observe,
 )
 from domain.workflows.checks import INEXACT_MATCH_AFTER, match_purchases, rival_purchases
 from domain.workflows.notes import task_not_seen

@@ -8,7 +8,7 @@ import threading
 from typing import Any, cast
 
 from bot.scheduler import WorkflowScheduler
-from domain.subscriptions import Subscriptions, TickReport
+from domain.application.subscriptions.tick import TickReport, WorkflowTicks
 
 
 class _Subscriptions:
@@ -65,7 +65,7 @@ def _wait_for_ticks(subscriptions: _Subscriptions, count: int) -> bool:
 def test_ticks_at_once_then_every_interval_and_survives_a_failing_tick() -> None:
     subscriptions, notifier = _Subscriptions(fail_first=True), _Notifier()
     scheduler = WorkflowScheduler(
-        cast(Subscriptions, subscriptions), cast(Any, notifier), interval_seconds=0.05
+        cast(WorkflowTicks, subscriptions), cast(Any, notifier), interval_seconds=0.05
     )
     scheduler.start()
     try:
@@ -78,7 +78,7 @@ def test_ticks_at_once_then_every_interval_and_survives_a_failing_tick() -> None
 def test_start_returns_while_the_first_tick_resumes_and_shutdown_stops_it_and_gives_leases_back() -> None:
     subscriptions = _Subscriptions(first_tick_until_stopped=True)
     scheduler = WorkflowScheduler(
-        cast(Subscriptions, subscriptions), cast(Any, _Notifier()), interval_seconds=60
+        cast(WorkflowTicks, subscriptions), cast(Any, _Notifier()), interval_seconds=60
     )
 
     scheduler.start()  # returns although the first tick (the resume) does not end by itself
@@ -91,7 +91,7 @@ def test_start_returns_while_the_first_tick_resumes_and_shutdown_stops_it_and_gi
 def test_run_once_sends_every_due_reminder() -> None:
     subscriptions, notifier = _Subscriptions(), _Notifier()
     scheduler = WorkflowScheduler(
-        cast(Subscriptions, subscriptions), cast(Any, notifier), interval_seconds=60
+        cast(WorkflowTicks, subscriptions), cast(Any, notifier), interval_seconds=60
     )
     scheduler.run_once()
     assert notifier.reminders == ["approvals waiting"]

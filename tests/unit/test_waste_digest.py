@@ -40,15 +40,15 @@ def test_the_digest_carries_the_line() -> None:
     e3 = next(s for s in w.directory.subscriptions() if s.part_number == "ENTERPRISEPACK")
     w.directory.put_subscription(replace(e3, next_lifecycle=w.clock.now() + timedelta(days=12)))
     w.directory.add_user(replace(make_user("victor", SKU_E3), account_enabled=False))
-    w.subscriptions.buy(BuySubscription(BILL, "E5", 2))  # in flight: the digest is due
+    w.subscriptions.starts.buy(BuySubscription(BILL, "E5", 2))  # in flight: the digest is due
 
-    (sent,) = [r for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.DIGEST]
+    (sent,) = [r for r in w.subscriptions.ticks.due_reminders() if r.kind is ReminderKind.DIGEST]
 
     assert sent.waste is not None
     assert "Waste: unused seats: Office 365 E3 7" in sent.text
     assert "1 license on 1 disabled account (`/license reclaim`)" in sent.text
     assert "renewing within 30 days: Office 365 E3 on" in sent.text
-    assert [r for r in w.subscriptions.due_reminders() if r.kind is ReminderKind.DIGEST] == []
+    assert [r for r in w.subscriptions.ticks.due_reminders() if r.kind is ReminderKind.DIGEST] == []
 
 
 def test_with_prices_the_line_says_what_unused_seats_cost() -> None:

@@ -9,10 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from domain.application.licensing import Licensing
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.catalog import ProductCatalog
 from domain.model import SubscriptionStatus
 from domain.prices import Price, Prices
-from domain.subscriptions import Subscriptions
 from domain.waste import RenewalAlert, renewal_alerts, renewal_text, renewals_due
 from domain.workflows import ReminderKind
 from domain.workflows.checks import seat_subscription
@@ -40,10 +40,12 @@ def e3_tenant(clock: FixedClock, *, renews_in: timedelta) -> InMemoryDirectory:
     return InMemoryDirectory(products=[e3], users=holders, subscriptions=[subscription])
 
 
-def replica(directory: InMemoryDirectory, uow: InMemoryUnitOfWorkFactory, clock: FixedClock) -> Subscriptions:
+def replica(
+    directory: InMemoryDirectory, uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> SubscriptionWorkflows:
     """One process's services on the shared database (`uow`): a restart or another replica."""
     catalog = ProductCatalog()
-    return Subscriptions(
+    return subscription_workflows(
         uow,
         directory,
         clock,
@@ -90,9 +92,9 @@ def test_one_alert_per_threshold_across_restarts_and_replicas() -> None:
     uow = InMemoryUnitOfWorkFactory()
     first, second = replica(directory, uow, clock), replica(directory, uow, clock)
 
-    alerts = [r for s in (first, second, first) for r in s.tick().renewals]
+    alerts = [r for s in (first, second, first) for r in s.ticks.tick().renewals]
     clock.advance(timedelta(minutes=10))
-    alerts += [r for s in (second, first) for r in s.tick().renewals]
+    alerts += [r for s in (second, first) for r in s.ticks.tick().renewals]
 
     assert [(r.kind, r.renewal.days if r.renewal else 0) for r in alerts] == [(ReminderKind.RENEWAL, 14)]
     alert = alerts[0].renewal
@@ -102,7 +104,7 @@ def test_one_alert_per_threshold_across_restarts_and_replicas() -> None:
 
     clock.advance(timedelta(days=7, hours=1))
     restarted = replica(directory, uow, clock)
-    later = [r for s in (restarted, second, restarted) for r in s.tick().renewals]
+    later = [r for s in (restarted, second, restarted) for r in s.ticks.tick().renewals]
     assert [r.renewal.days for r in later if r.renewal] == [3]
 
 
@@ -111,9 +113,9 @@ def test_a_first_look_finding_both_thresholds_crossed_sends_only_the_nearest() -
     directory = e3_tenant(clock, renews_in=timedelta(days=2))
     subscriptions = replica(directory, InMemoryUnitOfWorkFactory(), clock)
 
-    sent = [r.renewal.days for r in subscriptions.tick().renewals if r.renewal]
+    sent = [r.renewal.days for r in subscriptions.ticks.tick().renewals if r.renewal]
     clock.advance(timedelta(hours=1))
-    sent += [r.renewal.days for r in subscriptions.tick().renewals if r.renewal]
+    sent += [r.renewal.days for r in subscriptions.ticks.tick().renewals if r.renewal]
 
     assert sent == [3]
 
@@ -123,7 +125,7 @@ def test_no_thresholds_no_alerts_and_no_extra_read() -> None:
     directory = e3_tenant(clock, renews_in=timedelta(days=2))
     uow = InMemoryUnitOfWorkFactory()
     catalog = ProductCatalog()
-    quiet = Subscriptions(
+    quiet = subscription_workflows(
         uow,
         directory,
         clock,
@@ -135,7 +137,7 @@ def test_no_thresholds_no_alerts_and_no_extra_read() -> None:
         renewal_days=(),
     )
 
-    assert quiet.tick().renewals == ()
+    assert quiet.ticks.tick().renewals == ()
 
 
 def test_with_prices_the_alert_says_what_the_unused_seats_cost() -> None:

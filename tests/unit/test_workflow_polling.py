@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from domain.application.steps.observing import observe
 from domain.model import PaymentMethod, Subscription, SubscriptionStatus
 from domain.workflows import (
     EVERYONE,
@@ -18,7 +19,6 @@ from domain.workflows import (
     WorkflowKind,
     WorkflowState,
     fresh_steps,
-    observe,
 )
 from domain.workflows.polling import wants_products
 from tests.fakes import make_product, make_subscription

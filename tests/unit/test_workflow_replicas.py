@@ -8,17 +8,18 @@ import pytest
 
 from domain.application.applier import change_set_lease
 from domain.application.licensing import Licensing
+from domain.application.subscriptions.tick import POLL_LEASE
+from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import BuySubscription, ChangeLicenses, ConfirmChange
-from domain.subscriptions import POLL_LEASE, Subscriptions
 from domain.workflows import WorkflowState, WorkflowStatus
 from tests.fakes import InMemoryUnitOfWorkFactory, RecordingNotifier, SimulatedCrash
 from tests.unit.test_workflow_services import BILL, WeekdaysOnly, World, world
 
 
-def _replica(w: World, name: str) -> Subscriptions:
-    licensing = Licensing(w.uow, w.directory, w.clock, w.subscriptions._licensing.catalog, owner=name)
-    return Subscriptions(
+def _replica(w: World, name: str) -> SubscriptionWorkflows:
+    licensing = Licensing(w.uow, w.directory, w.clock, w.subscriptions.engine.licensing.catalog, owner=name)
+    return subscription_workflows(
         w.uow,
         w.directory,
         w.clock,
@@ -45,39 +46,39 @@ class CountingReads:
 
 def test_one_replica_polls_the_tenant_per_interval_and_another_takes_over_when_it_stops() -> None:
     w = world()
-    status = w.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+    status = w.subscriptions.starts.buy(BuySubscription(BILL, "E5", 2))
     a, b = _replica(w, "replica-a"), _replica(w, "replica-b")
     reads = CountingReads(w)
 
-    assert a.tick().polled == 1
-    assert b.tick().polled == 0, "A polled moments ago: B skips the read"
+    assert a.ticks.tick().polled == 1
+    assert b.ticks.tick().polled == 0, "A polled moments ago: B skips the read"
     assert reads.count == 1
-    w.clock.advance(a.settings.poll_interval)
+    w.clock.advance(a.engine.settings.poll_interval)
     w.commerce.activate(status.workflow.subscription_id)
-    assert b.tick().advanced == (status.workflow.id,), "A's poll lease ran out: B polls"
+    assert b.ticks.tick().advanced == (status.workflow.id,), "A's poll lease ran out: B polls"
 
     before = reads.count
-    assert a.tick().polled == 0, "within B's interval"
+    assert a.ticks.tick().polled == 0, "within B's interval"
     assert reads.count == before
-    b.release_leases()
+    b.ticks.release_leases()
     with w.uow() as uow:
         assert uow.leases.holder(POLL_LEASE) is None
-    [final] = a.status(BILL, status.workflow.id)
+    [final] = a.queries.status(BILL, status.workflow.id)
     assert final.workflow.state is WorkflowState.DONE
 
 
 def test_a_tick_finishes_a_change_a_crash_left_and_shows_its_result() -> None:
     w = world()
-    preview = w.subscriptions._licensing.request_change(
+    preview = w.subscriptions.engine.licensing.request_change(
         ChangeLicenses(ChangeKind.REPLACE, "lena@contoso.com", ("alice@contoso.com",), "E5", channel="C9")
     )
     w.directory.crash_once_after(0)
     with pytest.raises(SimulatedCrash):
-        w.subscriptions._licensing.confirm(
+        w.subscriptions.engine.licensing.confirm(
             ConfirmChange(preview.id, "lena@contoso.com", channel="C9", message_ts="171.1")
         )
 
-    report = _replica(w, "replica-b").tick()
+    report = _replica(w, "replica-b").ticks.tick()
 
     assert report.changes == (preview.id,)
     [told] = w.notifier.named("change_resumed")
@@ -94,15 +95,15 @@ def test_a_tick_finishes_a_change_a_crash_left_and_shows_its_result() -> None:
 def test_a_stopping_replica_takes_no_new_work_and_gives_every_lease_back() -> None:
     w = world()
     a = _replica(w, "replica-a")
-    a.tick()
+    a.ticks.tick()
     with w.uow() as uow:
         assert uow.leases.claim(
-            change_set_lease("cs-1"), f"replica-a:{1}", w.clock.now(), a.settings.lease_ttl
+            change_set_lease("cs-1"), f"replica-a:{1}", w.clock.now(), a.engine.settings.lease_ttl
         )
         uow.commit()
-    a.stop()
-    assert a.resume() == []
-    assert a.release_leases() == 2
+    a.ticks.stop()
+    assert a.ticks.resume() == []
+    assert a.ticks.release_leases() == 2
     with w.uow() as uow:
         assert uow.leases.holder(POLL_LEASE) is None
         assert uow.leases.holder(change_set_lease("cs-1")) is None
@@ -136,7 +137,7 @@ def test_a_checklist_update_overtaken_by_another_process_is_sent_again_with_the_
     w = world(notifier=notifier)
     notifier.uow = w.uow
 
-    w.subscriptions.buy(BuySubscription(BILL, "E5", 2))
+    w.subscriptions.starts.buy(BuySubscription(BILL, "E5", 2))
 
     first, second = notifier.named("workflow_changed")[:2]
     assert isinstance(first, WorkflowStatus)
