@@ -1,4 +1,10 @@
-"""Slack listeners, grouped by surface: payload → parsed command → service → Block Kit."""
+"""Slack listeners, grouped by surface: payload → parsed command → service → Block Kit.
+
+Each request passes the middleware first, in this order: its correlation id and delivery claim
+(`requests`), the input checks (`inbound`), the admission of its Slack account (`admission`). A
+listener is registered through `requests.acknowledge_first` and given one `requests.Request`; a
+command or a set of buttons dispatches through a table (parsed kind or action id → handler).
+"""
 
 from slack_bolt import App
 
