@@ -72,9 +72,9 @@ _TRIGGER_GONE = {"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    license_command = _LicenseCommand(services, seal)
-    acknowledge_first(app.command(LICENSE_COMMAND), license_command.typed)
-    acknowledge_first(app.action(re.compile(rf"^{re.escape(PICK_GROUP)}\.\d+$")), license_command.pick_group)
+    listeners = _LicenseCommand(services, seal)
+    acknowledge_first(app.command(LICENSE_COMMAND), listeners.license_command)
+    acknowledge_first(app.action(re.compile(rf"^{re.escape(PICK_GROUP)}\.\d+$")), listeners.pick_group)
 
 
 class _LicenseCommand:
@@ -101,7 +101,7 @@ class _LicenseCommand:
         if missing:
             raise RuntimeError(f"no handler for {sorted(kind.__name__ for kind in missing)}")
 
-    def typed(self, request: Request) -> None:
+    def license_command(self, request: Request) -> None:
         try:
             self._run(request.text, request)
         except AmbiguousGroup as ambiguous:

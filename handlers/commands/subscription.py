@@ -48,8 +48,8 @@ __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
-    subscription_command = _SubscriptionCommand(services)
-    acknowledge_first(app.command(SUBSCRIPTION_COMMAND), subscription_command.typed)
+    listeners = _SubscriptionCommand(services)
+    acknowledge_first(app.command(SUBSCRIPTION_COMMAND), listeners.subscription_command)
 
 
 class _SubscriptionCommand:
@@ -71,7 +71,7 @@ class _SubscriptionCommand:
         if missing:
             raise RuntimeError(f"no handler for {sorted(kind.__name__ for kind in missing)}")
 
-    def typed(self, request: Request) -> None:
+    def subscription_command(self, request: Request) -> None:
         parsed = parse_subscription(request.text)
         self._handlers[type(parsed)](parsed, request)
 

@@ -52,12 +52,14 @@ Read = Callable[[dict[str, Any]], Build]
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
     forms = _Forms(services, seal)
-    submitted: Mapping[str, Read] = {LICENSE_FORM: _license_change, SERVICES_FORM: _services_change}
+    submitted: Mapping[str, Read] = {LICENSE_FORM: _license_form, SERVICES_FORM: _services_form}
     for callback_id, read in submitted.items():
         app.view(callback_id)(forms.listener(read))
 
 
-def _license_change(view: dict[str, Any]) -> Build:
+def _license_form(view: dict[str, Any]) -> Build:
+    """The `/license` form: its fields are read at once (a field wrong as typed is answered before
+    anything else); the people it names are looked up in the check."""
     form = read_license_form(view)
 
     def build(metadata: dict[str, str], request: Request) -> tuple[ChangeLicenses, str]:
@@ -79,7 +81,9 @@ def _license_change(view: dict[str, Any]) -> Build:
     return build
 
 
-def _services_change(view: dict[str, Any]) -> Build:
+def _services_form(view: dict[str, Any]) -> Build:
+    """The services form: its ticks are read in the check, against the product it was opened for."""
+
     def build(metadata: dict[str, str], request: Request) -> tuple[ChangeLicenses, str]:
         requester = request.requester
         product = metadata.get("product", "")
@@ -120,7 +124,7 @@ class _Forms:
                 return
             self._submit(ack, Request(body, context, client, None), view, build=build)
 
-        submitted.__name__ = submitted.__qualname__ = read.__name__.strip("_")
+        submitted.__name__ = submitted.__qualname__ = read.__name__.lstrip("_")
         return submitted
 
     def _submit(self, ack: Ack, request: Request, view: dict[str, Any], *, build: Build) -> None:
