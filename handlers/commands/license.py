@@ -14,7 +14,6 @@ from typing import Any, get_args
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from domain.application.queries import LicenseQueries
 from domain.changes import ChangeSet
 from domain.commands import (
     ChangeGroupLicense,
@@ -86,8 +85,8 @@ class _LicenseCommand:
         self._seal = seal
         self._handlers: Mapping[type[LicenseCommand], Callable[[Any, Request], None]] = {
             ParsedHelp: self._help,
-            ParsedForm: self._open_form,
-            ParsedServices: self._open_form,
+            ParsedForm: self._license_form,
+            ParsedServices: self._services_form,
             ParsedSignOut: self._sign_out,
             ParsedGroupShow: self._show_group,
             ParsedShow: self._show_user,
@@ -208,25 +207,35 @@ class _LicenseCommand:
     def _surface(self, request: Request) -> Surface:
         return request.surface(self._services.message_updates)
 
-    def _open_form(self, parsed: ParsedForm | ParsedServices, request: Request) -> None:
-        _open_form(self._licenses.queries, self._seal, parsed, request)
+    def _license_form(self, _parsed: ParsedForm, request: Request) -> None:
+        view_id, view_hash, sealed = _open_loading(self._seal, request, LICENSE_FORM, "License change")
+        products = self._licenses.queries.list_subscriptions(ListSubscriptions(request.requester)).products
+        request.client.views_update(view_id=view_id, hash=view_hash, view=license_form(products, sealed))
+
+    def _services_form(self, parsed: ParsedServices, request: Request) -> None:
+        view_id, view_hash, _ = _open_loading(self._seal, request, SERVICES_FORM, "Services")
+        requester = request.requester
+        (user,) = request.people.tenant_keys([parsed.target])
+        found = self._licenses.queries.services_of(ShowServices(requester, user, parsed.product))
+        sealed = self._seal.seal(
+            {
+                "form": SERVICES_FORM,
+                "user": request.user_id,
+                "channel": request.channel,
+                "target": found.user.id,
+                "product": found.product.sku_id,
+            }
+        )
+        request.client.views_update(view_id=view_id, hash=view_hash, view=services_form(found, sealed))
 
 
-def _open_form(
-    queries: LicenseQueries,
-    seal: FormSeal,
-    parsed: ParsedForm | ParsedServices,
-    request: Request,
-) -> None:
-    user_id, channel, client = request.user_id, request.channel, request.client
-    callback, title = (
-        (SERVICES_FORM, "Services")
-        if isinstance(parsed, ParsedServices)
-        else (LICENSE_FORM, "License change")
-    )
-    sealed = seal.seal({"form": callback, "user": user_id, "channel": channel})
+def _open_loading(seal: FormSeal, request: Request, callback: str, title: str) -> tuple[str, str, str]:
+    """The form opened at once as "reading the tenant…" (the trigger expires 3 s after the
+    command): its view id, its hash, and its sealed metadata. From here on, a refusal is shown in
+    the form."""
+    sealed = seal.seal({"form": callback, "user": request.user_id, "channel": request.channel})
     try:
-        opened = client.views_open(
+        opened = request.client.views_open(
             trigger_id=request.body["trigger_id"], view=loading_form(title, callback, sealed)
         )
     except SlackApiError as error:
@@ -239,22 +248,5 @@ def _open_form(
             "`/license assign @alice E5` (`/license help` lists them).",
         ) from error
     view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
-    request.errors_in_form(view_id)  # from here on, a refusal is shown in the form
-    requester = request.requester
-    if isinstance(parsed, ParsedServices):
-        (user,) = request.people.tenant_keys([parsed.target])
-        found = queries.services_of(ShowServices(requester, user, parsed.product))
-        sealed = seal.seal(
-            {
-                "form": callback,
-                "user": user_id,
-                "channel": channel,
-                "target": found.user.id,
-                "product": found.product.sku_id,
-            }
-        )
-        view = services_form(found, sealed)
-    else:
-        products = queries.list_subscriptions(ListSubscriptions(requester)).products
-        view = license_form(products, sealed)
-    client.views_update(view_id=view_id, hash=view_hash, view=view)
+    request.errors_in_form(view_id)
+    return view_id, view_hash, sealed
