@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import SystemClock
 from bot.settings import ConfigurationError, Settings, TenantBackend
 from bot.sign_in import build_access
+from domain.application.group_follows import GroupFollows
 from domain.application.licensing import Licensing
 from domain.application.subscriptions.queries import WorkflowQueries
 from domain.application.subscriptions.workflows import SubscriptionWorkflows, subscription_workflows
@@ -28,7 +29,7 @@ from domain.prices import Prices
 from domain.workflows import WaitingOn
 from domain.workflows.settings import WorkflowSettings
 from handlers.blocks.workflows import workflow_sections
-from handlers.context import Services, Timing, WorkflowSections
+from handlers.context import Services, WorkflowSections
 from handlers.message_updates import MessageUpdates
 from handlers.notifier import SlackNotifier
 from handlers.slack_directory import SlackUsers
@@ -65,6 +66,8 @@ class Container:
     notifier: SlackNotifier
     sign_in: MicrosoftSignIn | None = None
     """With `ADMIN_BINDING=entra`: the Microsoft sign-in that binds Slack accounts (R24)."""
+    group_follows: GroupFollows | None = None
+    """The group changes followed while Microsoft 365 processes them (R21), ticked by the scheduler."""
 
 
 def _directory(
@@ -128,6 +131,15 @@ def bootstrap(
     )
     users, updates = SlackUsers(), MessageUpdates()  # one of each per process, shared by every request
     notifier = build_notifier(settings, users, updates)
+    # R21: a group being processed is read at most once per poll interval, by any process.
+    follows = GroupFollows(
+        uow,
+        directory,
+        clock,
+        notifier,
+        owner=licenses.changes.process,
+        poll_interval=timedelta(seconds=settings.poll_interval_seconds),
+    )
     subscriptions = build_subscriptions(
         settings, sessions, clock, catalog, uow, directory, licenses.changes, notifier, prices
     )
@@ -149,15 +161,24 @@ def bootstrap(
         slack_users=users,
         message_updates=updates,
         access=access.access,
-        # R21: a group being processed is read at most once per poll interval.
-        timing=Timing(group_poll_interval=settings.poll_interval_seconds),
+        group_follows=follows,
     )
     log.info(
         "licensebot ready",
         extra={"action": "bootstrap", "command": settings.tenant_backend.value},
     )
     return Container(
-        settings, engine, sessions, clock, uow, directory, services, subscriptions, notifier, access.sign_in
+        settings,
+        engine,
+        sessions,
+        clock,
+        uow,
+        directory,
+        services,
+        subscriptions,
+        notifier,
+        access.sign_in,
+        group_follows=follows,
     )
 
 

@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.bootstrap import Container
 from domain.application.applier import change_set_lease
+from domain.application.group_follows import FollowTick, GroupFollows
 from domain.application.subscriptions.tick import TickReport, WorkflowTicks
 from domain.changes import ChangeState
 from domain.ports import Clock, Notifier, UnitOfWorkFactory
@@ -153,8 +154,10 @@ class WorkflowScheduler:
         *,
         interval_seconds: float,
         lock: OneSchedulerLock | None = None,
+        follows: GroupFollows | None = None,
     ) -> None:
         self._ticks = ticks
+        self._follows = follows
         self._notifier = notifier
         self._interval = interval_seconds
         self._one = lock
@@ -168,6 +171,7 @@ class WorkflowScheduler:
                 self._one.renew()
             report = self._ticks.tick()
             reminders = self._ticks.due_reminders()
+            self._follow_groups()
         for reminder in reminders:
             try:
                 self._notifier.reminder(reminder)
@@ -187,6 +191,28 @@ class WorkflowScheduler:
                 },
             )
         return report
+
+    def _follow_groups(self) -> FollowTick:
+        """R21: the group changes Microsoft 365 is processing, followed from the database (a
+        restart goes on where the last process stopped); a failure waits for the next tick."""
+        if self._follows is None:
+            return FollowTick()
+        try:
+            followed = self._follows.tick()
+        except Exception:
+            log.exception("following the groups being processed failed; it runs again at the next interval")
+            return FollowTick()
+        if followed.polled:
+            log.info(
+                "groups followed",
+                extra={
+                    "action": "group-processing",
+                    "polled": len(followed.polled),
+                    "completed": len(followed.completed),
+                    "ended": len(followed.ended),
+                },
+            )
+        return followed
 
     def start(self) -> None:
         """Take over what a crash left running (alone on SQLite), then tick every interval, the
@@ -249,6 +275,7 @@ def start_scheduler(container: Container) -> WorkflowScheduler:
         container.notifier,
         interval_seconds=settings.poll_interval_seconds,
         lock=one_scheduler_lock(container),
+        follows=container.group_follows,
     )
     scheduler.start()
     return scheduler

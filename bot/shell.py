@@ -53,6 +53,7 @@ from bot.settings import Settings, TenantBackend
 from bot.shell_demo import DEMO_USERGROUPS, STAFF_GROUP, add_staff
 from bot.shell_forms import Form
 from bot.sign_in import SignInPoller
+from domain.application.group_follows import GroupFollows
 from handlers.message_updates import MessageUpdates
 
 MAX_CLOCK_DAYS = 3650
@@ -80,8 +81,8 @@ Forms: :set FIELD VALUE fills a field, by number or label: :set users @alice @bo
   :form shows what the form holds, :submit sends it, :close closes it.
 Bulk changes: :add-users 60 adds 60 people holding Office 365 E3 to the simulated tenant, in the
   user group @staff; then /license replace @staff E5 (or has:E3) shows the CSV and the progress.
-Console commands: :tick (poll now, as the scheduler does; :tick +14 moves the clock 14 days on
-  first), :home (open App Home),
+Console commands: :tick (poll now, as the scheduler does, and follow the groups being processed;
+  :tick +14 moves the clock 14 days on first), :home (open App Home),
   :as EMAIL (act as another admin), :add-users N, :help, :quit"""
 
 
@@ -136,11 +137,20 @@ class Console:
         # (Slack's pace is the listeners' own, tested there).
         unpaced = MessageUpdates(interval=0.0)
         services = container.services
-        # A group being processed is read every second, so the console shows it move (R21).
+        # A group being processed may be read every second: `:tick` shows it move (R21).
+        self._follows = GroupFollows(
+            container.uow,
+            container.directory,
+            container.clock,
+            container.notifier,
+            owner=container.services.licenses.changes.process,
+            poll_interval=timedelta(seconds=1),
+        )
         services = replace(
             services,
-            timing=replace(services.timing, progress_interval=0.0, group_poll_interval=1.0),
+            timing=replace(services.timing, progress_interval=0.0),
             message_updates=unpaced,
+            group_follows=self._follows,
         )
         self._app: App = create_app(
             bot_token=self._slack.bot_token,
@@ -371,10 +381,12 @@ class Console:
         self._hold()
         try:
             report = subscriptions.ticks.tick()
+            followed = self._follows.tick()
         finally:
             self._release()
         moved = len(report.advanced) + len(report.resumed)
-        self._say(f"(polled the tenant: {report.polled} waiting, {moved} moved on)")
+        groups = f", groups being processed read: {len(followed.polled)}" if followed.polled else ""
+        self._say(f"(polled the tenant: {report.polled} waiting, {moved} moved on{groups})")
 
     def _add_demo_usergroups(self) -> None:
         for handle, names in DEMO_USERGROUPS.items():

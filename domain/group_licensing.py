@@ -17,6 +17,12 @@ from domain.assignment_states import assignment_state_error
 from domain.catalog import short_name
 from domain.changes import ChangeKind, UserChange
 from domain.errors import DomainError, NothingToChange, ServicePlanConflict
+from domain.license_constraints import (
+    MissingPrerequisite,
+    effective_location,
+    is_offered,
+    missing_prerequisites,
+)
 from domain.model import (
     NO_ERROR,
     AssignmentError,
@@ -32,8 +38,10 @@ from domain.wording import quoted
 
 __all__ = [
     "COUNT_VIOLATION",
+    "DEPENDENCY_VIOLATION",
     "EXCLUSIVE_VIOLATION",
     "GROUP_PREFIX",
+    "LOCATION_VIOLATION",
     "AmbiguousGroup",
     "GroupPreview",
     "MemberLicense",
@@ -51,6 +59,8 @@ GROUP_PREFIX = "group:"
 
 COUNT_VIOLATION = "CountViolation"
 EXCLUSIVE_VIOLATION = "MutuallyExclusiveViolation"
+LOCATION_VIOLATION = "ProhibitedInUsageLocationViolation"
+DEPENDENCY_VIOLATION = "DependencyViolation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,11 @@ class MemberLicense:
     """The member did not have the product before: it takes a seat from the pool (R2)."""
     conflict: ServicePlanConflict | None = None
     """The exclusive plans, when `error` is MutuallyExclusiveViolation (R6)."""
+    missing: MissingPrerequisite | None = None
+    """The service that cannot work, when `error` is DependencyViolation."""
+    removing: bool = False
+    """A product the group no longer gives, that Microsoft 365 cannot take away: a service of
+    another of the member's products needs it (DependencyViolation)."""
 
     @property
     def in_error(self) -> bool:
@@ -75,14 +90,23 @@ def process_members(
     licenses: Sequence[LicenseAssignment],
     members: Sequence[User],
     products: Mapping[str, Product],
+    *,
+    country: str = "",
 ) -> list[MemberLicense]:
     """Each member's state for each of the group's `licenses`, members in object-id order (as the
     seats run out, the later ones are the ones left in error). `members` are read as they are now,
-    with what this group gave them so far; `products` carry the seats as they are now."""
+    with what this group gave them so far; `products` carry the seats as they are now; `country`
+    is the organization's, where members without a usage location are licensed.
+
+    A member ends in error for a product when its services conflict with theirs (R6), when it is
+    not offered in their country or region, when a service in it needs one they do not have, or
+    when no seat is left (R2); and for a product the group no longer gives that a service of
+    another of their products needs (Microsoft 365 cannot take it away)."""
     available = {sku: product.seats.available for sku, product in products.items()}
     results: list[MemberLicense] = []
     for user in sorted(members, key=lambda member: member.id):
         others = licenses_by_sku(user.licenses_apart_from(group_id))
+        where = effective_location(user, country)
         # What the member has already stays; what is new is what can fail (as Microsoft 365 does).
         for lic in sorted(licenses, key=lambda lic: not user.holds(lic.sku_id)):
             kept = others.get(lic.sku_id)
@@ -99,6 +123,19 @@ def process_members(
                 results.append(MemberLicense(user, lic, EXCLUSIVE_VIOLATION, conflict=conflict))
                 continue
             takes_seat = not user.holds(lic.sku_id)
+            if takes_seat and not is_offered(products.get(lic.sku_id), where):
+                results.append(MemberLicense(user, lic, LOCATION_VIOLATION))
+                continue
+            # The group's other products count too, whatever the order they are processed in.
+            coming = [g for g in licenses if g.sku_id not in others and g.sku_id != lic.sku_id]
+            broken = [
+                m
+                for m in missing_prerequisites([*after, *coming], products)
+                if m.product.sku_id == lic.sku_id
+            ]
+            if broken:
+                results.append(MemberLicense(user, lic, DEPENDENCY_VIOLATION, missing=broken[0]))
+                continue
             if takes_seat:
                 if available.get(lic.sku_id, 0) <= 0:
                     results.append(MemberLicense(user, lic, COUNT_VIOLATION))
@@ -106,7 +143,41 @@ def process_members(
                 available[lic.sku_id] = available.get(lic.sku_id, 0) - 1
             results.append(MemberLicense(user, lic, takes_seat=takes_seat))
             others[lic.sku_id] = merged  # the group's next products must fit with this one (R6)
+        results.extend(_not_removable(group_id, user, licenses, others, products))
     return results
+
+
+def _not_removable(
+    group_id: str,
+    user: User,
+    licenses: Sequence[LicenseAssignment],
+    left: Mapping[str, LicenseAssignment],
+    products: Mapping[str, Product],
+) -> list[MemberLicense]:
+    """Products the group no longer gives `user` that a service of what they keep (`left`) needs:
+    Microsoft 365 leaves them in DependencyViolation instead of taking them away."""
+    giving = {lic.sku_id for lic in licenses}
+    dropped = {
+        state.sku_id
+        for state in user.states
+        if state.group_id == group_id and not state.in_error and state.sku_id not in giving
+    }
+    kept: list[MemberLicense] = []
+    remaining = list(left.values())
+    before = {(m.plan.id, m.product.sku_id) for m in missing_prerequisites(remaining, products)}
+    for sku in sorted(dropped - set(left)):
+        previous = user.license_for(sku) or LicenseAssignment(sku)
+        with_it = {
+            (m.plan.id, m.product.sku_id) for m in missing_prerequisites([*remaining, previous], products)
+        }
+        broken = [
+            m
+            for m in missing_prerequisites(remaining, products)
+            if (m.plan.id, m.product.sku_id) in before - with_it
+        ]
+        if broken:
+            kept.append(MemberLicense(user, previous, DEPENDENCY_VIOLATION, missing=broken[0], removing=True))
+    return kept
 
 
 def group_names(groups: Mapping[str, Group | None], group_ids: Sequence[str]) -> list[str]:
@@ -168,27 +239,42 @@ def group_as_target(group: Group) -> User:
 
 
 def member_error(
-    user: User, sku_id: str, error: str, products: Mapping[str, Product], group: str = ""
+    user: User,
+    sku_id: str,
+    error: str,
+    products: Mapping[str, Product],
+    group: str = "",
+    *,
+    country: str = "",
+    missing: MissingPrerequisite | None = None,
+    removing: bool | None = None,
 ) -> tuple[str, str]:
-    """What a member's error state means and its fix, in the admin's words (R21)."""
+    """What a member's error state means and its fix, in the admin's words (R21). `country` is the
+    organization's; `missing` and `removing` say what a DependencyViolation is about when the
+    prediction knows it (else it is worked out from the member as read)."""
     product = products.get(sku_id)
     name = product.display_name if product else sku_id
     target = f'group:"{group}"' if group else "group:NAME"
+    part = short_name(product.part_number, product.display_name) if product else name
     if error == EXCLUSIVE_VIOLATION:
         explained = assignment_state_error(user, AssignmentError(sku_id, error), products)
         problem = explained.problem if explained is not None else f"a service of {name} conflicts with theirs"
-        part = short_name(product.part_number, product.display_name) if product else name
         return (
             problem,
             f"Turn the conflicting service off in the group's {name} (`/license assign {target} {part} "
             f"without ...`), or replace {user.display_name}'s other license.",
         )
     if error == COUNT_VIOLATION:
-        part = short_name(product.part_number, product.display_name) if product else name
         return (
             f"not enough {name} seats for them",
             f"Buy seats (`/subscription seats {part} +N`) or free some: Microsoft 365 licenses them "
             "once a seat is free.",
+        )
+    if error == LOCATION_VIOLATION:
+        return _not_offered(user, name, country)
+    if error == DEPENDENCY_VIOLATION:
+        return _dependency(
+            user, sku_id, name, products, target=target, part=part, missing=missing, removing=removing
         )
     explained = assignment_state_error(user, AssignmentError(sku_id, error), products)
     if explained is not None:
@@ -197,6 +283,76 @@ def member_error(
         f"Microsoft 365 reports {error} on {name}",
         "Check the member in the Microsoft Entra admin center (Licenses of the group).",
     )
+
+
+def _not_offered(user: User, name: str, country: str) -> tuple[str, str]:
+    if user.usage_location:
+        where = f"their country or region ({user.usage_location})"
+    elif country:
+        where = (
+            f"the organization's country or region ({country}), which they take as they have no "
+            "usage location"
+        )
+    else:
+        where = "their country or region"
+    return (
+        f"{name} is not offered in {where}",
+        "Give them a product offered there instead (not through this group), or correct their usage "
+        "location if it is wrong (Microsoft 365 admin center > Users > Active users > the user); "
+        "Microsoft 365 then processes them again.",
+    )
+
+
+def _dependency(
+    user: User,
+    sku_id: str,
+    name: str,
+    products: Mapping[str, Product],
+    *,
+    target: str,
+    part: str,
+    missing: MissingPrerequisite | None,
+    removing: bool | None,
+) -> tuple[str, str]:
+    if missing is None:
+        missing, removing = _why_dependency(user, sku_id, products)
+    if missing is None:
+        return (
+            f"a service in {name} depends on another one that is off or missing for them",
+            "Check which services they hold in the Microsoft 365 admin center (Users > Active users > "
+            "the user > Licenses and apps), and turn the one needed on.",
+        )
+    needs = " or ".join(missing.needs)
+    if removing:
+        other = missing.product.display_name
+        return (
+            f"{missing.plan.display_name} in their {other} needs {needs}, which only {name} from this "
+            f"group gives them, so Microsoft 365 cannot take {name} away cleanly",
+            f"Remove {other} from {user.display_name} first, or give them {needs} another way; "
+            f"Microsoft 365 then takes {name} away.",
+        )
+    return (
+        f"{missing.plan.display_name} in {name} needs {needs}, which they do not have",
+        f"Give {user.display_name} a license with {needs} first, or turn {missing.plan.display_name} off "
+        f"in the group's {name} (`/license assign {target} {part} without ...`).",
+    )
+
+
+def _why_dependency(
+    user: User, sku_id: str, products: Mapping[str, Product]
+) -> tuple[MissingPrerequisite | None, bool]:
+    """What a DependencyViolation read from Microsoft 365 is about: a service of the product that
+    needs one the member lacks, else a service of another product that needs this one."""
+    held = [lic for lic in user.licenses if lic.sku_id != sku_id]
+    this = user.license_for(sku_id) or LicenseAssignment(sku_id)
+    own = [m for m in missing_prerequisites([*held, this], products) if m.product.sku_id == sku_id]
+    if own:
+        return own[0], False
+    with_it = {(m.plan.id, m.product.sku_id) for m in missing_prerequisites([*held, this], products)}
+    others = [
+        m for m in missing_prerequisites(held, products) if (m.plan.id, m.product.sku_id) not in with_it
+    ]
+    return (others[0], True) if others else (None, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +456,9 @@ def _predict(
         return products[sku].display_name if sku in products else sku
 
     # Seats freed by members who lose a product go back to the pool before the others take one.
-    results = process_members(group.id, after, members, _freed(group, after, members, products))
+    results = process_members(
+        group.id, after, members, _freed(group, after, members, products), country=organization.country_code
+    )
     by_member: dict[str, list[MemberLicense]] = {}
     for result in results:
         by_member.setdefault(result.user.id, []).append(result)
@@ -320,7 +478,14 @@ def _predict(
         for result in mine:
             if result.in_error:
                 problem, fix = member_error(
-                    user, result.license.sku_id, result.error, products, group.display_name
+                    user,
+                    result.license.sku_id,
+                    result.error,
+                    products,
+                    group.display_name,
+                    country=organization.country_code,
+                    missing=result.missing,
+                    removing=result.removing,
                 )
                 if result.conflict is not None:
                     problem = result.conflict.problem

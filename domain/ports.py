@@ -15,6 +15,7 @@ from typing import Protocol, Self
 from domain.audit import AuditEntry
 from domain.catalog import KnownProduct
 from domain.changes import ChangeItem, ChangeOutcome, ChangeSet, ChangeState, UserChange
+from domain.group_follow import GroupFollow
 from domain.model import (
     AdminRole,
     Group,
@@ -46,6 +47,7 @@ __all__ = [
     "ChangeSetRepository",
     "Clock",
     "Commerce",
+    "GroupFollowRepository",
     "IdempotencyKeys",
     "Lease",
     "Leases",
@@ -243,6 +245,22 @@ class Leases(Protocol):
         ...
 
 
+class GroupFollowRepository(Protocol):
+    """The group changes whose processing is followed (R21), by change set id."""
+
+    def add(self, follow: GroupFollow) -> None:
+        """Adding a follow of a change set that is already followed is a no-op."""
+        ...
+
+    def get(self, change_set_id: str, *, for_update: bool = False) -> GroupFollow | None: ...
+
+    def save(self, follow: GroupFollow) -> None: ...
+
+    def following(self) -> list[GroupFollow]:
+        """The follows still following, oldest first."""
+        ...
+
+
 class WorkflowRepository(Protocol):
     """The subscription workflows (DESIGN.md §4), each with its steps."""
 
@@ -389,6 +407,7 @@ class UnitOfWork(Protocol):
     workflows: WorkflowRepository
     approvals: ApprovalRepository
     tasks: AdminTaskRepository
+    group_follows: GroupFollowRepository
 
     def __enter__(self) -> Self: ...
 

@@ -6,7 +6,7 @@ dated 2025-12-30 in ../shared/reference): sku ids, part numbers, product and ser
 Microsoft's verbatim, including the capitals and truncations of its Office 365 E4 rows. Aliases are
 ours: the short names admins use. A product's service plans are listed (in Microsoft's order) only for
 the products the demo tenant sells; the others are carried for their names.
-`tests/integration/test_simulated_products.py` checks every row against the CSV.
+`tests/integration/storage/simulated/test_products.py` checks every row against the CSV.
 """
 
 from __future__ import annotations

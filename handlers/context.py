@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from slack_bolt import BoltContext
 
 from domain.access import Access
+from domain.application.group_follows import GroupFollows
 from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from domain.application.use_cases import LicenseUseCases
 from handlers.message_updates import MessageUpdates
@@ -67,13 +68,6 @@ class Timing:
     form_check_seconds: float = 2.0
     """How long a form submission may check the tenant before it must answer Slack (within 3 s,
     because field errors only go back in that answer); longer checks continue after it."""
-    group_poll_interval: float = 300.0
-    """Seconds between two reads of a group whose license change Microsoft 365 is processing (R21):
-    at most one read per interval per group (`POLL_INTERVAL_SECONDS`)."""
-    group_stall_after: float = 3600.0
-    """After this long still processing, the message says so, with what to check."""
-    group_follow_for: float = 86400.0
-    """How long a group's processing is followed before the message hands over to `/license show`."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +90,9 @@ class Services:
     access: Access | None = None
     """Who may act for whom (R24); without it, Slack accounts are admitted by their confirmed
     profile email, refusals audited through `licenses.authorization`."""
+    group_follows: GroupFollows | None = None
+    """Follows a confirmed group change while Microsoft 365 processes its members (R21); without
+    it, the change's message says it was written and nothing more."""
 
     def __post_init__(self) -> None:
         if self.message_updates is None:

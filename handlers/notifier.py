@@ -26,12 +26,15 @@ from typing import Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from domain.application.group_follows import GroupProgress
 from domain.changes import ChangeSet
+from domain.group_follow import GroupFollow
 from domain.transactions import forbid_remote_call
 from domain.workflows import Reminder, ReminderKind, WorkflowStatus
 from handlers.blocks.changes import change_result
 from handlers.blocks.message import Message
 from handlers.blocks.workflows import approval_decided, approval_request, reminder_message, workflow_checklist
+from handlers.group_processing import show_group_progress
 from handlers.message_updates import MessageUpdates
 from handlers.slack_directory import SlackUsers
 
@@ -165,6 +168,12 @@ class SlackNotifier:
             self._post(channel, result)
         else:
             log.info("nowhere to show the result of change set %s", change_set.id)
+
+    def group_progress(self, follow: GroupFollow, change_set: ChangeSet, progress: GroupProgress) -> bool:
+        """`FollowMessages`: a followed group change's message, updated in place (R21)."""
+        if self._client is None:
+            return False
+        return show_group_progress(self._client, self._updates, follow, change_set, progress)
 
     # --- Slack --------------------------------------------------------------------------------
 

@@ -23,11 +23,12 @@ from domain.changes import (
     ProductSnapshot,
     UserChange,
 )
+from domain.group_follow import FollowState, GroupFollow
 from domain.model import licenses_from_json, licenses_to_json
 from domain.ports import Lease
-from storage.orm import AuditRow, ChangeItemRow, ChangeSetRow, IdempotencyKeyRow, WorkLeaseRow
+from storage.orm import AuditRow, ChangeItemRow, ChangeSetRow, GroupFollowRow, IdempotencyKeyRow, WorkLeaseRow
 
-__all__ = ["SqlAuditLog", "SqlChangeSetRepository", "SqlIdempotencyKeys", "SqlLeases"]
+__all__ = ["SqlAuditLog", "SqlChangeSetRepository", "SqlGroupFollows", "SqlIdempotencyKeys", "SqlLeases"]
 
 
 class SqlChangeSetRepository:
@@ -372,4 +373,69 @@ def _audit_entry(row: AuditRow) -> AuditEntry:
         details=dict(row.details),
         slack_user=row.slack_user_id or "",
         slack_team=row.slack_team_id or "",
+    )
+
+
+class SqlGroupFollows:
+    """`domain.ports.GroupFollowRepository` on the `group_follows` table."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, follow: GroupFollow) -> None:
+        if self._session.get(GroupFollowRow, follow.change_set_id) is not None:
+            return
+        self._session.add(_follow_row(GroupFollowRow(change_set_id=follow.change_set_id), follow))
+        self._session.flush()
+
+    def get(self, change_set_id: str, *, for_update: bool = False) -> GroupFollow | None:
+        query = select(GroupFollowRow).where(GroupFollowRow.change_set_id == change_set_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._session.scalars(query.execution_options(populate_existing=True)).first()
+        return None if row is None else _follow(row)
+
+    def save(self, follow: GroupFollow) -> None:
+        row = self._session.get(GroupFollowRow, follow.change_set_id)
+        if row is None:
+            raise KeyError(follow.change_set_id)
+        _follow_row(row, follow)
+        self._session.flush()
+
+    def following(self) -> list[GroupFollow]:
+        rows = self._session.scalars(
+            select(GroupFollowRow)
+            .where(GroupFollowRow.state == FollowState.FOLLOWING.value)
+            .order_by(GroupFollowRow.started_at, GroupFollowRow.change_set_id)
+        )
+        return [_follow(row) for row in rows]
+
+
+def _follow_row(row: GroupFollowRow, follow: GroupFollow) -> GroupFollowRow:
+    row.group_id = follow.group_id
+    row.channel = follow.channel
+    row.message_ts = follow.message_ts
+    row.started_at = follow.started_at
+    row.slow_after = follow.slow_after
+    row.deadline = follow.deadline
+    row.state = follow.state.value
+    row.shown = follow.shown[:200]
+    row.polled_at = follow.polled_at
+    row.ended_at = follow.ended_at
+    return row
+
+
+def _follow(row: GroupFollowRow) -> GroupFollow:
+    return GroupFollow(
+        change_set_id=row.change_set_id,
+        group_id=row.group_id,
+        channel=row.channel,
+        message_ts=row.message_ts,
+        started_at=row.started_at,
+        slow_after=row.slow_after,
+        deadline=row.deadline,
+        state=FollowState(row.state),
+        shown=row.shown,
+        polled_at=row.polled_at,
+        ended_at=row.ended_at,
     )

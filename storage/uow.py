@@ -20,11 +20,18 @@ from domain.ports import (
     ApprovalRepository,
     AuditLog,
     ChangeSetRepository,
+    GroupFollowRepository,
     IdempotencyKeys,
     Leases,
     WorkflowRepository,
 )
-from storage.repositories import SqlAuditLog, SqlChangeSetRepository, SqlIdempotencyKeys, SqlLeases
+from storage.repositories import (
+    SqlAuditLog,
+    SqlChangeSetRepository,
+    SqlGroupFollows,
+    SqlIdempotencyKeys,
+    SqlLeases,
+)
 from storage.workflow_repositories import (
     SqlAdminTaskRepository,
     SqlApprovalRepository,
@@ -44,6 +51,7 @@ class SqlUnitOfWork:
     workflows: WorkflowRepository
     approvals: ApprovalRepository
     tasks: AdminTaskRepository
+    group_follows: GroupFollowRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -61,6 +69,7 @@ class SqlUnitOfWork:
         self.workflows = SqlWorkflowRepository(session)
         self.approvals = SqlApprovalRepository(session)
         self.tasks = SqlAdminTaskRepository(session)
+        self.group_follows = SqlGroupFollows(session)
         transactions.opened()
         return self
 

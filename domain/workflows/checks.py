@@ -331,10 +331,15 @@ def not_listed_reasons(workflow: Workflow, found: Subscription | None) -> str:
 
 
 def seats_wanted(workflow: Workflow, source: Product | None) -> int:
-    """How many free target licenses a switch needs (R2); an upgrade needs at least E4's (R14)."""
+    """How many free target licenses a switch needs (R2); an upgrade needs at least E4's (R14).
+
+    Moving everyone takes a target seat for each holder the switch moves (counted when it started:
+    not those who get the source only from a group, who keep it and their seat, nor those who hold
+    the target already), never more than the source's seats taken now (some may have left since);
+    the source's seats taken count a person once whatever their sources, group-only ones included."""
     moving = workflow.users_to_move
     if workflow.moves_everyone and source is not None:
-        moving = source.seats.consumed
+        moving = min(source.seats.consumed, workflow.users_to_move)
     return max(moving, workflow.seats) if workflow.kind is WorkflowKind.UPGRADE else moving
 
 

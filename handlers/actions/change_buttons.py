@@ -18,7 +18,6 @@ from domain.commands import CancelChange, ConfirmChange, RetryFailed, UndoChange
 from domain.errors import ChangeNotPending
 from handlers.blocks import change_applying, change_cancelled, change_result, not_pending
 from handlers.context import Services
-from handlers.group_processing import GroupFollower, follow_in_background
 from handlers.ids import CANCEL_CHANGE, CONFIRM_CHANGE, RETRY_FAILED, UNDO_CHANGE
 from handlers.presenting import ChangeReplies, Surface
 from handlers.requests import Listener, Request, acknowledge_first
@@ -42,10 +41,9 @@ class _Buttons:
     def __init__(self, services: Services) -> None:
         self._licensing = services.licenses.changes
         self._history = services.licenses.history
-        self._groups = services.licenses.groups
         self._interval = services.timing.progress_interval
         self._updates = services.message_updates
-        self._timing = services.timing
+        self._follows = services.group_follows
 
     def confirm_change(self, request: Request) -> None:
         surface = request.surface(self._updates)
@@ -77,9 +75,10 @@ class _Buttons:
             request.reply(not_pending(already))
             return
         replies.finish(done, ts)
-        if done.group_id:
-            # R21: Microsoft 365 processes the members afterwards; the message follows it.
-            follow_in_background(GroupFollower(self._groups, surface, ts, self._timing), done)
+        if done.group_id and self._follows is not None:
+            # R21: Microsoft 365 processes the members afterwards; the scheduler follows it, in the
+            # database, and updates this message in place.
+            self._follows.start(done, surface.channel, ts)
 
     def cancel_change(self, request: Request) -> None:
         surface = request.surface(self._updates)

@@ -170,9 +170,11 @@ def group_processing(
     buttons: ActionsBlock | None,
     note: str,
     stalled: bool = False,
+    ended: bool = False,
     csv_in_thread: bool = False,
 ) -> Message:
-    """The group change's message while Microsoft 365 processes the members, and once it is done."""
+    """The group change's message while Microsoft 365 processes the members, once it is done, and
+    once it is no longer followed (`ended`: the follow window ran out before it was done)."""
     [item] = change_set.items
     name = escape(item.change.display_name)
     product = escape(change_set.product_label)
@@ -188,6 +190,13 @@ def group_processing(
             if not errors
             else f":warning: Microsoft 365 has processed the members: {plural(len(errors), 'member')} "
             "left in an error state (below), every other member has it."
+        )
+    elif ended:
+        lines.append(
+            f":hourglass: Microsoft 365 has not finished processing the group {name} yet, and this "
+            f'message stops following it. `/license show group:"{name}"` shows where it stands and who '
+            "is in error; if it stays stuck, check the group in the Microsoft Entra admin center "
+            "(Licenses) and reprocess it there."
         )
     elif stalled:
         lines.append(
@@ -205,7 +214,7 @@ def group_processing(
     blocks.append(context(note))
     if buttons is not None:
         blocks.append(buttons)
-    state = "processed" if complete else "processing"
+    state = "processed" if complete else ("no longer followed" if ended else "processing")
     return message(f"Group {item.change.display_name}: {state}.", blocks)
 
 

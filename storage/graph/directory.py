@@ -48,6 +48,7 @@ from storage.graph.errors import (
 )
 from storage.graph.mapping import (
     GROUP_SELECT,
+    LICENSED_GROUPS_FILTER,
     ORGANIZATION_SELECT,
     SIGN_INS_SELECT,
     USER_SELECT,
@@ -259,10 +260,20 @@ class GraphDirectory:
         return found
 
     def licensed_groups(self) -> list[Group]:
-        """Groups with licenses (read page by page, filtered here: `assignedLicenses` cannot be
-        filtered on without an advanced query), each with its user members counted."""
-        url = relative_url("/groups", {"$select": GROUP_SELECT, "$top": _PAGE})
-        licensed = [group for group in map(parse_group, self._client.get_all(url)) if group.licenses]
+        """Groups with licenses, filtered by Graph (`assignedLicenses/$count ne 0` is an advanced
+        query: `ConsistencyLevel: eventual` and `$count=true`), each with its user members counted."""
+        url = relative_url(
+            "/groups",
+            {
+                "$filter": LICENSED_GROUPS_FILTER,
+                "$count": "true",
+                "$select": GROUP_SELECT,
+                "$top": _PAGE,
+            },
+        )
+        licensed = [
+            group for group in map(parse_group, self._client.get_all(url, _EVENTUAL)) if group.licenses
+        ]
         counted: list[Group] = []
         for group in licensed:
             members = relative_url(

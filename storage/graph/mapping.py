@@ -37,6 +37,7 @@ from domain.model import (
 
 __all__ = [
     "GROUP_SELECT",
+    "LICENSED_GROUPS_FILTER",
     "ORGANIZATION_SELECT",
     "SIGN_INS_SELECT",
     "USER_SELECT",
@@ -53,6 +54,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 GROUP_SELECT: Final = "id,displayName,mailNickname,assignedLicenses,licenseProcessingState"
+LICENSED_GROUPS_FILTER: Final = "assignedLicenses/$count ne 0"
+"""The groups that have licenses: an advanced query on groups (`ConsistencyLevel: eventual` and
+`$count=true`), as Microsoft documents for `assignedLicenses/$count` on directory objects."""
 """`hasMembersWithLicenseErrors` is left out: Graph never returns it on a GET (it is for `$filter`)."""
 USER_SELECT: Final = (
     "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled,assignedLicenses,"

@@ -75,6 +75,8 @@ _GROUP_MEMBERS: Final = re.compile(r"^/groups/(?P<key>[^/]+)/members(?:/microsof
 _GROUP_ERRORS: Final = re.compile(r"^/groups/(?P<key>[^/]+)/membersWithLicenseErrors$")
 _GROUP_ASSIGN: Final = re.compile(r"^/groups/(?P<key>[^/]+)/(?:microsoft\.graph\.)?assignLicense$")
 _GROUP_EQUALS: Final = re.compile(r"^(displayName|mailNickname)\s+eq\s+'((?:[^']|'')*)'$")
+_GROUP_LICENSE_COUNT: Final = re.compile(r"^assignedLicenses/\$count\s+(eq|ne)\s+0$")
+"""`assignedLicenses/$count eq 0` or `ne 0` on groups: an advanced query only, as on Graph."""
 _ASSIGNED_LICENSE_PROPERTIES: Final = frozenset({"skuId", "disabledPlans"})
 _JSON: Final = {"Content-Type": "application/json"}
 
@@ -160,6 +162,9 @@ class GraphApi:
         self._sleep = sleeper
         self._random = random.Random(seed)  # noqa: S311 - answer order in $batch, not security
         self._random_lock = threading.Lock()
+        self._country: str | None = None
+        """The organization's country, read once: where members without a usage location are
+        licensed (R21)."""
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """One HTTP request: `$batch` or a single request."""
@@ -328,7 +333,13 @@ class GraphApi:
         return _ok(body)
 
     def _user_json(self, user: User) -> dict[str, Any]:
-        return user_json(self._rules.with_states(self._rules.with_group_states(user)))
+        return user_json(self._rules.with_states(self._rules.with_group_states(user, self._org_country())))
+
+    def _org_country(self) -> str:
+        if self._country is None:
+            with self._tenant.session() as tenant:
+                self._country = tenant.organization().country_code
+        return self._country
 
     def _roles(self, request: ApiRequest, key: str) -> ApiResponse:
         if request.headers.get("consistencylevel") != "eventual" or request.query.get("$count") != "true":
@@ -413,6 +424,9 @@ class GraphApi:
     def _groups(self, request: ApiRequest, _key: str) -> ApiResponse:
         selected = _selected(request, GROUP_PROPERTIES, "group")
         wanted = request.query.get("$filter", "").strip()
+        counted = _GROUP_LICENSE_COUNT.match(wanted)
+        if counted is not None:
+            return self._groups_by_license_count(request, selected, licensed=counted.group(1) == "ne")
         parts = re.split(r"\s+or\s+", wanted) if wanted else []
         clauses: list[tuple[str, str]] = []
         for part in parts:
@@ -437,6 +451,26 @@ class GraphApi:
                     for prop, value in clauses
                 )
             ]
+        items = [
+            _pick(group_json(g), selected or DEFAULT_GROUP_PROPERTIES)
+            for g in sorted(groups, key=lambda g: g.id)
+        ]
+        return self._page(request, items, _context(request, "groups", selected))
+
+    def _groups_by_license_count(
+        self, request: ApiRequest, selected: list[str] | None, *, licensed: bool
+    ) -> ApiResponse:
+        """Groups with (or without) licenses: `$count` on a collection in `$filter` is an
+        advanced query, refused without `ConsistencyLevel: eventual` and `$count=true`."""
+        if request.headers.get("consistencylevel") != "eventual" or request.query.get("$count") != "true":
+            raise _Refusal(
+                400,
+                "Request_UnsupportedQuery",
+                "Unsupported Query. A filter on the count of a collection is an advanced query: it "
+                "needs the header 'ConsistencyLevel: eventual' and '$count=true'.",
+            )
+        with self._tenant.session() as tenant:
+            groups = [g for g in tenant.list_groups() if bool(g.licenses) is licensed]
         items = [
             _pick(group_json(g), selected or DEFAULT_GROUP_PROPERTIES)
             for g in sorted(groups, key=lambda g: g.id)
@@ -468,7 +502,8 @@ class GraphApi:
                 user
                 for user in users
                 if any(
-                    s.group_id == group.id and s.in_error for s in self._rules.with_group_states(user).states
+                    s.group_id == group.id and s.in_error
+                    for s in self._rules.with_group_states(user, self._org_country()).states
                 )
             ]
         items = [

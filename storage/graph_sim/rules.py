@@ -120,12 +120,13 @@ class GraphRules:
                 if error is not None and lic.sku_id not in held:
                     self._errors[(user.id.lower(), lic.sku_id)] = error
 
-    def with_group_states(self, user: User) -> User:
+    def with_group_states(self, user: User, country: str = "") -> User:
         """`user` with the licenses groups give them of a product not sold in their usage location
+        (the organization's `country` when they have none, as Microsoft licenses group members)
         held in error (ProhibitedInUsageLocationViolation, R21), and so not theirs."""
         with self._lock:
             prohibited = dict(self._prohibited)
-        where = (user.usage_location or "").upper()
+        where = (user.usage_location or country or "").upper()
         if not prohibited or not where or not user.states:
             return user
         states = tuple(

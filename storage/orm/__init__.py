@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from storage.orm.access import SignInFlowRow, SlackBindingRow
 from storage.orm.base import Base
-from storage.orm.state import AuditRow, ChangeItemRow, ChangeSetRow, IdempotencyKeyRow, WorkLeaseRow
+from storage.orm.state import (
+    AuditRow,
+    ChangeItemRow,
+    ChangeSetRow,
+    GroupFollowRow,
+    IdempotencyKeyRow,
+    WorkLeaseRow,
+)
 from storage.orm.tenant import (
     SimGroupLicenseStateRow,
     SimGroupMemberRow,
@@ -31,6 +38,7 @@ __all__ = [
     "Base",
     "ChangeItemRow",
     "ChangeSetRow",
+    "GroupFollowRow",
     "IdempotencyKeyRow",
     "SignInFlowRow",
     "SimGroupLicenseStateRow",

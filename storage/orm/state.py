@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from storage.orm.base import Base
 from storage.orm.types import Json, UtcDateTime, big_id
 
-__all__ = ["AuditRow", "ChangeItemRow", "ChangeSetRow", "IdempotencyKeyRow", "WorkLeaseRow"]
+__all__ = ["AuditRow", "ChangeItemRow", "ChangeSetRow", "GroupFollowRow", "IdempotencyKeyRow", "WorkLeaseRow"]
 
 
 class ChangeSetRow(Base):
@@ -120,3 +120,23 @@ class WorkLeaseRow(Base):
     name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     owner: Mapped[str] = mapped_column(sa.String(200), index=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class GroupFollowRow(Base):
+    """`domain.group_follow.GroupFollow`: a group change whose processing is followed (R21)."""
+
+    __tablename__ = "group_follows"
+
+    change_set_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("change_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(64))
+    message_ts: Mapped[str] = mapped_column(sa.String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    slow_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    shown: Mapped[str] = mapped_column(sa.String(200))
+    polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

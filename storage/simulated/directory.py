@@ -102,7 +102,7 @@ class SimulatedDirectory:
     def __init__(self, session: Session, clock: Clock) -> None:
         self._session = session
         self._clock = clock
-        self.groups = SimulatedGroups(session, clock, self._products)
+        self.groups = SimulatedGroups(session, clock, self._products, self._country)
         """The tenant's Microsoft Entra groups and their licenses (R21)."""
 
     # --- reads (the TenantDirectory port) -------------------------------------------------------
@@ -120,6 +120,10 @@ class SimulatedDirectory:
             cloud=Cloud(row.cloud),
             default_domain=default,
         )
+
+    def _country(self) -> str:
+        """Where members without a usage location are licensed (R21)."""
+        return self._session.scalar(select(SimOrganizationRow.country_code)) or ""
 
     def products(self) -> list[Product]:
         """Products with at least one listed subscription; a purchase still Pending is not listed

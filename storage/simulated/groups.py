@@ -4,7 +4,8 @@ A write to a group's licenses (Graph's `POST /groups/{id}/assignLicense`) change
 and starts processing; the members get the result only once processing is over (the group's
 `processing_delay_seconds` after the write), exactly as Microsoft 365 does it asynchronously. Processing
 is carried out lazily by the next read that finds it due (`settle`), by `domain.group_licensing`:
-members it cannot license are left in an error state (seats, conflicting plans).
+members it cannot license are left in an error state (seats, conflicting plans, a product not offered
+in their country or region, a service that needs another one), as the preview predicts.
 """
 
 from __future__ import annotations
@@ -43,10 +44,18 @@ class UnknownGroup(LookupError):
 
 
 class SimulatedGroups:
-    def __init__(self, session: Session, clock: Clock, products: Callable[[], dict[str, Product]]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        products: Callable[[], dict[str, Product]],
+        country: Callable[[], str] = lambda: "",
+    ) -> None:
         self._session = session
         self._clock = clock
         self._products = products
+        self._country = country
+        """The organization's country: where members without a usage location are licensed."""
 
     # Reads
 
@@ -222,7 +231,7 @@ class SimulatedGroups:
     def _process(self, row: SimGroupRow) -> None:
         members = [user_from_row(user) for user in self._member_rows(row.id)]
         licenses = licenses_from_json(row.assigned_licenses)
-        results = process_members(row.id, licenses, members, self._products())
+        results = process_members(row.id, licenses, members, self._products(), country=self._country())
         self._session.execute(
             delete(SimGroupLicenseStateRow)
             .where(SimGroupLicenseStateRow.group_id == row.id)

@@ -2,7 +2,7 @@
 
 The demo sells the products whose service plans the table lists; `COMPANY_PRODUCTS` and
 `COMPANY_PLANS` say which of them, and which of their plans, apply to the company rather than to users.
-`tests/integration/test_simulated_products.py` checks the table against Microsoft's CSV.
+`tests/integration/storage/simulated/test_products.py` checks the table against Microsoft's CSV.
 """
 
 from __future__ import annotations

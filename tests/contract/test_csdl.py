@@ -23,7 +23,7 @@ import pytest
 from domain.changes import ChangeKind, plan_user_change
 from domain.model import LicenseAssignment, User
 from storage.graph import GraphClient, GraphConfig, GraphDirectory, StaticTokenProvider
-from storage.graph.mapping import GROUP_SELECT, USER_SELECT
+from storage.graph.mapping import GROUP_SELECT, LICENSED_GROUPS_FILTER, USER_SELECT
 from storage.graph_sim import FaultKind, GraphSimulator
 from storage.graph_sim.shapes import GROUP_PROPERTIES, USER_PROPERTIES
 from storage.simulated import demo_user_id
@@ -315,9 +315,11 @@ class RecordingTransport(httpx.BaseTransport):
     def __init__(self) -> None:
         self.inner = httpx.HTTPTransport()
         self.bodies: list[Any] = []
+        self.requests: list[httpx.Request] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
+        self.requests.append(request)
         if request.content:
             self.bodies.append(json.loads(request.content))
         return self.inner.handle_request(request)
@@ -563,3 +565,54 @@ def test_graph_refuses_to_remove_an_inherited_license_from_the_user(http: httpx.
     assert answer.json()["error"]["message"] == (
         "User license is inherited from group membership and it cannot be removed directly from the user."
     )
+
+
+def test_every_group_property_licensebot_reads_is_in_the_csdl(csdl: Csdl) -> None:
+    """What the adapter selects and filters on exists on `group`, with the type it expects."""
+    group = csdl.properties("microsoft.graph.group")
+    used = set(GROUP_SELECT.split(","))
+    assert used <= set(group), sorted(used - set(group))
+    assert used <= GROUP_PROPERTIES, "graph-sim serves every property the adapter selects"
+    assert group["assignedLicenses"].type == "Collection(microsoft.graph.assignedLicense)"
+    assert group["licenseProcessingState"].type == "microsoft.graph.licenseProcessingState"
+    assert group["mailNickname"].type == group["displayName"].type == "Edm.String"
+    # The licensed groups are filtered on the count of a collection: assignedLicenses is one.
+    filtered = LICENSED_GROUPS_FILTER.split("/", 1)[0]
+    assert group[filtered].type.startswith("Collection(")
+    assert {"skuId", "disabledPlans"} <= set(csdl.properties("microsoft.graph.assignedLicense"))
+
+
+def test_licensed_groups_are_filtered_by_graph_with_an_advanced_query(
+    csdl: Csdl, http: httpx.Client, sim: GraphSimulator
+) -> None:
+    query = f"/groups?$filter={LICENSED_GROUPS_FILTER}&$count=true&$select={GROUP_SELECT}"
+    refused = http.get(query)
+    assert refused.status_code == 400, "without ConsistencyLevel: eventual, as Graph refuses it"
+    assert refused.json()["error"]["code"] == "Request_UnsupportedQuery"
+    no_count = http.get(f"/groups?$filter={LICENSED_GROUPS_FILTER}", headers={"ConsistencyLevel": "eventual"})
+    assert no_count.status_code == 400, "nor without $count=true"
+
+    checker = Checker(csdl)
+    licensed = _all(http, query, {"ConsistencyLevel": "eventual"})
+    for n, group in enumerate(licensed):
+        checker.check("microsoft.graph.group", group, f"licensed[{n}]")
+    _assert_clean(checker)
+    assert [g["id"] for g in licensed] == [demo_group_id("allstaffe3")]
+    assert all(g["assignedLicenses"] for g in licensed)
+    unlicensed = _all(
+        http, "/groups?$filter=assignedLicenses/$count eq 0&$count=true", {"ConsistencyLevel": "eventual"}
+    )
+    assert all(not g.get("assignedLicenses") for g in unlicensed)
+
+    transport = RecordingTransport()
+    config = GraphConfig(access_token=TOKEN, graph_url=sim.url)
+    client = GraphClient(config, StaticTokenProvider(TOKEN), transport=transport)
+    try:
+        [group] = GraphDirectory(client).licensed_groups()
+    finally:
+        client.close()
+    assert group.id == demo_group_id("allstaffe3")
+    assert group.member_count == 4
+    listed = [r for r in transport.requests if r.url.path.endswith("/groups")]
+    assert len(listed) == 1, "one filtered read (one page here), not every group page after page"
+    assert listed[0].headers.get("ConsistencyLevel") == "eventual"

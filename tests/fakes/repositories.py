@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 
 from domain.audit import AuditEntry
 from domain.changes import ChangeItem, ChangeSet, ChangeState
+from domain.group_follow import GroupFollow
 from domain.ports import Lease
 from domain.workflows import (
     AdminTask,
@@ -28,6 +29,7 @@ __all__ = [
     "InMemoryApprovals",
     "InMemoryAudit",
     "InMemoryChangeSets",
+    "InMemoryGroupFollows",
     "InMemoryKeys",
     "InMemoryLeases",
     "InMemoryTasks",
@@ -53,6 +55,7 @@ class State:
     """Audit entries recorded since the unit of work began (the last ones of `audit`)."""
     leases_written: set[str] = field(default_factory=set)
     """Lease names claimed or released since the unit of work began."""
+    group_follows: dict[str, GroupFollow] = field(default_factory=dict)
 
     def copy(self) -> State:
         # Shallow is enough: stored rows are private copies that nothing mutates in place
@@ -65,6 +68,7 @@ class State:
             dict(self.approvals),
             dict(self.tasks),
             dict(self.leases),
+            group_follows=dict(self.group_follows),
         )
 
     def merge(self, staged: State) -> State:
@@ -215,7 +219,7 @@ class InMemoryLeases:
         return len(mine)
 
 
-_Row = TypeVar("_Row", Workflow, Approval, AdminTask)
+_Row = TypeVar("_Row", Workflow, Approval, AdminTask, GroupFollow)
 
 
 class _InMemoryRows(Generic[_Row]):
@@ -347,3 +351,17 @@ class InMemoryTasks(_InMemoryRows[AdminTask]):
     def open(self) -> list[AdminTask]:
         found = [t for t in self._all() if t.state is TaskState.OPEN]
         return sorted(found, key=lambda t: (t.created_at, t.id))
+
+
+class InMemoryGroupFollows(_InMemoryRows[GroupFollow]):
+    """`GroupFollowRepository`: adding a follow that exists is a no-op, as the port says."""
+
+    table = "group_follows"
+
+    def add(self, row: GroupFollow) -> None:
+        if row.id not in self._rows:
+            self._put(row)
+
+    def following(self) -> list[GroupFollow]:
+        found = [f for f in self._all() if f.following]
+        return sorted(found, key=lambda f: (f.started_at, f.id))

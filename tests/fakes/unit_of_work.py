@@ -20,6 +20,7 @@ from domain.ports import (
     ApprovalRepository,
     AuditLog,
     ChangeSetRepository,
+    GroupFollowRepository,
     IdempotencyKeys,
     Leases,
     WorkflowRepository,
@@ -29,6 +30,7 @@ from tests.fakes.repositories import (
     InMemoryApprovals,
     InMemoryAudit,
     InMemoryChangeSets,
+    InMemoryGroupFollows,
     InMemoryKeys,
     InMemoryLeases,
     InMemoryTasks,
@@ -53,6 +55,7 @@ class InMemoryUnitOfWork:
     workflows: WorkflowRepository
     approvals: ApprovalRepository
     tasks: AdminTaskRepository
+    group_follows: GroupFollowRepository
 
     def __init__(self, factory: InMemoryUnitOfWorkFactory) -> None:
         self._factory = factory
@@ -67,6 +70,7 @@ class InMemoryUnitOfWork:
         self.workflows = InMemoryWorkflows(self._state, self._factory.locks)
         self.approvals = InMemoryApprovals(self._state, self._factory.locks)
         self.tasks = InMemoryTasks(self._state, self._factory.locks)
+        self.group_follows = InMemoryGroupFollows(self._state, self._factory.locks)
 
     def __enter__(self) -> Self:
         transactions.opened()

@@ -14,14 +14,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.local_slack import LocalSlack
+from domain.application.group_follows import GroupFollows
 from domain.application.use_cases import LicenseUseCases
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.model import ProcessingState
 from handlers.context import Services, Timing
 from handlers.ids import CONFIRM_CHANGE, PICK_GROUP, UNDO_CHANGE
+from handlers.notifier import SlackNotifier
 from storage.database import create_engine, session_factory
 from storage.migrate import ensure_schema
 from storage.simulated import SimulatedDirectory, SimulatedTenant, demo_user_id, reset_demo_tenant
@@ -32,13 +35,18 @@ from tests.slack.conftest import SlackBot, Tenant, serve, text_of
 from tests.slack.test_app_home import open_home, shown
 
 ALL_STAFF = demo_group_id("allstaffe3")
-GROUP_TIMING = Timing(
-    progress_interval=0.0, group_poll_interval=0.02, group_stall_after=0.3, group_follow_for=30.0
-)
+POLL = timedelta(seconds=60)
+GROUP_TIMING = Timing(progress_interval=0.0)
 
 
 class GroupTenant(Tenant):
     clock: FixedClock
+    follows: GroupFollows
+
+    def tick(self, after: timedelta = DEMO_GROUP_PROCESSING) -> None:
+        """Move the clock on, then follow the groups as the scheduler does at each tick."""
+        self.clock.advance(after)
+        self.follows.tick()
 
     def group(self) -> tuple[ProcessingState, list[str]]:
         [group] = self.directory.find_groups(ALL_STAFF)
@@ -66,9 +74,14 @@ def group_tenant(tmp_path: Path) -> Iterator[GroupTenant]:
 
 
 @contextmanager
-def _bot(slack: LocalSlack, tenant: GroupTenant, timing: Timing = GROUP_TIMING) -> Iterator[SlackBot]:
+def _bot(slack: LocalSlack, tenant: GroupTenant) -> Iterator[SlackBot]:
     licenses = LicenseUseCases.build(tenant.uow, tenant.directory, tenant.clock, ProductCatalog())
-    with serve(slack, Services(licenses=licenses, timing=timing)) as running:
+    notifier = SlackNotifier(WebClient(token=slack.bot_token, base_url=slack.api_url))
+    tenant.follows = GroupFollows(
+        tenant.uow, tenant.directory, tenant.clock, notifier, owner="test", poll_interval=POLL
+    )
+    services = Services(licenses=licenses, timing=GROUP_TIMING, group_follows=tenant.follows)
+    with serve(slack, services) as running:
         for name in ("ivan", "judy", "bill", "uma"):
             running.people[name] = slack.add_user(name, email=f"{name}@contoso.com")
         yield running
@@ -150,7 +163,7 @@ def test_a_group_replace_is_previewed_confirmed_and_followed_until_processed(
     assert "has processed" not in text_of(processing)
     assert group_tenant.group()[0] is ProcessingState.IN_PROGRESS
 
-    group_tenant.clock.advance(DEMO_GROUP_PROCESSING)
+    group_tenant.tick(POLL)
     done = group_bot.wait_posted("Microsoft 365 has processed every member")
     assert done.ts == preview.ts
     assert group_tenant.products_of("ivan@contoso.com") == {"ENTERPRISEPREMIUM"}
@@ -171,7 +184,7 @@ def test_a_group_assign_lists_the_members_left_in_error_with_their_fix(
     assert "Skype for Business Online (Plan 2)" in shown  # and MCOSTANDARD
     assert group_bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
     group_bot.wait_posted("Microsoft 365 is processing the members")
-    group_tenant.clock.advance(DEMO_GROUP_PROCESSING)
+    group_tenant.tick(POLL)
     done = text_of(group_bot.wait_posted("Members in error"))
     assert "4 members left in an error state" in done
     assert "Ivan Petrov (Office 365 F3)" in done
@@ -185,39 +198,34 @@ def test_a_group_change_can_be_undone(group_bot: SlackBot, group_tenant: GroupTe
     assert "Ivan Petrov loses Office 365 E3" in text_of(preview)
     assert group_bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
     group_bot.wait_posted("Microsoft 365 is processing the members")
-    group_tenant.clock.advance(DEMO_GROUP_PROCESSING)
+    group_tenant.tick(POLL)
     done = group_bot.wait_posted("Microsoft 365 has processed every member")
     assert group_tenant.products_of("ivan@contoso.com") == set()
     assert group_bot.press_on("lena", done, UNDO_CHANGE) == 200
     undo = group_bot.wait_posted("Preview: undo a group's license")
     assert group_bot.press_on("lena", undo, CONFIRM_CHANGE) == 200
     group_bot.wait_posted("Microsoft 365 is processing the members")
-    group_tenant.clock.advance(DEMO_GROUP_PROCESSING)
+    group_tenant.tick(POLL)
     group_bot.wait_posted("Microsoft 365 has processed every member", count=2)
     assert group_tenant.products_of("ivan@contoso.com") == {"ENTERPRISEPACK"}
 
 
 def test_processing_that_stalls_is_never_called_complete(
-    slack: LocalSlack, group_tenant: GroupTenant
+    group_bot: SlackBot, group_tenant: GroupTenant
 ) -> None:
-    timing = Timing(
-        progress_interval=0.0, group_poll_interval=0.02, group_stall_after=0.2, group_follow_for=0.6
-    )
-    with _bot(slack, group_tenant, timing) as bot:
-        assert bot.command("lena", 'replace group:"All Staff E3" E5') == 200
-        preview = bot.wait_posted("Preview: replace a group's license")
-        assert bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
-        bot.wait_posted("Microsoft 365 is processing the members")
-        group_tenant.stall()
-        group_tenant.clock.advance(DEMO_GROUP_PROCESSING * 1000)
-        slow = text_of(bot.wait_posted("It is taking a long while"))
-        assert "has processed" not in slow
-        bot.slack.wait_for(
-            lambda: any("stops following it" in m.text for m in bot.slack.messages(bot.channel)),
-            description="the hand-over in the thread",
-        )
-        assert group_tenant.group()[0] is ProcessingState.IN_PROGRESS
-        assert all("has processed" not in text_of(m) for m in bot.posted())
+    assert group_bot.command("lena", 'replace group:"All Staff E3" E5') == 200
+    preview = group_bot.wait_posted("Preview: replace a group's license")
+    assert group_bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
+    group_bot.wait_posted("Microsoft 365 is processing the members")
+    group_tenant.stall()
+    group_tenant.tick(timedelta(hours=1))
+    slow = text_of(group_bot.wait_posted("It is taking a long while"))
+    assert "has processed" not in slow
+    group_tenant.tick(timedelta(days=1))
+    ended = text_of(group_bot.wait_posted("this message stops following it"))
+    assert ended.count("stops following") == 1
+    assert group_tenant.group()[0] is ProcessingState.IN_PROGRESS
+    assert all("has processed" not in text_of(m) for m in group_bot.posted())
 
 
 @pytest.mark.parametrize("admin", ["grace", "bill", "lena", "uma"])
@@ -313,7 +321,7 @@ def test_many_members_in_error_go_in_a_csv_in_the_thread(
     assert "Will end in an error (22)" in text_of(preview)
     assert group_bot.press_on("lena", preview, CONFIRM_CHANGE) == 200
     group_bot.wait_posted("Microsoft 365 is processing the members")
-    group_tenant.clock.advance(timedelta(seconds=5))
+    group_tenant.tick(POLL)
     finished = group_bot.wait_posted("every one in the CSV in this thread")
     done, done_ts = text_of(finished), finished.ts
     assert "22 members left in an error state" in done

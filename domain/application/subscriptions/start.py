@@ -120,7 +120,7 @@ class WorkflowStarts:
             products = self._directory.products()
             source, target = self._source_and_target(cmd.source, cmd.target, products)
             check_source_active(ProductRef.of(source), self._directory.subscriptions())  # R11
-            targets, moving = self._switch_targets(organization, source, cmd.users, products)
+            targets, moving = self._switch_targets(organization, source, target, cmd.users, products)
         with self._uow() as uow:
             workflow = self._build.new(
                 organization, WorkflowKind.SWITCH, requester.name, target, channel=cmd.channel
@@ -231,17 +231,22 @@ class WorkflowStarts:
         return known
 
     def _switch_targets(
-        self, organization: Organization, source: Product, users: Sequence[str], products: Sequence[Product]
+        self,
+        organization: Organization,
+        source: Product,
+        target: Product | None,
+        users: Sequence[str],
+        products: Sequence[Product],
     ) -> tuple[tuple[str, ...], int]:
         """Who moves: `(all,)` for everyone who holds the source, `has:PRODUCT`, or named users, each
         of whom must be in the organization (R8) and hold the source."""
         keys = [u.strip() for u in users if u.strip()]
         if not keys or any(k.casefold() == EVERYONE for k in keys):
-            return (EVERYONE,), self._movable(source)
+            return (EVERYONE,), self._movable(source, target)
         if len(keys) == 1 and keys[0].casefold().startswith(HOLDERS_PREFIX):
             holders_of = self._catalog.resolve(keys[0][len(HOLDERS_PREFIX) :], products)
             if holders_of.sku_id == source.sku_id:
-                return (EVERYONE,), self._movable(source)
+                return (EVERYONE,), self._movable(source, target)
             return (f"{HOLDERS_PREFIX}{holders_of.sku_id}",), self._movable(holders_of)
         chosen: dict[str, str] = {}
         for key in keys:
@@ -257,13 +262,19 @@ class WorkflowStarts:
             chosen.setdefault(user.id, user.user_principal_name)
         return tuple(chosen.values()), len(chosen)
 
-    def _movable(self, product: Product) -> int:
-        """Holders of the product a switch can move: not those who get it only from a group, whom
-        the reassignment leaves out (R21: the group's own license is changed instead)."""
+    def _movable(self, product: Product, target: Product | None = None) -> int:
+        """Holders of the product a switch moves who take a seat of the target: not those who get
+        the product only from a group, whom the reassignment leaves out (R21: the group's own
+        license is changed instead; they keep their seat), nor those who hold the target already,
+        directly or from a group (a person takes one seat of a product whatever the sources, R2)."""
         if not product.seats.consumed:
             return 0
         holders = self._directory.users_with_product(product.sku_id)
-        return sum(1 for user in holders if not user.only_inherited(product.sku_id))
+        return sum(
+            1
+            for user in holders
+            if not user.only_inherited(product.sku_id) and (target is None or not user.holds(target.sku_id))
+        )
 
     def _subscription_to_cancel(
         self, key: str, subscriptions: Sequence[Subscription], products: Sequence[Product]

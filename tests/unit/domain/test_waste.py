@@ -13,7 +13,7 @@ from domain.prices import Price, Prices
 from domain.waste import waste_line, waste_summary
 from domain.workflows import ReminderKind
 from tests.fakes import SKU_E3, FixedClock, make_product, make_subscription, make_user
-from tests.unit.test_workflow_services import BILL, world
+from tests.unit.domain.application.subscriptions.test_subscriptions import BILL, world
 
 
 def test_the_line_names_unused_seats_disabled_accounts_and_renewals() -> None:

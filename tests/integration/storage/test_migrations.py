@@ -32,6 +32,7 @@ TABLES = {
     "audit_log",
     "idempotency_keys",
     "work_leases",
+    "group_follows",
     "sim_organization",
     "sim_verified_domains",
     "sim_products",

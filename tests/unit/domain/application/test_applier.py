@@ -10,7 +10,7 @@ from domain.changes import ChangeKind, ChangeState, ItemStatus
 from domain.commands import ConfirmChange, UndoChange
 from domain.transactions import RemoteCallInTransaction, forbid_remote_call, open_transactions
 from tests.fakes import SimulatedCrash, license_of
-from tests.unit.test_domain_services import (
+from tests.unit.domain.application.test_licensing import (
     LICENSE,
     SKU_E3,
     SKU_M365_E5,

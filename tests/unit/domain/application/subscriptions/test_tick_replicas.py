@@ -14,7 +14,7 @@ from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import BuySubscription, ChangeLicenses, ConfirmChange
 from domain.workflows import WorkflowState, WorkflowStatus
 from tests.fakes import InMemoryUnitOfWorkFactory, RecordingNotifier, SimulatedCrash
-from tests.unit.test_workflow_services import BILL, WeekdaysOnly, World, world
+from tests.unit.domain.application.subscriptions.test_subscriptions import BILL, WeekdaysOnly, World, world
 
 
 def _replica(w: World, name: str) -> SubscriptionWorkflows:

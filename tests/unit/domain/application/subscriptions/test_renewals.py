@@ -29,7 +29,7 @@ from tests.fakes import (
     make_subscription,
     make_user,
 )
-from tests.unit.test_workflow_services import WeekdaysOnly
+from tests.unit.domain.application.subscriptions.test_subscriptions import WeekdaysOnly
 
 
 def e3_tenant(clock: FixedClock, *, renews_in: timedelta) -> InMemoryDirectory:

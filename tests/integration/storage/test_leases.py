@@ -22,7 +22,7 @@ from domain.workflows import StepName, StepStatus, WaitFor, Workflow, WorkflowKi
 from domain.workflows.workflow import ProductRef
 from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tests.fakes import FixedClock
-from tests.integration.test_storage_repositories import make_change_set
+from tests.integration.storage.test_repositories import make_change_set
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TTL = timedelta(minutes=5)

@@ -13,7 +13,7 @@ from domain.application.licensing import Licensing
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus
 from domain.commands import ChangeLicenses, ConfirmChange
 from tests.fakes import SKU_M365_E5, SimulatedCrash, license_of
-from tests.unit.test_domain_services import LICENSE, Tenant, add_e3_holders, tenant
+from tests.unit.domain.application.test_licensing import LICENSE, Tenant, add_e3_holders, tenant
 
 __all__ = ["tenant"]
 

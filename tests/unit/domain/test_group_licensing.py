@@ -18,7 +18,6 @@ from domain.group_licensing import (
     process_members,
 )
 from domain.model import Group, LicenseAssignment, LicenseState, ProcessingState, User
-from handlers.group_processing import GroupPolls
 from tests.fakes import SKU_E3, SKU_E5, SKU_F3, make_organization, make_product, make_user
 
 GROUP = "group-1"
@@ -117,17 +116,27 @@ def test_a_group_change_that_changes_nothing_or_removes_what_it_has_not_is_refus
     assert group.processing is ProcessingState.COMPLETE
 
 
-def test_a_group_is_read_at_most_once_per_interval_whoever_follows_it() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    polls = GroupPolls(clock=lambda: now[0])
-    polls.wait_turn("g", 5.0, sleep)
-    polls.wait_turn("other", 5.0, sleep)
-    polls.wait_turn("g", 5.0, sleep)
-    assert waits == [5.0]
-    assert now[0] == 5.0
+def test_a_member_without_a_usage_location_is_licensed_where_the_organization_is() -> None:
+    """Microsoft's rule for groups: no usage location means the organization's, so a product not
+    offered there ends in an error for them, said in the admin's words."""
+    calling = make_product("MCOPSTN1", sku_id="sku-calling", display_name="Domestic Calling Plan", plans=[])
+    products = {**PRODUCTS, calling.sku_id: calling}
+    group = Group(GROUP, "Callers", "callers")
+    noel = make_user("noel", usage_location=None)
+    uma = make_user("uma", usage_location="GB")
+    india = replace(ORG, country_code="IN")
+    _, preview = plan_group_change(
+        ChangeKind.ASSIGN, group, calling, [noel, uma], products, organization=india
+    )
+    [(member, product, problem, fix)] = preview.errors
+    assert (member, product) == ("Noel", "Domestic Calling Plan")
+    assert problem == (
+        "Domestic Calling Plan is not offered in the organization's country or region (IN), which "
+        "they take as they have no usage location"
+    )
+    assert "usage location" in fix
+    assert preview.gains == [("Uma", "Domestic Calling Plan")]
+    assert preview.no_location == [], "Noel ends in error: nothing to say about where he is licensed"
+    _, at_home = plan_group_change(ChangeKind.ASSIGN, group, calling, [noel], products, organization=ORG)
+    assert at_home.errors == []
+    assert at_home.no_location == ["Noel"]

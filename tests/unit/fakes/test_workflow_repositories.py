@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import InMemoryUnitOfWorkFactory
-from tests.integration.test_workflow_storage import (
+from tests.integration.storage.test_workflow_repositories import (
     test_a_subscription_is_the_purchase_of_one_workflow_only_r19,
     test_a_workflow_not_committed_is_not_kept,
     test_a_workflow_round_trips_with_every_fact_and_step,

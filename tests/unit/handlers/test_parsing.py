@@ -394,7 +394,7 @@ def test_parsed_changes_are_well_formed(text: str) -> None:
 
 def test_the_manifest_usage_hint_names_every_license_subcommand() -> None:
     manifest = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "manifest.yml").read_text(encoding="utf-8")
+        (Path(__file__).resolve().parents[3] / "manifest.yml").read_text(encoding="utf-8")
     )
     (license_command,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/license"]
     for subcommand in LICENSE_USAGE:
@@ -403,7 +403,7 @@ def test_the_manifest_usage_hint_names_every_license_subcommand() -> None:
 
 def test_the_manifest_usage_hint_names_every_subscription_subcommand() -> None:
     manifest = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "manifest.yml").read_text(encoding="utf-8")
+        (Path(__file__).resolve().parents[3] / "manifest.yml").read_text(encoding="utf-8")
     )
     (command,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/subscription"]
     named = set(re.findall(r"[a-z]+", command["usage_hint"]))

@@ -1,6 +1,6 @@
 """Storage for the subscription workflows on SQLite and PostgreSQL: the repositories, the simulated and
-admin-task commerce, the holiday calendar. `tests/unit/test_workflow_fakes.py` runs the repository
-tests on the in-memory fakes too, so the fakes keep the same contract."""
+admin-task commerce, the holiday calendar. `tests/unit/fakes/test_workflow_repositories.py` runs the
+repository tests on the in-memory fakes too, so the fakes keep the same contract."""
 
 from __future__ import annotations
 

@@ -192,7 +192,12 @@ def test_the_target_subscription_is_the_one_bought_or_a_new_one_with_enough_lice
 
 def test_seats_wanted_r2_and_at_least_e4s_for_an_upgrade_r14() -> None:
     flow = switch()
+    flow.users_to_move = 14  # as the switch counted them when it started
     assert seats_wanted(flow, E3) == 14, "everyone who holds the source"
+    flow.users_to_move = 11
+    assert seats_wanted(flow, E3) == 11, "three of the 14 get it only from a group: they keep their seat"
+    flow.users_to_move = 20
+    assert seats_wanted(flow, E3) == 14, "never more than the holders left"
     flow.targets, flow.users_to_move = ("alice@contoso.com", "bob@contoso.com"), 2
     assert seats_wanted(flow, E3) == 2
     upgrade = switch(WorkflowKind.UPGRADE, source=ProductRef.of(E4))
