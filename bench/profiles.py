@@ -213,8 +213,9 @@ def profile_graph_sim_writes(users: int = 2000, batches: int = 10, log: Log = no
     from pyinstrument import Profiler
 
     from bench.bulk_reassign import E3, E5, _bulk_ids, _template
-    from storage.graph_sim.api import ApiRequest, GraphApi
+    from storage.graph_sim.api import GraphApi
     from storage.graph_sim.faults import FaultPlan, Faults
+    from storage.graph_sim.messages import ApiRequest
     from storage.graph_sim.stats import StatsRecorder
     from storage.graph_sim.tenant import DatabaseTenant
 

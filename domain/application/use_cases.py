@@ -10,9 +10,9 @@ from domain.application.authorization import Authorization
 from domain.application.deliveries import Deliveries
 from domain.application.group_changes import GroupChanges
 from domain.application.history import ChangeHistory
+from domain.application.license_queries import LicenseQueries
 from domain.application.licensing import Licensing
 from domain.application.planning import PREVIEW_TTL
-from domain.application.queries import LicenseQueries
 from domain.application.waste import Waste
 from domain.catalog import ProductCatalog
 from domain.ports import Clock, TenantDirectory, UnitOfWorkFactory

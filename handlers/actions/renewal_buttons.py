@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from slack_bolt import App
 
 from domain.application.deliveries import Deliveries
-from domain.application.subscriptions.start import WorkflowStarts
+from domain.application.subscriptions.starts import WorkflowStarts
 from domain.commands import ChangeSeats
 from domain.errors import DomainError
 from handlers.blocks.text import escape

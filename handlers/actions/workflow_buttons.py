@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from slack_bolt import App
 
-from domain.application.subscriptions.decide import WorkflowDecisions
+from domain.application.subscriptions.decisions import WorkflowDecisions
 from domain.commands import ApproveCancellation, DecideStep, MarkTaskDone, RejectCancellation
 from domain.errors import ApprovalNotPending, DomainError, StepNotOpen
 from domain.workflows import WorkflowStatus

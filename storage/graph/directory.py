@@ -14,63 +14,47 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
-from domain.assignment_states import assignment_state_error
-from domain.catalog import ProductCatalog, short_name
+from domain.catalog import ProductCatalog
 from domain.changes import ChangeOutcome, OutcomeKind, UserChange
 from domain.errors import (
     AmbiguousUser,
     ChangeConflict,
     DirectoryUnavailable,
     DomainError,
-    LicenseInherited,
-    NotAssignable,
-    NotEnoughSeats,
-    NoUsageLocation,
-    ServicePlanConflict,
     SignInActivityUnavailable,
     UnknownUser,
 )
-from domain.group_licensing import UnknownGroup
 from domain.model import AdminRole, Cloud, Group, LicenseAssignment, Organization, Product, Subscription, User
 from domain.ports import SIGN_INS_PAGE, USERS_PAGE, UserQuery
-from domain.rules import find_conflict
-from storage.graph.client import MAX_BATCH, GraphClient, GraphRequest, GraphResponse
+from storage.graph.client import MAX_BATCH, GraphClient, GraphRequest
 from storage.graph.errors import (
     GraphAccessDenied,
-    GraphRefused,
     GraphRequestError,
-    MissingServiceDependency,
-    ProhibitedInUsageLocation,
 )
+from storage.graph.groups import GraphGroups
 from storage.graph.mapping import (
-    GROUP_SELECT,
-    LICENSED_GROUPS_FILTER,
     ORGANIZATION_SELECT,
     SIGN_INS_SELECT,
     USER_SELECT,
-    assign_group_license_body,
     assign_license_body,
-    parse_group,
     parse_organization,
     parse_product,
     parse_role,
     parse_subscription,
     parse_user,
 )
-from storage.graph.odata import is_guid, relative_url, string_literal, user_path
+from storage.graph.odata import EVENTUAL, LARGEST_PAGE, is_guid, relative_url, string_literal, user_path
+from storage.graph.refusals import LazyProducts, failed_with, graph_refusal, state_failure
 
 __all__ = ["GraphDirectory"]
 
 log = logging.getLogger(__name__)
 
 _GUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_EVENTUAL: Final = {"ConsistencyLevel": "eventual"}
-_PAGE: Final = "999"
-"""The largest page Graph serves for users."""
 
 
 class GraphDirectory:
@@ -93,6 +77,7 @@ class GraphDirectory:
         self._cloud = cloud or client.config.cloud
         self._batch_size = max(1, min(batch_size, MAX_BATCH, client.pacer.max_batch))
         self._organization_id: str | None = None
+        self._groups = GraphGroups(client, self.products)
 
     # Reads
 
@@ -135,7 +120,8 @@ class GraphDirectory:
         if "@" not in key:
             return None
         url = relative_url(
-            "/users", {"$filter": f"mail eq {string_literal(key)}", "$select": USER_SELECT, "$top": _PAGE}
+            "/users",
+            {"$filter": f"mail eq {string_literal(key)}", "$select": USER_SELECT, "$top": LARGEST_PAGE},
         )
         matches = [parse_user(item) for item in self._client.get_all(url)]
         if len(matches) > 1:
@@ -151,7 +137,7 @@ class GraphDirectory:
             {
                 "$filter": f"assignedLicenses/any(x:x/skuId eq {sku_id.lower()})",
                 "$select": USER_SELECT,
-                "$top": _PAGE,
+                "$top": LARGEST_PAGE,
             },
         )
         return [parse_user(item) for item in self._client.get_all(url)]
@@ -210,7 +196,7 @@ class GraphDirectory:
             {"$select": "id,displayName,roleTemplateId", "$count": "true"},
         )
         try:
-            roles = {parse_role(item) for item in self._client.get_all(url, _EVENTUAL)}
+            roles = {parse_role(item) for item in self._client.get_all(url, EVENTUAL)}
         except GraphRequestError as error:
             if error.status == 404:
                 return frozenset()
@@ -221,110 +207,24 @@ class GraphDirectory:
 
     def find_groups(self, key: str) -> list[Group]:
         """By object id, else by display name or mail nickname (`$filter ... eq`, exact)."""
-        key = key.strip()
-        if not key:
-            return []
-        if is_guid(key):
-            found = self.groups_by_id([key]).get(key.lower())
-            if found is not None:
-                return [found]
-        literal = string_literal(key)
-        url = relative_url(
-            "/groups",
-            {
-                "$filter": f"displayName eq {literal} or mailNickname eq {literal}",
-                "$select": GROUP_SELECT,
-                "$top": _PAGE,
-            },
-        )
-        return [parse_group(item) for item in self._client.get_all(url)]
+        return self._groups.find(key)
 
     def groups_by_id(self, group_ids: Sequence[str]) -> dict[str, Group | None]:
-        """Read in `$batch`es of 20; a group that is gone (or not a GUID) is None."""
-        wanted = list(dict.fromkeys(gid.lower() for gid in group_ids))
-        found: dict[str, Group | None] = dict.fromkeys(wanted)
-        ids = [gid for gid in wanted if is_guid(gid)]
-        for start in range(0, len(ids), MAX_BATCH):
-            chunk = ids[start : start + MAX_BATCH]
-            requests = [
-                GraphRequest("GET", relative_url(f"/groups/{gid}", {"$select": GROUP_SELECT}))
-                for gid in chunk
-            ]
-            for gid, response in zip(chunk, self._client.batch(requests), strict=True):
-                if response.ok and isinstance(response.body, Mapping):
-                    found[gid] = parse_group(response.body)
-                elif response.status != 404:
-                    raise DirectoryUnavailable(
-                        response.error_message or f"reading a group got {response.status}"
-                    )
-        return found
+        return self._groups.by_id(group_ids)
 
     def licensed_groups(self) -> list[Group]:
-        """Groups with licenses, filtered by Graph (`assignedLicenses/$count ne 0` is an advanced
-        query: `ConsistencyLevel: eventual` and `$count=true`), each with its user members counted."""
-        url = relative_url(
-            "/groups",
-            {
-                "$filter": LICENSED_GROUPS_FILTER,
-                "$count": "true",
-                "$select": GROUP_SELECT,
-                "$top": _PAGE,
-            },
-        )
-        licensed = [
-            group for group in map(parse_group, self._client.get_all(url, _EVENTUAL)) if group.licenses
-        ]
-        counted: list[Group] = []
-        for group in licensed:
-            members = relative_url(
-                f"/groups/{group.id}/members/microsoft.graph.user", {"$select": "id", "$top": _PAGE}
-            )
-            counted.append(replace(group, member_count=sum(1 for _ in self._client.get_all(members))))
-        return counted
+        return self._groups.licensed()
 
     def group_members(self, group_id: str) -> list[User]:
-        """The group's users (the cast leaves nested groups, devices and contacts out)."""
-        return self._group_users(group_id, "members/microsoft.graph.user")
+        return self._groups.members(group_id)
 
     def members_with_license_errors(self, group_id: str) -> list[User]:
-        return self._group_users(group_id, "membersWithLicenseErrors")
-
-    def _group_users(self, group_id: str, relation: str) -> list[User]:
-        if not is_guid(group_id):
-            return []
-        url = relative_url(f"/groups/{group_id.lower()}/{relation}", {"$select": USER_SELECT, "$top": _PAGE})
-        return [
-            parse_user(item)
-            for item in self._client.get_all(url)
-            if item.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
-        ]
+        return self._groups.members_with_errors(group_id)
 
     def assign_group_license(
         self, group_id: str, add: Sequence[LicenseAssignment], remove: Sequence[str]
     ) -> Group:
-        """One `POST /groups/{id}/assignLicense` (202 Accepted: the members are processed later).
-        A write whose answer is lost is not sent again blindly: the group is read back instead."""
-        response = self._client.post(
-            f"/groups/{group_id.lower()}/assignLicense", assign_group_license_body(add, remove)
-        )
-        if response.ok:
-            return self.groups_by_id([group_id])[group_id.lower()] or parse_group(response.body or {})
-        if response.outcome_unknown:
-            group = self.groups_by_id([group_id])[group_id.lower()]
-            wanted = {lic.sku_id for lic in add}
-            if (
-                group is not None
-                and wanted <= {lic.sku_id for lic in group.licenses}
-                and not (set(remove) & {lic.sku_id for lic in group.licenses})
-            ):
-                return group
-            raise DirectoryUnavailable("Graph did not answer the group's license write")
-        if response.status == 404:
-            raise UnknownGroup(group_id)
-        found = self.groups_by_id([group_id]).get(group_id.lower())
-        name = f"The group {found.display_name}" if found is not None else "The group"
-        change = UserChange(group_id, f"group:{group_id}", name, (), tuple(add))
-        raise self._refusal(change, response, _Lazy(self.products), None)
+        return self._groups.assign_license(group_id, add, remove)
 
     # Writes
 
@@ -336,7 +236,7 @@ class GraphDirectory:
         no write quota.
         """
         outcomes: dict[int, ChangeOutcome] = {}
-        products = _Lazy(self.products)
+        products = LazyProducts(self.products)
         read_first = verify or self._read_first
         for start in range(0, len(changes), self._batch_size):
             chunk = list(range(start, min(start + self._batch_size, len(changes))))
@@ -348,7 +248,7 @@ class GraphDirectory:
         changes: Sequence[UserChange],
         chunk: list[int],
         outcomes: dict[int, ChangeOutcome],
-        products: _Lazy,
+        products: LazyProducts,
         *,
         read_first: bool,
     ) -> None:
@@ -372,7 +272,7 @@ class GraphDirectory:
         todo: list[int],
         outcomes: dict[int, ChangeOutcome],
         seen: dict[str, User],
-        products: _Lazy,
+        products: LazyProducts,
         *,
         read_first: bool,
     ) -> list[int]:
@@ -400,7 +300,7 @@ class GraphDirectory:
                     unknown.append(i)
                     delay = max(delay, self._client.retry_delay(response, attempt))
                 else:
-                    refusal = self._refusal(change, response, products, seen.get(change.user_id))
+                    refusal = graph_refusal(change, response, products, seen.get(change.user_id))
                     outcomes[i] = ChangeOutcome.failed(change.user_id, refusal)
                     refused.append(i)
             if refused and read_first:
@@ -425,7 +325,7 @@ class GraphDirectory:
         changes: Sequence[UserChange],
         written: list[int],
         outcomes: dict[int, ChangeOutcome],
-        products: _Lazy,
+        products: LazyProducts,
     ) -> None:
         """Read the written users back: a product Graph holds in an error state did not work."""
         try:
@@ -436,9 +336,9 @@ class GraphDirectory:
             return
         for i in written:
             user = current.get(changes[i].user_id)
-            failure = _state_failure(changes[i], user, products) if user is not None else None
+            failure = state_failure(changes[i], user, products) if user is not None else None
             if failure is not None and user is not None:
-                outcomes[i] = _failed_with(changes[i], failure, user)
+                outcomes[i] = failed_with(changes[i], failure, user)
 
     def _refused_but_done(
         self, changes: Sequence[UserChange], refused: list[int], outcomes: dict[int, ChangeOutcome]
@@ -463,7 +363,7 @@ class GraphDirectory:
         indices: list[int],
         outcomes: dict[int, ChangeOutcome],
         seen: dict[str, User],
-        products: _Lazy,
+        products: LazyProducts,
         *,
         written: bool,
     ) -> list[int]:
@@ -483,9 +383,9 @@ class GraphDirectory:
             seen[change.user_id] = user
             # A write to a user changes only what is assigned to them directly (R21).
             state = change.state_of(user.direct_licenses)
-            failure = _state_failure(change, user, products) if state == "after" else None
+            failure = state_failure(change, user, products) if state == "after" else None
             if failure is not None:
-                outcomes[i] = _failed_with(change, failure, user)
+                outcomes[i] = failed_with(change, failure, user)
             elif state == "after":
                 kind = OutcomeKind.APPLIED if written else OutcomeKind.ALREADY_APPLIED
                 outcomes[i] = ChangeOutcome(change.user_id, kind, licenses=user.licenses)
@@ -527,129 +427,9 @@ class GraphDirectory:
                     )
         return found
 
-    # Graph's refusals → the domain's errors
-
-    def _refusal(
-        self, change: UserChange, response: GraphResponse, products: _Lazy, user: User | None
-    ) -> DomainError:
-        text = f"{response.error_code} {response.error_message}".casefold()
-        who = change.display_name
-        if response.status == 404:
-            return UnknownUser(change.user_principal_name)
-        if "inherited from group" in text:
-            # R21: the plan never sends this; someone added the user to a group since the preview.
-            return LicenseInherited(who, _names(change.remove, products()), [])
-        if response.status in {401, 403}:
-            return GraphAccessDenied(response.error_message)
-        if "invalid usage location" in text:
-            return NoUsageLocation(who)
-        if "prohibitedinusagelocation" in text or "usage location" in text:
-            return ProhibitedInUsageLocation(who, user.usage_location if user else None)
-        if "countviolation" in text or "available licenses" in text or "not enough licenses" in text:
-            return self._no_seats(change, response.error_message, products())
-        if "mutuallyexclusive" in text or "mutually exclusive" in text or "conflicting service plans" in text:
-            return self._conflict(change, response, products())
-        if "dependencyviolation" in text or "depends on" in text or "dependent" in text:
-            return MissingServiceDependency(who, _with_plan_names(response.error_message, products()))
-        if "cannot be assigned to a user" in text:
-            product = _product_named(change, response.error_message, products())
-            if product is not None:
-                return NotAssignable(product.display_name, product.applies_to)
-        return GraphRefused(who, response.error_code or str(response.status), response.error_message)
-
-    def _no_seats(self, change: UserChange, message: str, products: Mapping[str, Product]) -> DomainError:
-        product = _product_named(change, message, products)
-        if product is None:
-            return GraphRefused(change.display_name, "CountViolation", message)
-        typed = short_name(product.part_number, product.display_name)
-        return NotEnoughSeats(typed, 1, product.seats.available, name=product.display_name)
-
-    def _conflict(
-        self, change: UserChange, response: GraphResponse, products: Mapping[str, Product]
-    ) -> DomainError:
-        user = User(change.user_id, change.user_principal_name, change.display_name)
-        # What the user keeps first, what is new last: the message then names the new product's
-        # plan as the one to turn off, as the rule does when it refuses a plan (R6).
-        gained = set(change.gained)
-        ordered = [lic for lic in change.after if lic.sku_id not in gained]
-        ordered += [lic for lic in change.after if lic.sku_id in gained]
-        try:
-            # The domain knows the exclusive pairs (R6): the same check names the same plans.
-            find_conflict(user, ordered, products)
-        except ServicePlanConflict as conflict:
-            return conflict
-        # A pair the domain does not list: name the plans Graph named, with their products.
-        named = [
-            (plan.display_name or plan.name, product.display_name)
-            for lic in change.after
-            if (product := products.get(lic.sku_id)) is not None
-            for plan in product.service_plans
-            if plan.id in response.error_message.lower() or plan.name in response.error_message
-        ]
-        if len(named) >= 2:
-            (plan_a, product_a), (plan_b, product_b) = named[0], named[1]
-            return ServicePlanConflict(change.display_name, plan_a, product_a, plan_b, product_b)
-        return GraphRefused(change.display_name, response.error_code, response.error_message)
-
 
 def _sign_ins_refused(detail: str) -> str:
     """Why Graph would not give `signInActivity` (R22), in the admin's words."""
     if "premium" in detail.casefold() or "b2c" in detail.casefold():
         return "the tenant has no Microsoft Entra ID P1 or P2 license"
     return "licensebot lacks the AuditLog.Read.All permission"
-
-
-class _Lazy:
-    """The tenant's products, read once per `apply` and only when an error needs them."""
-
-    def __init__(self, load: Callable[[], list[Product]]) -> None:
-        self._load = load
-        self._products: dict[str, Product] | None = None
-
-    def __call__(self) -> dict[str, Product]:
-        if self._products is None:
-            self._products = {product.sku_id: product for product in self._load()}
-        return self._products
-
-
-def _names(sku_ids: Sequence[str], products: Mapping[str, Product]) -> str:
-    return ", ".join(products[sku].display_name if sku in products else sku for sku in sku_ids)
-
-
-def _with_plan_names(message: str, products: Mapping[str, Product]) -> str:
-    """Graph's words with the service plan ids it names replaced by the plans' names."""
-    names = {
-        plan.id: plan.display_name or plan.name
-        for product in products.values()
-        for plan in product.service_plans
-    }
-    return _GUID.sub(lambda found: names.get(found.group(0).lower(), found.group(0)), message)
-
-
-def _state_failure(change: UserChange, user: User, products: _Lazy) -> DomainError | None:
-    """The refusal a product this change writes stands for, when Graph holds it in an error state."""
-    written = {lic.sku_id for lic in change.add}
-    for state in user.assignment_errors:
-        if state.sku_id in written:
-            explained = assignment_state_error(user, state, products())
-            return explained or GraphRefused(
-                change.display_name,
-                state.error,
-                f"Microsoft 365 holds the license {state.sku_id} in the error state {state.error}",
-            )
-    return None
-
-
-def _failed_with(change: UserChange, failure: DomainError, user: User) -> ChangeOutcome:
-    return ChangeOutcome(change.user_id, OutcomeKind.FAILED, failure.message, failure.rule, user.licenses)
-
-
-def _product_named(change: UserChange, message: str, products: Mapping[str, Product]) -> Product | None:
-    """The product a refusal is about: the skuId in Graph's message, else the change's first new one."""
-    for sku in _GUID.findall(message):
-        if sku.lower() in products:
-            return products[sku.lower()]
-    for sku in change.gained or tuple(lic.sku_id for lic in change.add):
-        if sku in products:
-            return products[sku]
-    return None

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Final
 from urllib.parse import quote, urlencode
 
-__all__ = ["is_guid", "relative_url", "string_literal", "user_path"]
+__all__ = ["EVENTUAL", "LARGEST_PAGE", "is_guid", "relative_url", "string_literal", "user_path"]
 
 _QUERY_SAFE = "$,:()'/"
+
+EVENTUAL: Final = {"ConsistencyLevel": "eventual"}
+"""The header of an advanced query (with `$count=true`)."""
+LARGEST_PAGE: Final = "999"
+"""The largest page Graph serves for users."""
 
 
 def string_literal(value: str) -> str:

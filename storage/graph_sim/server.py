@@ -30,8 +30,9 @@ from typing import Any, Final, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from storage.graph.config import API_VERSION, WriteQuota
-from storage.graph_sim.api import ApiRequest, ApiResponse, GraphApi
+from storage.graph_sim.api import GraphApi
 from storage.graph_sim.faults import FaultKind, FaultPlan, Faults
+from storage.graph_sim.messages import ApiRequest, ApiResponse
 from storage.graph_sim.quota import QuotaWindow
 from storage.graph_sim.rules import GraphRules
 from storage.graph_sim.shapes import error_body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.simulated.directory import SimulatedDirectory, SimulatedTenant
+from storage.simulated.directory import SimulatedDirectory
 from storage.simulated.seed import (
     DEMO_DOMAIN,
     demo_subscription_id,
@@ -11,6 +11,7 @@ from storage.simulated.seed import (
     show_user_json,
     tenant_is_empty,
 )
+from storage.simulated.tenant_port import SimulatedTenant
 
 __all__ = [
     "DEMO_DOMAIN",

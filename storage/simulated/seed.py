@@ -45,7 +45,7 @@ from storage.orm import (
     SimUserRow,
     SimVerifiedDomainRow,
 )
-from storage.simulated.directory import SimulatedDirectory, find_user_row
+from storage.simulated.directory import SimulatedDirectory
 from storage.simulated.products import (
     AUDIO_CONFERENCING,
     BUSINESS_PREMIUM,
@@ -56,7 +56,7 @@ from storage.simulated.products import (
     O365_E5,
     O365_F3,
 )
-from storage.simulated.users import user_from_row
+from storage.simulated.users import find_user_row, user_from_row
 
 __all__ = [
     "DEMO_DOMAIN",

@@ -1,6 +1,6 @@
 """Approval by another Global or Billing admin (R13, R24): a request open for `approval_ttl`.
 
-It is decided by `approve` and `reject` (`domain.application.subscriptions.decide`), not by a choice.
+It is decided by `approve` and `reject` (`domain.application.subscriptions.decisions`), not by a choice.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from domain.application.steps.common import is_current
 from domain.application.steps.kind import StepKind
+from domain.application.steps.runners import is_current
 from domain.audit import AuditResult
 from domain.workflows import Approval, StepName, StepStatus, WaitFor, notes
 

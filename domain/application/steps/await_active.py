@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from domain.application.steps.buy import observe_purchase
-from domain.application.steps.common import STOP, run_poll
 from domain.application.steps.kind import StepKind
+from domain.application.steps.runners import STOP, run_poll
 from domain.workflows import Choice, StepName
 
 __all__ = ["STEP"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from domain.application.steps.common import STOP, find
 from domain.application.steps.kind import StepKind
+from domain.application.steps.runners import STOP, find
 from domain.audit import AuditResult
 from domain.errors import DomainError, SubscriptionNotActive
 from domain.ports import UnitOfWork

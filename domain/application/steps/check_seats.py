@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domain.application.steps.change_seats import change_seats
-from domain.application.steps.common import STOP, run_poll
 from domain.application.steps.kind import ChoiceEffect, Choosing, StepKind
+from domain.application.steps.runners import STOP, run_poll
 from domain.application.subscriptions.builders import Tenant
 from domain.errors import SubscriptionNotActive
 from domain.ports import TenantDirectory

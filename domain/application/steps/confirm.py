@@ -5,8 +5,8 @@ The step never runs: a cancellation starts with it waiting (`WorkflowBuilder.can
 
 from __future__ import annotations
 
-from domain.application.steps.common import STOP
 from domain.application.steps.kind import ChoiceEffect, Choosing, StepKind
+from domain.application.steps.runners import STOP
 from domain.workflows import Choice, StepName
 
 __all__ = ["STEP"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.application.steps.common import STOP, is_current
 from domain.application.steps.kind import ChoiceEffect, Choosing, StepKind
+from domain.application.steps.runners import STOP, is_current
 from domain.audit import AuditResult
 from domain.workflows import Choice, StepName, StepStatus, WaitFor, admin_center
 from domain.workflows.checks import recommend_path

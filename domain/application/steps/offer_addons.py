@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.application.steps.common import DECLINE, is_current
 from domain.application.steps.kind import ChoiceEffect, Choosing, StepKind
 from domain.application.steps.offer_cleanup import read_holders, start_follow_ups
+from domain.application.steps.runners import DECLINE, is_current
 from domain.application.subscriptions.builders import Tenant
 from domain.ports import TenantDirectory
 from domain.workflows import Choice, StepName, StepStatus, WaitFor, Workflow, notes

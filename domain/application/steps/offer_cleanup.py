@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.application.steps.common import DECLINE, is_current
 from domain.application.steps.kind import ChoiceEffect, Choosing, StepKind
+from domain.application.steps.runners import DECLINE, is_current
 from domain.application.subscriptions.builders import Tenant, WorkflowBuilder, cancel_in_flight
 from domain.audit import AuditResult
 from domain.model import Product

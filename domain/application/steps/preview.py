@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domain.application.lookups import HOLDERS_PREFIX
-from domain.application.steps.common import RUN_AGAIN, stop
 from domain.application.steps.kind import ChoiceEffect, Choosing, StepKind
+from domain.application.steps.runners import RUN_AGAIN, stop
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses
 from domain.errors import ChangeNotPending, DomainError, NothingToChange

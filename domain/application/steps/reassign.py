@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from domain.application.steps.common import is_current
 from domain.application.steps.kind import StepKind
+from domain.application.steps.runners import is_current
 from domain.audit import AuditResult
 from domain.changes import ChangeSet, ChangeState
 from domain.ports import UnitOfWork

@@ -22,8 +22,8 @@ from domain.application.steps import (
     target,
     verify,
 )
-from domain.application.steps.common import STOP
 from domain.application.steps.kind import ChoiceEffect, StepKind
+from domain.application.steps.runners import STOP
 from domain.workflows import Choice, StepName
 
 __all__ = ["POLLED_STEPS", "STEP_KINDS", "choice_effect", "step_kind"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from domain.application.steps.buy import buy, observe_purchase
-from domain.application.steps.common import RUN_AGAIN, STOP, is_current
 from domain.application.steps.kind import StepKind
+from domain.application.steps.runners import RUN_AGAIN, STOP, is_current
 from domain.workflows import Choice, StepName, StepStatus, WaitFor, notes
 from domain.workflows.checks import best_target
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from domain.application.steps.cancel import observe_cancelled
-from domain.application.steps.common import run_poll
 from domain.application.steps.kind import StepKind
+from domain.application.steps.runners import run_poll
 from domain.workflows import StepName
 
 __all__ = ["STEP"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.application.subscriptions.builders import in_flight
-from domain.application.subscriptions.decide import WorkflowDecisions
+from domain.application.subscriptions.decisions import WorkflowDecisions
 from domain.application.workflow_engine import WorkflowEngine
 from domain.errors import DomainError
 from domain.ports import UserQuery

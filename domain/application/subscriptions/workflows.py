@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.application.licensing import Licensing
-from domain.application.subscriptions.decide import WorkflowDecisions
+from domain.application.subscriptions.decisions import WorkflowDecisions
 from domain.application.subscriptions.guard import SubscriptionGuard
 from domain.application.subscriptions.queries import WorkflowQueries
-from domain.application.subscriptions.start import WorkflowStarts
+from domain.application.subscriptions.starts import WorkflowStarts
 from domain.application.subscriptions.tick import WorkflowTicks
 from domain.application.workflow_engine import WorkflowEngine
 from domain.catalog import ProductCatalog

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.application.license_queries import LicenseQueries
 from domain.application.licensing import Licensing
-from domain.application.queries import LicenseQueries
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ItemStatus, OutcomeKind, UserChange
 from domain.commands import ChangeLicenses, ConfirmChange, ShowUser

@@ -10,8 +10,8 @@ import pytest
 
 from domain.application.deliveries import Deliveries
 from domain.application.history import ChangeHistory
+from domain.application.license_queries import LicenseQueries
 from domain.application.licensing import Licensing
-from domain.application.queries import LicenseQueries
 from domain.audit import AuditResult
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeKind, ChangeSet, ChangeState, ItemStatus

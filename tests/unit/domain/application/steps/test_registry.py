@@ -18,7 +18,7 @@ from domain.workflows import STEPS, Choice, StepName, StepStatus, WaitFor, Workf
 from domain.workflows.settings import WorkflowSettings
 from tests.fakes import FixedClock, make_product, make_subscription
 
-_SHARED = {"kind", "common", "registry", "observing"}
+_SHARED = {"kind", "runners", "registry", "observing"}
 """Modules of the package that are not a step kind."""
 
 _COMMERCE_STEPS = {
