@@ -3,7 +3,7 @@ to the CSV attached in the thread, and the memory the report takes, against the 
 
 In-process, as `licensebot serve` runs the listener: a SQLite database prepared first (migrated, the
 Contoso demo seeded, then grown in bulk), the services as `bot.bootstrap` builds them, the listener's
-own function (`handlers.commands.report.send_report`) posting to the local fake Slack. Timed: the
+own function (`handlers.commands.license_report.send_report`) posting to the local fake Slack. Timed: the
 whole report (the users read a page at a time, the CSV written to a temporary file, the message
 posted and updated, the file streamed to Slack's upload URL and completed in the thread). Memory:
 the peak of Python allocations (tracemalloc) while the report is read and written, in a second run
@@ -105,7 +105,7 @@ def _measure(url: str, size: int) -> _Run:
     from bot.local_slack import LocalSlack
     from bot.settings import Settings
     from domain.commands import LicenseReport
-    from handlers.commands.report import send_report
+    from handlers.commands.license_report import send_report
     from handlers.exports import write_report
     from handlers.grammar.waste import ParsedReport
     from handlers.presenting import Surface

@@ -36,7 +36,7 @@ def create_app(
     Requests are always verified against `signing_secret`, and the token is checked with `auth.test`
     at start (against `base_url`, e.g. a local fake Slack). Every request is acknowledged from its
     own thread (`process_before_response=True`) and its work runs after the ack on the listener
-    thread pool (`handlers.errors.acknowledge_first`), so an ack never waits for a free thread or
+    thread pool (`handlers.requests.acknowledge_first`), so an ack never waits for a free thread or
     for earlier work.
     Pass `client` to share a WebClient; it must carry `bot_token`. The local shell passes its own
     `listener_executor` to know when work is done. Forms' metadata is sealed with a key derived

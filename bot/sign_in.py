@@ -21,7 +21,7 @@ from domain.access import Access, AdminBinding, EntraStanding, SignedIn, SlackAc
 from domain.application.authorization import Authorization
 from domain.model import AdminRole, User
 from domain.ports import Clock, TenantDirectory
-from handlers.access import SignInNotices
+from handlers.admission import SignInNotices
 from storage.access import SqlBindingStore, SqlSignInFlows
 from storage.graph.signin import LoginHttp, MicrosoftSignIn, SignInConfig
 

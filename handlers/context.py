@@ -1,5 +1,6 @@
 """What the listeners are given: the services, how they pace Slack, the App Home sections other parts
-of licensebot provide, and what each request carries (its correlation id, its open form)."""
+of licensebot provide, and the keys of what each request carries in Bolt's context (its correlation
+id, its people, its open form), which `handlers.requests.Request` reads for the listeners."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ __all__ = [
 ]
 
 CORRELATION_ID = "correlation_id"
-"""The key of the request's correlation id in Bolt's context (set by `handlers.errors`)."""
+"""The key of the request's correlation id in Bolt's context (set by `handlers.requests.correlate`)."""
 CLAIM_DELIVERY = "claim_delivery"
 """The key of a function that claims the request's delivery key: False for a redelivery."""
 PEOPLE = "people"
-"""The key of the request's `handlers.people.SlackPeople` (set by `handlers.access`)."""
+"""The key of the request's `handlers.people.SlackPeople` (set by `handlers.admission`)."""
 OPEN_VIEW = "open_view"
 """The key of the id of the form a listener opened: an error after that is shown in the form."""
 

@@ -25,7 +25,7 @@ from slack_sdk import WebClient
 
 from domain.errors import DomainError, InvalidCommand
 from handlers.context import CORRELATION_ID, OPEN_VIEW, correlation_id
-from handlers.errors import handle_error
+from handlers.error_handler import handle_error
 from handlers.grammar.text import check_characters, control_character_in
 from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND
 
@@ -311,7 +311,7 @@ def refuse_control_characters(
     """Bolt middleware: a command's text, a button's or a choice's value or a form's values
     holding a control character are answered here, and no listener runs (nothing is written, not
     even the request's delivery key). A form shows it on the field; anything else is told as any
-    refusal is, after the ack (`handlers.errors.handle_error`): for a command, the parser's own
+    refusal is, after the ack (`handlers.error_handler.handle_error`): for a command, the parser's own
     refusal with the command's usage."""
     refusal = _refusal(body)
     if refusal is None:

@@ -11,7 +11,7 @@ __all__ = ["Deliveries"]
 
 
 class Deliveries:
-    """Claims the delivery key of each request once (`handlers.errors`, the renewal buttons)."""
+    """Claims the delivery key of each request once (`handlers.requests`, the renewal buttons)."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow

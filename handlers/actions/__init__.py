@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers.actions import changes, forms, renewals, workflows
+from handlers.actions import change_buttons, product_choice, renewal_buttons, workflow_buttons
 from handlers.context import Services
 from handlers.metadata import FormSeal
 
@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    changes.register(app, services)
-    forms.register(app, services, seal)
-    workflows.register(app, services)
-    renewals.register(app, services)
+    change_buttons.register(app, services)
+    product_choice.register(app, services, seal)
+    workflow_buttons.register(app, services)
+    renewal_buttons.register(app, services)

@@ -12,12 +12,12 @@ from handlers.blocks.changes import (
     result_fits,
     result_note,
 )
-from handlers.blocks.errors import cannot_post_here, domain_error, internal_error, not_pending, usage_error
-from handlers.blocks.forms import license_form, loading_form, notice_view, services_form
 from handlers.blocks.groups import group_overview, group_processing, member_errors, which_group
 from handlers.blocks.help import help_message
 from handlers.blocks.home import app_home, home_notice
 from handlers.blocks.message import Message
+from handlers.blocks.modals import license_form, loading_form, notice_view, services_form
+from handlers.blocks.refusals import cannot_post_here, domain_error, internal_error, not_pending, usage_error
 from handlers.blocks.sign_in import sign_in_failed, signed_in, signed_out
 from handlers.blocks.subscriptions import subscription_list
 from handlers.blocks.users import user_overview

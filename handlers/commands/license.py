@@ -8,13 +8,12 @@ Slack no longer takes (the 3 s ran out) is a refusal saying to run the command a
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, get_args
 
-from slack_bolt import App, BoltContext, Respond
-from slack_sdk import WebClient
+from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from domain.application.license_queries import LicenseQueries
 from domain.changes import ChangeSet
 from domain.commands import (
     ChangeGroupLicense,
@@ -29,8 +28,7 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.group_licensing import AmbiguousGroup
-from handlers.access import access_of
-from handlers.access import people as people_of
+from handlers.admission import access_of
 from handlers.blocks import (
     change_status,
     group_overview,
@@ -43,10 +41,10 @@ from handlers.blocks import (
     which_group,
 )
 from handlers.blocks.waste import reclaim_notice
-from handlers.commands.report import send_report
-from handlers.context import OPEN_VIEW, Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.commands.license_report import send_report
+from handlers.context import Services
 from handlers.grammar.license import (
+    LicenseCommand,
     ParsedChange,
     ParsedChangeLookup,
     ParsedForm,
@@ -62,9 +60,8 @@ from handlers.grammar.targets import with_group_id
 from handlers.grammar.waste import ParsedReclaim, ParsedReport
 from handlers.ids import LICENSE_COMMAND, LICENSE_FORM, PICK_GROUP, SERVICES_FORM
 from handlers.metadata import FormSeal
-from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface
-from handlers.replies import reply
+from handlers.requests import Request, acknowledge_first
 
 __all__ = ["register"]
 
@@ -73,203 +70,172 @@ _TRIGGER_GONE = {"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    licenses = services.licenses
+    listeners = _LicenseCommand(services, seal)
+    acknowledge_first(app.command(LICENSE_COMMAND), listeners.license_command)
+    acknowledge_first(app.action(re.compile(rf"^{re.escape(PICK_GROUP)}\.\d+$")), listeners.pick_group)
 
-    def license_command(
-        command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
-    ) -> None:
-        text = str(command.get("text") or "")
+
+class _LicenseCommand:
+    """`/license …` parsed, then run by the handler its kind is mapped to."""
+
+    def __init__(self, services: Services, seal: FormSeal) -> None:
+        self._services = services
+        self._licenses = services.licenses
+        self._seal = seal
+        self._handlers: Mapping[type[LicenseCommand], Callable[[Any, Request], None]] = {
+            ParsedHelp: self._help,
+            ParsedForm: self._license_form,
+            ParsedServices: self._services_form,
+            ParsedSignOut: self._sign_out,
+            ParsedGroupShow: self._show_group,
+            ParsedShow: self._show_user,
+            ParsedChangeLookup: self._lookup,
+            ParsedReport: self._report,
+            ParsedReclaim: self._reclaim,
+            ParsedGroupChange: self._group_change,
+            ParsedChange: self._change,
+        }
+        missing = set(get_args(LicenseCommand)) - set(self._handlers)
+        if missing:
+            raise RuntimeError(f"no handler for {sorted(kind.__name__ for kind in missing)}")
+
+    def license_command(self, request: Request) -> None:
         try:
-            run(text, command, client, respond, context)
+            self._run(request.text, request)
         except AmbiguousGroup as ambiguous:
             # R21: two groups with one name: one button per group runs the command for it.
-            commands = [with_group_id(text, group.id) for group in ambiguous.choices]
-            reply(respond, which_group(ambiguous, commands))
+            commands = [with_group_id(request.text, group.id) for group in ambiguous.choices]
+            request.reply(which_group(ambiguous, commands))
 
-    def pick_group(
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        context: BoltContext,
-    ) -> None:
+    def pick_group(self, request: Request) -> None:
         """A group picked among several with one name: the command again, for that group."""
-        container = body.get("container") or {}
-        channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-        command = {"user_id": str(body["user"]["id"]), "channel_id": str(channel)}
-        run(str(action.get("value") or ""), command, client, respond, context)
+        self._run(request.value, request)
 
-    def run(
-        text: str, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
-    ) -> None:
+    def _run(self, text: str, request: Request) -> None:
         parsed = parse_license(text)
-        if isinstance(parsed, ParsedHelp):
-            reply(respond, help_message(parsed.command, parsed.topic))
+        self._handlers[type(parsed)](parsed, request)
+
+    def _help(self, parsed: ParsedHelp, request: Request) -> None:
+        request.reply(help_message(parsed.command, parsed.topic))
+
+    def _sign_out(self, _parsed: ParsedSignOut, request: Request) -> None:
+        gone = access_of(request.context).sign_out(request.people.account(request.user_id))
+        request.reply(signed_out(gone.user_principal_name if gone else None))
+
+    def _show_group(self, parsed: ParsedGroupShow, request: Request) -> None:
+        overview = self._licenses.groups.show_group(ShowGroup(request.requester, parsed.group))
+        request.reply(group_overview(overview))
+
+    def _show_user(self, parsed: ParsedShow, request: Request) -> None:
+        requester = request.requester
+        (user,) = request.people.tenant_keys([parsed.target])
+        request.reply(user_overview(self._licenses.queries.show_user(ShowUser(requester, user))))
+
+    def _lookup(self, parsed: ParsedChangeLookup, request: Request) -> None:
+        """`/license status REF`: the change's result again; `/license undo REF`: its undo, previewed."""
+        requester, reference = request.requester, request.correlation_id
+        found = self._licenses.history.change_by_reference(ShowChange(parsed.reference, requester, reference))
+        if not parsed.undo:
+            self._surface(request).only_to_them(change_status(found))
             return
-        if isinstance(parsed, ParsedForm | ParsedServices):
-            _open_form(
-                licenses.queries,
-                seal,
-                parsed,
-                command=command,
-                client=client,
-                context=context,
+        undo = self._licenses.history.request_undo(UndoChange(found.id, requester, reference))
+        self._show(request, undo)
+
+    def _report(self, parsed: ParsedReport, request: Request) -> None:
+        requester = request.requester
+        send_report(self._services, parsed, requester=requester, surface=self._surface(request))
+
+    def _reclaim(self, parsed: ParsedReclaim, request: Request) -> None:
+        """The licenses of disabled (or inactive) accounts, previewed like any change that removes
+        access (R22); confirmed, written, audited and undone through the same buttons."""
+        plan = self._licenses.waste.plan_reclaim(
+            ReclaimLicenses(
+                request.requester,
+                inactive_days=parsed.inactive_days,
+                correlation_id=request.correlation_id,
+                channel=request.channel,
             )
-            return
-        people = people_of(context)
-        if isinstance(parsed, ParsedSignOut):
-            gone = access_of(context).sign_out(people.account(command["user_id"]))
-            reply(respond, signed_out(gone.user_principal_name if gone else None))
-            return
-        requester = people.requester(command["user_id"])
-        if isinstance(parsed, ParsedGroupShow):
-            reply(respond, group_overview(licenses.groups.show_group(ShowGroup(requester, parsed.group))))
-            return
-        if isinstance(parsed, ParsedShow):
-            (user,) = people.tenant_keys([parsed.target])
-            reply(respond, user_overview(licenses.queries.show_user(ShowUser(requester, user))))
-            return
-        surface = Surface(
-            client,
-            str(command.get("channel_id") or ""),
-            command["user_id"],
-            respond,
-            services.message_updates,
         )
-        if isinstance(parsed, ParsedChangeLookup):
-            _lookup(services, parsed, requester=requester, surface=surface, context=context)
-            return
-        if isinstance(parsed, ParsedReport):
-            send_report(services, parsed, requester=requester, surface=surface)
-            return
-        if isinstance(parsed, ParsedReclaim):
-            _reclaim(services, parsed, requester=requester, surface=surface, context=context)
-            return
-        if isinstance(parsed, ParsedGroupChange):
-            _group_change(services, parsed, requester=requester, surface=surface, context=context)
-            return
-        _change(services, parsed, people=people, requester=requester, surface=surface, context=context)
+        self._show(request, plan.change_set)
+        notice = reclaim_notice(plan)
+        if notice is not None:
+            self._surface(request).only_to_them(notice)
 
-    acknowledge_first(app.command(LICENSE_COMMAND), license_command)
-    acknowledge_first(app.action(re.compile(rf"^{re.escape(PICK_GROUP)}\.\d+$")), pick_group)
-
-
-def _change(
-    services: Services,
-    parsed: ParsedChange,
-    *,
-    people: SlackPeople,
-    requester: str,
-    surface: Surface,
-    context: BoltContext,
-) -> None:
-    # Planned and kept first (no write): the reply shows it before the long part, and renders from
-    # the change set's own snapshot of the products, so nothing is read again for it.
-    change_set = services.licenses.changes.plan_change(
-        ChangeLicenses(
-            kind=parsed.kind,
-            requester=requester,
-            users=people.tenant_keys(parsed.targets),
-            product=parsed.product,
-            turn_off=parsed.turn_off,
-            correlation_id=correlation_id(context),
-            channel=surface.channel,
+    def _group_change(self, parsed: ParsedGroupChange, request: Request) -> None:
+        """A group's own license (R21): always a preview first, whatever the kind."""
+        change_set = self._licenses.groups.plan_group_change(
+            ChangeGroupLicense(
+                kind=parsed.kind,
+                requester=request.requester,
+                group=parsed.group,
+                product=parsed.product,
+                turn_off=parsed.turn_off,
+                correlation_id=request.correlation_id,
+                channel=request.channel,
+            )
         )
-    )
-    _show(services, surface, context, change_set)
+        self._show(request, change_set)
 
-
-def _show(services: Services, surface: Surface, context: BoltContext, change_set: ChangeSet) -> None:
-    """A change's message where the command was typed: its preview, or its result (and progress)
-    when it was applied at once."""
-    ChangeReplies(
-        services.licenses.changes,
-        surface,
-        interval=services.timing.progress_interval,
-        correlation_id=correlation_id(context),
-    ).show(change_set)
-
-
-def _reclaim(
-    services: Services, parsed: ParsedReclaim, *, requester: str, surface: Surface, context: BoltContext
-) -> None:
-    """The licenses of disabled (or inactive) accounts, previewed like any change that removes
-    access (R22); confirmed, written, audited and undone through the same buttons."""
-    plan = services.licenses.waste.plan_reclaim(
-        ReclaimLicenses(
-            requester,
-            inactive_days=parsed.inactive_days,
-            correlation_id=correlation_id(context),
-            channel=surface.channel,
+    def _change(self, parsed: ParsedChange, request: Request) -> None:
+        requester = request.requester
+        # Planned and kept first (no write): the reply shows it before the long part, and renders
+        # from the change set's own snapshot of the products, so nothing is read again for it.
+        change_set = self._licenses.changes.plan_change(
+            ChangeLicenses(
+                kind=parsed.kind,
+                requester=requester,
+                users=request.people.tenant_keys(parsed.targets),
+                product=parsed.product,
+                turn_off=parsed.turn_off,
+                correlation_id=request.correlation_id,
+                channel=request.channel,
+            )
         )
-    )
-    _show(services, surface, context, plan.change_set)
-    notice = reclaim_notice(plan)
-    if notice is not None:
-        surface.only_to_them(notice)
+        self._show(request, change_set)
 
+    def _show(self, request: Request, change_set: ChangeSet) -> None:
+        """A change's message where the command was typed: its preview, or its result (and
+        progress) when it was applied at once."""
+        ChangeReplies(
+            self._licenses.changes,
+            self._surface(request),
+            interval=self._services.timing.progress_interval,
+            correlation_id=request.correlation_id,
+        ).show(change_set)
 
-def _group_change(
-    services: Services,
-    parsed: ParsedGroupChange,
-    *,
-    requester: str,
-    surface: Surface,
-    context: BoltContext,
-) -> None:
-    """A group's own license (R21): always a preview first, whatever the kind."""
-    change_set = services.licenses.groups.plan_group_change(
-        ChangeGroupLicense(
-            kind=parsed.kind,
-            requester=requester,
-            group=parsed.group,
-            product=parsed.product,
-            turn_off=parsed.turn_off,
-            correlation_id=correlation_id(context),
-            channel=surface.channel,
+    def _surface(self, request: Request) -> Surface:
+        return request.surface(self._services.message_updates)
+
+    def _license_form(self, _parsed: ParsedForm, request: Request) -> None:
+        view_id, view_hash, sealed = _open_loading(self._seal, request, LICENSE_FORM, "License change")
+        products = self._licenses.queries.list_subscriptions(ListSubscriptions(request.requester)).products
+        request.client.views_update(view_id=view_id, hash=view_hash, view=license_form(products, sealed))
+
+    def _services_form(self, parsed: ParsedServices, request: Request) -> None:
+        view_id, view_hash, _ = _open_loading(self._seal, request, SERVICES_FORM, "Services")
+        requester = request.requester
+        (user,) = request.people.tenant_keys([parsed.target])
+        found = self._licenses.queries.services_of(ShowServices(requester, user, parsed.product))
+        sealed = self._seal.seal(
+            {
+                "form": SERVICES_FORM,
+                "user": request.user_id,
+                "channel": request.channel,
+                "target": found.user.id,
+                "product": found.product.sku_id,
+            }
         )
-    )
-    _show(services, surface, context, change_set)
+        request.client.views_update(view_id=view_id, hash=view_hash, view=services_form(found, sealed))
 
 
-def _lookup(
-    services: Services,
-    parsed: ParsedChangeLookup,
-    *,
-    requester: str,
-    surface: Surface,
-    context: BoltContext,
-) -> None:
-    """`/license status REF`: the change's result again; `/license undo REF`: its undo, previewed."""
-    history = services.licenses.history
-    found = history.change_by_reference(ShowChange(parsed.reference, requester, correlation_id(context)))
-    if not parsed.undo:
-        surface.only_to_them(change_status(found))
-        return
-    undo = history.request_undo(UndoChange(found.id, requester, correlation_id(context)))
-    _show(services, surface, context, undo)
-
-
-def _open_form(
-    queries: LicenseQueries,
-    seal: FormSeal,
-    parsed: ParsedForm | ParsedServices,
-    *,
-    command: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-) -> None:
-    user_id = str(command["user_id"])
-    channel = str(command.get("channel_id") or "")
-    callback, title = (
-        (SERVICES_FORM, "Services")
-        if isinstance(parsed, ParsedServices)
-        else (LICENSE_FORM, "License change")
-    )
-    sealed = seal.seal({"form": callback, "user": user_id, "channel": channel})
+def _open_loading(seal: FormSeal, request: Request, callback: str, title: str) -> tuple[str, str, str]:
+    """The form opened at once as "reading the tenant…" (the trigger expires 3 s after the
+    command): its view id, its hash, and its sealed metadata. From here on, a refusal is shown in
+    the form."""
+    sealed = seal.seal({"form": callback, "user": request.user_id, "channel": request.channel})
     try:
-        opened = client.views_open(
-            trigger_id=command["trigger_id"], view=loading_form(title, callback, sealed)
+        opened = request.client.views_open(
+            trigger_id=request.body["trigger_id"], view=loading_form(title, callback, sealed)
         )
     except SlackApiError as error:
         if error.response.get("error") not in _TRIGGER_GONE:
@@ -281,23 +247,5 @@ def _open_form(
             "`/license assign @alice E5` (`/license help` lists them).",
         ) from error
     view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
-    context[OPEN_VIEW] = view_id  # from here on, a refusal is shown in the form
-    people = people_of(context)
-    requester = people.requester(user_id)
-    if isinstance(parsed, ParsedServices):
-        (user,) = people.tenant_keys([parsed.target])
-        found = queries.services_of(ShowServices(requester, user, parsed.product))
-        sealed = seal.seal(
-            {
-                "form": callback,
-                "user": user_id,
-                "channel": channel,
-                "target": found.user.id,
-                "product": found.product.sku_id,
-            }
-        )
-        view = services_form(found, sealed)
-    else:
-        products = queries.list_subscriptions(ListSubscriptions(requester)).products
-        view = license_form(products, sealed)
-    client.views_update(view_id=view_id, hash=view_hash, view=view)
+    request.errors_in_form(view_id)
+    return view_id, view_hash, sealed

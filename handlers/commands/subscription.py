@@ -9,9 +9,10 @@ answer with the checklist as it moved.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, get_args
 
-from slack_bolt import App, BoltContext, Respond
+from slack_bolt import App
 
 from domain.application.subscriptions.workflows import SubscriptionWorkflows
 from domain.commands import (
@@ -25,11 +26,9 @@ from domain.commands import (
 from domain.errors import DomainError
 from domain.model import PaymentMethod
 from domain.workflows import EVERYONE, WorkflowStatus
-from handlers.access import people as people_of
 from handlers.blocks import cannot_post_here, help_message, subscription_list
 from handlers.blocks.workflows import workflow_checklist, workflow_list
-from handlers.context import Services, correlation_id
-from handlers.errors import acknowledge_first
+from handlers.context import Services
 from handlers.grammar.subcommands import ParsedHelp
 from handlers.grammar.subscription import (
     ParsedBuy,
@@ -39,84 +38,135 @@ from handlers.grammar.subscription import (
     ParsedSubscriptionList,
     ParsedSwitch,
     ParsedUpgrade,
+    SubscriptionCommand,
     parse_subscription,
 )
 from handlers.ids import SUBSCRIPTION_COMMAND
-from handlers.replies import reply
+from handlers.requests import Request, acknowledge_first
 
 __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
-    queries = services.licenses.queries
+    listeners = _SubscriptionCommand(services)
+    acknowledge_first(app.command(SUBSCRIPTION_COMMAND), listeners.subscription_command)
 
-    def subscription_command(command: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-        parsed = parse_subscription(str(command.get("text") or ""))
-        if isinstance(parsed, ParsedHelp):
-            reply(respond, help_message(parsed.command, parsed.topic))
-            return
-        people = people_of(context)
-        requester = people.requester(command["user_id"])
-        if isinstance(parsed, ParsedSubscriptionList):
-            reply(respond, subscription_list(queries.list_subscriptions(ListSubscriptions(requester))))
-            return
-        workflows = _workflows(services.subscriptions)
-        if isinstance(parsed, ParsedStatus):
-            statuses = workflows.queries.status(requester, parsed.workflow_id or None)
-            if parsed.workflow_id:
-                reply(respond, workflow_checklist(statuses[0]))
-            else:
-                reply(respond, workflow_list(statuses))
-            return
-        channel = str(command.get("channel_id") or "")
-        reference = correlation_id(context)
-        status: WorkflowStatus
-        if isinstance(parsed, ParsedBuy):
-            status = workflows.starts.buy(
-                BuySubscription(
-                    requester, parsed.product, parsed.seats, _payment(parsed.invoice), reference, channel
-                )
-            )
-        elif isinstance(parsed, ParsedSeats):
-            status = workflows.starts.change_seats(
-                ChangeSeats(requester, parsed.product, parsed.delta, reference, channel)
-            )
-        elif isinstance(parsed, ParsedSwitch):
-            users = people.tenant_keys(parsed.targets) if parsed.targets else (EVERYONE,)
-            status = workflows.starts.start_switch(
-                SwitchPlans(
-                    requester,
-                    parsed.source,
-                    parsed.target,
-                    users,
-                    _payment(parsed.invoice),
-                    correlation_id=reference,
-                    channel=channel,
-                )
-            )
-        elif isinstance(parsed, ParsedUpgrade):
-            status = workflows.starts.start_upgrade(
-                UpgradeFromE4(
-                    requester, parsed.target, parsed.source, _payment(parsed.invoice), reference, channel
-                )
-            )
+
+class _SubscriptionCommand:
+    """`/subscription …` parsed, then run by the handler its kind is mapped to."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._handlers: Mapping[type[SubscriptionCommand], Callable[[Any, Request], None]] = {
+            ParsedHelp: self._help,
+            ParsedSubscriptionList: self._list,
+            ParsedStatus: self._status,
+            ParsedBuy: self._buy,
+            ParsedSeats: self._seats,
+            ParsedSwitch: self._switch,
+            ParsedUpgrade: self._upgrade,
+            ParsedCancel: self._cancel,
+        }
+        missing = set(get_args(SubscriptionCommand)) - set(self._handlers)
+        if missing:
+            raise RuntimeError(f"no handler for {sorted(kind.__name__ for kind in missing)}")
+
+    def subscription_command(self, request: Request) -> None:
+        parsed = parse_subscription(request.text)
+        self._handlers[type(parsed)](parsed, request)
+
+    def _help(self, parsed: ParsedHelp, request: Request) -> None:
+        request.reply(help_message(parsed.command, parsed.topic))
+
+    def _list(self, _parsed: ParsedSubscriptionList, request: Request) -> None:
+        listed = self._services.licenses.queries.list_subscriptions(ListSubscriptions(request.requester))
+        request.reply(subscription_list(listed))
+
+    def _status(self, parsed: ParsedStatus, request: Request) -> None:
+        requester = request.requester
+        workflows = _workflows(self._services.subscriptions)
+        statuses = workflows.queries.status(requester, parsed.workflow_id or None)
+        if parsed.workflow_id:
+            request.reply(workflow_checklist(statuses[0]))
         else:
-            assert isinstance(parsed, ParsedCancel)
-            status = workflows.starts.request_cancel(
-                CancelSubscription(requester, parsed.subscription, reference, channel)
-            )
-        if not status.workflow.message_ts:
-            reply(respond, workflow_checklist(status))
-            reply(
-                respond,
-                cannot_post_here(
-                    "this checklist",
-                    f"is shown only to you and not kept up to date here "
-                    f"(`{SUBSCRIPTION_COMMAND} status {status.workflow.id}` shows where it stands)",
-                ),
-            )
+            request.reply(workflow_list(statuses))
 
-    acknowledge_first(app.command(SUBSCRIPTION_COMMAND), subscription_command)
+    def _buy(self, parsed: ParsedBuy, request: Request) -> None:
+        requester = request.requester
+        workflows = _workflows(self._services.subscriptions)
+        status = workflows.starts.buy(
+            BuySubscription(
+                requester,
+                parsed.product,
+                parsed.seats,
+                _payment(parsed.invoice),
+                request.correlation_id,
+                request.channel,
+            )
+        )
+        _started(request, status)
+
+    def _seats(self, parsed: ParsedSeats, request: Request) -> None:
+        requester = request.requester
+        workflows = _workflows(self._services.subscriptions)
+        status = workflows.starts.change_seats(
+            ChangeSeats(requester, parsed.product, parsed.delta, request.correlation_id, request.channel)
+        )
+        _started(request, status)
+
+    def _switch(self, parsed: ParsedSwitch, request: Request) -> None:
+        requester = request.requester
+        workflows = _workflows(self._services.subscriptions)
+        users = request.people.tenant_keys(parsed.targets) if parsed.targets else (EVERYONE,)
+        status = workflows.starts.start_switch(
+            SwitchPlans(
+                requester,
+                parsed.source,
+                parsed.target,
+                users,
+                _payment(parsed.invoice),
+                correlation_id=request.correlation_id,
+                channel=request.channel,
+            )
+        )
+        _started(request, status)
+
+    def _upgrade(self, parsed: ParsedUpgrade, request: Request) -> None:
+        requester = request.requester
+        workflows = _workflows(self._services.subscriptions)
+        status = workflows.starts.start_upgrade(
+            UpgradeFromE4(
+                requester,
+                parsed.target,
+                parsed.source,
+                _payment(parsed.invoice),
+                request.correlation_id,
+                request.channel,
+            )
+        )
+        _started(request, status)
+
+    def _cancel(self, parsed: ParsedCancel, request: Request) -> None:
+        requester = request.requester
+        workflows = _workflows(self._services.subscriptions)
+        status = workflows.starts.request_cancel(
+            CancelSubscription(requester, parsed.subscription, request.correlation_id, request.channel)
+        )
+        _started(request, status)
+
+
+def _started(request: Request, status: WorkflowStatus) -> None:
+    """A workflow's checklist is posted in the channel by the notifier; when it could not be, the
+    requester gets it only to them, with where to follow it."""
+    if not status.workflow.message_ts:
+        request.reply(workflow_checklist(status))
+        request.reply(
+            cannot_post_here(
+                "this checklist",
+                f"is shown only to you and not kept up to date here "
+                f"(`{SUBSCRIPTION_COMMAND} status {status.workflow.id}` shows where it stands)",
+            ),
+        )
 
 
 def _workflows(subscriptions: SubscriptionWorkflows | None) -> SubscriptionWorkflows:

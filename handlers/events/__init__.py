@@ -3,10 +3,10 @@
 from slack_bolt import App
 
 from handlers.context import Services
-from handlers.events import home
+from handlers.events import home_opened
 
 __all__ = ["register"]
 
 
 def register(app: App, services: Services) -> None:
-    home.register(app, services)
+    home_opened.register(app, services)

@@ -4,10 +4,10 @@ from slack_bolt import App
 
 from handlers.context import Services
 from handlers.metadata import FormSeal
-from handlers.views import forms
+from handlers.views import form_submissions
 
 __all__ = ["register"]
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
-    forms.register(app, services, seal)
+    form_submissions.register(app, services, seal)

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot.local_slack import LocalSlack
 from domain.errors import NotEnoughSeats
 from handlers.context import Services
-from handlers.errors import handle_error
+from handlers.error_handler import handle_error
 from tests.slack.conftest import SlackBot, Unreachable, licenses_on, serve, text_of
 
 SECRET_DETAIL = "password=hunter2 at db.internal"
@@ -77,7 +77,7 @@ def test_one_log_line_per_command_with_team_user_command_and_correlation_id(
     assert bot.command("lena", f"replace {bot.mention('alice')} E5") == 200
     bot.wait_reply("lena", containing="Preview")
     bot.finish()
-    lines = [r for r in caplog.records if r.name == "handlers.errors" and getattr(r, "command", None)]
+    lines = [r for r in caplog.records if r.name == "handlers.requests" and getattr(r, "command", None)]
     assert len(lines) == 1
     line = lines[0]
     assert line.command == "/license replace"  # type: ignore[attr-defined]

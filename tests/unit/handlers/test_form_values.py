@@ -21,7 +21,7 @@ from domain.errors import (
 )
 from domain.model import LicenseAssignment
 from handlers.blocks import license_form, services_form
-from handlers.forms import FormErrors, field_of, read_license_form, read_services_form
+from handlers.form_values import FormErrors, field_of, read_license_form, read_services_form
 from handlers.ids import (
     FORM_MODE,
     FORM_MODE_BLOCK,

@@ -2,9 +2,10 @@
 
 A middleware gives each request one `SlackPeople` (one `users.info` per person per request), tied
 to the workspace that installed the bot (`auth.test`, as Bolt's authorization found it) and to the
-team the request says it comes from. Listeners take it with `people(context)`: the requester it
-returns has been admitted by `domain.access.Access`, which refuses guests, other organizations'
-members, bots, apps, deactivated accounts and unconfirmed emails, and audits the refusal.
+team the request says it comes from. Listeners reach it through their `handlers.requests.Request`
+(its `people`, its `requester`): the requester it returns has been admitted by
+`domain.access.Access`, which refuses guests, other organizations' members, bots, apps,
+deactivated accounts and unconfirmed emails, and audits the refusal.
 
 The middleware also states the request's Slack account and team for the audit log
 (`domain.audit.set_slack_origin`): every audit entry made while serving the request records them.
@@ -42,7 +43,7 @@ def register(app: App, services: Services) -> None:
 def access_of(context: BoltContext) -> Access:
     found = context.get(_ACCESS)
     if not isinstance(found, Access):
-        raise RuntimeError("handlers.access is not registered")
+        raise RuntimeError("handlers.admission is not registered")
     return found
 
 
@@ -72,7 +73,7 @@ def people(context: BoltContext) -> SlackPeople:
     """The request's Slack people; its `requester` is admitted (R24)."""
     found = context.get(PEOPLE)
     if not isinstance(found, SlackPeople):
-        raise RuntimeError("handlers.access is not registered: no request is admitted without it")
+        raise RuntimeError("handlers.admission is not registered: no request is admitted without it")
     return found
 
 

@@ -9,20 +9,17 @@ block ids (they name the product), so no tick carries over from another product.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
+from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from domain.commands import ListSubscriptions
 from domain.errors import UnknownProduct
-from handlers.access import people
 from handlers.blocks import license_form
-from handlers.context import OPEN_VIEW, Services
-from handlers.errors import acknowledge_first
+from handlers.context import Services
 from handlers.ids import FORM_PRODUCT
 from handlers.metadata import FormSeal
+from handlers.requests import Request, acknowledge_first
 
 __all__ = ["register"]
 
@@ -32,22 +29,18 @@ log = logging.getLogger(__name__)
 def register(app: App, services: Services, seal: FormSeal) -> None:
     queries = services.licenses.queries
 
-    def product_chosen(
-        body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        view = body.get("view") or {}
-        user_id = str(body["user"]["id"])
-        context[OPEN_VIEW] = str(view["id"])
+    def product_chosen(request: Request) -> None:
+        view = request.body.get("view") or {}
+        request.errors_in_form(str(view["id"]))
         metadata = str(view.get("private_metadata") or "")
-        seal.open(metadata, user_id=user_id)
-        requester = people(context).requester(user_id)
-        products = queries.list_subscriptions(ListSubscriptions(requester)).products
-        wanted = str((action.get("selected_option") or {}).get("value") or "")
+        seal.open(metadata, user_id=request.user_id)
+        products = queries.list_subscriptions(ListSubscriptions(request.requester)).products
+        wanted = str((request.action.get("selected_option") or {}).get("value") or "")
         chosen = next((p for p in products if p.sku_id == wanted), None)
         if chosen is None:
             raise UnknownProduct(wanted, known=[p.display_name for p in products])
         try:
-            client.views_update(
+            request.client.views_update(
                 view_id=view["id"],
                 hash=view.get("hash"),
                 view=license_form(products, metadata, chosen=chosen),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as CheckStillRunning
 from functools import partial
@@ -26,17 +26,16 @@ from slack_sdk import WebClient
 from domain.changes import ChangeKind, ChangeSet, ChangeState
 from domain.commands import ChangeLicenses
 from domain.errors import DomainError
-from handlers.access import people as people_of
 from handlers.blocks import Message, domain_error, notice_view
 from handlers.blocks.message import message, section
-from handlers.context import OPEN_VIEW, Services, correlation_id
-from handlers.errors import explain, first_delivery, handle_error
-from handlers.forms import FormErrors, field_of, read_license_form, read_services_form
+from handlers.context import OPEN_VIEW, Services
+from handlers.error_handler import explain, handle_error
+from handlers.form_values import FormErrors, field_of, read_license_form, read_services_form
 from handlers.grammar.targets import Target, TargetKind
 from handlers.ids import LICENSE_FORM, SERVICES_FORM
 from handlers.metadata import FormSeal, TamperedForm
-from handlers.people import SlackPeople
 from handlers.presenting import ChangeReplies, Surface, is_bulk
+from handlers.requests import Request, first_delivery
 
 __all__ = ["register"]
 
@@ -45,14 +44,64 @@ log = logging.getLogger(__name__)
 CHECK_THREADS = 8
 _ERROR_LIMIT = 300
 
-Build = Callable[[dict[str, str], SlackPeople, str], tuple[ChangeLicenses, str]]
-"""(metadata, people, requester's email) → the change the form asks for, and its product's sku id."""
+Build = Callable[[dict[str, str], Request], tuple[ChangeLicenses, str]]
+"""(metadata, the request) → the change the form asks for, and its product's sku id."""
+Read = Callable[[dict[str, Any]], Build]
+"""The submitted view → how to build its change; `FormErrors` when a field is wrong as typed."""
 
 
 def register(app: App, services: Services, seal: FormSeal) -> None:
     forms = _Forms(services, seal)
-    app.view(LICENSE_FORM)(forms.license_form)
-    app.view(SERVICES_FORM)(forms.services_form)
+    submitted: Mapping[str, Read] = {LICENSE_FORM: _license_form, SERVICES_FORM: _services_form}
+    for callback_id, read in submitted.items():
+        app.view(callback_id)(forms.listener(read))
+
+
+def _license_form(view: dict[str, Any]) -> Build:
+    """The `/license` form: its fields are read at once (a field wrong as typed is answered before
+    anything else); the people it names are looked up in the check."""
+    form = read_license_form(view)
+
+    def build(metadata: dict[str, str], request: Request) -> tuple[ChangeLicenses, str]:
+        requester = request.requester
+        users = request.people.tenant_keys([Target(TargetKind.MENTION, user) for user in form.user_ids])
+        command = ChangeLicenses(
+            kind=form.kind,
+            requester=requester,
+            users=users,
+            product=form.product,
+            turn_off=form.turn_off,
+            turn_on=form.turn_on,
+            correlation_id=request.correlation_id,
+            channel=metadata.get("channel", ""),
+            all_or_nothing=True,
+        )
+        return command, form.product
+
+    return build
+
+
+def _services_form(view: dict[str, Any]) -> Build:
+    """The services form: its ticks are read in the check, against the product it was opened for."""
+
+    def build(metadata: dict[str, str], request: Request) -> tuple[ChangeLicenses, str]:
+        requester = request.requester
+        product = metadata.get("product", "")
+        form = read_services_form(view, product)
+        command = ChangeLicenses(
+            kind=ChangeKind.SERVICES,
+            requester=requester,
+            users=(metadata.get("target", ""),),
+            product=product,
+            turn_off=form.turn_off,
+            turn_on=form.turn_on,
+            correlation_id=request.correlation_id,
+            channel=metadata.get("channel", ""),
+            all_or_nothing=True,
+        )
+        return command, product
+
+    return build
 
 
 class _Forms:
@@ -62,69 +111,26 @@ class _Forms:
         self._seal = seal
         self._checks = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="form-check")
 
-    def license_form(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        try:
-            form = read_license_form(view)
-        except FormErrors as wrong:
-            ack(response_action="errors", errors=wrong.errors)
-            return
+    def listener(self, read: Read) -> Callable[..., None]:
+        """The view submission listener of the form whose change `read` builds."""
 
-        def build(
-            metadata: dict[str, str], people: SlackPeople, requester: str
-        ) -> tuple[ChangeLicenses, str]:
-            users = people.tenant_keys([Target(TargetKind.MENTION, user) for user in form.user_ids])
-            command = ChangeLicenses(
-                kind=form.kind,
-                requester=requester,
-                users=users,
-                product=form.product,
-                turn_off=form.turn_off,
-                turn_on=form.turn_on,
-                correlation_id=correlation_id(context),
-                channel=metadata.get("channel", ""),
-                all_or_nothing=True,
-            )
-            return command, form.product
+        def submitted(
+            ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+        ) -> None:
+            try:
+                build = read(view)
+            except FormErrors as wrong:
+                ack(response_action="errors", errors=wrong.errors)
+                return
+            self._submit(ack, Request(body, context, client, None), view, build=build)
 
-        self._submit(ack, body, view, client, context, build=build)
+        submitted.__name__ = submitted.__qualname__ = read.__name__.lstrip("_")
+        return submitted
 
-    def services_form(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        def build(
-            metadata: dict[str, str], _people: SlackPeople, requester: str
-        ) -> tuple[ChangeLicenses, str]:
-            product = metadata.get("product", "")
-            form = read_services_form(view, product)
-            command = ChangeLicenses(
-                kind=ChangeKind.SERVICES,
-                requester=requester,
-                users=(metadata.get("target", ""),),
-                product=product,
-                turn_off=form.turn_off,
-                turn_on=form.turn_on,
-                correlation_id=correlation_id(context),
-                channel=metadata.get("channel", ""),
-                all_or_nothing=True,
-            )
-            return command, product
-
-        self._submit(ack, body, view, client, context, build=build)
-
-    def _submit(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-        *,
-        build: Build,
-    ) -> None:
+    def _submit(self, ack: Ack, request: Request, view: dict[str, Any], *, build: Build) -> None:
+        context = request.context
         started = time.monotonic()
-        user_id = str(body["user"]["id"])
+        user_id = request.user_id
         try:
             if not first_delivery(context):
                 ack()
@@ -140,13 +146,12 @@ class _Forms:
         product: list[str] = []
 
         def check() -> ChangeSet:
-            people = people_of(context)
-            command, sku = build(metadata, people, people.requester(user_id))
+            command, sku = build(metadata, request)
             product.append(sku)
             return self._licensing.plan_change(command)
 
         surface = Surface(
-            client, metadata.get("channel", ""), user_id, updates=self._services.message_updates
+            request.client, metadata.get("channel", ""), user_id, updates=self._services.message_updates
         )
         pending = self._checks.submit(contextvars.copy_context().run, check)
         budget = self._services.timing.form_check_seconds - (time.monotonic() - started)
@@ -156,10 +161,8 @@ class _Forms:
             change_set = pending.result(timeout=budget)
         except CheckStillRunning:
             ack(response_action="update", view=notice_view("licensebot", _checking()))
-            context[OPEN_VIEW] = str(view["id"])
-            self._later(
-                partial(self._finish_late, pending, surface, context, client, body), body, context, client
-            )
+            request.errors_in_form(str(view["id"]))
+            self._later(partial(self._finish_late, pending, surface, request), request)
             return
         except FormErrors as wrong:
             ack(response_action="errors", errors=wrong.errors)
@@ -176,11 +179,9 @@ class _Forms:
             ack(response_action="update", view=notice_view("licensebot", explain(error, context)))
             return
         ack()  # the form closes; the answer comes in the channel it was opened from
-        self._later(partial(self._answer, change_set, surface, context, client, body), body, context, client)
+        self._later(partial(self._answer, change_set, surface, request), request)
 
-    def _later(
-        self, step: Callable[[], None], body: dict[str, Any], context: BoltContext, client: WebClient
-    ) -> None:
+    def _later(self, step: Callable[[], None], request: Request) -> None:
         """Run what follows the answer on the listener threads, so the answer goes back to Slack at
         once; a failure there is handled as any listener's would be, not lost in the thread pool."""
 
@@ -188,49 +189,36 @@ class _Forms:
             try:
                 step()
             except Exception as error:
-                handle_error(error, body, context, client)
+                handle_error(error, request.body, request.context, request.client)
 
-        context.listener_runner.listener_executor.submit(contextvars.copy_context().run, run)
+        request.context.listener_runner.listener_executor.submit(contextvars.copy_context().run, run)
 
-    def _answer(
-        self,
-        change_set: ChangeSet,
-        surface: Surface,
-        context: BoltContext,
-        client: WebClient,
-        body: dict[str, Any],
-    ) -> None:
+    def _answer(self, change_set: ChangeSet, surface: Surface, request: Request) -> None:
         replies = ChangeReplies(
             self._licensing,
             surface,
             interval=self._services.timing.progress_interval,
-            correlation_id=correlation_id(context),
+            correlation_id=request.correlation_id,
         )
         try:
             replies.show(change_set)
         except Exception as error:
-            context[OPEN_VIEW] = None  # the form is closed: the error comes as a message
-            handle_error(error, body, context, client)
+            request.errors_in_form(None)  # the form is closed: the error comes as a message
+            handle_error(error, request.body, request.context, request.client)
 
-    def _finish_late(
-        self,
-        pending: Future[ChangeSet],
-        surface: Surface,
-        context: BoltContext,
-        client: WebClient,
-        body: dict[str, Any],
-    ) -> None:
+    def _finish_late(self, pending: Future[ChangeSet], surface: Surface, request: Request) -> None:
         """The check outlived the answer to Slack: the form says how it went once it is done."""
         try:
             change_set = pending.result()
         except Exception as error:
-            handle_error(error, body, context, client)  # into the form, which is still open
+            handle_error(error, request.body, request.context, request.client)  # into the open form
             return
-        client.views_update(
-            view_id=context[OPEN_VIEW], view=notice_view("licensebot", _sent(change_set, surface.channel))
+        request.client.views_update(
+            view_id=request.context[OPEN_VIEW],
+            view=notice_view("licensebot", _sent(change_set, surface.channel)),
         )
-        context[OPEN_VIEW] = None
-        self._answer(change_set, surface, context, client, body)
+        request.errors_in_form(None)
+        self._answer(change_set, surface, request)
 
 
 def _checking() -> Message:

@@ -27,7 +27,7 @@ from domain.errors import (
     UnknownServicePlan,
     UnknownUser,
 )
-from handlers.blocks.forms import MODES
+from handlers.blocks.modals import MODES
 from handlers.ids import (
     FORM_MODE,
     FORM_MODE_BLOCK,

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from domain.commands import ShowHome
-from handlers.access import people
 from handlers.blocks import app_home
 from handlers.context import Services
-from handlers.errors import acknowledge_first
+from handlers.requests import Request, acknowledge_first
 
 __all__ = ["register"]
 
@@ -20,13 +17,14 @@ __all__ = ["register"]
 def register(app: App, services: Services) -> None:
     queries = services.licenses.queries
 
-    def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        if event.get("tab", "home") != "home":
+    def app_home_opened(request: Request) -> None:
+        if request.event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
-        user_id = str(event["user"])
-        requester = people(context).requester(user_id)
+        requester = request.requester
         overview = queries.home(ShowHome(requester))
         sections = services.workflows(requester) if services.workflows is not None else None
-        client.views_publish(user_id=user_id, view=app_home(overview, sections, datetime.now(UTC)))
+        request.client.views_publish(
+            user_id=request.user_id, view=app_home(overview, sections, datetime.now(UTC))
+        )
 
     acknowledge_first(app.event("app_home_opened"), app_home_opened)
