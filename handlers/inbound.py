@@ -10,7 +10,7 @@ Two checks, one for each way a request can be wrong:
   form's values) holding an invisible control character (NUL and the like), which no database column
   or Slack message should carry. The middleware `refuse_control_characters` answers the person with
   what is wrong and how to fix it, and nothing reaches a service. A command's text is checked as
-  its parser checks it (`handlers.grammar.text.check_characters`), so the answer is the same.
+  its parser checks it (`handlers.grammar.words.check_characters`), so the answer is the same.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from domain.errors import DomainError, InvalidCommand
 from handlers.context import CORRELATION_ID, OPEN_VIEW, correlation_id
 from handlers.error_handler import handle_error
-from handlers.grammar.text import check_characters, control_character_in
+from handlers.grammar.words import check_characters, control_character_in
 from handlers.ids import LICENSE_COMMAND, SUBSCRIPTION_COMMAND
 
 __all__ = [
@@ -266,7 +266,7 @@ class ControlCharacterRefused(DomainError):
 
 
 def control_character(body: Mapping[str, Any]) -> ControlCharacter | None:
-    """The first control character (`handlers.grammar.text.control_character_in`) in the actions of an
+    """The first control character (`handlers.grammar.words.control_character_in`) in the actions of an
     interaction (a button's or a choice's value…) or in the values of a form."""
     for action in body.get("actions") or ():
         point = _first_control(action)

@@ -5,7 +5,7 @@ user groups as `<!subteam^S1|@name>` and auto-linked emails as `<mailto:a@b.com|
 manifest sets `should_escape`). Parsing turns that text into small frozen values, or raises
 `InvalidCommand` with the usage to show: whatever the text, nothing else is ever raised.
 
-One module per concern: `usage` (the forms as help shows them), `text` (words, length, characters,
+One module per concern: `usage` (the forms as help shows them), `words` (words, length, characters,
 Slack's escaping), `subcommands` (the subcommand and help topic, with typo suggestions), `targets`
 (who a command names), `products` (products and `without` services), `license` and `subscription`
 (each command's subcommands), `waste` (`/license reclaim` and `/license report`).

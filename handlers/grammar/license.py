@@ -16,9 +16,9 @@ from domain.wording import quoted
 from handlers.grammar.products import WITHOUT, misspelled_without, turned_off_services
 from handlers.grammar.subcommands import ParsedHelp, help_topic, split_subcommand
 from handlers.grammar.targets import Target, TargetKind, group_name, one_person, target_named
-from handlers.grammar.text import tokens, unescape
 from handlers.grammar.usage import LICENSE_USAGE, usage_text
 from handlers.grammar.waste import ParsedReclaim, ParsedReport, parse_reclaim, parse_report
+from handlers.grammar.words import tokens, unescape
 from handlers.ids import LICENSE_COMMAND
 
 __all__ = [

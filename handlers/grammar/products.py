@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from domain.changes import ChangeKind
 from domain.errors import InvalidCommand
 from domain.wording import quoted
-from handlers.grammar.text import unescape
+from handlers.grammar.words import unescape
 
 __all__ = [
     "WITHOUT",

@@ -10,8 +10,8 @@ from domain.application.lookups import HOLDERS_PREFIX
 from domain.errors import InvalidCommand
 from domain.group_licensing import GROUP_PREFIX
 from domain.wording import quoted
-from handlers.grammar.text import unescape
 from handlers.grammar.usage import Usage, usage_text
+from handlers.grammar.words import unescape
 
 __all__ = [
     "ParsedHelp",

@@ -16,8 +16,8 @@ from domain.workflows import EVERYONE
 from handlers.grammar.products import plain_product
 from handlers.grammar.subcommands import ParsedHelp, help_topic, split_subcommand
 from handlers.grammar.targets import Target, target_named
-from handlers.grammar.text import tokens, unescape
 from handlers.grammar.usage import SUBSCRIPTION_USAGE, usage_text
+from handlers.grammar.words import tokens, unescape
 from handlers.ids import SUBSCRIPTION_COMMAND
 
 __all__ = [

@@ -9,8 +9,8 @@ from domain.application.lookups import HOLDERS_PREFIX
 from domain.errors import InvalidCommand
 from domain.group_licensing import GROUP_PREFIX
 from domain.wording import quoted
-from handlers.grammar.text import unescape
 from handlers.grammar.usage import usage_text
+from handlers.grammar.words import unescape
 from handlers.ids import LICENSE_COMMAND
 
 __all__ = [

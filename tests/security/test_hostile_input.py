@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from domain.errors import InvalidCommand
 from handlers.grammar.license import parse_license
 from handlers.grammar.subscription import parse_subscription
-from handlers.grammar.text import MAX_TEXT_LENGTH
+from handlers.grammar.words import MAX_TEXT_LENGTH
 from handlers.ids import (
     CANCEL_CHANGE,
     CONFIRM_CHANGE,

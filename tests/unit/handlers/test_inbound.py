@@ -11,7 +11,7 @@ import pytest
 
 from bot.local_slack.signing import block_actions_body, event_body, slash_command_body, view_submission_body
 from domain.errors import InvalidCommand
-from handlers.grammar.text import check_characters
+from handlers.grammar.words import check_characters
 from handlers.inbound import ControlCharacter, ControlCharacterRefused, control_character, malformed
 
 

@@ -23,8 +23,8 @@ from handlers.grammar.license import (
 from handlers.grammar.subcommands import ParsedHelp
 from handlers.grammar.subscription import ParsedSubscriptionList, parse_subscription
 from handlers.grammar.targets import Target, TargetKind
-from handlers.grammar.text import MAX_TEXT_LENGTH
 from handlers.grammar.usage import LICENSE_USAGE, SUBSCRIPTION_USAGE
+from handlers.grammar.words import MAX_TEXT_LENGTH
 
 ALICE = Target(TargetKind.MENTION, "U0ALICE", "alice")
 BOB = Target(TargetKind.MENTION, "U0BOB")
