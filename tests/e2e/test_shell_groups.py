@@ -55,3 +55,22 @@ def test_the_demo_shell_shows_where_licenses_come_from_and_never_removes_an_inhe
     assert ivan["assignedDirectly"] is False
     [judy] = _licenses(url, "judy@contoso.com")
     assert judy["assignedDirectly"] is False, "her direct assignment went; the group keeps it"
+
+
+def test_the_demo_shell_confirms_a_group_replace_and_follows_its_processing_with_tick(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shell.db'}"
+    out = io.StringIO()
+    script = ['/license replace group:"All Staff E3" E5', "1", ":tick", ":tick +1"]
+    code = run_shell(
+        Settings(database_url=url), demo=False, as_user="lena@contoso.com", lines=script, out=out
+    )
+
+    text = out.getvalue()
+    assert code == 0
+    before, after = text.split("> :tick +1")
+    assert "Microsoft 365 is processing the members" in before
+    assert "has processed" not in before, "never complete before Microsoft 365 is"
+    assert "Microsoft 365 has processed every member" in after
+    [ivan] = _licenses(url, "ivan@contoso.com")
+    assert ivan["skuPartNumber"] == "ENTERPRISEPREMIUM"
+    assert ivan["assignedByGroups"] == ["All Staff E3"]
