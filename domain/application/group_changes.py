@@ -1,5 +1,5 @@
-"""A Microsoft Entra group's own licenses (R21): show a group, plan a change to its licenses, and
-follow Microsoft 365 while it processes the change for the members.
+"""A Microsoft Entra group's own licenses (R21): show a group and plan a change to its licenses
+(following Microsoft 365 while it processes the change is `domain.application.group_follows`).
 
 A group change is always previewed (it reaches every member), then confirmed and written by
 `Licensing` like any change, through the applier's group writer.
@@ -18,8 +18,8 @@ from domain.application.results import GroupOverview
 from domain.catalog import ProductCatalog
 from domain.changes import ChangeItem, ChangeSet, snapshot_products
 from domain.commands import ChangeGroupLicense, ShowGroup
-from domain.group_licensing import GROUP_PREFIX, UnknownGroup, plan_group_change
-from domain.model import Permission, ProcessingState
+from domain.group_licensing import GROUP_PREFIX, plan_group_change
+from domain.model import Permission
 from domain.ports import Clock, TenantDirectory, UnitOfWorkFactory
 from domain.rules import resolve_plans
 
@@ -56,19 +56,6 @@ class GroupChanges:
         members = self._directory.group_members(group.id)
         in_error = self._directory.members_with_license_errors(group.id)
         return GroupOverview(group, products, members, in_error)
-
-    def group_processing(self, group_id: str) -> GroupOverview:
-        """Where Microsoft 365 is with a group's license change (R21): the group with its
-        processing state and the members in error (one read of each, no members list). Called
-        after a confirmed group change, to follow it; no transaction is open."""
-        found = self._directory.groups_by_id([group_id]).get(group_id)
-        if found is None:
-            raise UnknownGroup(group_id)
-        # Read once processing is over (Graph does not return `hasMembersWithLicenseErrors`).
-        complete = found.processing is ProcessingState.COMPLETE
-        in_error = self._directory.members_with_license_errors(group_id) if complete else []
-        products = {p.sku_id: p for p in self._directory.products()} if in_error else {}
-        return GroupOverview(found, products, [], in_error)
 
     def plan_group_change(self, cmd: ChangeGroupLicense) -> ChangeSet:
         """A change to a group's own license, previewed with what it does to the members (R21).

@@ -459,12 +459,13 @@ def test_group_changes_through_graph_are_previewed_written_once_and_followed(
         assert len(change.details["gains"]) == 4
         written = licensing.confirm(ConfirmChange(change.id, "lena@contoso.com"))
         assert written.items[0].status is ItemStatus.APPLIED
-        assert groups.group_processing(ALL_STAFF).group.processing is ProcessingState.IN_PROGRESS
+        assert graph.directory.groups_by_id([ALL_STAFF])[ALL_STAFF].processing is ProcessingState.IN_PROGRESS
         assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E3),)
         clock.advance(DEMO_GROUP_PROCESSING)
-        status = groups.group_processing(ALL_STAFF)
-        assert status.group.processing is ProcessingState.COMPLETE
-        assert status.in_error == []
+        group = graph.directory.groups_by_id([ALL_STAFF])[ALL_STAFF]
+        assert group is not None
+        assert group.processing is ProcessingState.COMPLETE
+        assert graph.directory.members_with_license_errors(ALL_STAFF) == []
         assert graph.user("ivan@contoso.com").licenses == (LicenseAssignment(E5),)
     finally:
         backends.close()
